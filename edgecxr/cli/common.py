@@ -1,0 +1,45 @@
+"""Options shared by several commands, defined once, and the --json / table printer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Callable
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+RunsRootOpt = Annotated[Path, typer.Option("--runs-root", help="Folder that holds the run directories.")]
+RunArg = Annotated[str, typer.Argument(help="Run directory (path, or name under --runs-root).")]
+
+
+def emit(result: dict, as_json: bool, human: Callable[[dict], None]) -> None:
+    """Print ``result`` as one JSON object (``--json``) or through ``human``."""
+    if as_json:
+        from edgecxr.runs import _json_default
+
+        sys.stdout.write(json.dumps(result, default=_json_default) + "\n")
+    else:
+        human(result)
+
+
+def table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """A plain fixed-width text table (copy-pastes into a README)."""
+    if not rows:
+        return "(none)"
+    columns = columns or list(rows[0])
+    cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if v is None:
+        return "-"
+    return str(v)

@@ -1,0 +1,1 @@
+"""`edgecxr data ...` (written by the dataset layer)."""

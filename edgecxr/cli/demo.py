@@ -1,0 +1,1 @@
+"""`edgecxr demo` (wired as stages land)."""

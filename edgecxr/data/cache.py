@@ -1,0 +1,90 @@
+"""Decode and preprocess images once; later epochs and stages load a .npy from the cache.
+
+The cache key is the list of files (path, size, mtime) plus ``spec.cache_key()`` (size,
+channels, resize mode, normalization): change any of them and the images are decoded again.
+Location: $EDGECXR_CACHE, else ~/.cache/edgecxr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.errors import DataError
+from edgecxr.preprocess import ImageError, PreprocessSpec, preprocess_file
+from edgecxr.runs import atomic_path, write_json
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGECXR_CACHE", Path.home() / ".cache" / "edgecxr"))
+
+
+@dataclass
+class Pixels:
+    """Preprocessed images: ``x[i]`` is ``paths[i]``; unreadable files are in ``errors``."""
+
+    x: np.ndarray  # uint8, (N, H, W, C)
+    paths: list[Path]
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, what is wrong)
+    from_cache: bool = False
+
+
+def _key(paths: list[Path], spec: PreprocessSpec) -> str:
+    h = hashlib.sha256(spec.cache_key().encode())
+    for p in paths:
+        st = p.stat() if p.exists() else None
+        h.update(f"{p.resolve()}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def load_pixels(paths: list[Path], spec: PreprocessSpec, strict: bool = False, use_cache: bool = True,
+                progress: bool = True) -> Pixels:
+    """Preprocess ``paths`` per ``spec``; skip (or with ``strict`` refuse) unreadable images."""
+    paths = [Path(p) for p in paths]
+    key = _key(paths, spec)
+    npy, meta = cache_dir() / f"{key}.npy", cache_dir() / f"{key}.json"
+    if use_cache and npy.exists() and meta.exists():
+        info = json.loads(meta.read_text())
+        kept = set(info["kept"])
+        return Pixels(np.load(npy), [p for i, p in enumerate(paths) if i in kept],
+                      [tuple(e) for e in info["errors"]], from_cache=True)
+
+    out = np.zeros((len(paths), *spec.input_shape), np.uint8)
+    errors: list[tuple[str, str]] = []
+    ok = np.zeros(len(paths), bool)
+
+    def work(i: int):
+        try:
+            out[i] = preprocess_file(paths[i], spec)
+            ok[i] = True
+        except ImageError as e:
+            if strict:
+                raise
+            errors.append((str(paths[i]), str(e)))
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = pool.map(work, range(len(paths)))
+        if progress and len(paths) > 200:
+            from edgecxr.progress import track
+
+            futures = track(futures, f"decoding {len(paths)} images", total=len(paths))
+        try:
+            for _ in futures:
+                pass
+        except ImageError as e:
+            raise DataError(str(e), "fix or remove the file, or drop --strict to skip unreadable images") from None
+    errors.sort()
+    kept = np.flatnonzero(ok)
+    x = out[kept]
+    if use_cache:
+        with atomic_path(npy) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, x)
+        write_json(meta, {"spec": spec.cache_key(), "kept": kept.tolist(), "errors": errors})
+    return Pixels(x, [paths[i] for i in kept], errors)

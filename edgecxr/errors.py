@@ -1,0 +1,39 @@
+"""The project's exception types.
+
+Every error a user can cause is an ``EdgecxrError``: the CLI prints its message and hint on
+one line each and exits non-zero; anything else is a bug and keeps its traceback.
+"""
+
+
+class EdgecxrError(Exception):
+    """A known, user-fixable problem: ``message`` says what is wrong, ``hint`` what to do."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DataError(EdgecxrError):
+    """Bad or missing input data: unreadable images, empty classes, wrong layout."""
+
+
+class ConfigError(EdgecxrError):
+    """A bad option or config file value."""
+
+
+class RunError(EdgecxrError):
+    """A run directory that is missing, incomplete, or would be overwritten."""
+
+
+class ModelError(EdgecxrError):
+    """A model that cannot be built, converted, quantized or loaded."""
+
+
+class DeviceError(EdgecxrError):
+    """A device (board, SSH host, toolchain) that is unknown, unreachable or too small."""

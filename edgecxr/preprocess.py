@@ -1,0 +1,176 @@
+"""The preprocessing spec and the one implementation of it.
+
+Training, evaluation, the Raspberry Pi runner and the C headers all read the same
+``spec.json``; this module turns an image file into the model's input exactly one way.
+
+This file is copied verbatim next to the Raspberry Pi runner (firmware_bundle/rpi), so it
+imports only the standard library, numpy and Pillow -- never anything from edgecxr.
+
+Data flow: file -> grayscale 8-bit (any mode, 16-bit scaled down) -> resize (squash | crop |
+pad) -> optional histogram equalization -> uint8 HxWxC -> float x/255 (float model) or
+int8 q = round(x/scale) + zero_point (int8 model; with scale 1/255, zp -128 this is u8-128).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 64_000_000  # a chest X-ray is ~3000x3000 = 9 MP; beyond this is a mistake or a bomb
+RESIZE_MODES = {
+    "squash": "resize to the target size, ignoring aspect ratio (the Edge Impulse default)",
+    "crop": "fit the shortest side, then center-crop",
+    "pad": "fit the longest side, then pad with black",
+}
+NORMALIZATIONS = {
+    "none": "pixels as they are",
+    "equalize": "histogram equalization per image (evens out exposure between scanners)",
+}
+SPEC_FILE = "spec.json"
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; the message names the file and what to do."""
+
+
+@dataclass
+class PreprocessSpec:
+    """Everything a device must know to feed the model exactly as training did."""
+
+    width: int = 96
+    height: int = 96
+    channels: int = 1
+    resize_mode: str = "squash"
+    normalize: str = "none"
+    labels: list[str] = field(default_factory=list)
+    task: str = "binary"  # binary | multiclass | multilabel
+    output: str = "softmax"  # softmax (one prob per class) | sigmoid (binary: P(labels[1]); multilabel: per label)
+    threshold: float | None = None  # binary: P(positive) >= threshold -> positive; chosen on validation
+    # per .tflite file name: {"input": {"scale": s, "zero_point": z}, "output": {...}};
+    # written by `edgecxr quantize`, read by evaluation, the runner and the C headers
+    quant: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.resize_mode not in RESIZE_MODES:
+            raise ImageError(f"unknown resize mode {self.resize_mode!r}; choose one of {', '.join(RESIZE_MODES)}")
+        if self.normalize not in NORMALIZATIONS:
+            raise ImageError(f"unknown normalization {self.normalize!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        if self.channels not in (1, 3):
+            raise ImageError(f"channels must be 1 or 3, not {self.channels}")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+    @property
+    def positive_label(self) -> str | None:
+        return self.labels[1] if self.task == "binary" and len(self.labels) == 2 else None
+
+    def cache_key(self) -> str:
+        """What changes the pixels (not labels or quantization): keys the decoded-image cache."""
+        return f"{self.width}x{self.height}x{self.channels}-{self.resize_mode}-{self.normalize}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PreprocessSpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PreprocessSpec":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def open_gray(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open any common image (JPEG, PNG 8/16-bit, RGB(A), palette, gray) as 8-bit grayscale."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: empty file (0 bytes); delete it or re-download the dataset")
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(f"{path}: {w}x{h} pixels is over the {max_pixels:,} limit; "
+                                 "downscale it first")
+            img.load()
+            return _to_gray8(img)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise ImageError(f"{path}: not an image Pillow can read ({type(e).__name__}); remove or replace it") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: corrupt or truncated image ({e}); remove or replace it") from None
+
+
+def _to_gray8(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return Image.fromarray(np.clip(np.round(a * 255.0 / hi), 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, img)
+    if img.mode != "L":
+        img = img.convert("RGB").convert("L")
+    return img
+
+
+def resize(img: Image.Image, width: int, height: int, mode: str) -> Image.Image:
+    w, h = img.size
+    if mode == "squash":
+        return img.resize((width, height), Image.BILINEAR)
+    if mode == "crop":
+        s = max(width / w, height / h)
+        img = img.resize((max(width, round(w * s)), max(height, round(h * s))), Image.BILINEAR)
+        left, top = (img.width - width) // 2, (img.height - height) // 2
+        return img.crop((left, top, left + width, top + height))
+    if mode == "pad":
+        s = min(width / w, height / h)
+        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
+        canvas = Image.new("L", (width, height), 0)
+        canvas.paste(img, ((width - img.width) // 2, (height - img.height) // 2))
+        return canvas
+    raise ImageError(f"unknown resize mode {mode!r}; choose one of {', '.join(RESIZE_MODES)}")
+
+
+def preprocess_image(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
+    """A grayscale PIL image -> uint8 array of shape spec.input_shape."""
+    img = resize(img, spec.width, spec.height, spec.resize_mode)
+    if spec.normalize == "equalize":
+        img = ImageOps.equalize(img)
+    a = np.asarray(img, dtype=np.uint8)[:, :, None]
+    if spec.channels == 3:
+        a = np.repeat(a, 3, axis=2)
+    return np.ascontiguousarray(a)
+
+
+def preprocess_file(path: str | Path, spec: PreprocessSpec) -> np.ndarray:
+    return preprocess_image(open_gray(path), spec)
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> the float model's input, in [0, 1]."""
+    return pixels.astype(np.float32) / np.float32(255.0)
+
+
+def to_int8(pixels: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """uint8 pixels -> an int8 model's input, quantized with the model's own scale/zero point."""
+    q = np.round(to_float(pixels) / np.float32(scale)) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - zero_point) * np.float32(scale)

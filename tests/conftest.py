@@ -1,0 +1,25 @@
+"""Shared test set-up. Fixtures live in one module per stage (listed below) so that each
+stage's tests own theirs; real-data tests skip when ../shared/data is absent."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# the decoded-image cache of the tests never touches the user's ~/.cache
+os.environ.setdefault("EDGECXR_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-cache-"))
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+pytest_plugins = ["tests.fixtures_data"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (override with EDGECXR_SHARED_DATA); the test skips when it is absent."""
+    path = Path(os.environ.get("EDGECXR_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not (path / "kermany224").is_dir():
+        pytest.skip(f"real data not found at {path} (set EDGECXR_SHARED_DATA)")
+    return path
