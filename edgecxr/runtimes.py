@@ -1,0 +1,143 @@
+"""The TFLite interpreter chain: LiteRT -> tflite-runtime -> tf.lite, as one table.
+
+Every stage that runs a .tflite (evaluate, bench, the tests) goes through ``TFLiteModel`` so
+that quantizing inputs and dequantizing outputs happens one way, with the model's own
+scale and zero point.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.errors import ModelError
+from edgecxr.preprocess import dequantize, to_float, to_int8
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    module: str  # the module that holds `Interpreter`
+    attr: str  # dotted path of the Interpreter class inside it
+    install: str  # how a user gets it
+
+
+RUNTIMES = {
+    "litert": Runtime("litert", "ai_edge_litert.interpreter", "Interpreter", "pip install ai-edge-litert"),
+    "tflite-runtime": Runtime("tflite-runtime", "tflite_runtime.interpreter", "Interpreter",
+                              "pip install tflite-runtime (Python <= 3.11, numpy < 2)"),
+    "tf.lite": Runtime("tf.lite", "tensorflow", "lite.Interpreter", "pip install tensorflow"),
+}
+
+
+def _interpreter_class(rt: Runtime):
+    if rt.module == "tensorflow":
+        from edgecxr.tfenv import tf
+
+        mod = tf()
+    else:
+        mod = importlib.import_module(rt.module)
+    cls = mod
+    for part in rt.attr.split("."):
+        cls = getattr(cls, part)
+    return cls
+
+
+def is_available(name: str) -> bool:
+    try:
+        _interpreter_class(RUNTIMES[name])
+        return True
+    except ImportError:
+        return False
+
+
+def available() -> list[str]:
+    """Installed runtimes, in the order the chain tries them."""
+    return [n for n in RUNTIMES if is_available(n)]
+
+
+def check_tflite(path: Path) -> bytes:
+    """The model's bytes, or a ModelError when the file is missing or not a TFLite flatbuffer."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path} not found", "pass a .tflite file or a run directory that has one")
+    data = path.read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelError(f"{path} is not a TFLite model (no TFL3 identifier)",
+                         "pass a .tflite file written by `edgecxr quantize` or the TFLite converter")
+    return data
+
+
+class TFLiteModel:
+    """A .tflite model on one runtime: feed uint8 pixels, get probabilities (or raw outputs)."""
+
+    def __init__(self, path: str | Path, runtime: str | None = None, threads: int | None = None):
+        self.path = Path(path)
+        content = check_tflite(self.path)
+        names = [runtime] if runtime else available()
+        if runtime and runtime not in RUNTIMES:
+            raise ModelError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(RUNTIMES)}")
+        if runtime and not is_available(runtime):
+            raise ModelError(f"runtime {runtime} is not installed", RUNTIMES[runtime].install)
+        if not names:
+            raise ModelError("no TFLite runtime is installed", RUNTIMES["litert"].install)
+        self.runtime = names[0]
+        cls = _interpreter_class(RUNTIMES[self.runtime])
+        try:
+            self.interpreter = cls(model_content=content, num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(f"{self.path} cannot be loaded by {self.runtime}: {str(e).splitlines()[0]}",
+                             "the file may be truncated or corrupt; re-run `edgecxr quantize`") from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @property
+    def is_int8(self) -> bool:
+        return self.input["dtype"] == np.int8
+
+    @staticmethod
+    def _qparams(detail: dict) -> tuple[float, int]:
+        scale, zp = detail["quantization"]
+        return float(scale), int(zp)
+
+    @property
+    def input_quant(self) -> dict | None:
+        if self.input["dtype"] not in (np.int8, np.uint8):
+            return None
+        s, z = self._qparams(self.input)
+        return {"scale": s, "zero_point": z}
+
+    @property
+    def output_quant(self) -> dict | None:
+        if self.output["dtype"] not in (np.int8, np.uint8):
+            return None
+        s, z = self._qparams(self.output)
+        return {"scale": s, "zero_point": z}
+
+    def input_tensor(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels (H, W, C) -> exactly what goes into the interpreter."""
+        if self.is_int8:
+            s, z = self._qparams(self.input)
+            return to_int8(pixels, s, z)[None]
+        return to_float(pixels)[None]
+
+    def raw(self, pixels: np.ndarray) -> np.ndarray:
+        """Raw outputs (int8 for an int8 model) for a batch of uint8 pixels (N, H, W, C)."""
+        out = np.zeros((len(pixels), *self.output["shape"][1:]), self.output["dtype"])
+        for i, px in enumerate(pixels):
+            self.interpreter.set_tensor(self.input["index"], self.input_tensor(px))
+            self.interpreter.invoke()
+            out[i] = self.interpreter.get_tensor(self.output["index"])[0]
+        return out
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """Probabilities (dequantized for int8 models) for a batch of uint8 pixels."""
+        raw = self.raw(pixels)
+        if self.output["dtype"] in (np.int8, np.uint8):
+            s, z = self._qparams(self.output)
+            return dequantize(raw, s, z)
+        return raw.astype(np.float32)
