@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("EDGECXR_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-cache-"))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-pytest_plugins = ["tests.fixtures_data"]
+pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_ssh", "tests.fixtures_export",
+                  "tests.fixtures_run"]
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,12 +6,16 @@ Folder layouts understood (class names are folder names, sorted):
     ROOT/{train,val,test}/CLASS/*.jpeg       Kaggle's Kermany layout
     ROOT/chest_xray/{train,val,test}/...     a single wrapping folder is descended into
 
+or from a CSV (``scan_csv``): one row per image, a label column holding one label or several
+separated by ``|`` (the NIH ChestX-ray14 format), and optionally a patient column.
+
 Patient ids come from the file name where a dataset encodes them (PATIENT_PATTERNS);
 otherwise every image is its own patient.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +36,15 @@ PATIENT_PATTERNS = [
 ]
 
 
-def patient_id(filename: str) -> str:
+def patient_id(filename: str, fallback: str | None = None) -> str:
+    """The patient a file name encodes; else ``fallback`` (default: the name's stem), i.e. the
+    image is its own patient. Pass a fallback that is unique per image (its relative path):
+    datasets such as covid3 reuse names like ``01.jpeg`` in every class folder."""
     for pattern, template in PATIENT_PATTERNS:
         m = pattern.match(filename)
         if m:
             return template.format(m.group(1))
-    return Path(filename).stem
+    return fallback if fallback is not None else Path(filename).stem
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,10 @@ class Dataset:
             for k in s.labels:
                 counts[self.classes[k]] += 1
         return counts
+
+
+def _own_patient(path: Path, root: Path) -> str:
+    return path.relative_to(root).with_suffix("").as_posix()
 
 
 def _is_image(p: Path) -> bool:
@@ -118,15 +129,100 @@ def scan_folder(path: str | Path) -> Dataset:
     classes = sorted(class_dirs)
     samples: list[Sample] = []
     for k, name in enumerate(classes):
-        n_class = 0
         for split, d in class_dirs[name]:
             files = sorted(p for p in d.rglob("*") if _is_image(p))
             if not files:
                 raise DataError(f"class folder {d} holds no images",
                                 "add images to it or remove the empty folder")
-            n_class += len(files)
-            samples += [Sample(p, (k,), patient_id(p.name), split) for p in files]
+            samples += [Sample(p, (k,), patient_id(p.name, _own_patient(p, root)), split) for p in files]
     if len(classes) < 2:
         raise DataError(f"{root} has only one class ({classes[0]})",
                         "a classifier needs at least two class folders, e.g. NORMAL and PNEUMONIA")
     return Dataset(root=root, classes=classes, samples=samples)
+
+
+# The NIH ChestX-ray14 column names (its sample_labels.csv / Data_Entry_2017.csv) are the defaults.
+CSV_DEFAULTS = {"image_col": "Image Index", "label_col": "Finding Labels", "patient_col": "Patient ID", "sep": "|"}
+
+
+def scan_csv(csv_path: str | Path, image_dir: str | Path | None = None, image_col: str = "Image Index",
+             label_col: str = "Finding Labels", patient_col: str | None = "Patient ID", sep: str = "|",
+             multilabel: bool | None = None, strict: bool = False) -> Dataset:
+    """Read labels from a CSV: one row per image; several labels per cell joined by ``sep``.
+
+    ``multilabel=None`` decides from the data (any cell holding ``sep``). Image paths in the CSV
+    are relative to ``image_dir`` (default: the CSV's folder) or, failing that, found by file name
+    anywhere below it. Rows whose image is missing are listed in ``Dataset.notes`` (``strict``:
+    an error). ``patient_col=None`` takes patient ids from the file names.
+    """
+    csv_path = Path(csv_path).expanduser()
+    if not csv_path.is_file():
+        raise DataError(f"label file {csv_path} does not exist", "pass the CSV that lists the images and labels")
+    image_dir = Path(image_dir).expanduser() if image_dir else csv_path.parent
+    if not image_dir.is_dir():
+        raise DataError(f"image folder {image_dir} does not exist", "pass the folder that holds the CSV's images")
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        wanted = [c for c in (image_col, label_col, patient_col) if c]
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise DataError(f"{csv_path} has no column {', '.join(repr(c) for c in missing)} "
+                            f"(its columns: {', '.join(header) or 'none'})",
+                            "name the right columns with --image-col / --label-col / --patient-col "
+                            "(--patient-col '' takes patients from file names)")
+        rows = [(r[image_col] or "", r[label_col] or "", r[patient_col] if patient_col else None) for r in reader]
+    if not rows:
+        raise DataError(f"{csv_path} has no rows", "check that it is the dataset's label file")
+    cells = [[t.strip() for t in label.split(sep) if t.strip()] for _, label, _ in rows]
+    if multilabel is None:
+        multilabel = any(len(c) > 1 for c in cells)
+    if not multilabel and (bad := next((r for r, c in zip(rows, cells) if len(c) != 1), None)):
+        raise DataError(f"{csv_path}: image {bad[0]!r} has labels {bad[1]!r}, not exactly one",
+                        "for several labels per image pass --multilabel; fill in rows without a label")
+    classes = sorted({t for c in cells for t in c})
+    if len(classes) < 2:
+        raise DataError(f"{csv_path} has only {len(classes)} label(s) in column {label_col!r}: {classes}",
+                        "a classifier needs at least two labels; check --label-col")
+    index = {name: k for k, name in enumerate(classes)}
+    find = _ImageFinder(image_dir)
+    samples, missing_images = [], []
+    for (name, _, patient), labels in zip(rows, cells):
+        path = find(name)
+        if path is None:
+            missing_images.append(name)
+            continue
+        samples.append(Sample(path, tuple(sorted(index[t] for t in labels)),
+                              str(patient).strip() if patient else patient_id(path.name, _own_patient(path, image_dir))))
+    if missing_images and (strict or not samples):
+        raise DataError(f"{len(missing_images)} image(s) listed in {csv_path} are not in {image_dir}, "
+                        f"e.g. {missing_images[0]!r}",
+                        "pass the folder that holds the images as PATH"
+                        + ("; drop --strict to skip the missing ones" if strict and samples else ""))
+    notes = [f"{len(missing_images)} image(s) listed in the CSV not found (skipped), e.g. {missing_images[0]!r}"] \
+        if missing_images else []
+    return Dataset(root=image_dir, classes=classes, samples=samples, multilabel=multilabel, notes=notes)
+
+
+class _ImageFinder:
+    """CSV image name -> file: relative to the image folder, else by file name below it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._by_name: dict[str, Path] | None = None
+
+    def __call__(self, name: str) -> Path | None:
+        direct = self.root / name
+        if name and direct.is_file():
+            return direct
+        if self._by_name is None:
+            self._by_name = {p.name: p for p in sorted(self.root.rglob("*"), reverse=True) if _is_image(p)}
+        return self._by_name.get(Path(name).name)
+
+
+def load_dataset(path: str | Path, csv_path: str | Path | None = None, strict: bool = False,
+                 **csv_options) -> Dataset:
+    """A folder of class folders, or (with ``csv_path``) a folder of images labelled by a CSV."""
+    if csv_path:
+        return scan_csv(csv_path, image_dir=path, strict=strict, **csv_options)
+    return scan_folder(path)

@@ -77,3 +77,12 @@ def read_split(path: Path) -> tuple[Dataset, dict[Path, str]]:
     samples = [Sample(root / it["path"], tuple(it["labels"]), it["patient"], it["split"]) for it in doc["items"]]
     ds = Dataset(root=root, classes=doc["classes"], samples=samples, multilabel=doc.get("multilabel", False))
     return ds, {s.path: s.split for s in samples}
+
+
+def patients_in_several_splits(dataset: Dataset, assignment: dict[Path, str]) -> list[str]:
+    """Patients with images in more than one split (must be empty for train/val; a folder's own
+    test split can still share patients with train, which the caller should report)."""
+    splits_of: dict[str, set[str]] = defaultdict(set)
+    for s in dataset.samples:
+        splits_of[s.patient].add(assignment[s.path])
+    return sorted(p for p, splits in splits_of.items() if len(splits) > 1)

@@ -1,0 +1,69 @@
+"""Data augmentation as TensorFlow ops on whole batches (fast: no per-image Python).
+
+``AUGMENTATIONS`` is the table: name -> (is it on for this config?, batch op). The trainer
+applies every enabled entry in order to float batches in [0, 1]; a new augmentation is a new
+row plus the config field that switches it. Every op is a stateless random op fed an explicit
+seed (one per batch, from a seeded stream), so batches can be augmented in parallel and a run
+with the same seed still sees exactly the same augmented images.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from edgecxr.config import TrainConfig
+
+
+def random_flip(x, config: TrainConfig, seed):
+    """Mirror left-right with probability 1/2 (a chest film flipped is still a chest film)."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    flip = t.random.stateless_uniform([t.shape(x)[0], 1, 1, 1], seed) < 0.5
+    return t.where(flip, t.reverse(x, axis=[2]), x)
+
+
+def random_zoom_crop(x, config: TrainConfig, seed):
+    """Crop a random window of 1/z of the side (z uniform in [1, zoom_max]) and scale it back
+    up: Edge Impulse's random 1.0-1.2x zoom."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    n, h, w = t.shape(x)[0], x.shape[1], x.shape[2]
+    zoom, top, left = t.unstack(t.random.stateless_uniform([3, n], seed))
+    side = 1.0 / (1.0 + zoom * (config.zoom_max - 1.0))
+    top, left = top * (1.0 - side), left * (1.0 - side)
+    boxes = t.stack([top, left, top + side, left + side], axis=1)
+    return t.image.crop_and_resize(x, boxes, t.range(n), (h, w))
+
+
+def random_brightness(x, config: TrainConfig, seed):
+    """Add one random offset in [-brightness, +brightness] per image, clipped to [0, 1]."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    delta = t.random.stateless_uniform([t.shape(x)[0], 1, 1, 1], seed, -config.brightness, config.brightness)
+    return t.clip_by_value(x + delta, 0.0, 1.0)
+
+
+AUGMENTATIONS: dict[str, tuple[Callable[[TrainConfig], bool], Callable]] = {
+    "flip": (lambda c: c.flip, random_flip),
+    "zoom_crop": (lambda c: c.zoom_max > 1.0, random_zoom_crop),
+    "brightness": (lambda c: c.brightness > 0.0, random_brightness),
+}
+
+
+def enabled(config: TrainConfig) -> list[str]:
+    """Names of the augmentations this config turns on (none when ``augment`` is off)."""
+    return [name for name, (is_on, _) in AUGMENTATIONS.items() if config.augment and is_on(config)]
+
+
+def augment_batch(x, config: TrainConfig, seed):
+    """Apply the enabled augmentations to a float batch; ``seed`` is an int64 pair."""
+    from edgecxr.tfenv import tf
+
+    names = enabled(config)
+    seeds = tf().random.experimental.stateless_split(seed, max(1, len(names)))
+    for i, name in enumerate(names):
+        x = AUGMENTATIONS[name][1](x, config, seeds[i])
+    return x

@@ -1,0 +1,100 @@
+"""Every installed TFLite runtime side by side on this computer, float and int8, 1 and all threads.
+
+Each (model, runtime, threads) runs in a fresh subprocess of the Raspberry Pi runner, so the
+peak memory reported is that runtime's alone (tf.lite pulls in all of TensorFlow) and the
+host numbers are measured exactly like the device ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgecxr.bench import runner
+from edgecxr.bench.micro import TFLM_INSTALL
+from edgecxr.errors import ModelError
+from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
+from edgecxr.runtimes import RUNTIMES, check_tflite
+
+# runner runtime name -> (top-level module that must be importable, how to install it)
+HOST_RUNTIMES = {**{name: (rt.module.split(".")[0], rt.install) for name, rt in RUNTIMES.items()},
+                 "tflite-micro": ("tflite_micro", TFLM_INSTALL)}
+SINGLE_THREADED = {"tflite-micro"}
+
+
+@dataclass
+class BenchOptions:
+    runs: int = 100
+    warmup: int = 10
+    threads: list[int] | None = None  # None: 1 and all cores
+    runtimes: list[str] | None = None  # None: every installed one
+    data: Path | None = None  # folder of images; None: random valid inputs
+    timeout: float = 600  # seconds per runner call
+
+
+def model_files(target: str | Path) -> list[Path]:
+    """A .tflite file, or every .tflite in a run directory."""
+    target = Path(target)
+    if target.is_dir():
+        files = sorted(target.glob("*.tflite"))
+        if not files:
+            raise ModelError(f"{target} holds no .tflite model", "run `edgecxr quantize` on it first")
+        return files
+    check_tflite(target)
+    return [target]
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(HOST_RUNTIMES[name][0]) is not None
+
+
+def choose_runtimes(requested: list[str] | None) -> list[str]:
+    for name in requested or []:
+        if name not in HOST_RUNTIMES:
+            raise ModelError(f"unknown runtime {name!r}", f"choose from {', '.join(HOST_RUNTIMES)}")
+        if not installed(name):
+            raise ModelError(f"runtime {name} is not installed", HOST_RUNTIMES[name][1])
+    chosen = requested or [n for n in HOST_RUNTIMES if installed(n)]
+    if not chosen:
+        raise ModelError("no TFLite runtime is installed", RUNTIMES["litert"].install)
+    return chosen
+
+
+def spec_for(model: Path, folder: Path) -> Path:
+    """The run's spec.json next to the model, else one made from the model's input shape."""
+    if (model.parent / SPEC_FILE).is_file():
+        return model.parent / SPEC_FILE
+    from edgecxr.runtimes import TFLiteModel
+
+    _, h, w, c = TFLiteModel(model).input["shape"]
+    path = folder / f"{model.stem}.spec.json"
+    PreprocessSpec(width=int(w), height=int(h), channels=int(c)).save(path)
+    return path
+
+
+def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
+    """{"device": "host", "machine": {...}, "results": [one row per model x runtime x threads]}."""
+    options = options or BenchOptions()
+    models = model_files(target)
+    names = choose_runtimes(options.runtimes)
+    all_threads = options.threads or sorted({1, os.cpu_count() or 1})
+    rows, machine = [], {}
+    with tempfile.TemporaryDirectory(prefix="edgecxr-bench-") as tmp:
+        script = runner.stage(Path(tmp))
+        for model in models:
+            spec = spec_for(model, Path(tmp)) if options.data else None
+            for name in names:
+                for threads in [1] if name in SINGLE_THREADED else all_threads:
+                    args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
+                                             spec and str(spec), options.data and str(options.data))
+                    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                                          text=True, timeout=options.timeout)
+                    result = runner.parse_result(proc.returncode, proc.stdout, proc.stderr, "this computer", name)
+                    machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
+                    rows.append(result)
+    return {"device": "host", "machine": machine, "results": rows}

@@ -1,0 +1,122 @@
+"""Does a model fit a microcontroller board, and how fast would it run there?
+
+RAM = the tensor arena TFLM really allocates (measured, edgecxr.bench.micro) + the input and
+output buffers of the application; flash = model bytes + the runtime's code for that core;
+latency = MACs x cycles-per-MAC / clock, for the reference kernels and the core's optimized
+library, with coefficients (and their sources) in benchmarks/devices.toml.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import edgecxr
+from edgecxr.bench import micro
+from edgecxr.errors import ConfigError, DeviceError
+from edgecxr.runtimes import check_tflite
+
+DEVICES_FILE = Path(edgecxr.__file__).resolve().parents[1] / "benchmarks" / "devices.toml"
+KB = 1024
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str
+    name: str
+    mcu: str
+    core: str
+    clock_mhz: float
+    ram_kb: float
+    flash_kb: float
+    reserved_ram_kb: float
+    fpu: bool
+    cycles_per_mac_reference: float
+    cycles_per_mac_optimized: float
+    optimized_library: str
+    runtime_code_kb: float
+
+
+def load_boards(path: Path | None = None) -> dict[str, Board]:
+    """Boards of ``path`` (default benchmarks/devices.toml), each merged with its core's figures."""
+    path = Path(path or DEVICES_FILE)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"devices file {path} not found", "pass --devices-file PATH to a boards TOML") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see benchmarks/devices.toml)") from None
+    cores, boards = data.get("cores", {}), {}
+    for key, b in data.get("boards", {}).items():
+        if b.get("core") not in cores:
+            raise ConfigError(f"{path}: board {key} names unknown core {b.get('core')!r}",
+                              f"add [cores.{b.get('core')}] or use one of {', '.join(cores)}")
+        try:
+            boards[key] = Board(key=key, **b, **cores[b["core"]])
+        except TypeError as e:
+            raise ConfigError(f"{path}: board {key}: {e}", "compare with benchmarks/devices.toml") from None
+    return boards
+
+
+def get_board(key: str, path: Path | None = None) -> Board:
+    boards = load_boards(path)
+    if key not in boards:
+        raise DeviceError(f"unknown device {key!r}", f"choose host, rpi, or a board: {', '.join(boards)}")
+    return boards[key]
+
+
+def _latency_ms(macs: int, cycles_per_mac: float, clock_mhz: float) -> float:
+    return round(macs * cycles_per_mac / (clock_mhz * 1e3), 3)
+
+
+def _advice(ram_over_kb: float, flash_over_kb: float, is_float: bool) -> list[str]:
+    """What to change, for each budget that is exceeded (activations ~ input pixels x alpha;
+    weights ~ alpha^2; int8 weights are 4x smaller than float)."""
+    advice = []
+    if is_float and (ram_over_kb > 0 or flash_over_kb > 0):
+        advice.append("quantize to int8 (`edgecxr quantize`): weights and activations shrink 4x")
+    if ram_over_kb > 0:
+        advice.append(f"RAM is {ram_over_kb:.0f} KB short: use a smaller input (the arena scales with "
+                      "the pixel count: 64x64 needs ~0.44x of 96x96) or a smaller alpha (e.g. 0.25 -> 0.2)")
+    if flash_over_kb > 0:
+        advice.append(f"flash is {flash_over_kb:.0f} KB short: use a smaller alpha (weights scale with "
+                      "alpha squared) or fewer layers")
+    return advice
+
+
+def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None = None) -> dict:
+    """Fits / does not fit on ``board_key``, with RAM and flash margins, MACs and latency estimates."""
+    model_path = Path(model_path)
+    model_bytes = len(check_tflite(model_path))
+    board = get_board(board_key, devices_file)
+    is_float = micro.is_float_model(model_path)
+    if is_float and not board.fpu:
+        raise DeviceError(f"{model_path.name} is a float model and {board.name} ({board.core}) has no FPU",
+                          "quantize it to int8 with `edgecxr quantize` and bench the int8 .tflite")
+    arena, io, macs = micro.measure_arena(model_path), micro.io_bytes(model_path), micro.count_macs(model_path)
+    ram_needed_kb = (arena + io["input"] + io["output"]) / KB
+    ram_available_kb = board.ram_kb - board.reserved_ram_kb
+    flash_needed_kb = model_bytes / KB + board.runtime_code_kb
+    ram_margin_kb, flash_margin_kb = ram_available_kb - ram_needed_kb, board.flash_kb - flash_needed_kb
+    fits = ram_margin_kb >= 0 and flash_margin_kb >= 0
+    return {
+        "device": board.key, "board": board.name, "mcu": board.mcu, "core": board.core,
+        "clock_mhz": board.clock_mhz, "model": model_path.name, "dtype": "float32" if is_float else "int8",
+        "arena_bytes": arena, "input_bytes": io["input"], "output_bytes": io["output"],
+        "ram_needed_kb": round(ram_needed_kb, 1), "ram_available_kb": ram_available_kb,
+        "ram_margin_kb": round(ram_margin_kb, 1),
+        "model_bytes": model_bytes, "runtime_code_kb": board.runtime_code_kb,
+        "flash_needed_kb": round(flash_needed_kb, 1), "flash_kb": board.flash_kb,
+        "flash_margin_kb": round(flash_margin_kb, 1),
+        "macs": macs, "ops": micro.tflm_ops(model_path),
+        "latency_ms_reference": _latency_ms(macs, board.cycles_per_mac_reference, board.clock_mhz),
+        # the optimized libraries (CMSIS-NN, ESP-NN) have int8 kernels only
+        "latency_ms_optimized": None if is_float else _latency_ms(macs, board.cycles_per_mac_optimized,
+                                                                  board.clock_mhz),
+        "optimized_library": board.optimized_library,
+        "fits": fits, "verdict": "fits" if fits else "does not fit",
+        "advice": [] if fits else _advice(-ram_margin_kb, -flash_margin_kb, is_float),
+        "estimate_note": "latency = MACs x cycles/MAC (MLPerf Tiny-derived, see devices.toml) / clock; "
+                         "RAM arena measured with the TFLM Python runtime (64-bit host: slight over-estimate)",
+    }

@@ -1,0 +1,170 @@
+"""TensorFlow Lite Micro facts of a .tflite: the arena it really needs, its operators, its MACs.
+
+The arena is measured, not guessed: the `tflite-micro` Python runtime allocates the model
+in a generous arena and ``print_allocations()`` reports what was used. That report goes to
+C-level stderr, so it is captured by redirecting file descriptor 2. The host build of TFLM
+has 64-bit pointers, so the figure is a slight over-estimate for a 32-bit microcontroller.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.errors import ModelError
+from edgecxr.runtimes import check_tflite
+
+TFLM_INSTALL = "pip install tflite-micro (or: pip install 'edgecxr[micro]')"
+MEASURE_ARENA_BYTES = 64 * 1024 * 1024  # large enough for any model a microcontroller could hold
+_ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
+# operators TFLM names differently from the CamelCase of their builtin name
+_RESOLVER_NAME_EXCEPTIONS = {"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd"}
+
+
+def _schema():
+    """The TFLite flatbuffer schema module (TFLM ships one; TensorFlow's is the fallback)."""
+    try:
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    except ImportError:
+        from edgecxr.tfenv import tf
+
+        tf()
+        from tensorflow.lite.python import schema_py_generated as schema
+    return schema
+
+
+def _tflm_runtime():
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        raise ModelError("the TFLite Micro Python runtime (tflite-micro) is not installed", TFLM_INSTALL) from None
+    return runtime
+
+
+@lru_cache(maxsize=1)
+def _builtin_names() -> dict[int, str]:
+    ops = _schema().BuiltinOperator
+    return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def _model(model_path: str | Path):
+    schema = _schema()
+    data = check_tflite(Path(model_path))
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+
+
+def _opcode(model, op) -> str:
+    code = model.operatorCodes[op.opcodeIndex]
+    return _builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+
+def resolver_name(builtin: str) -> str:
+    """CONV_2D -> AddConv2D: the MicroMutableOpResolver method that registers the operator."""
+    if builtin in _RESOLVER_NAME_EXCEPTIONS:
+        return _RESOLVER_NAME_EXCEPTIONS[builtin]
+    return "Add" + "".join(part if part[0].isdigit() else part.capitalize() for part in builtin.split("_"))
+
+
+def tflm_ops(model_path: str | Path) -> list[str]:
+    """The resolver methods the model needs ("AddConv2D", "AddSoftmax", ...), sorted, unique."""
+    model = _model(model_path)
+    return sorted({resolver_name(_opcode(model, op)) for g in model.subgraphs for op in (g.operators or [])})
+
+
+def _per_sample(shape) -> int:
+    return int(np.prod(shape[1:])) if len(shape) > 1 else int(np.prod(shape))
+
+
+def _conv_macs(out_shape, filt_shape) -> int:  # filter (Cout, Kh, Kw, Cin)
+    return _per_sample(out_shape) * int(np.prod(filt_shape[1:]))
+
+
+def _depthwise_macs(out_shape, filt_shape) -> int:  # filter (1, Kh, Kw, Cout)
+    return _per_sample(out_shape) * int(filt_shape[1] * filt_shape[2])
+
+
+def _fc_macs(out_shape, filt_shape) -> int:  # weights (Out, In)
+    return _per_sample(out_shape) * int(filt_shape[1])
+
+
+# operator -> MACs per image from (output shape, weight shape); pooling, means and element-wise
+# operators do additions only and are left out, as MLPerf Tiny and most papers count
+_MAC_RULES = {"CONV_2D": _conv_macs, "DEPTHWISE_CONV_2D": _depthwise_macs, "FULLY_CONNECTED": _fc_macs}
+
+
+def count_macs(model_path: str | Path) -> int:
+    """Multiply-accumulates of one inference (batch of 1) from conv, depthwise and FC operators."""
+    model = _model(model_path)
+    total = 0
+    for g in model.subgraphs:
+        for op in g.operators or []:
+            rule = _MAC_RULES.get(_opcode(model, op))
+            if rule:
+                out = g.tensors[op.outputs[0]].shape
+                weights = g.tensors[op.inputs[1]].shape
+                total += rule(list(out), list(weights))
+    return total
+
+
+def measure_arena(model_path: str | Path) -> int:
+    """Bytes of tensor arena TFLM allocates for this model (the `kTensorArenaSize` to use)."""
+    data = check_tflite(Path(model_path))
+    runtime = _tflm_runtime()
+    try:
+        interpreter = runtime.Interpreter.from_bytes(data, arena_size=MEASURE_ARENA_BYTES)
+    except (RuntimeError, ValueError) as e:
+        raise ModelError(f"{model_path} cannot be loaded by TFLite Micro: {str(e).splitlines()[0]}",
+                         "TFLM supports fewer operators than TFLite; check `edgecxr bench` op list") from None
+    report = _capture_fd2(interpreter.print_allocations)
+    found = _ARENA_TOTAL.search(report)
+    if not found:
+        raise ModelError(f"TFLite Micro printed no arena total for {model_path}",
+                         f"update tflite-micro ({TFLM_INSTALL})")
+    return int(found.group(1))
+
+
+def _capture_fd2(fn) -> str:
+    """Run ``fn`` and return what it wrote to file descriptor 2 (C code bypasses sys.stderr)."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            fn()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        return tmp.read().decode("utf-8", "replace")
+
+
+def io_bytes(model_path: str | Path) -> dict[str, int]:
+    """Bytes of the model's input and output tensors (what the application must buffer)."""
+    model = _model(model_path)
+    g = model.subgraphs[0]
+    itemsize = {v: np.dtype(n.lower()).itemsize for n, v in vars(_schema().TensorType).items()
+                if not n.startswith("_") and n.lower() in ("float32", "int8", "uint8", "int16", "int32", "float16")}
+
+    def size(index: int) -> int:
+        t = g.tensors[index]
+        return int(np.prod(t.shape)) * itemsize[t.type]
+
+    return {"input": sum(size(i) for i in g.inputs), "output": sum(size(i) for i in g.outputs)}
+
+
+def is_float_model(model_path: str | Path) -> bool:
+    """True when any operator computes in float (weights float32), i.e. the model needs an FPU."""
+    model = _model(model_path)
+    schema = _schema()
+    for g in model.subgraphs:
+        for op in g.operators or []:
+            if _opcode(model, op) in _MAC_RULES and g.tensors[op.inputs[1]].type == schema.TensorType.FLOAT32:
+                return True
+    return False

@@ -1,0 +1,88 @@
+"""The same benchmark on a Raspberry Pi over SSH: copy, check the runtime, run, bring back, clean.
+
+Only the model, its spec.json, the runner and its preprocessing copy travel; the device needs
+python3, numpy, Pillow and one TFLite interpreter (``install=True`` pip-installs LiteRT, or
+tflite-runtime where LiteRT has no wheel).
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgecxr import remote
+from edgecxr.bench import runner
+from edgecxr.bench.host import model_files
+from edgecxr.errors import DeviceError, ModelError
+from edgecxr.preprocess import SPEC_FILE
+
+COMMAND_NOT_FOUND = (126, 127)  # the remote shell could not run the interpreter
+TIMED_OUT = 124  # coreutils `timeout`
+INSTALL_COMMAND = "{py} -m pip install --quiet ai-edge-litert || {py} -m pip install --quiet tflite-runtime"
+INSTALL_HINT = "pass --install, or on the device: pip install ai-edge-litert (or tflite-runtime)"
+
+
+@dataclass
+class RpiOptions:
+    runs: int = 100
+    warmup: int = 10
+    threads: int | None = None  # None: the runtime's default (all cores for LiteRT)
+    runtime: str | None = None  # None: the first installed on the device
+    install: bool = False
+    python: str = "python3"  # the interpreter on the device (e.g. a venv's bin/python3)
+    timeout: float = 600  # seconds for the benchmark run itself
+
+
+def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | None = None) -> dict:
+    """{"device": "rpi", "host": ..., "machine": {...}, "results": [one row per model]}."""
+    options = options or RpiOptions()
+    models = model_files(target)
+    rows, machine = [], {}
+    spec = models[0].parent / SPEC_FILE
+    specs = [spec] if spec.is_file() else []
+    with tempfile.TemporaryDirectory(prefix="edgecxr-rpi-") as local, \
+            remote.remote_tempdir(ssh, "edgecxr-bench") as folder:
+        script = runner.stage(Path(local))
+        remote.copy_to(ssh, [script, script.parent / runner.PREPROCESS_COPY, *models, *specs], folder)
+        for model in models:
+            result = _run(ssh, folder, model.name, options, specs and f"{folder}/{SPEC_FILE}")
+            machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
+            rows.append(result)
+    return {"device": "rpi", "host": ssh.host, "machine": machine, "results": rows}
+
+
+def _run(ssh: remote.SSHTarget, folder: str, model: str, options: RpiOptions, spec: str | None) -> dict:
+    args = runner.bench_args(f"{folder}/{model}", options.runs, options.warmup, options.threads, options.runtime,
+                             spec or None)
+    command = ["timeout", "--kill-after=5", f"{options.timeout:g}", options.python, f"{folder}/classify.py", *args]
+    for attempt in ("first", "after install"):
+        proc = remote.run(ssh, command, timeout=options.timeout + ssh.connect_timeout + 30)
+        if proc.returncode in COMMAND_NOT_FOUND:
+            raise DeviceError(f"no {options.python} on {ssh.host}",
+                              "install Python 3 on the device (sudo apt install python3 python3-numpy "
+                              "python3-pil), or pass --remote-python PATH")
+        if proc.returncode == TIMED_OUT:
+            raise DeviceError(f"the benchmark on {ssh.host} timed out after {options.timeout:g} s",
+                              "use fewer --runs, or raise --timeout")
+        if proc.returncode == runner.EXIT_NO_RUNTIME and options.install and attempt == "first":
+            _install(ssh, options.python)
+            continue
+        try:
+            return runner.parse_result(proc.returncode, proc.stdout, proc.stderr, ssh.host, options.runtime)
+        except ModelError as e:
+            if proc.returncode == runner.EXIT_NO_RUNTIME:
+                raise DeviceError(f"no TFLite runtime on {ssh.host}: {e.message}", INSTALL_HINT) from None
+            raise
+    raise DeviceError(f"installing a TFLite runtime on {ssh.host} did not make one importable", INSTALL_HINT)
+
+
+def _install(ssh: remote.SSHTarget, python: str) -> None:
+    py = shlex.quote(python)
+    proc = remote.run(ssh, ["sh", "-c", INSTALL_COMMAND.format(py=py)], timeout=900)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise DeviceError(f"pip could not install a TFLite runtime on {ssh.host}: {last}",
+                          "on Raspberry Pi OS Bookworm make a venv (python3 -m venv ~/edgecxr) and pass "
+                          "--remote-python ~/edgecxr/bin/python3")

@@ -1,0 +1,65 @@
+"""The Raspberry Pi runner (firmware_bundle/rpi/classify.py), staged and run the same way on
+the host and on a device, so both benchmarks measure one thing one way.
+
+The runner imports the preprocessing from ``edgecxr_preprocess.py``, a verbatim copy of
+edgecxr/preprocess.py placed next to it: ``runner_files()`` is that pair.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import edgecxr
+from edgecxr import preprocess
+from edgecxr.errors import DeviceError, ModelError
+
+RUNNER_DIR = Path(edgecxr.__file__).resolve().parents[1] / "firmware_bundle" / "rpi"
+RUNNER = RUNNER_DIR / "classify.py"
+PREPROCESS_COPY = "edgecxr_preprocess.py"
+# the runner's exit statuses (firmware_bundle/rpi/classify.py)
+EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
+
+
+def runner_files() -> dict[str, Path]:
+    """File name on the device -> local source file."""
+    if not RUNNER.is_file():
+        raise DeviceError(f"the Raspberry Pi runner {RUNNER} is missing",
+                          "reinstall edgecxr from its source tree (pip install -e .)")
+    return {"classify.py": RUNNER, PREPROCESS_COPY: Path(preprocess.__file__)}
+
+
+def stage(folder: Path) -> Path:
+    """Copy the runner and its preprocessing into ``folder``; returns the runner's path there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, src in runner_files().items():
+        shutil.copyfile(src, folder / name)
+    return folder / "classify.py"
+
+
+def bench_args(model: str, runs: int, warmup: int, threads: int | None, runtime: str | None,
+               spec: str | None = None, data: str | None = None) -> list[str]:
+    args = ["--model", model, "--bench", str(runs), "--warmup", str(warmup)]
+    for flag, value in (("--threads", threads), ("--runtime", runtime), ("--spec", spec), ("--data", data)):
+        if value is not None:
+            args += [flag, str(value)]
+    return args
+
+
+def parse_result(returncode: int, stdout: str, stderr: str, where: str, runtime: str | None) -> dict:
+    """The runner's JSON, or the one-line error that its exit status stands for."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    said = next((ln[len("error: "):] for ln in lines if ln.startswith("error: ")), lines[-1] if lines else "")
+    hint = next((ln[len("hint: "):] for ln in lines if ln.startswith("hint: ")), "")
+    if returncode == EXIT_NO_RUNTIME:
+        raise ModelError(f"{where}: {said}", hint)
+    if returncode == EXIT_MISSING_DEPENDENCY:
+        raise DeviceError(f"{where}: {said}", hint)
+    if returncode != 0:
+        raise DeviceError(f"the benchmark failed on {where} (exit {returncode}): {said}",
+                          "set EDGECXR_DEBUG=1 and run the runner by hand to see more")
+    try:
+        return json.loads(stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        raise DeviceError(f"the runner on {where} printed no JSON result", "run it by hand to see its output") from None

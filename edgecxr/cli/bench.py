@@ -1,0 +1,95 @@
+"""`edgecxr bench`: latency on the host or a Raspberry Pi, and the fit on a microcontroller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgecxr.cli import app
+from edgecxr.cli.common import JsonOpt, emit, table
+
+HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "threads", "p50_ms", "p90_ms", "p99_ms",
+                "images_per_s", "peak_rss_mb"]
+MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_needed_kb", "ram_available_kb",
+            "ram_margin_kb", "flash_needed_kb", "flash_kb", "flash_margin_kb", "macs", "latency_ms_reference",
+            "latency_ms_optimized", "optimized_library", "verdict"]
+
+
+@app.command()
+def bench(
+    target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
+    device: Annotated[str, typer.Option("--device", help="host, rpi, or a board of the devices file "
+                                        "(e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
+    host: Annotated[Optional[str], typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
+                                                "~/.ssh/config.")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="rpi: SSH port.")] = None,
+    identity: Annotated[Optional[Path], typer.Option("--identity", help="rpi: SSH private key file.")] = None,
+    ssh_config: Annotated[Optional[Path], typer.Option("--ssh-config", help="rpi: SSH config file instead "
+                                                       "of ~/.ssh/config.")] = None,
+    remote_python: Annotated[str, typer.Option("--remote-python", help="rpi: Python on the device "
+                                               "(e.g. a venv's bin/python3).")] = "python3",
+    install: Annotated[bool, typer.Option("--install", help="rpi: pip-install ai-edge-litert (or tflite-runtime) "
+                                          "on the device when it has no runtime.")] = False,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed inferences per measurement.")] = 100,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed inferences first.")] = 10,
+    threads: Annotated[Optional[list[int]], typer.Option("--threads", help="Interpreter threads (repeat for "
+                                                         "several; host default: 1 and all cores).")] = None,
+    runtime: Annotated[Optional[list[str]], typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
+                                                         "tflite-micro (repeat; default: all installed).")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="host: time real preprocessed images from this "
+                                                 "folder instead of random inputs.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
+    devices_file: Annotated[Optional[Path], typer.Option("--devices-file", help="Boards TOML (default "
+                                                         "benchmarks/devices.toml).")] = None,
+    as_json: JsonOpt = False,
+):
+    """How fast a model runs on this computer or a Raspberry Pi, and whether it fits a microcontroller."""
+    if device == "host":
+        from edgecxr.bench.host import BenchOptions, bench_host
+
+        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout))
+    elif device == "rpi":
+        result = _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup,
+                      threads, runtime, timeout)
+    else:
+        from edgecxr.bench.mcu import mcu_report
+
+        result = mcu_report(_single_model(target), device, devices_file)
+    emit(result, as_json, _print)
+
+
+def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout):
+    from edgecxr.bench.rpi import RpiOptions, bench_rpi
+    from edgecxr.errors import ConfigError
+    from edgecxr.remote import SSHTarget
+
+    if not host:
+        raise ConfigError("--device rpi needs --host USER@HOST", "e.g. --host pi@raspberrypi.local")
+    options = RpiOptions(runs, warmup, (threads or [None])[0], (runtime or [None])[0], install, remote_python, timeout)
+    return bench_rpi(target, SSHTarget(host, port, identity, ssh_config), options)
+
+
+def _single_model(target: str) -> Path:
+    """A board verdict is per model: the int8 model of a run directory, or the file given."""
+    from edgecxr.bench.host import model_files
+
+    files = model_files(target)
+    int8 = [f for f in files if "int8" in f.name]
+    return (int8 or files)[0]
+
+
+def _print(result: dict) -> None:
+    if "results" in result:
+        where = result.get("host", "this computer")
+        m = result["machine"]
+        typer.echo(f"{result['device']} ({where}): {m['cpu']}, {m['cores']} cores, Python {m['python']}"
+                   + (f", {m['board']}" if m.get("board") else "")
+                   + (f", throttled={m['throttled']}" if m.get("throttled") else ""))
+        typer.echo(table(result["results"], HOST_COLUMNS))
+        return
+    typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
+    typer.echo(f"operators: {', '.join(result['ops'])}")
+    for line in result["advice"]:
+        typer.echo(f"- {line}")

@@ -1,0 +1,64 @@
+"""`edgecxr evaluate RUN [--data PATH]`: every model of the run side by side, float vs int8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgecxr.cli import app
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, table
+from edgecxr.runtimes import RUNTIMES
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: RunArg,
+    data: Annotated[Optional[Path], typer.Option(help="A folder of class folders to evaluate (e.g. your "
+                                                  "held-out test split); default: the run's validation split.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Which split: of the run's split.json without --data "
+                                                 "(default val), or the folder's train/val/test subfolder "
+                                                 "with --data (default test).")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help=f"TFLite interpreter: {' | '.join(RUNTIMES)} "
+                                                   "(default: the first installed).")] = None,
+    target_sensitivity: Annotated[Optional[float], typer.Option(help="Binary: choose the threshold on the "
+                                                                "validation split for this sensitivity "
+                                                                "(e.g. 0.95) instead of spec.json's.")] = None,
+    exclude_train: Annotated[bool, typer.Option(help="Drop images that were in the run's training split "
+                                                "instead of refusing the data.")] = False,
+    seed: SeedOpt = 0,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+    runs_root: RunsRootOpt = Path("runs"),
+):
+    """Evaluate Keras float, TFLite float, PTQ int8 and QAT int8 on the same images, with 95 % intervals."""
+    from edgecxr.errors import ConfigError
+    from edgecxr.evaluate.stage import evaluate
+    from edgecxr.runs import Run
+
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(RUNTIMES)}")
+    result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime,
+                      target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed)
+    emit(result.to_dict(), as_json, _human)
+
+
+def _human(r: dict) -> None:
+    from edgecxr.evaluate.report import confusion_text, metric_rows
+
+    ds, th = r["dataset"], r["threshold"]
+    typer.echo(f"{ds['source']}: {ds['n']} images; threshold {th['value']} ({th['source']})")
+    for note in ds["notes"]:
+        typer.echo(f"note: {note}")
+    text = confusion_text(r)
+    if text:
+        typer.echo("\n" + text)
+    typer.echo("\n" + table(metric_rows(r)))
+    for key, cmp in r["comparisons"].items():
+        flips = cmp["flips"]
+        if flips:
+            shown = ", ".join(Path(f["file"]).name for f in flips[:5])
+            typer.echo(f"{r['models'][key]['title']}: {len(flips)} flips vs "
+                       f"{r['models'][cmp['reference']]['title']} ({shown}{', ...' if len(flips) > 5 else ''})")
+    typer.echo(f"\nreport: {Path(r['out_dir']) / 'report.html'}  (not a medical device)")

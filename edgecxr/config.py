@@ -1,0 +1,160 @@
+"""Typed configs (dataclasses) and their TOML form.
+
+A config is a flat dataclass whose field types say what a TOML value may be. ``load_config``
+reads any such class from a TOML file plus overrides (the CLI flags) and refuses unknown keys
+and wrong types with a one-line ``ConfigError``; ``to_toml`` writes one back, so a run's
+``config.toml`` can be passed to ``--config`` to repeat it. New recipe options are new fields
+with defaults: the loader, the writer and old config files keep working unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgecxr.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """How to train; the defaults are the Edge Impulse recipe (Si, "Using Deep Learning Neural
+    Networks To Classify X-Ray Images"): MobileNetV1 0.25 at 96x96 gray, 150 training cycles,
+    Adam 0.0005, batch 32, 20 % validation (grouped by patient here), augmentation on."""
+
+    # model
+    model: str = "mobilenet_v1"
+    alpha: float = 0.25  # MobileNetV1 width multiplier (ignored by the other models)
+    size: int | None = None  # input width = height; None = the model's default
+    channels: int | None = None  # 1 (gray) or 3; None = the model's default
+    dropout: float = 0.1  # Edge Impulse head: dropout before the dense classifier
+    weights: str | None = None  # a pretrained backbone (.h5 / .keras), loaded by layer name
+
+    # data and preprocessing (what spec.json records)
+    val_fraction: float = 0.2
+    resize_mode: str = "squash"
+    normalize: str = "none"
+    task: str | None = None  # binary | multiclass | multilabel; None = from the dataset
+
+    # optimization
+    epochs: int = 150
+    batch_size: int = 32
+    learning_rate: float = 0.0005
+    balance: bool = True  # weight samples by inverse class frequency (Kermany is 1:2.9)
+    monitor: str = "val_loss"  # what early stopping, LR decay and the best weights follow
+    early_stopping_patience: int = 20
+    lr_plateau_patience: int = 5
+    lr_plateau_factor: float = 0.5
+    min_learning_rate: float = 1e-6
+
+    # augmentation (edgecxr.augment.AUGMENTATIONS, applied in this order)
+    augment: bool = True
+    flip: bool = True  # random horizontal flip
+    zoom_max: float = 1.2  # random zoom-crop between 1.0x and this
+    brightness: float = 0.2  # random brightness shift in [-b, +b] (pixels in [0, 1])
+
+    # decision threshold for binary tasks, chosen on validation
+    threshold_rule: str = "youden"  # youden | sensitivity
+    target_sensitivity: float = 0.95  # used by threshold_rule = "sensitivity"
+
+    seed: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# TOML in
+# ---------------------------------------------------------------------------------------------
+def load_config(cls, path: str | Path | None = None, overrides: dict | None = None):
+    """An instance of dataclass ``cls`` from TOML ``path`` (flat keys), then ``overrides``.
+
+    ``None`` values in ``overrides`` mean "not given" and leave the file's value alone.
+    """
+    values: dict = {}
+    source = "config"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found", "pass the path of a .toml file")
+        try:
+            values.update(tomllib.loads(path.read_text()))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})", "fix the file's syntax") from None
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return from_dict(cls, values, source)
+
+
+def from_dict(cls, values: dict, source: str = "config"):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    checked = {}
+    for key, value in values.items():
+        if key not in fields:
+            near = difflib.get_close_matches(key, fields, n=1)
+            raise ConfigError(f"{source}: unknown key {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
+                              f"known keys: {', '.join(fields)}")
+        checked[key] = _check_type(key, value, hints[key], source)
+    return cls(**checked)
+
+
+def _allowed_types(hint) -> tuple[type, ...]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return tuple(t for arg in typing.get_args(hint) for t in _allowed_types(arg))
+    origin = typing.get_origin(hint)
+    return (origin,) if origin else (hint,)
+
+
+def _check_type(key: str, value, hint, source: str):
+    allowed = _allowed_types(hint)
+    if value is None and type(None) in allowed:
+        return None
+    if isinstance(value, bool):  # bool is an int in Python; not in a config
+        ok = bool in allowed
+    elif isinstance(value, int) and float in allowed and int not in allowed:
+        return float(value)
+    else:
+        ok = isinstance(value, tuple(t for t in allowed if t is not type(None)))
+    if not ok:
+        want = " or ".join(t.__name__ for t in allowed if t is not type(None))
+        raise ConfigError(f"{source}: {key} must be {want}, not {type(value).__name__} ({value!r})",
+                          f"write e.g. {key} = {_toml_value(_example(allowed))}")
+    return value
+
+
+def _example(allowed):
+    return {bool: True, int: 1, float: 0.5, str: "text", list: []}.get(allowed[0], "")
+
+
+# ---------------------------------------------------------------------------------------------
+# TOML out (flat scalars and lists: no dependency needed)
+# ---------------------------------------------------------------------------------------------
+def to_toml(config, header: str = "") -> str:
+    """A dataclass -> TOML text that ``load_config`` reads back to an equal object.
+
+    TOML has no null: fields set to ``None`` ("use the default") are written as comments.
+    """
+    lines = [f"# {line}" for line in header.splitlines()]
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        lines.append(f"# {f.name} = (default)" if value is None else f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (str, Path)):
+        return json.dumps(str(v))  # JSON string escapes are valid TOML basic strings
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def as_dict(config) -> dict:
+    return dataclasses.asdict(config)

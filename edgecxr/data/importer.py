@@ -1,0 +1,172 @@
+"""A downloaded folder or .zip -> a clean dataset folder that `scan_folder` reads.
+
+Kaggle's Kermany zip holds the dataset twice (``chest_xray/{train,val,test}`` and again under
+``chest_xray/chest_xray``) plus macOS ``__MACOSX`` junk; the importer finds the shallowest
+dataset root (the folder above the split or class folders), keeps only its split folders (or
+its class folders), and drops the rest. Safety: an archive member whose path would land outside
+the target (absolute, ``..``: "zip slip") makes the whole import fail before anything is
+written; symbolic links (in a zip or a folder) are never created or followed, only listed.
+The import is written to a temporary folder and renamed into place once it scans as a
+dataset, so a failed import leaves nothing behind, and an existing target needs ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable
+
+from edgecxr.data.dataset import IGNORED_DIRS, IMAGE_SUFFIXES, SPLIT_NAMES, scan_folder
+from edgecxr.errors import DataError
+
+KEPT_SUFFIXES = IMAGE_SUFFIXES | {".csv"}  # label files travel with the images
+JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+@dataclass(frozen=True)
+class _Member:
+    rel: PurePosixPath
+    open: Callable[[], BinaryIO]
+
+
+def import_dataset(source: str | Path, out: str | Path, force: bool = False, progress: bool = True) -> dict:
+    """Copy (folder) or extract (.zip) the dataset in ``source`` into ``out``; returns a summary."""
+    source, out = Path(source).expanduser(), Path(out).expanduser()
+    if not source.exists():
+        raise DataError(f"{source} does not exist", "pass the downloaded .zip or the unpacked folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DataError(f"{out} already exists and is not empty", "choose another --out or pass --force")
+    if source.is_dir() and (out.resolve() == source.resolve() or source.resolve() in out.resolve().parents):
+        raise DataError(f"--out {out} is inside the source folder {source}", "choose an --out outside it")
+
+    skipped = {"junk": 0, "outside_dataset_root": 0, "other_files": 0, "symlinks": []}
+    if source.is_dir():
+        members, zf = _folder_members(source, skipped), None
+    elif zipfile.is_zipfile(source):
+        zf = zipfile.ZipFile(source)
+        members = _zip_members(source, zf, skipped)
+    else:
+        raise DataError(f"{source} is neither a folder nor a .zip archive",
+                        "unpack other archive formats first, then import the folder")
+    try:
+        root, kept = _choose_root(source, members, skipped)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=_parent(out)))
+        try:
+            _write(kept, root, staging, progress)
+            # labels from folders: refuse to install something that does not scan as a dataset;
+            # labels from a CSV: `edgecxr data inspect OUT --csv FILE` checks them
+            label_files = sorted(str(m.rel.relative_to(root)) for m in kept if m.rel.suffix.lower() == ".csv")
+            dataset = None if label_files else scan_folder(staging)
+            _replace(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        if zf:
+            zf.close()
+    summary = {"source": str(source), "out": str(out), "root_in_source": str(root) if root.parts else ".",
+               "files": len(kept), "images": sum(m.rel.suffix.lower() in IMAGE_SUFFIXES for m in kept),
+               "label_files": label_files, "classes": None, "splits": None, "skipped": skipped}
+    if dataset:
+        summary |= {"classes": dataset.classes, "splits": [s or "all" for s in dataset.splits]}
+    return summary
+
+
+def _parent(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out.parent
+
+
+def _is_junk(rel: PurePosixPath) -> bool:
+    return (any(p in IGNORED_DIRS for p in rel.parts) or rel.name in JUNK_NAMES
+            or rel.name.startswith("._"))
+
+
+def _zip_members(source: Path, zf: zipfile.ZipFile, skipped: dict) -> list[_Member]:
+    members = []
+    for info in zf.infolist():
+        name = info.filename.replace("\\", "/")
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or (rel.parts and ":" in rel.parts[0]):
+            raise DataError(f"{source}: member {info.filename!r} would be written outside the target folder",
+                            "this archive is malformed or malicious; it was not imported")
+        if info.is_dir():
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            skipped["symlinks"].append(name)
+        elif _is_junk(rel):
+            skipped["junk"] += 1
+        else:
+            members.append(_Member(rel, lambda info=info: zf.open(info)))
+    return members
+
+
+def _folder_members(source: Path, skipped: dict) -> list[_Member]:
+    members = []
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        here = Path(dirpath)
+        for d in list(dirnames):
+            if (here / d).is_symlink():
+                skipped["symlinks"].append(str((here / d).relative_to(source)))
+        for name in filenames:
+            path = here / name
+            rel = PurePosixPath(path.relative_to(source).as_posix())
+            if path.is_symlink():
+                skipped["symlinks"].append(str(rel))
+            elif _is_junk(rel):
+                skipped["junk"] += 1
+            else:
+                members.append(_Member(rel, lambda path=path: open(path, "rb")))
+    return members
+
+
+def _dataset_root(rel: PurePosixPath) -> PurePosixPath:
+    """The folder above ``[split/]class/`` for an image at ``rel``."""
+    parts = rel.parts
+    depth = 3 if len(parts) >= 3 and parts[-3].lower() in SPLIT_NAMES else 2
+    return PurePosixPath(*parts[:max(0, len(parts) - depth)])
+
+
+def _choose_root(source: Path, members: list[_Member], skipped: dict) -> tuple[PurePosixPath, list[_Member]]:
+    images = [m for m in members if m.rel.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        raise DataError(f"{source} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})",
+                        "check that this is the dataset download")
+    root = min((_dataset_root(m.rel) for m in images), key=lambda r: (len(r.parts), str(r)))
+    n = len(root.parts)
+    below = [m for m in members if m.rel.parts[:n] == root.parts and len(m.rel.parts) > n]
+    has_splits = any(len(m.rel.parts) > n + 1 and m.rel.parts[n].lower() in SPLIT_NAMES for m in below)
+    kept = [m for m in below if not has_splits or len(m.rel.parts) == n + 1 or m.rel.parts[n].lower() in SPLIT_NAMES]
+    skipped["outside_dataset_root"] += len(members) - len(kept)
+    skipped["other_files"] += sum(m.rel.suffix.lower() not in KEPT_SUFFIXES for m in kept)
+    kept = [m for m in kept if m.rel.suffix.lower() in KEPT_SUFFIXES]
+    return root, kept
+
+
+def _write(kept: list[_Member], root: PurePosixPath, staging: Path, progress: bool) -> None:
+    from edgecxr.progress import track
+
+    items = track(kept, f"importing {len(kept)} files") if progress and len(kept) > 200 else kept
+    base = staging.resolve()
+    for m in items:
+        target = (staging / PurePosixPath(*m.rel.parts[len(root.parts):])).resolve()
+        if base not in target.parents:  # belt and braces: _zip_members already refused such names
+            raise DataError(f"{m.rel} would be written outside {staging}", "the archive was not imported")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with m.open() as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Move the finished import to ``out`` (an existing ``out`` was allowed by ``force``)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out)

@@ -1,0 +1,248 @@
+"""`edgecxr evaluate`: every model of a run on the same images, float and int8 side by side.
+
+Honesty rules built in:
+- binary decision threshold: chosen on the run's VALIDATION split (spec.json's, which
+  `edgecxr train` chose there, or re-chosen there for ``target_sensitivity``) and applied
+  unchanged to the evaluated images; when those images ARE the validation split the report
+  says so, because the figures are then optimistic;
+- images that were in the run's training split never count silently as test data: they are
+  refused, or dropped with ``exclude_train`` (and the count is reported);
+- a dataset whose classes differ from the model's labels is refused, naming both lists.
+
+Outputs: runs/<name>/eval/<dataset-tag>/ (eval.json, report.md, report.html, PNGs,
+predictions.csv), written into a temp folder and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.data.cache import load_pixels
+from edgecxr.data.dataset import Sample, scan_folder
+from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.errors import ConfigError, DataError, RunError
+from edgecxr.evaluate.compare import compare_models
+from edgecxr.evaluate.metrics import choose_threshold, classification_metrics, positive_score, predict_classes
+from edgecxr.evaluate.models import REFERENCE, load_predictor, present
+from edgecxr.preprocess import PreprocessSpec
+from edgecxr.progress import log
+from edgecxr.quantize import load_spec
+from edgecxr.runs import Run
+
+EVAL_DIR = "eval"
+
+
+@dataclass
+class EvalResult:
+    out_dir: Path
+    report: dict  # what eval.json holds
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "files": self.files, **self.report}
+
+
+@dataclass
+class _Images:
+    samples: list[Sample]
+    tag: str
+    source: str
+    split: str | None
+    notes: list[str] = field(default_factory=list)
+    excluded_train: int = 0
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
+
+
+def _train_index(run_ds, assignment) -> tuple[set[str], set[tuple[str, int]]]:
+    """Training images by resolved path and by (file name, size): catches copies elsewhere."""
+    paths, name_size = set(), set()
+    for s in run_ds.samples:
+        if assignment[s.path] == "train":
+            paths.add(str(s.path.resolve()))
+            if s.path.exists():
+                name_size.add((s.path.name, s.path.stat().st_size))
+    return paths, name_size
+
+
+def _was_trained_on(path: Path, index) -> bool:
+    paths, name_size = index
+    return str(path.resolve()) in paths or (path.name, path.stat().st_size) in name_size
+
+
+def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split: str | None,
+                  exclude_train: bool) -> _Images:
+    """Which images are evaluated, with the checks that keep the figures honest."""
+    run_ds, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    if data is None:
+        split = split or "val"
+        samples = [s for s in run_ds.samples if assignment[s.path] == split]
+        images = _Images(_relabel(samples, run_ds.classes, spec), split, f"run split '{split}'", split)
+        if split == "train":
+            images.notes.append("these are the training images: the figures show fit, not generalization")
+        if not samples:
+            raise DataError(f"{run.file(SPLIT_FILE)} has no '{split}' images",
+                            "pick another --split (train, val or test) or pass --data PATH")
+        return images
+
+    ds = scan_folder(data)
+    if sorted(ds.classes) != sorted(spec.labels):
+        raise DataError(f"{ds.root} has classes {ds.classes} but the model's labels are {spec.labels}",
+                        "evaluate a folder with the same class folders as the training data")
+    folder_splits = [s for s in ds.splits if s is not None]
+    if folder_splits:
+        split = split or ("test" if "test" in folder_splits else None)
+        if split not in folder_splits:
+            raise ConfigError(f"{ds.root} has split folders {folder_splits}" +
+                              (f" but no '{split}'" if split else " and no 'test'"),
+                              f"pass --split {' or --split '.join(folder_splits)}")
+        samples = ds.by_split(split)
+    elif split is not None:
+        raise ConfigError(f"{ds.root} has no split folders, so --split {split} does not apply",
+                          "drop --split to evaluate every image in the folder")
+    else:
+        samples = ds.samples
+    tag = _slug(f"{ds.root.name}-{split}" if split else ds.root.name)
+    images = _Images(_relabel(samples, ds.classes, spec), tag, str(ds.root) + (f" (split '{split}')" if split else ""),
+                     split)
+    index = _train_index(run_ds, assignment)
+    trained = [s for s in images.samples if _was_trained_on(s.path, index)]
+    if trained and not exclude_train:
+        raise DataError(f"{len(trained)} of {len(images.samples)} images in {ds.root} were in the run's training "
+                        f"split (e.g. {trained[0].path.name}); they cannot count as test data",
+                        "evaluate a held-out folder, or pass --exclude-train to drop them")
+    if trained:
+        drop = {s.path for s in trained}
+        images.samples = [s for s in images.samples if s.path not in drop]
+        images.excluded_train = len(trained)
+        images.notes.append(f"{len(trained)} images of the run's training split were dropped")
+        log(f"warning: dropped {len(trained)} images that were in the run's training split")
+    if not images.samples:
+        raise DataError(f"no images left to evaluate in {ds.root}", "pass a folder of held-out images")
+    return images
+
+
+def _relabel(samples: list[Sample], classes: list[str], spec: PreprocessSpec) -> list[Sample]:
+    """Class indices of the data -> indices in the model's label order (matched by name)."""
+    index = [spec.labels.index(c) for c in classes]
+    return [Sample(s.path, tuple(index[k] for k in s.labels), s.patient, s.split) for s in samples]
+
+
+def _targets(samples: list[Sample], spec: PreprocessSpec) -> np.ndarray:
+    if spec.task == "multilabel":
+        y = np.zeros((len(samples), len(spec.labels)), np.int64)
+        for i, s in enumerate(samples):
+            y[i, list(s.labels)] = 1
+        return y
+    return np.array([s.labels[0] for s in samples], np.int64)
+
+
+def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_sensitivity: float | None) -> dict:
+    """The binary threshold and where it came from -- always the run's validation split."""
+    if spec.task != "binary":
+        return {"value": None, "source": "argmax" if spec.task == "multiclass" else "0.5 per label"}
+    if target_sensitivity is None and spec.threshold is not None:
+        return {"value": float(spec.threshold), "source": "spec.json (chosen on the validation split by training)"}
+    val = select_images(run, spec, None, "val", exclude_train=False)
+    px = load_pixels([s.path for s in val.samples], spec, progress=False)
+    keep = {str(p) for p in px.paths}
+    y = _targets([s for s in val.samples if str(s.path) in keep], spec)
+    p_pos = positive_score(reference.predict(px.x))
+    if target_sensitivity is not None:
+        if not 0.0 < target_sensitivity <= 1.0:
+            raise ConfigError(f"target sensitivity {target_sensitivity} is not in (0, 1]", "use e.g. 0.95")
+        value = choose_threshold(y, p_pos, "sensitivity", target_sensitivity)
+        return {"value": value, "source": f"validation split, highest threshold with sensitivity >= "
+                                          f"{target_sensitivity:g} ({REFERENCE.title})",
+                "target_sensitivity": target_sensitivity}
+    return {"value": choose_threshold(y, p_pos, "youden"),
+            "source": f"validation split, maximum Youden's J ({REFERENCE.title})"}
+
+
+def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str | None = None,
+             runtime: str | None = None, target_sensitivity: float | None = None, exclude_train: bool = False,
+             force: bool = False, seed: int = 0, threads: int | None = None) -> EvalResult:
+    """Run every model of ``run`` on the same images and write the side-by-side report."""
+    from edgecxr.evaluate.report import write_report
+
+    run = run if isinstance(run, Run) else Run.open(run)
+    spec = load_spec(run)
+    models = present(run)
+    images = select_images(run, spec, data, split, exclude_train)
+    out_dir = run.file(EVAL_DIR) / images.tag
+    if out_dir.exists() and not force:
+        raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
+
+    predictors = [load_predictor(run, m, runtime, threads) for m in models]
+    threshold = choose_decision_threshold(run, spec, predictors[0], target_sensitivity)
+    if images.split == "val" and data is None and spec.task == "binary":
+        images.notes.append("the threshold was chosen on these same validation images: the figures are optimistic")
+
+    pixels = load_pixels([s.path for s in images.samples], spec)
+    keep = {str(p) for p in pixels.paths}
+    samples = [s for s in images.samples if str(s.path) in keep]
+    if not samples:
+        raise DataError(f"none of the {len(images.samples)} images of {images.source} could be read",
+                        "check the files with `edgecxr data inspect`")
+    y = _targets(samples, spec)
+    files = [s.path for s in samples]
+
+    probs, preds, per_model = {}, {}, {}
+    for p in predictors:
+        log(f"evaluating {p.model.title} ({p.runtime}) on {len(samples)} images")
+        probs[p.model.key] = p.predict(pixels.x)
+        preds[p.model.key] = predict_classes(probs[p.model.key], spec.task, threshold["value"])
+        per_model[p.model.key] = {"title": p.model.title, "file": p.model.file, "runtime": p.runtime,
+                                  "int8": p.model.int8,
+                                  "quant": spec.quant.get(p.model.file),
+                                  "metrics": classification_metrics(y, probs[p.model.key], spec.labels, spec.task,
+                                                                    threshold["value"], seed)}
+    ref = REFERENCE.key
+    comparisons = {k: {"reference": ref, **compare_models(files, spec.labels, probs[ref], preds[ref], probs[k], preds[k])}
+                   for k in probs if k != ref}
+    report = {
+        "run": str(run.path), "task": spec.task, "labels": spec.labels,
+        "dataset": {"tag": images.tag, "source": images.source, "split": images.split, "n": len(samples),
+                    "unreadable": len(pixels.errors), "excluded_train_images": images.excluded_train,
+                    "notes": images.notes},
+        "threshold": threshold, "models": per_model, "comparisons": comparisons,
+        "disclaimer": "Research and engineering use only; not a medical device.",
+    }
+    written = _write_atomically(out_dir, lambda tmp: write_report(tmp, report, y, probs, files))
+    previous = run.read_manifest().get("stages", {}).get("evaluate", {})
+    run.update_manifest("evaluate", {**previous, images.tag: _summary(report)})
+    return EvalResult(out_dir, report, written)
+
+
+def _summary(report: dict) -> dict:
+    """The manifest's short record of one evaluation."""
+    out = {"n": report["dataset"]["n"], "threshold": report["threshold"]["value"]}
+    for key, m in report["models"].items():
+        out[key] = {"accuracy": m["metrics"].get("accuracy", {}).get("value")}
+        if key in report["comparisons"]:
+            out[key]["agreement"] = report["comparisons"][key]["agreement"]["value"]
+    return out
+
+
+def _write_atomically(out_dir: Path, write) -> list[str]:
+    """Fill a temp folder next to ``out_dir``, then swap it into place (old one removed last)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    old = out_dir.parent / f".{out_dir.name}.old"
+    try:
+        names = write(tmp)
+        if out_dir.exists():
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return names

@@ -1,0 +1,96 @@
+"""``--format bundle``: every format in firmware_bundle layout, with a manifest.
+
+    <bundle>/manifest.json      sha256 + size of every file, versions, the exported model's metrics
+    <bundle>/tflite/            --format tflite
+    <bundle>/c-header/          --format c-header
+    <bundle>/arduino/<library>/ --format arduino
+    <bundle>/rpi/               --format rpi
+    <bundle>.tar.gz             written by edgecxr.export.export (the table's ``archive`` flag)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+from edgecxr import __version__
+from edgecxr.export.arduino import export_arduino
+from edgecxr.export.c_header import export_c_header
+from edgecxr.export.rpi import export_rpi
+from edgecxr.export.source import ExportSource
+from edgecxr.export.tflite import export_tflite
+from edgecxr.runs import MANIFEST, sha256_file, versions, write_json
+
+EVAL_DIR = "eval"
+# subfolder -> how it is written (test_image: does the writer take the self-test image)
+PARTS = {
+    "tflite": (export_tflite, False),
+    "c-header": (export_c_header, False),
+    "arduino": (export_arduino, True),
+    "rpi": (export_rpi, True),
+}
+
+
+def model_metrics(source: ExportSource) -> dict:
+    """The exported model's figures from every `edgecxr evaluate` of the run; else training's
+    validation metrics of the float model, labelled as such."""
+    key = f"{source.model_key}_int8"
+    found = {}
+    for report in sorted(source.run.file(EVAL_DIR).glob("*/eval.json")):
+        doc = json.loads(report.read_text())
+        if key in doc.get("models", {}):
+            found[str(report.relative_to(source.run.path))] = {
+                "model": key, "dataset": doc.get("dataset"), "threshold": doc.get("threshold"),
+                "metrics": doc["models"][key].get("metrics"),
+                "agreement_with_float": doc.get("comparisons", {}).get(key, {}).get("agreement")}
+    if found:
+        return found
+    val = source.run.file("val_metrics.json")
+    if val.exists():
+        return {"val_metrics.json": {"model": "keras_float", "metrics": json.loads(val.read_text()),
+                                     "note": f"float model on the validation split; run `edgecxr evaluate "
+                                             f"{source.run.name}` for the {key} figures"}}
+    return {}
+
+
+def file_table(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+def export_bundle(source: ExportSource, out: Path, test_image: Path | None = None) -> dict:
+    parts = {}
+    for folder, (write, takes_image) in PARTS.items():
+        (out / folder).mkdir()
+        parts[folder] = write(source, out / folder, **({"test_image": test_image} if takes_image else {}))
+    manifest = {
+        "edgecxr": __version__, "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        "run": source.run.name, "name": source.name,
+        "model": {"kind": f"{source.model_key}_int8", "source": source.model_path.name,
+                  "sha256": sha256_file(source.model_path), "bytes": source.model_path.stat().st_size,
+                  "input_quant": source.input_quant, "output_quant": source.output_quant},
+        "labels": source.spec.labels,
+        "tflm": {"ops": parts["c-header"]["tflm_ops"], "arena_measured": parts["c-header"]["arena_measured"],
+                 "arena_size": parts["c-header"]["arena_size"]},
+        "selftest": parts["rpi"]["expected"],
+        "metrics": model_metrics(source),
+        "versions": versions(),
+        "disclaimer": "Research and engineering use only; not a medical device.",
+        "files": file_table(out),
+    }
+    write_json(out / MANIFEST, manifest)
+    return {"parts": list(PARTS), "name": source.name, "files": len(manifest["files"]),
+            "tflm_ops": manifest["tflm"]["ops"], "arena_size": manifest["tflm"]["arena_size"],
+            "selftest": manifest["selftest"], "metrics_from": list(manifest["metrics"])}
+
+
+def verify_bundle(folder: Path) -> list[str]:
+    """Files of a bundle whose sha256 or size no longer matches its manifest (empty: intact)."""
+    manifest = json.loads((Path(folder) / MANIFEST).read_text())
+    bad = []
+    for rel, info in manifest["files"].items():
+        p = Path(folder) / rel
+        if not p.is_file() or sha256_file(p) != info["sha256"]:
+            bad.append(rel)
+    return bad

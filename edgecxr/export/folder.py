@@ -1,0 +1,59 @@
+"""Writing an export folder all at once: staged next to its target, renamed into place.
+
+An interrupted export never leaves half a folder, and an existing folder is replaced only
+with ``force``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from edgecxr.errors import RunError
+
+
+def check_free(target: Path, force: bool) -> None:
+    if target.exists() and not force:
+        raise RunError(f"{target} already exists", "pass --force to replace it, or --out another folder")
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path, force: bool) -> Iterator[Path]:
+    """Yield an empty temp folder next to ``target``; on success it becomes ``target``."""
+    target = Path(target)
+    check_free(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def templates_root() -> Path:
+    """The device-side templates (firmware_bundle/): packaged in the wheel, or the source tree's."""
+    from importlib import resources
+
+    packaged = Path(str(resources.files("edgecxr"))) / "firmware_bundle"
+    if packaged.is_dir():
+        return packaged
+    source_tree = Path(__file__).resolve().parents[2] / "firmware_bundle"
+    if source_tree.is_dir():
+        return source_tree
+    raise RunError("the firmware_bundle templates are missing from this installation",
+                   "reinstall edgecxr (pip install --force-reinstall edgecxr)")
+
+
+def template(relpath: str) -> Path:
+    path = templates_root() / relpath
+    if not path.is_file():
+        raise RunError(f"template {relpath} is missing from {templates_root()}",
+                       "reinstall edgecxr or restore the file from the repository")
+    return path

@@ -1,0 +1,59 @@
+"""``--format rpi``: a self-contained Raspberry Pi runner folder.
+
+    classify.py, edgecxr_preprocess.py   the runner and the verbatim copy of edgecxr/preprocess.py
+    model.tflite, spec.json, labels.txt  the model and everything needed to feed it
+    requirements.txt, install.sh         venv + pip, then the self-test
+    edgecxr-classify.service.in          the folder-watch mode as a systemd unit (install.sh fills it)
+    selftest.py, selftest/               a bundled image and what edgecxr computed for it
+    SHA256SUMS                           `sha256sum -c SHA256SUMS` verifies the folder
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import edgecxr.preprocess
+from edgecxr.export.folder import template
+from edgecxr.export.source import ExportSource, choose_test_image, reference
+from edgecxr.export.tflite import write_model_files
+from edgecxr.runs import write_json, write_text
+
+# template file -> (name in the folder, executable)
+COPIED = {
+    "rpi/classify.py": ("classify.py", True),
+    "rpi/requirements.txt": ("requirements.txt", False),
+    "rpi/install.sh": ("install.sh", True),
+    "rpi/selftest.py": ("selftest.py", True),
+    "rpi/edgecxr-classify.service.in": ("edgecxr-classify.service.in", False),
+}
+PREPROCESS_COPY = "edgecxr_preprocess.py"
+SUMS = "SHA256SUMS"
+
+
+def export_rpi(source: ExportSource, out: Path, test_image: Path | None = None) -> dict:
+    from edgecxr.runtimes import available
+
+    write_model_files(source, out)
+    for relpath, (name, executable) in COPIED.items():
+        shutil.copyfile(template(relpath), out / name)
+        (out / name).chmod(0o755 if executable else 0o644)
+    shutil.copyfile(edgecxr.preprocess.__file__, out / PREPROCESS_COPY)
+    image = choose_test_image(source, test_image)
+    ref = reference(source, image)
+    (out / "selftest").mkdir()
+    shutil.copyfile(image, out / "selftest" / image.name)
+    write_json(out / "selftest" / "expected.json", {**ref.to_dict(), "runtime": available()[0]})
+    write_text(out / SUMS, sha256sums(out))
+    return {"files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()),
+            "test_image": image.name, "expected": ref.to_dict()}
+
+
+def sha256sums(folder: Path) -> str:
+    """`sha256sum` format for every file under ``folder`` (the self-test and `sha256sum -c` read it)."""
+    lines = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != SUMS:
+            lines.append(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder)}\n")
+    return "".join(lines)

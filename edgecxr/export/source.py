@@ -1,0 +1,172 @@
+"""What an export starts from: the chosen int8 model of a run, its spec, its name, a test image.
+
+Every format reads the same ``ExportSource`` so that the .tflite, the C header, the Arduino
+sketch and the Raspberry Pi folder can never disagree about which model, which quantization
+parameters or which labels they carry.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.errors import ConfigError, ModelError, RunError
+from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
+from edgecxr.runs import Run
+
+# --model choice -> the run file it exports, in the order tried when --model is not given
+INT8_MODELS = {
+    "qat": "model_qat_int8.tflite",
+    "ptq": "model_ptq_int8.tflite",
+}
+
+# C and C++ keywords (and a few names every toolchain reserves) a sanitized name must not be
+C_RESERVED = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "bool", "true", "false", "class", "namespace", "template", "typename", "this",
+    "new", "delete", "public", "private", "protected", "virtual", "operator", "friend", "try", "catch",
+    "throw", "using", "alignas", "alignof", "constexpr", "decltype", "noexcept", "nullptr", "mutable",
+    "explicit", "export", "main", "asm",
+}
+
+
+def c_identifier(name: str) -> str:
+    """``name`` made into a valid C/C++ identifier (``my-run 2`` -> ``my_run_2``)."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    s = re.sub(r"_+", "_", s).strip("_") or "model"
+    if s[0].isdigit():
+        s = f"m_{s}"
+    if s in C_RESERVED or keyword.iskeyword(s):
+        s = f"{s}_model"
+    return s
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """The run, the int8 model chosen from it, and everything a device needs to feed it."""
+
+    run: Run
+    model_key: str  # "qat" | "ptq"
+    model_path: Path
+    spec: PreprocessSpec
+    input_quant: dict  # {"scale": float, "zero_point": int}
+    output_quant: dict
+    name: str  # a valid C identifier
+    requested_name: str  # what the user asked for (differs from name when it had to be sanitized)
+
+    @property
+    def model_bytes(self) -> bytes:
+        return self.model_path.read_bytes()
+
+    def spec_for(self, filename: str) -> dict:
+        """The spec as written next to an exported model file called ``filename``."""
+        d = self.spec.to_dict()
+        d["quant"] = {filename: {"input": self.input_quant, "output": self.output_quant}}
+        return d
+
+
+def choose_model(run: Run, model: str | None) -> tuple[str, Path]:
+    """QAT int8 when the run has it, else PTQ int8; ``model`` picks one explicitly."""
+    how = "make one with `edgecxr quantize RUN` (PTQ) or `edgecxr quantize RUN --qat`"
+    if model is not None:
+        if model not in INT8_MODELS:
+            raise ConfigError(f"unknown --model {model!r}", f"choose one of {', '.join(INT8_MODELS)}")
+        path = run.file(INT8_MODELS[model])
+        if not path.exists():
+            raise RunError(f"{run.path} has no {INT8_MODELS[model]} (--model {model})", how)
+        return model, path
+    for key, filename in INT8_MODELS.items():
+        if run.has(filename):
+            return key, run.file(filename)
+    raise RunError(f"{run.path} has no int8 model ({' or '.join(INT8_MODELS.values())})", how)
+
+
+def load_source(run: Run, model: str | None = None, name: str | None = None) -> ExportSource:
+    from edgecxr.runtimes import TFLiteModel
+
+    key, path = choose_model(run, model)
+    spec_path = run.require(SPEC_FILE, "the run is incomplete; re-run `edgecxr train`")
+    spec = PreprocessSpec.load(spec_path)
+    if not spec.labels:
+        raise RunError(f"{spec_path} has no labels", "re-run `edgecxr train` to write a complete spec")
+    tfl = TFLiteModel(path)
+    if not tfl.is_int8 or tfl.output_quant is None:
+        raise ModelError(f"{path} does not have int8 input and output",
+                         "re-run `edgecxr quantize` (it writes full-int8 models)")
+    saved = spec.quant.get(path.name)
+    if saved and (saved["input"]["zero_point"] != tfl.input_quant["zero_point"]
+                  or not np.isclose(saved["input"]["scale"], tfl.input_quant["scale"])):
+        raise ModelError(f"{spec_path} quant for {path.name} disagrees with the model itself",
+                         "re-run `edgecxr quantize` so spec and model are written together")
+    in_shape = tuple(int(d) for d in tfl.input["shape"][1:])
+    if in_shape != spec.input_shape:
+        raise ModelError(f"{path} takes input {in_shape} but {spec_path} says {spec.input_shape}",
+                         "re-run `edgecxr quantize` on this run")
+    requested = name or run.name
+    return ExportSource(run=run, model_key=key, model_path=path, spec=spec, input_quant=tfl.input_quant,
+                        output_quant=tfl.output_quant, name=c_identifier(requested), requested_name=requested)
+
+
+def choose_test_image(source: ExportSource, explicit: Path | None = None) -> Path:
+    """The image the device self-test classifies: ``explicit``, else the run's first val image."""
+    from edgecxr.data.split import SPLIT_FILE, read_split
+
+    if explicit is not None:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"test image {explicit} not found", "pass an existing image file to --test-image")
+        return Path(explicit)
+    split_path = source.run.file(SPLIT_FILE)
+    if split_path.exists():
+        dataset, assignment = read_split(split_path)
+        for wanted in ("val", "train", "test"):
+            for sample in sorted(dataset.samples, key=lambda s: str(s.path)):
+                if assignment[sample.path] == wanted and sample.path.is_file():
+                    return sample.path
+    raise RunError(f"no image of {source.run.path}'s split.json is readable here (data moved?)",
+                   "pass --test-image PATH with a chest X-ray to bundle as the self-test")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the exported model says about one image: the numbers a device must reproduce."""
+
+    image: Path
+    pixels: np.ndarray  # uint8 H x W x C
+    input_int8: np.ndarray  # what goes into the interpreter
+    raw: list[int]  # int8 outputs
+    scores: list[float]  # dequantized
+    label: str | list[str]
+
+    def to_dict(self) -> dict:
+        return {"image": self.image.name, "label": self.label, "raw": self.raw, "scores": self.scores}
+
+
+def decide(scores, spec: PreprocessSpec) -> str | list[str]:
+    """The label the scores mean -- the same rule as the RPi runner (firmware_bundle/rpi/classify.py)."""
+    labels = spec.labels
+    threshold = spec.threshold if spec.threshold is not None else 0.5
+    if spec.task == "multilabel":
+        return [label for label, p in zip(labels, scores) if p >= threshold]
+    if spec.output == "sigmoid":
+        return labels[1] if scores[0] >= threshold else labels[0]
+    if spec.task == "binary" and spec.threshold is not None and len(scores) == 2:
+        return labels[1] if scores[1] >= threshold else labels[0]
+    return labels[int(np.argmax(scores))]
+
+
+def reference(source: ExportSource, image: Path) -> Reference:
+    """Run the exported model on ``image`` with edgecxr's own evaluation path."""
+    from edgecxr.runtimes import TFLiteModel
+
+    tfl = TFLiteModel(source.model_path)
+    pixels = preprocess_file(image, source.spec)
+    raw = tfl.raw(pixels[None])[0].astype(int)
+    scores = dequantize(raw, source.output_quant["scale"], source.output_quant["zero_point"])
+    return Reference(image=image, pixels=pixels, input_int8=tfl.input_tensor(pixels)[0], raw=raw.tolist(),
+                     scores=[round(float(s), 6) for s in scores], label=decide(scores, source.spec))

@@ -1,0 +1,1 @@
+"""Model builders: ``zoo.MODELS`` is the table (MobileNetV1 + the published chest X-ray CNNs)."""

@@ -1,0 +1,343 @@
+"""Quantize a trained run: the float32 .tflite, post-training int8 (PTQ) and QAT int8.
+
+    model.keras --convert--------------------------------------------> model_float.tflite
+                --calibrate on a seeded, class-stratified TRAIN sample -> model_ptq_int8.tflite
+                --tfmot quantize_model + a few low-LR epochs on TRAIN --> model_qat_int8.tflite
+
+Both int8 models take int8 input and give int8 output and use only int8 builtin ops; the
+converter quietly keeps an op without an int8 kernel in float32 (wrapped in DEQUANTIZE /
+QUANTIZE), so every converted model is inspected and such an op is refused by name unless
+``allow_float_fallback``. Calibration and QAT never see validation or test images. All
+models are converted and checked in memory before anything is written, so a failure leaves
+the run as it was; each input/output scale and zero point lands in ``spec.json`` (``quant``)
+and in the manifest.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.data.cache import load_pixels
+from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.errors import ConfigError, DataError, ModelError, RunError
+from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, to_float
+from edgecxr.progress import log
+from edgecxr.runs import Run, write_bytes, write_json
+
+KERAS_MODEL = "model.keras"
+# kind -> file written into the run directory (evaluate, bench and export read these names)
+ARTIFACTS = {
+    "float": "model_float.tflite",
+    "ptq": "model_ptq_int8.tflite",
+    "qat": "model_qat_int8.tflite",
+}
+DEFAULT_CALIBRATION_SIZE = 300
+DEFAULT_QAT_EPOCHS = 3
+DEFAULT_QAT_LR = 5e-5
+QAT_BATCH_SIZE = 32
+# ops that only move values between float and int8; any other op touching float32 computes in float
+_BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
+# spec.output + task -> (Keras loss, how to turn class indices into targets)
+_LOSSES = {
+    ("softmax", "binary"): "categorical_crossentropy",
+    ("softmax", "multiclass"): "categorical_crossentropy",
+    ("sigmoid", "binary"): "binary_crossentropy",
+    ("sigmoid", "multilabel"): "binary_crossentropy",
+}
+
+
+@dataclass
+class Artifact:
+    """One .tflite written by the stage."""
+
+    kind: str
+    file: str
+    bytes: int
+    seconds: float
+    input: dict | None = None  # {"scale", "zero_point"} of an int8 input
+    output: dict | None = None
+    float_ops: list[str] = field(default_factory=list)  # ops left in float32 (only with fallback)
+    unchanged: bool = False  # the same bytes were already there (model_float.tflite)
+
+
+@dataclass
+class QuantizeResult:
+    run: Path
+    artifacts: list[Artifact]
+    calibration: dict | None
+    qat: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"run": str(self.run), "artifacts": [asdict(a) for a in self.artifacts],
+                "calibration": self.calibration, "qat": self.qat}
+
+
+# -- loading the run ---------------------------------------------------------------------
+def load_spec(run: Run) -> PreprocessSpec:
+    return PreprocessSpec.load(run.require(SPEC_FILE, "the run is incomplete; re-run `edgecxr train`"))
+
+
+def load_keras_model(run: Run):
+    """The run's float tf_keras model, or a RunError/ModelError naming the file."""
+    from edgecxr.tfenv import keras
+
+    path = run.require(KERAS_MODEL, "train a model first: `edgecxr train --data DATA`")
+    try:
+        return keras().models.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ModelError(f"{path} cannot be loaded: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                         "the file may be truncated or from another Keras version; re-run `edgecxr train`") from None
+
+
+def training_samples(run: Run, spec: PreprocessSpec) -> tuple[list[Path], list[tuple[int, ...]]]:
+    """The run's TRAIN images (never val/test) with label indices in ``spec.labels`` order."""
+    dataset, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    index = {name: spec.labels.index(name) for name in dataset.classes if name in spec.labels}
+    train = [s for s in dataset.samples if assignment[s.path] == "train"]
+    return [s.path for s in train], [tuple(index[dataset.classes[k]] for k in s.labels) for s in train]
+
+
+def stratified_quota(counts: dict[int, int], size: int) -> dict[int, int]:
+    """Split ``size`` over classes in proportion to ``counts`` (largest remainder), >= 1 each."""
+    total = sum(counts.values())
+    if total <= size:
+        return dict(counts)
+    exact = {k: size * n / total for k, n in counts.items()}
+    quota = {k: min(counts[k], max(1, int(v))) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - int(exact[k]), reverse=True):
+        if sum(quota.values()) >= size:
+            break
+        if quota[k] < counts[k]:
+            quota[k] += 1
+    return quota
+
+
+def calibration_sample(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
+    """A seeded, class-stratified sample of training pixels (uint8) and what it holds."""
+    if size < 1:
+        raise ConfigError(f"calibration size {size} is below 1", "use e.g. --calibration-size 300")
+    paths, labels = training_samples(run, spec)
+    by_class: dict[int, list[Path]] = defaultdict(list)
+    for p, ls in zip(paths, labels):
+        by_class[min(ls, default=-1)].append(p)
+    quota = stratified_quota({k: len(v) for k, v in by_class.items()}, size)
+    rng = random.Random(seed)
+    chosen: list[Path] = []
+    for k in sorted(by_class):
+        pool = sorted(by_class[k])
+        rng.shuffle(pool)
+        chosen += pool[:quota[k]]
+    pixels = load_pixels(chosen, spec, progress=False) if chosen else None
+    if pixels is None or len(pixels.x) == 0:
+        why = "lists no training images" if not chosen else f"lists {len(chosen)} training images but none could be read"
+        raise DataError(f"empty calibration set: {run.file(SPLIT_FILE)} {why}",
+                        "check that the dataset folder named in split.json still exists, or re-run `edgecxr train`")
+    per_class = {spec.labels[k] if k >= 0 else "none": quota[k] for k in sorted(quota)}
+    return pixels.x, {"size": len(pixels.x), "requested": size, "seed": seed, "split": "train",
+                      "per_class": per_class, "unreadable": len(pixels.errors)}
+
+
+# -- conversion --------------------------------------------------------------------------
+def _representative(x_float: np.ndarray):
+    def gen():
+        for x in x_float:
+            yield [x[None]]
+    return gen
+
+
+def _convert(converter, what: str) -> bytes:
+    try:
+        return converter.convert()
+    except Exception as e:  # the converter raises ConverterError / RuntimeError / ValueError
+        text = str(e)
+        m = re.search(r"'([\w.]+)' op is neither a custom op nor a flex op", text)
+        if m:
+            raise ModelError(f"{what}: op {m.group(1)} has no TFLite builtin kernel, so it cannot be converted",
+                             "replace that layer with standard Keras layers") from None
+        first = next((ln for ln in text.splitlines() if ln.strip()), type(e).__name__)
+        raise ModelError(f"{what}: TFLite conversion failed: {first[:200]}",
+                         "set EDGECXR_DEBUG=1 to see the converter's full message") from None
+
+
+def convert_float(model) -> bytes:
+    from edgecxr.tfenv import tf
+
+    return _convert(tf().lite.TFLiteConverter.from_keras_model(model), "float32 conversion")
+
+
+def convert_int8(model, calibration_x: np.ndarray, allow_float_fallback: bool = False, what: str = "PTQ int8") -> bytes:
+    """Full-integer conversion with int8 input/output, calibrated on ``calibration_x`` (float, [0,1])."""
+    from edgecxr.tfenv import tf as _tf
+
+    tf = _tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = _representative(calibration_x)
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if allow_float_fallback:
+        ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+    converter.target_spec.supported_ops = ops
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    content = _convert(converter, what)
+    leftover = float_ops(content)
+    if leftover and not allow_float_fallback:
+        raise ModelError(f"{what}: op {leftover[0]} has no int8 kernel (it would run in float32)",
+                         "replace that layer, or pass --allow-float-fallback to keep it in float32")
+    return content
+
+
+def _inspecting_interpreter(content: bytes):
+    """tf.lite's interpreter without delegates, so the model's own ops are listed."""
+    from edgecxr.tfenv import tf
+
+    lite = tf().lite
+    interp = lite.Interpreter(model_content=content,
+                              experimental_op_resolver_type=lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    return interp
+
+
+def float_ops(content: bytes) -> list[str]:
+    """Names of the ops that compute in float32 (QUANTIZE/DEQUANTIZE only convert)."""
+    interp = _inspecting_interpreter(content)
+    dtypes = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
+    found = []
+    for op in interp._get_ops_details():  # noqa: SLF001 -- the only op listing the Python API has
+        tensors = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
+        if op["op_name"] not in _BOUNDARY_OPS and any(dtypes.get(i) == np.float32 for i in tensors):
+            found.append(op["op_name"])
+    return sorted(set(found), key=found.index)
+
+
+def io_quant(content: bytes) -> tuple[dict | None, dict | None]:
+    """(input, output) {"scale", "zero_point"} of a quantized model; None for float tensors."""
+    interp = _inspecting_interpreter(content)
+
+    def q(detail):
+        if detail["dtype"] not in (np.int8, np.uint8):
+            return None
+        scale, zp = detail["quantization"]
+        return {"scale": float(scale), "zero_point": int(zp)}
+
+    return q(interp.get_input_details()[0]), q(interp.get_output_details()[0])
+
+
+# -- QAT -----------------------------------------------------------------------------------
+def training_targets(labels: list[tuple[int, ...]], spec: PreprocessSpec) -> np.ndarray:
+    """Class indices -> what the model's output is trained against (one-hot / P(positive) / multi-hot)."""
+    k = len(spec.labels)
+    if spec.output == "sigmoid" and spec.task == "binary":
+        return np.array([[1.0 if 1 in ls else 0.0] for ls in labels], np.float32)
+    y = np.zeros((len(labels), k), np.float32)
+    for i, ls in enumerate(labels):
+        y[i, list(ls)] = 1.0
+    return y
+
+
+def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, epochs: int, lr: float,
+                 seed: int):
+    """tfmot ``quantize_model`` on the float model, then ``epochs`` at ``lr`` on training images."""
+    import tensorflow_model_optimization as tfmot
+
+    from edgecxr.tfenv import keras, set_seed
+
+    loss = _LOSSES.get((spec.output, spec.task))
+    if loss is None:
+        raise ConfigError(f"spec.json output {spec.output!r} with task {spec.task!r} is not supported by QAT",
+                          f"use one of {', '.join(f'{o}/{t}' for o, t in _LOSSES)}")
+    set_seed(seed)
+    try:
+        qat_model = tfmot.quantization.keras.quantize_model(model)
+    except (ValueError, RuntimeError) as e:
+        raise ModelError(f"QAT: tfmot cannot quantize this model: {str(e).splitlines()[0]}",
+                         "build it as Conv2D (no activation) -> BatchNormalization -> ReLU, not nested") from None
+    qat_model.compile(optimizer=keras().optimizers.Adam(lr), loss=loss, metrics=["accuracy"])
+
+    class _Log(keras().callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            log(f"QAT epoch {epoch + 1}/{epochs}: loss {logs.get('loss', float('nan')):.4f} "
+                f"accuracy {logs.get('accuracy', float('nan')):.4f}")
+
+    hist = qat_model.fit(to_float(x_u8), y, epochs=epochs, batch_size=QAT_BATCH_SIZE, shuffle=True, verbose=0,
+                         callbacks=[_Log()])
+    return qat_model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+# -- the stage -----------------------------------------------------------------------------
+def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
+             calibration_size: int = DEFAULT_CALIBRATION_SIZE, seed: int = 0, allow_float_fallback: bool = False,
+             qat_epochs: int = DEFAULT_QAT_EPOCHS, qat_lr: float = DEFAULT_QAT_LR, force: bool = False) -> QuantizeResult:
+    """Write model_float.tflite and, as asked, the PTQ and QAT int8 models into ``run``."""
+    run = run if isinstance(run, Run) else Run.open(run)
+    if qat and qat_epochs < 1:
+        raise ConfigError(f"QAT epochs {qat_epochs} is below 1", "use e.g. --qat-epochs 3")
+    if qat and not qat_lr > 0:
+        raise ConfigError(f"QAT learning rate {qat_lr} is not positive", "use e.g. --qat-lr 5e-5")
+    kinds = ["float"] + (["ptq"] if int8 else []) + (["qat"] if qat else [])
+    existing = [ARTIFACTS[k] for k in kinds[1:] if run.has(ARTIFACTS[k])]
+    if existing and not force:
+        raise RunError(f"{run.path} already has {', '.join(existing)}", "pass --force to overwrite")
+    spec = load_spec(run)
+    model = load_keras_model(run)
+
+    built: dict[str, tuple[bytes, float]] = {}
+    t0 = time.perf_counter()
+    built["float"] = (convert_float(model), time.perf_counter() - t0)
+    float_path = run.file(ARTIFACTS["float"])
+    float_unchanged = float_path.exists() and float_path.read_bytes() == built["float"][0]
+    if float_path.exists() and not float_unchanged and not force:
+        raise RunError(f"{float_path} exists and differs from a fresh conversion of {KERAS_MODEL}",
+                       "pass --force to overwrite it")
+
+    cal_info = None
+    if int8 or qat:
+        calibration, cal_info = calibration_sample(run, spec, calibration_size, seed)
+        cal_float = to_float(calibration)
+    if int8:
+        log(f"PTQ int8: calibrating on {len(calibration)} training images")
+        t0 = time.perf_counter()
+        built["ptq"] = (convert_int8(model, cal_float, allow_float_fallback), time.perf_counter() - t0)
+    qat_info = None
+    if qat:
+        paths, labels = training_samples(run, spec)
+        train = load_pixels(paths, spec)
+        keep = {str(p) for p in train.paths}
+        labels = [ls for p, ls in zip(paths, labels) if str(p) in keep]
+        log(f"QAT: {qat_epochs} epochs at lr {qat_lr:g} on {len(train.x)} training images")
+        t0 = time.perf_counter()
+        qat_model, history = qat_finetune(model, spec, train.x, training_targets(labels, spec), qat_epochs, qat_lr, seed)
+        content = convert_int8(qat_model, cal_float, allow_float_fallback, what="QAT int8")
+        built["qat"] = (content, time.perf_counter() - t0)
+        qat_info = {"epochs": qat_epochs, "lr": qat_lr, "batch_size": QAT_BATCH_SIZE, "images": len(train.x),
+                    "history": history}
+
+    # everything converted and checked: only now touch the run directory
+    artifacts = []
+    for kind, (content, seconds) in built.items():
+        name = ARTIFACTS[kind]
+        unchanged = kind == "float" and float_unchanged
+        if not unchanged:
+            write_bytes(run.file(name), content, force=True)
+        inp, out = io_quant(content) if kind != "float" else (None, None)
+        artifacts.append(Artifact(kind, name, len(content), round(seconds, 3), inp, out,
+                                  float_ops(content) if kind != "float" else [], unchanged))
+    for a in artifacts:
+        if a.input is not None:
+            spec.quant[a.file] = {"input": a.input, "output": a.output}
+    write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
+    previous = run.read_manifest().get("stages", {}).get("quantize", {})
+    models = {**previous.get("models", {}), **{a.file: {k: v for k, v in asdict(a).items() if k != "file"}
+                                              for a in artifacts}}
+    run.update_manifest("quantize", {"models": models, "calibration": cal_info,
+                                     **({"qat": {k: v for k, v in qat_info.items() if k != "history"}} if qat_info
+                                        else {k: v for k, v in previous.items() if k == "qat"})})
+    return QuantizeResult(run.path, artifacts, cal_info, qat_info)

@@ -1,0 +1,452 @@
+"""Train a float model into a run directory that every later stage reads.
+
+    data folder (or split.json) -> patient-grouped split -> pixels decoded once (cache)
+      -> tf.data from in-memory uint8 arrays, batch-wise augmentation in TF ops
+      -> fit (class-balanced sample weights, early stopping, LR decay on plateau,
+         a checkpoint every epoch) -> best weights -> validation metrics + threshold
+      -> runs/<name>/{model.keras, spec.json, config.toml, split.json, history.*, curves.png,
+                      val_metrics.json, manifest.json}
+
+A run killed or interrupted mid-way keeps ``checkpoints/`` (weights, optimizer, callback
+state, history of the epochs done); ``resume=True`` continues from there with the run's own
+config.toml and split.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr import augment as aug
+from edgecxr import train_metrics
+from edgecxr.config import TrainConfig, load_config, to_toml
+from edgecxr.data.cache import load_pixels
+from edgecxr.data.dataset import Dataset, scan_folder
+from edgecxr.data.split import SPLIT_FILE, read_split, split_by_patient, write_split
+from edgecxr.errors import ConfigError, DataError, RunError
+from edgecxr.models import zoo
+from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
+from edgecxr.progress import log
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, write_json, write_text
+
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "state.json"
+BEST_WEIGHTS = "best_weights.npz"
+CONFIG_FILE = "config.toml"
+TASKS = ("binary", "multiclass", "multilabel")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model: str
+    task: str
+    labels: list[str]
+    input_shape: tuple[int, int, int]
+    params: int
+    epochs_run: int
+    best_epoch: int
+    threshold: float | None
+    val_metrics: dict
+    train_images: int
+    val_images: int
+    seconds: float
+    images_per_second: float
+    resumed_from: int | None = None
+    augmentations: list[str] = field(default_factory=list)
+    weights_report: dict | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["run_dir"] = str(self.run_dir)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: split, pixels, targets
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _Arrays:
+    x: np.ndarray  # uint8 (N, H, W, C)
+    y: np.ndarray  # float32 targets shaped like the model's output
+    index: np.ndarray  # int class index (single-label) or multi-hot (multi-label)
+    weights: np.ndarray  # float32 per-sample weight (class balance)
+
+
+def infer_task(dataset: Dataset, requested: str | None) -> str:
+    task = "multilabel" if dataset.multilabel else ("binary" if len(dataset.classes) == 2 else "multiclass")
+    if requested is None:
+        return task
+    if requested not in TASKS:
+        raise ConfigError(f"unknown task {requested!r}", f"use one of {', '.join(TASKS)} (or leave it out)")
+    if (requested == "multilabel") != dataset.multilabel or (requested == "binary" and len(dataset.classes) != 2):
+        raise ConfigError(f"task {requested} does not fit {dataset.root} ({len(dataset.classes)} classes, "
+                          f"{'multi' if dataset.multilabel else 'single'}-label)", "leave task unset to infer it")
+    return task
+
+
+def _load_split(data, split: Path | None, config: TrainConfig) -> tuple[Dataset, dict[Path, str]]:
+    if split is not None:
+        return read_split(split)
+    dataset = data if isinstance(data, Dataset) else scan_folder(data)
+    return dataset, split_by_patient(dataset, config.val_fraction, config.seed)
+
+
+def _check_split(dataset: Dataset, assignment: dict[Path, str]) -> None:
+    train = [s for s in dataset.samples if assignment[s.path] == "train"]
+    val = [s for s in dataset.samples if assignment[s.path] == "val"]
+    present = {k for s in train for k in s.labels}
+    if len(present) < 2:
+        raise DataError(f"{dataset.root}: the training split holds only one class "
+                        f"({', '.join(dataset.classes[k] for k in present) or 'none'})",
+                        "a classifier needs images of at least two classes")
+    if not val:
+        raise DataError(f"{dataset.root}: no images left for validation ({len(train)} in training)",
+                        "add images (of several patients) or raise --val-fraction")
+
+
+def _arrays(dataset: Dataset, assignment: dict[Path, str], which: str, spec: PreprocessSpec, units: int,
+            class_weight: np.ndarray | None) -> _Arrays:
+    samples = {s.path: s for s in dataset.samples if assignment[s.path] == which}
+    pixels = load_pixels(list(samples), spec)
+    for path, error in pixels.errors:
+        log(f"[yellow]skipped[/] {error}")
+    labels = [samples[Path(p)].labels for p in pixels.paths]
+    k = len(dataset.classes)
+    if dataset.multilabel:
+        index = np.zeros((len(labels), k), np.float32)
+        for i, ls in enumerate(labels):
+            index[i, list(ls)] = 1.0
+        y = index
+        weights = (np.array([class_weight[list(ls)].mean() if ls else 1.0 for ls in labels], np.float32)
+                   if class_weight is not None else np.ones(len(labels), np.float32))
+    else:
+        index = np.array([ls[0] for ls in labels], np.int64)
+        y = np.eye(k, dtype=np.float32)[index] if units == k else index[:, None].astype(np.float32)
+        weights = class_weight[index].astype(np.float32) if class_weight is not None else np.ones(len(index), np.float32)
+    return _Arrays(pixels.x, y, index, weights)
+
+
+def class_weights(dataset: Dataset, assignment: dict[Path, str]) -> np.ndarray:
+    """n / (K * n_k) per class over the training split: each class weighs the same in total."""
+    counts = np.array(list(dataset.class_counts([s for s in dataset.samples if assignment[s.path] == "train"]).values()),
+                      np.float64)
+    return np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch_size: int,
+                 config: TrainConfig | None = None, shuffle_seed: int | None = None):
+    """uint8 arrays in memory -> batches of float [0, 1] (augmented when ``config`` says so).
+
+    Augmentation runs on whole batches with stateless random ops seeded from a seeded random
+    stream, so it can run in parallel and still repeat exactly for the same seed.
+    """
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    parts = (x, y) if weights is None else (x, y, weights)
+    ds = t.data.Dataset.from_tensor_slices(parts)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    augmenting = config is not None and bool(aug.enabled(config))
+    if augmenting:
+        seeds = t.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
+        ds = t.data.Dataset.zip((ds, seeds))
+
+    def to_float(images, *rest):
+        return (t.cast(images, t.float32) / 255.0, *rest)
+
+    def to_float_augmented(batch, seed):
+        images, *rest = to_float(*batch)
+        return (aug.augment_batch(images, config, seed), *rest)
+
+    ds = ds.map(to_float_augmented if augmenting else to_float, num_parallel_calls=t.data.AUTOTUNE)
+    return ds.prefetch(t.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and callbacks
+# ---------------------------------------------------------------------------------------------
+def _compile(model, task: str, activation: str, units: int, config: TrainConfig):
+    from edgecxr.tfenv import keras
+
+    k = keras()
+    if activation == "softmax":
+        loss, accuracy = k.losses.CategoricalCrossentropy(), k.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss, accuracy = k.losses.BinaryCrossentropy(), k.metrics.BinaryAccuracy(name="accuracy")
+    auc = k.metrics.AUC(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
+    model.compile(optimizer=k.optimizers.Adam(config.learning_rate), loss=loss, metrics=[accuracy, auc],
+                  weighted_metrics=[])
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _callbacks(run: Run, config: TrainConfig, state: dict | None, steps: int, progress: bool):
+    from edgecxr.tfenv import keras
+
+    k = keras()
+    early = k.callbacks.EarlyStopping(monitor=config.monitor, patience=config.early_stopping_patience,
+                                      restore_best_weights=True)
+    plateau = k.callbacks.ReduceLROnPlateau(monitor=config.monitor, factor=config.lr_plateau_factor,
+                                            patience=config.lr_plateau_patience, min_lr=config.min_learning_rate)
+    board = k.callbacks.TensorBoard(log_dir=str(run.file("tensorboard")), write_graph=False, profile_batch=0)
+    checkpoint = _Checkpoint(run.file(CHECKPOINTS), early, plateau, state)
+    shown = [_ProgressBar(config.epochs, steps)] if progress else []
+    return [early, plateau, board, checkpoint, *shown], checkpoint
+
+
+def _callback_base():
+    from edgecxr.tfenv import keras
+
+    return keras().callbacks.Callback
+
+
+class _Checkpoint(_callback_base()):
+    """Every epoch: weights + optimizer (tf.train.Checkpoint), best weights, and the counters
+    of early stopping / LR decay and the history so far (state.json, written last, atomically:
+    a kill at any moment leaves the previous epoch's checkpoint usable)."""
+
+    def __init__(self, folder: Path, early, plateau, state: dict | None):
+        super().__init__()
+        self.folder, self.early, self.plateau, self.state = Path(folder), early, plateau, state
+        self.history: list[dict] = list(state["history"]) if state else []
+
+    def on_train_begin(self, logs=None):
+        # Keras resets these counters at the start of fit(); put the saved ones back
+        if self.state:
+            for obj, saved in ((self.early, self.state["early_stopping"]), (self.plateau, self.state["plateau"])):
+                for key, value in saved.items():
+                    setattr(obj, key, value)
+            best = self.folder / BEST_WEIGHTS
+            if best.exists():
+                with np.load(best) as f:
+                    self.early.best_weights = [f[f"w{i}"] for i in range(len(f.files))]
+
+    def on_epoch_end(self, epoch, logs=None):
+        from edgecxr.tfenv import tf
+
+        lr = float(np.asarray(self.model.optimizer.learning_rate))
+        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "lr"},
+                             "lr": lr})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        prefix = self.folder / f"epoch-{epoch + 1:04d}"
+        tf().train.Checkpoint(model=self.model, optimizer=self.model.optimizer).write(str(prefix))
+        if self.early.best_epoch == epoch and self.early.best_weights is not None:
+            tmp = self.folder / f".{BEST_WEIGHTS}.tmp.npz"
+            np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self.early.best_weights)})
+            os.replace(tmp, self.folder / BEST_WEIGHTS)
+        state = {"epoch": epoch + 1, "checkpoint": prefix.name, "history": self.history,
+                 "early_stopping": {"wait": self.early.wait, "best": float(self.early.best),
+                                    "best_epoch": self.early.best_epoch},
+                 "plateau": {"wait": self.plateau.wait, "best": float(self.plateau.best),
+                             "cooldown_counter": self.plateau.cooldown_counter}}
+        write_json(self.folder / STATE_FILE, state)
+        for old in self.folder.glob("epoch-*"):
+            if not old.name.startswith(prefix.name):
+                old.unlink()
+
+
+class _ProgressBar(_callback_base()):
+    """A bar per epoch on stderr (batches, running loss), then one summary line per epoch."""
+
+    def __init__(self, epochs: int, steps: int):
+        super().__init__()
+        self.epochs, self.steps = epochs, steps
+
+    def on_train_begin(self, logs=None):
+        from edgecxr.progress import bar
+
+        self.bar = bar("training", transient=True)
+        self.bar.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.task = self.bar.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps, info="")
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.bar.update(self.task, advance=1, info=f"loss {logs.get('loss', float('nan')):.4f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.remove_task(self.task)
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k != "lr")
+        self.bar.console.print(f"epoch {epoch + 1}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f} s)",
+                               highlight=False, soft_wrap=True)
+
+    def on_train_end(self, logs=None):
+        self.bar.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+# ---------------------------------------------------------------------------------------------
+def read_checkpoint_state(run: Run) -> dict:
+    path = run.file(CHECKPOINTS) / STATE_FILE
+    if not path.exists():
+        raise RunError(f"run {run.path} has no checkpoint to resume from",
+                       "start it again without --resume (add --force to reuse the name)")
+    return json.loads(path.read_text())
+
+
+def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
+          name: str | None = None, force: bool = False, resume: bool = False, split: str | Path | None = None,
+          progress: bool = True, callbacks: list | None = None) -> TrainResult:
+    """Train ``config.model`` on ``data`` (a folder, a Dataset, or ``split`` = a split.json) into
+    ``runs_root/name``; with ``resume`` continue that run from its last checkpoint, using its
+    own config.toml and split.json. ``callbacks`` are extra Keras callbacks (run last)."""
+    runs_root = Path(runs_root)
+    state = None
+    if resume:
+        if not name:
+            raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
+        run = Run.open(runs_root / name)
+        state = read_checkpoint_state(run)
+        config = load_config(TrainConfig, run.file(CONFIG_FILE))
+        dataset, assignment = read_split(run.file(SPLIT_FILE))
+    else:
+        entry = zoo.get_entry(config.model)  # bad names and sizes fail before anything is read
+        zoo.input_shape_for(entry, config.size, config.channels)
+        if data is None and split is None:
+            raise ConfigError("no data given", "pass --data FOLDER (class folders, or train/val/test folders)")
+        dataset, assignment = _load_split(data, Path(split) if split else None, config)
+        _check_split(dataset, assignment)
+        run = Run.create(name, runs_root, force=force)
+        for stale in (CHECKPOINTS, "tensorboard"):
+            shutil.rmtree(run.file(stale), ignore_errors=True)
+        write_split(dataset, assignment, run.file(SPLIT_FILE), config.seed, config.val_fraction, force=True)
+        write_text(run.file(CONFIG_FILE), to_toml(config, "edgecxr train config actually used (edgecxr.config.TrainConfig)"))
+
+    from edgecxr.tfenv import set_seed
+
+    set_seed(config.seed)
+    entry = zoo.get_entry(config.model)
+    task = infer_task(dataset, config.task)
+    shape = zoo.input_shape_for(entry, config.size, config.channels)
+    units, activation = zoo.output_head(entry, task, len(dataset.classes))
+    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+                          normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
+
+    weights = class_weights(dataset, assignment) if config.balance else None
+    train_arr = _arrays(dataset, assignment, "train", spec, units, weights)
+    val_arr = _arrays(dataset, assignment, "val", spec, units, None)
+
+    model = zoo.build_model(config.model, task, len(dataset.classes), config.size, config.channels,
+                            config.alpha, config.dropout)
+    weights_report = None
+    if config.weights and not resume:
+        weights_report = zoo.load_backbone_weights(model, config.weights)
+        log(f"weights: {len(weights_report['loaded'])} layers loaded from {config.weights}, "
+            f"{len(weights_report['skipped'])} skipped (shape differs), {len(weights_report['absent'])} not in the file")
+        for line in weights_report["skipped"]:
+            log(f"  skipped {line}")
+    _compile(model, task, activation, units, config)
+    if state:
+        from edgecxr.tfenv import tf
+
+        tf().train.Checkpoint(model=model, optimizer=model.optimizer).read(
+            str(run.file(CHECKPOINTS) / state["checkpoint"])).assert_existing_objects_matched()
+        log(f"resuming {run.path} after epoch {state['epoch']}")
+
+    train_ds = make_dataset(train_arr.x, train_arr.y, train_arr.weights, config.batch_size, config,
+                            shuffle_seed=config.seed)
+    val_ds = make_dataset(val_arr.x, val_arr.y, None, config.batch_size)
+    steps = -(-len(train_arr.x) // config.batch_size)
+    cbs, checkpoint = _callbacks(run, config, state, steps, progress)
+    start_epoch = state["epoch"] if state else 0
+    started = time.perf_counter()
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=start_epoch, verbose=0,
+                  callbacks=cbs + list(callbacks or []))
+    except KeyboardInterrupt:
+        done = len(checkpoint.history)
+        raise RunError(f"training of {run.path} interrupted after epoch {done}",
+                       f"continue it with: edgecxr train --resume --name {run.name} --runs-root {runs_root}") from None
+    seconds = time.perf_counter() - started
+    history = checkpoint.history
+    epochs_here = len(history) - start_epoch
+
+    probs = model.predict(val_ds, verbose=0)
+    best_epoch = int(cbs[0].best_epoch) + 1 if cbs[0].best_weights is not None else len(history)
+    metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
+    metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
+    _write_outputs(run, model, spec, history, metrics)
+    result = TrainResult(run_dir=run.path, model=config.model, task=task, labels=list(dataset.classes),
+                         input_shape=shape, params=zoo.count_params(model), epochs_run=len(history),
+                         best_epoch=best_epoch, threshold=spec.threshold, val_metrics=metrics,
+                         train_images=len(train_arr.x), val_images=len(val_arr.x), seconds=round(seconds, 2),
+                         images_per_second=round(epochs_here * len(train_arr.x) / max(seconds, 1e-9), 1),
+                         resumed_from=start_epoch or None, augmentations=aug.enabled(config),
+                         weights_report=weights_report)
+    run.update_manifest("train", {"model": config.model, "task": task, "epochs_run": len(history),
+                                  "best_epoch": best_epoch, "seconds": result.seconds,
+                                  "resumed_from": result.resumed_from})
+    return result
+
+
+def _val_metrics(task: str, val: _Arrays, probs: np.ndarray, spec: PreprocessSpec,
+                 config: TrainConfig) -> tuple[dict, float | None]:
+    if task == "binary":
+        p_pos = probs[:, 1] if probs.shape[1] == 2 else probs[:, 0]
+        threshold = train_metrics.choose_threshold(val.index, p_pos, config.threshold_rule, config.target_sensitivity)
+        m = train_metrics.binary_metrics(val.index, p_pos, threshold, config.seed)
+        m["threshold_rule"] = config.threshold_rule
+        m["positive_label"] = spec.positive_label
+        return m, threshold
+    if task == "multiclass":
+        return train_metrics.multiclass_metrics(val.index, probs, spec.labels, config.seed), None
+    return train_metrics.multilabel_metrics(val.index, probs, spec.labels, config.seed), None
+
+
+def _write_outputs(run: Run, model, spec: PreprocessSpec, history: list[dict], metrics: dict) -> None:
+    tmp = run.file(".model.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, run.file("model.keras"))
+    write_json(run.file(SPEC_FILE), spec.to_dict())
+    write_json(run.file("history.json"), history)
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns)
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(run.file("history.csv"), buf.getvalue())
+    write_json(run.file("val_metrics.json"), metrics)
+    plot_curves(history, run.file("curves.png"))
+
+
+def plot_curves(history: list[dict], out: Path) -> None:
+    """Loss and AUC/accuracy per epoch, training vs validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, key in zip(axes, ("loss", "accuracy", "auc")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = [h.get(prefix + key) for h in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, style, label=f"{'validation' if prefix else 'training'}")
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, out)
+
+
+def demo_config(epochs: int = 3) -> TrainConfig:
+    """The demo's training stage: the default model and recipe, a few epochs."""
+    return replace(TrainConfig(), epochs=epochs)
