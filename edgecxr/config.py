@@ -46,6 +46,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.0005
     balance: bool = True  # weight samples by inverse class frequency (Kermany is 1:2.9)
+    bn_momentum: float = 0.99  # batch-norm moving-average momentum (Keras' default; lower for very short runs)
     monitor: str = "val_loss"  # what early stopping, LR decay and the best weights follow
     early_stopping_patience: int = 20
     lr_plateau_patience: int = 5

@@ -119,8 +119,8 @@ def stratified_quota(counts: dict[int, int], size: int) -> dict[int, int]:
     return quota
 
 
-def calibration_sample(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
-    """A seeded, class-stratified sample of training pixels (uint8) and what it holds."""
+def calibration_files(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[list[Path], dict[str, int]]:
+    """A seeded, class-stratified sample of the run's TRAINING images, and its count per class."""
     if size < 1:
         raise ConfigError(f"calibration size {size} is below 1", "use e.g. --calibration-size 300")
     paths, labels = training_samples(run, spec)
@@ -134,12 +134,17 @@ def calibration_sample(run: Run, spec: PreprocessSpec, size: int, seed: int) -> 
         pool = sorted(by_class[k])
         rng.shuffle(pool)
         chosen += pool[:quota[k]]
+    return chosen, {spec.labels[k] if k >= 0 else "none": quota[k] for k in sorted(quota)}
+
+
+def calibration_sample(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
+    """The calibration images as uint8 pixels, and what they are (for the manifest)."""
+    chosen, per_class = calibration_files(run, spec, size, seed)
     pixels = load_pixels(chosen, spec, progress=False) if chosen else None
     if pixels is None or len(pixels.x) == 0:
         why = "lists no training images" if not chosen else f"lists {len(chosen)} training images but none could be read"
         raise DataError(f"empty calibration set: {run.file(SPLIT_FILE)} {why}",
                         "check that the dataset folder named in split.json still exists, or re-run `edgecxr train`")
-    per_class = {spec.labels[k] if k >= 0 else "none": quota[k] for k in sorted(quota)}
     return pixels.x, {"size": len(pixels.x), "requested": size, "seed": seed, "split": "train",
                       "per_class": per_class, "unreadable": len(pixels.errors)}
 
@@ -155,7 +160,7 @@ def _representative(x_float: np.ndarray):
 def _convert(converter, what: str) -> bytes:
     try:
         return converter.convert()
-    except Exception as e:  # the converter raises ConverterError / RuntimeError / ValueError
+    except Exception as e:  # noqa: BLE001 -- the converter raises ConverterError / RuntimeError / ValueError
         text = str(e)
         m = re.search(r"'([\w.]+)' op is neither a custom op nor a flex op", text)
         if m:
@@ -210,7 +215,7 @@ def float_ops(content: bytes) -> list[str]:
     interp = _inspecting_interpreter(content)
     dtypes = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
     found = []
-    for op in interp._get_ops_details():  # noqa: SLF001 -- the only op listing the Python API has
+    for op in interp._get_ops_details():
         tensors = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
         if op["op_name"] not in _BOUNDARY_OPS and any(dtypes.get(i) == np.float32 for i in tensors):
             found.append(op["op_name"])

@@ -284,7 +284,12 @@ class _ProgressBar(_callback_base()):
                                highlight=False, soft_wrap=True)
 
     def on_train_end(self, logs=None):
-        self.bar.stop()
+        self.close()
+
+    def close(self):
+        """Stop the live display (also when training ends by an exception or Ctrl-C)."""
+        if hasattr(self, "bar"):
+            self.bar.stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,6 +347,9 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
 
     model = zoo.build_model(config.model, task, len(dataset.classes), config.size, config.channels,
                             config.alpha, config.dropout)
+    for layer in model.layers:
+        if hasattr(layer, "moving_mean"):
+            layer.momentum = config.bn_momentum
     weights_report = None
     if config.weights and not resume:
         weights_report = zoo.load_backbone_weights(model, config.weights)
@@ -371,6 +379,10 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
         done = len(checkpoint.history)
         raise RunError(f"training of {run.path} interrupted after epoch {done}",
                        f"continue it with: edgecxr train --resume --name {run.name} --runs-root {runs_root}") from None
+    finally:
+        for cb in cbs:
+            if isinstance(cb, _ProgressBar):
+                cb.close()
     seconds = time.perf_counter() - started
     history = checkpoint.history
     epochs_here = len(history) - start_epoch

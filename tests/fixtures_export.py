@@ -33,3 +33,13 @@ def export_run(tmp_path_factory, synth_binary, tiny_int8_tflite) -> Run:
     """A run named "tiny-run" with a PTQ int8 model and no QAT model. Tests must not write into
     it (use ``--out`` under their own tmp_path) so that it stays the same for every test."""
     return make_run(tmp_path_factory.mktemp("runs"), "tiny-run", synth_binary, tiny_int8_tflite)
+
+
+@pytest.fixture(scope="session")
+def exported_bundle(tmp_path_factory, export_run) -> Path:
+    """``edgecxr export tiny-run --format bundle`` into a tmp folder (its .tar.gz lands next to it)."""
+    from edgecxr.export import export
+
+    out = tmp_path_factory.mktemp("exported") / "bundle"
+    export(export_run.path, "bundle", out=out)
+    return out

@@ -3,11 +3,10 @@ and evaluate tests. Built here, with real tf_keras training on `synth_binary`, s
 tests do not depend on `edgecxr train`'s defaults; copies are made for tests that break
 or overwrite things."""
 
-import shutil
 import hashlib
+import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from edgecxr.data.cache import load_pixels
@@ -77,31 +76,29 @@ def file_hashes(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, synth_binary) -> Run:
+def quant_base_run(tmp_path_factory, synth_binary) -> Run:
     """A trained tiny run with no .tflite yet (copy it before changing it)."""
     return make_run(tmp_path_factory.mktemp("runs"), synth_binary)
 
 
 @pytest.fixture(scope="session")
-def quantized_run(tmp_path_factory, tiny_run):
-    """A copy of ``tiny_run`` with float, PTQ and QAT .tflite files, and the QuantizeResult."""
+def quantized_run(tmp_path_factory, quant_base_run):
+    """A copy of ``quant_base_run`` with float, PTQ and QAT .tflite files, and the QuantizeResult."""
     from edgecxr.quantize import quantize
 
-    run = copy_run(tiny_run, tmp_path_factory.mktemp("quantized") / "tiny")
+    run = copy_run(quant_base_run, tmp_path_factory.mktemp("quantized") / "tiny")
     result = quantize(run, int8=True, qat=True, calibration_size=40, qat_epochs=1, seed=0)
     return run, result
 
 
 @pytest.fixture(scope="session")
-def eval_pixels(tiny_run):
+def quant_val_pixels(quant_base_run):
     """The tiny run's validation images as uint8 pixels (the same ones evaluate uses)."""
     from edgecxr.data.split import read_split
 
-    dataset, assignment = read_split(tiny_run.file("split.json"))
-    spec = PreprocessSpec.load(tiny_run.file("spec.json"))
+    dataset, assignment = read_split(quant_base_run.file("split.json"))
+    spec = PreprocessSpec.load(quant_base_run.file("spec.json"))
     paths = [s.path for s in dataset.samples if assignment[s.path] == "val"]
     return load_pixels(paths, spec, progress=False).x
 
 
-def stable_uint8(n: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, SIZE, SIZE, 1), dtype=np.uint8)

@@ -60,7 +60,7 @@ def test_inspect_finds_duplicates_across_splits_and_shared_patients(tmp_path, sy
     assert report["counts"] == {"train": {"NORMAL": 40, "PNEUMONIA": 40}, "val": {"NORMAL": 1, "PNEUMONIA": 1}}
     assert report["duplicates"]["groups"] == 2 and report["duplicates_across_splits"]["groups"] == 2
     assert report["patients"]["shared_across_splits"] == 1
-    assert report["patients"]["per_class"] == {"NORMAL": 20, "PNEUMONIA": 20}
+    assert report["patients"]["per_class"] == {"NORMAL": 20, "PNEUMONIA": 21}  # x.png: its own patient
     assert report["modes"] == {"L": 82} and report["sizes"]["most_common"] == {"64x64": 82}
     human = cli("data", "inspect", root).stdout
     assert "appear in more than one split" in human and "train  40" in human

@@ -54,7 +54,7 @@ def nih_csv(tmp_path, synth_binary):
 
 
 def test_nih_multilabel_csv(tmp_path, synth_binary):
-    csv, files = nih_csv(tmp_path, synth_binary)
+    csv, _ = nih_csv(tmp_path, synth_binary)
     ds = scan_csv(csv)  # images found by name below the CSV's folder
     assert ds.multilabel and ds.classes == ["Effusion", "Infiltration", "No Finding", "Pneumonia"]
     assert [s.labels for s in ds.samples][:2] == [(2,), (0, 1)]

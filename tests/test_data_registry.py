@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.data.registry import DatasetInfo, fetch, get_dataset, load_registry, registry_path
+from edgecxr.data.registry import (
+    DatasetInfo,
+    fetch,
+    get_dataset,
+    load_registry,
+    registry_path,
+)
 from edgecxr.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,7 +127,10 @@ def server(tmp_path):
     httpd.server_close()
 
 
-def _entry(server, sha256=hashlib.sha256(PAYLOAD).hexdigest()) -> DatasetInfo:
+PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def _entry(server, sha256=PAYLOAD_SHA256) -> DatasetInfo:
     base = load_registry()["kermany"]
     return DatasetInfo(**(base.to_dict() | {"name": "local", "url": f"http://127.0.0.1:{server.server_port}/x.zip",
                                             "filename": "x.zip", "sha256": sha256}))

@@ -36,6 +36,7 @@ class Board:
     cycles_per_mac_optimized: float
     optimized_library: str
     runtime_code_kb: float
+    fqbn: str | None = None  # arduino-cli board id, read by `edgecxr flash`
 
 
 def load_boards(path: Path | None = None) -> dict[str, Board]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -112,26 +114,32 @@ def count_macs(model_path: str | Path) -> int:
 
 
 def measure_arena(model_path: str | Path) -> int:
-    """Bytes of tensor arena TFLM allocates for this model (the `kTensorArenaSize` to use)."""
-    data = check_tflite(Path(model_path))
-    runtime = _tflm_runtime()
-    try:
-        interpreter = runtime.Interpreter.from_bytes(data, arena_size=MEASURE_ARENA_BYTES)
-    except (RuntimeError, ValueError) as e:
-        raise ModelError(f"{model_path} cannot be loaded by TFLite Micro: {str(e).splitlines()[0]}",
-                         "TFLM supports fewer operators than TFLite; check `edgecxr bench` op list") from None
-    report = _capture_fd2(interpreter.print_allocations)
-    found = _ARENA_TOTAL.search(report)
-    if not found:
-        raise ModelError(f"TFLite Micro printed no arena total for {model_path}",
-                         f"update tflite-micro ({TFLM_INSTALL})")
+    """Bytes of tensor arena TFLM allocates for this model (the `kTensorArenaSize` to use).
+
+    Measured in a child process: TFLM aborts the whole process (C++ abort, no exception) on some
+    models it cannot plan, and that must become a one-line error, not a dead CLI."""
+    check_tflite(Path(model_path))
+    _tflm_runtime()
+    proc = subprocess.run([sys.executable, "-m", "edgecxr.bench.micro", str(model_path)],
+                          capture_output=True, text=True, timeout=300)
+    found = _ARENA_TOTAL.search(proc.stdout)
+    if proc.returncode != 0 or not found:
+        said = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise ModelError(f"TFLite Micro could not allocate {model_path}: {said}",
+                         "TFLM supports fewer operators than TFLite; check the model's operators "
+                         f"({', '.join(tflm_ops(model_path))}) and update tflite-micro")
     return int(found.group(1))
+
+
+def _print_arena_report(model_path: str) -> None:
+    """The child process of ``measure_arena``: TFLM's allocation report, on stdout."""
+    interpreter = _tflm_runtime().Interpreter.from_bytes(check_tflite(Path(model_path)),
+                                                        arena_size=MEASURE_ARENA_BYTES)
+    sys.stdout.write(_capture_fd2(interpreter.print_allocations))
 
 
 def _capture_fd2(fn) -> str:
     """Run ``fn`` and return what it wrote to file descriptor 2 (C code bypasses sys.stderr)."""
-    import sys
-
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
@@ -168,3 +176,7 @@ def is_float_model(model_path: str | Path) -> bool:
             if _opcode(model, op) in _MAC_RULES and g.tensors[op.inputs[1]].type == schema.TensorType.FLOAT32:
                 return True
     return False
+
+
+if __name__ == "__main__":
+    _print_arena_report(sys.argv[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ root_app.add_typer(data_app, name="data")
 
 PathArg = Annotated[Path, typer.Argument(help="Dataset folder: CLASS/* or {train,val,test}/CLASS/* "
                                               "(with --csv: the folder of the CSV's images).")]
-CsvOpt = Annotated[Optional[Path], typer.Option("--csv", help="Take labels from this CSV instead of "
+CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Take labels from this CSV instead of "
                                                                "folder names (NIH ChestX-ray14 format by default).")]
 ImageColOpt = Annotated[str, typer.Option("--image-col", help="CSV column with the image file name.")]
 LabelColOpt = Annotated[str, typer.Option("--label-col", help="CSV column with the label(s).")]
@@ -84,7 +84,8 @@ def fetch(name: Annotated[str, typer.Argument(help="Dataset name from `edgecxr d
           out: Annotated[Path, typer.Option("--out", help="Folder to download into.")] = Path("data"),
           force: ForceOpt = False, as_json: JsonOpt = False):
     """Download a dataset that has a direct URL (resumes, verifies sha256); else print how to get it."""
-    from edgecxr.data.registry import fetch as fetch_dataset, get_dataset
+    from edgecxr.data.registry import fetch as fetch_dataset
+    from edgecxr.data.registry import get_dataset
 
     result = fetch_dataset(get_dataset(name), out, force=force)
 
@@ -104,7 +105,7 @@ def fetch(name: Annotated[str, typer.Argument(help="Dataset name from `edgecxr d
 
 @data_app.command("import")
 def import_(source: Annotated[Path, typer.Argument(help="The downloaded .zip, or an unpacked folder.")],
-            out: Annotated[Optional[Path], typer.Option("--out", help="Dataset folder to create "
+            out: Annotated[Path | None, typer.Option("--out", help="Dataset folder to create "
                                                                       "[default: data/<source name>].")] = None,
             force: ForceOpt = False, as_json: JsonOpt = False):
     """Unpack or copy a download into a clean dataset folder (Kaggle's zip layout included)."""
@@ -174,7 +175,11 @@ def split(path: PathArg,
           patient_col: PatientColOpt = CSV_DEFAULTS["patient_col"], sep: SepOpt = CSV_DEFAULTS["sep"],
           force: ForceOpt = False, as_json: JsonOpt = False):
     """A seeded train/val split, stratified by class and grouped by patient (a folder's test split stays test)."""
-    from edgecxr.data.split import patients_in_several_splits, split_by_patient, write_split
+    from edgecxr.data.split import (
+        patients_in_several_splits,
+        split_by_patient,
+        write_split,
+    )
 
     dataset = _dataset(path, csv, image_col, label_col, patient_col, sep, strict=False)
     assignment = split_by_patient(dataset, val_fraction, seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,14 +15,14 @@ from edgecxr.runtimes import RUNTIMES
 @app.command("evaluate")
 def evaluate_cmd(
     run: RunArg,
-    data: Annotated[Optional[Path], typer.Option(help="A folder of class folders to evaluate (e.g. your "
+    data: Annotated[Path | None, typer.Option(help="A folder of class folders to evaluate (e.g. your "
                                                   "held-out test split); default: the run's validation split.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Which split: of the run's split.json without --data "
+    split: Annotated[str | None, typer.Option(help="Which split: of the run's split.json without --data "
                                                  "(default val), or the folder's train/val/test subfolder "
                                                  "with --data (default test).")] = None,
-    runtime: Annotated[Optional[str], typer.Option(help=f"TFLite interpreter: {' | '.join(RUNTIMES)} "
+    runtime: Annotated[str | None, typer.Option(help=f"TFLite interpreter: {' | '.join(RUNTIMES)} "
                                                    "(default: the first installed).")] = None,
-    target_sensitivity: Annotated[Optional[float], typer.Option(help="Binary: choose the threshold on the "
+    target_sensitivity: Annotated[float | None, typer.Option(help="Binary: choose the threshold on the "
                                                                 "validation split for this sensitivity "
                                                                 "(e.g. 0.95) instead of spec.json's.")] = None,
     exclude_train: Annotated[bool, typer.Option(help="Drop images that were in the run's training split "

@@ -83,8 +83,7 @@ def load_pixels(paths: list[Path], spec: PreprocessSpec, strict: bool = False, u
     kept = np.flatnonzero(ok)
     x = out[kept]
     if use_cache:
-        with atomic_path(npy) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, x)
+        with atomic_path(npy) as tmp, open(tmp, "wb") as f:
+            np.save(f, x)
         write_json(meta, {"spec": spec.cache_key(), "kept": kept.tolist(), "errors": errors})
     return Pixels(x, [paths[i] for i in kept], errors)

@@ -31,8 +31,8 @@ IGNORED_DIRS = {"__MACOSX"}
 # patient 1946; IM-0115-0001.jpeg and NORMAL2-IM-0115-0001.jpeg are both grouped as IM-0115
 # (the safe choice: whether they are one patient is undocumented, see shared/data/README.md).
 PATIENT_PATTERNS = [
-    (re.compile(r"^person(\d+)_", re.I), "person{}"),
-    (re.compile(r"^(?:NORMAL2-)?IM-(\d+)-\d+", re.I), "IM-{}"),
+    (re.compile(r"^person(\d+)_", re.IGNORECASE), "person{}"),
+    (re.compile(r"^(?:NORMAL2-)?IM-(\d+)-\d+", re.IGNORECASE), "IM-{}"),
 ]
 
 

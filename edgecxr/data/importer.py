@@ -17,9 +17,10 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from edgecxr.data.dataset import IGNORED_DIRS, IMAGE_SUFFIXES, SPLIT_NAMES, scan_folder
 from edgecxr.errors import DataError
@@ -120,7 +121,7 @@ def _folder_members(source: Path, skipped: dict) -> list[_Member]:
             elif _is_junk(rel):
                 skipped["junk"] += 1
             else:
-                members.append(_Member(rel, lambda path=path: open(path, "rb")))
+                members.append(_Member(rel, lambda path=path: open(path, "rb")))  # noqa: SIM115 (closed by _write)
     return members
 
 

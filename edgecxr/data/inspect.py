@@ -46,10 +46,8 @@ def probe(path: Path, max_pixels: int = MAX_PIXELS) -> Probe:
         open_gray(path, max_pixels)  # the checks and the full decode every later stage does
         with Image.open(io.BytesIO(data)) as img:
             size, mode, fmt = img.size, img.mode, img.format
-    except ImageError as e:
+    except ImageError as e:  # open_gray turns every way Pillow fails into one
         return Probe(digest, None, None, None, str(e))
-    except Exception as e:  # Pillow raises many types for bad files; all mean "unusable"
-        return Probe(digest, None, None, None, f"{path}: not an image Pillow can read ({type(e).__name__})")
     return Probe(digest, size, mode, fmt, None)
 
 
@@ -65,8 +63,8 @@ def inspect_dataset(dataset: Dataset, strict: bool = False, max_pixels: int = MA
             probes = track(probes, f"reading {len(samples)} images", total=len(samples))
         probes = list(probes)
 
-    rel = lambda p: str(p.relative_to(dataset.root)) if p.is_relative_to(dataset.root) else str(p)  # noqa: E731
-    split_of = lambda s: s.split or ALL  # noqa: E731
+    rel = lambda p: str(p.relative_to(dataset.root)) if p.is_relative_to(dataset.root) else str(p)
+    split_of = lambda s: s.split or ALL
     unreadable = [{"path": rel(s.path), "error": p.error} for s, p in zip(samples, probes) if p.error]
     if strict and unreadable:
         raise DataError(f"{len(unreadable)} unreadable image(s), e.g. {unreadable[0]['error']}",
@@ -109,7 +107,7 @@ def _duplicates(dataset: Dataset, readable, rel, split_of) -> dict:
     dupes = [g for g in groups.values() if len(g) > 1]
     across_splits = [g for g in dupes if len({split_of(s) for s in g}) > 1]
     conflicting = [g for g in dupes if len({s.labels for s in g}) > 1]
-    show = lambda gs: [[rel(s.path) for s in g] for g in gs[:EXAMPLES]]  # noqa: E731
+    show = lambda gs: [[rel(s.path) for s in g] for g in gs[:EXAMPLES]]
     return {
         "duplicates": {"groups": len(dupes), "extra_copies": sum(len(g) - 1 for g in dupes), "examples": show(dupes)},
         "duplicates_across_splits": {"groups": len(across_splits), "examples": show(across_splits)},

@@ -186,7 +186,7 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> None:
             have = 0  # the server sent the whole file
         length = response.headers.get("Content-Length")
         total = have + int(length) if length else None
-        with open(part, "ab" if have else "wb") as f, _progress(part.name.removesuffix(".part"), total,
+        with open(part, "ab" if have else "wb") as f, _ByteProgress(part.name.removesuffix(".part"), total,
                                                                 have, progress) as advance:
             while chunk := response.read(CHUNK):
                 f.write(chunk)
@@ -195,7 +195,7 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> None:
         raise ConnectionError(f"connection closed after {part.stat().st_size:,} of {total:,} bytes")
 
 
-class _progress:
+class _ByteProgress:
     """A byte-counting progress bar on stderr (or nothing)."""
 
     def __init__(self, name: str, total: int | None, done: int, show: bool):

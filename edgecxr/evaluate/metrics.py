@@ -14,9 +14,21 @@ import numpy as np
 
 from edgecxr.train_metrics import BOOTSTRAP, choose_threshold, roc_auc, roc_auc_ci, wilson
 
-__all__ = ["wilson", "roc_auc", "roc_auc_ci", "choose_threshold", "confusion_matrix", "per_class_table",
-           "averages", "roc_curve", "average_precision", "average_precision_ci", "positive_score",
-           "predict_classes", "classification_metrics"]
+__all__ = [
+    "average_precision",
+    "average_precision_ci",
+    "averages",
+    "choose_threshold",
+    "classification_metrics",
+    "confusion_matrix",
+    "per_class_table",
+    "positive_score",
+    "predict_classes",
+    "roc_auc",
+    "roc_auc_ci",
+    "roc_curve",
+    "wilson",
+]
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -136,7 +148,7 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: list[str], 
     pred = predict_classes(probs, task, threshold)
     cm = confusion_matrix(y, pred, len(labels))
     rows = per_class_table(cm, labels)
-    out = {"n": int(len(y)), "accuracy": wilson(int(np.trace(cm)), int(cm.sum())),
+    out = {"n": len(y), "accuracy": wilson(int(np.trace(cm)), int(cm.sum())),
            "confusion_matrix": cm.tolist(), "confusion_matrix_row_percent": row_percent(cm).round(2).tolist(),
            "per_class": rows, "averages": averages(rows)}
     if task == "binary":
@@ -171,5 +183,5 @@ def _multilabel(y: np.ndarray, probs: np.ndarray, labels: list[str], threshold: 
                      "sensitivity": wilson(int((p & t).sum()), int(t.sum())),
                      "specificity": wilson(int((~p & ~t).sum()), int((~t).sum())), "support": int(t.sum())})
     exact = int((pred == y).all(axis=1).sum())
-    return {"n": int(len(y)), "threshold": 0.5 if threshold is None else threshold, "per_label": rows,
+    return {"n": len(y), "threshold": 0.5 if threshold is None else threshold, "per_label": rows,
             "roc_auc_macro": _mean_value(r["roc_auc"] for r in rows), "exact_match": wilson(exact, len(y))}

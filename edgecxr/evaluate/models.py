@@ -7,8 +7,8 @@ dequantized with the model's own scale and zero point.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

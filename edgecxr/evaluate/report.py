@@ -195,9 +195,9 @@ def html_report(report: dict, pngs: dict[str, bytes]) -> str:
         return f"<table><tr>{head}</tr>{body}</table>"
 
     parts = [f"<h1>Evaluation: {esc(ds['source'])}</h1>",
-             f"<p>Run <code>{esc(report['run'])}</code>, {ds['n']} images, task {esc(report['task'])}, "
-             f"labels {esc(', '.join(report['labels']))}.<br>Decision threshold: "
-             f"{esc(str(th['value']))} ({esc(th['source'])}).</p>"]
+             (f"<p>Run <code>{esc(report['run'])}</code>, {ds['n']} images, task {esc(report['task'])}, "
+              f"labels {esc(', '.join(report['labels']))}.<br>Decision threshold: "
+              f"{esc(str(th['value']))} ({esc(th['source'])}).</p>")]
     parts += [f"<p class=note><b>Note:</b> {esc(n)}</p>" for n in ds["notes"]]
     parts += ["<h2>Key figures (95 % intervals)</h2>", table(metric_rows(report))]
     for name, data in pngs.items():
@@ -207,8 +207,8 @@ def html_report(report: dict, pngs: dict[str, bytes]) -> str:
         parts += [f"<h2>{esc(m['title'])} per class</h2>", table(_per_class_rows(m["metrics"], report["task"]))]
     for key, cmp in report["comparisons"].items():
         title = report["models"][key]["title"]
-        parts += [f"<h2>{esc(title)} vs {esc(report['models'][cmp['reference']]['title'])}: "
-                  f"{len(cmp['flips'])} flips</h2>",
+        parts += [(f"<h2>{esc(title)} vs {esc(report['models'][cmp['reference']]['title'])}: "
+                   f"{len(cmp['flips'])} flips</h2>"),
                   table([{"file": f["file"], "reference": f["reference"], title: f["other"]} for f in cmp["flips"]])]
     parts.append(f"<p><i>{esc(report['disclaimer'])}</i></p>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"

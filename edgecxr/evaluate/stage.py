@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from edgecxr.evaluate.models import REFERENCE, load_predictor, present
 from edgecxr.preprocess import PreprocessSpec
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
-from edgecxr.runs import Run
+from edgecxr.runs import Run, sha256_file
 
 EVAL_DIR = "eval"
 
@@ -62,20 +63,24 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
 
 
-def _train_index(run_ds, assignment) -> tuple[set[str], set[tuple[str, int]]]:
-    """Training images by resolved path and by (file name, size): catches copies elsewhere."""
-    paths, name_size = set(), set()
+def _train_index(run_ds, assignment) -> tuple[set[str], dict[tuple[str, int], list[Path]]]:
+    """Training images by resolved path, and by (file name, size) to catch copies elsewhere."""
+    paths, name_size = set(), defaultdict(list)
     for s in run_ds.samples:
         if assignment[s.path] == "train":
             paths.add(str(s.path.resolve()))
             if s.path.exists():
-                name_size.add((s.path.name, s.path.stat().st_size))
+                name_size[(s.path.name, s.path.stat().st_size)].append(s.path)
     return paths, name_size
 
 
 def _was_trained_on(path: Path, index) -> bool:
+    """Same file, or a byte-identical copy of a training image under the same name."""
     paths, name_size = index
-    return str(path.resolve()) in paths or (path.name, path.stat().st_size) in name_size
+    if str(path.resolve()) in paths:
+        return True
+    candidates = name_size.get((path.name, path.stat().st_size), [])
+    return any(sha256_file(c) == sha256_file(path) for c in candidates)
 
 
 def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split: str | None,

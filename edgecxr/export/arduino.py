@@ -19,8 +19,7 @@ from string import Template
 from edgecxr import __version__
 from edgecxr.export.c_header import c_string, write_c_sources
 from edgecxr.export.folder import template
-from edgecxr.export.source import ExportSource, Reference, reference
-from edgecxr.export.source import choose_test_image
+from edgecxr.export.source import ExportSource, Reference, choose_test_image, reference
 from edgecxr.runs import write_text
 
 COPIED = ["image_provider.h", "image_provider.cpp", "result_responder.h", "result_responder.cpp"]
@@ -29,7 +28,7 @@ TFLM_LIBRARY_GIT = "https://github.com/tensorflow/tflite-micro-arduino-examples"
 
 
 @dataclass(frozen=True)
-class Board:
+class FlashTarget:
     """What arduino-cli needs for a board; the boards themselves come from benchmarks/devices.toml."""
 
     name: str
@@ -42,7 +41,7 @@ class Board:
 
 
 # The board the README shows when no other is given: TFLM's own reference board.
-README_BOARD = Board("Arduino Nano 33 BLE Sense", "arduino:mbed_nano:nano33ble")
+README_BOARD = FlashTarget("Arduino Nano 33 BLE Sense", "arduino:mbed_nano:nano33ble")
 
 
 def library_name(source: ExportSource) -> str:
@@ -53,7 +52,7 @@ def sketch_name(source: ExportSource) -> str:
     return f"{source.name}_classify"
 
 
-def setup_commands(board: Board) -> list[list[str]]:
+def setup_commands(board: FlashTarget) -> list[list[str]]:
     """One-time: the board's core and the TFLM library."""
     return [
         ["arduino-cli", "core", "update-index"],
@@ -63,7 +62,7 @@ def setup_commands(board: Board) -> list[list[str]]:
     ]
 
 
-def build_commands(library: Path, sketch: Path, board: Board, port: str | None = None) -> list[list[str]]:
+def build_commands(library: Path, sketch: Path, board: FlashTarget, port: str | None = None) -> list[list[str]]:
     """Compile the example ``sketch`` against ``library``, then upload it to ``port``."""
     return [
         ["arduino-cli", "compile", "--fqbn", board.fqbn, "--library", str(library), str(sketch)],
@@ -71,7 +70,7 @@ def build_commands(library: Path, sketch: Path, board: Board, port: str | None =
     ]
 
 
-def monitor_command(board: Board, port: str | None = None) -> list[str]:
+def monitor_command(board: FlashTarget, port: str | None = None) -> list[str]:
     return ["arduino-cli", "monitor", "--port", port or board.port, "--config", "baudrate=115200"]
 
 

@@ -115,7 +115,7 @@ def _output_count(source: ExportSource) -> int:
 
 
 def settings_header(source: ExportSource, s: dict) -> str:
-    d = lambda name, value, why="": f"#define EDGECXR_{name} {value}" + (f"  /* {why} */" if why else "")  # noqa: E731
+    d = lambda name, value, why="": f"#define EDGECXR_{name} {value}" + (f"  /* {why} */" if why else "")
     ops = " ".join(f"X({op})" for op in s["tflm_ops"])
     lines = [
         _banner(source, "Everything a device program needs to feed the model and read its answer."),

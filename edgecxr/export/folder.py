@@ -7,10 +7,11 @@ with ``force``.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from edgecxr.errors import RunError
 
@@ -38,17 +39,20 @@ def staged_folder(target: Path, force: bool) -> Iterator[Path]:
 
 
 def templates_root() -> Path:
-    """The device-side templates (firmware_bundle/): packaged in the wheel, or the source tree's."""
-    from importlib import resources
+    """The device-side templates: the source tree's firmware_bundle/, or the copy a wheel
+    installs under <prefix>/share/edgecxr/ (pyproject's data-files)."""
+    import sysconfig
 
-    packaged = Path(str(resources.files("edgecxr"))) / "firmware_bundle"
-    if packaged.is_dir():
-        return packaged
-    source_tree = Path(__file__).resolve().parents[2] / "firmware_bundle"
-    if source_tree.is_dir():
-        return source_tree
+    candidates = [Path(__file__).resolve().parents[2] / "firmware_bundle"]
+    for scheme in (None, f"{os.name}_user"):
+        with contextlib.suppress(KeyError):
+            data = sysconfig.get_path("data", scheme) if scheme else sysconfig.get_path("data")
+            candidates.append(Path(data) / "share" / "edgecxr" / "firmware_bundle")
+    for folder in candidates:
+        if (folder / "rpi").is_dir() and (folder / "arduino").is_dir():
+            return folder
     raise RunError("the firmware_bundle templates are missing from this installation",
-                   "reinstall edgecxr (pip install --force-reinstall edgecxr)")
+                   f"reinstall edgecxr (looked in {', '.join(map(str, candidates))})")
 
 
 def template(relpath: str) -> Path:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from edgecxr.errors import ConfigError
 
@@ -78,4 +78,7 @@ def check_options(fmt: Format, given: dict) -> dict:
 
 
 def formats_help() -> str:
-    return "; ".join(f"{f.name}: {f.help}" for f in FORMATS.values())
+    def takes(f: Format) -> str:
+        return ", ".join(OPTION_FLAGS[k] for k in sorted(f.options))
+
+    return "; ".join(f"{f.name}: {f.help} (takes {takes(f)})" for f in FORMATS.values())

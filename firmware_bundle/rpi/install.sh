@@ -3,6 +3,7 @@
 #
 #   ./install.sh          a venv in .venv (reusing apt's python3-numpy / python3-pil if present)
 #   ./install.sh --here   pip into the environment of $PYTHON itself (an existing TFLite runtime)
+#   --no-selftest         skip the self-test at the end (`edgecxr deploy` runs it itself)
 #
 #   PYTHON=python3.11 ./install.sh                              pick the interpreter
 #   PIP_ARGS="--no-index --find-links ./wheels" ./install.sh    install offline from wheels
@@ -15,7 +16,17 @@ HERE="$(pwd)"
 PYTHON="${PYTHON:-python3}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-if [ "${1:-}" = "--here" ]; then
+HERE_ENV=0
+SELFTEST=1
+for arg in "$@"; do
+  case "$arg" in
+    --here) HERE_ENV=1 ;;
+    --no-selftest) SELFTEST=0 ;;
+    *) echo "error: unknown option $arg (use --here, --no-selftest)" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$HERE_ENV" = 1 ]; then
   RUN="$(command -v "$PYTHON")"
 else
   "$PYTHON" -m venv --system-site-packages .venv
@@ -28,6 +39,6 @@ mkdir -p incoming
 sed -e "s|@PYTHON@|$RUN|g" -e "s|@DIR@|$HERE|g" -e "s|@USER@|$(id -un)|g" \
   edgecxr-classify.service.in > edgecxr-classify.service
 
-"$RUN" selftest.py
+if [ "$SELFTEST" = 1 ]; then "$RUN" selftest.py; fi
 echo "installed. classify:  $RUN $HERE/classify.py --model $HERE/model.tflite --spec $HERE/spec.json IMAGE..."
 echo "watch $HERE/incoming as a service:  sudo cp edgecxr-classify.service /etc/systemd/system/ && sudo systemctl enable --now edgecxr-classify"

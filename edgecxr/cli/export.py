@@ -1,0 +1,128 @@
+"""`edgecxr export`, `edgecxr deploy`, `edgecxr flash`: the model out of the run and onto a device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecxr.cli import app
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, emit
+from edgecxr.export.formats import FORMATS, formats_help
+from edgecxr.runs import DEFAULT_RUNS_ROOT
+
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Which int8 model: qat or ptq (default: qat "
+                                                 "when the run has it, else ptq).")]
+
+
+@app.command()
+def export(
+    run: RunArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"What to write. {formats_help()}.")] = "bundle",
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: RUN/export/<format>).")] = None,
+    model: ModelOpt = None,
+    name: Annotated[str | None, typer.Option("--name", help="C name of the model array and files (default: the "
+                                                "run's name; made a valid C identifier).")] = None,
+    test_image: Annotated[Path | None, typer.Option("--test-image", help="Image the device self-test "
+                                                       "classifies (default: the run's first validation image).")] = None,
+    force: ForceOpt = False,
+    runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
+    as_json: JsonOpt = False,
+):
+    """Write the run's int8 model as .tflite, C header, Arduino library, Raspberry Pi folder or all (bundle)."""
+    from edgecxr.export import export as run_export
+
+    result = run_export(run, fmt, out=out, force=force, model=model, name=name, test_image=test_image,
+                        runs_root=runs_root)
+    emit(result, as_json, _print_export)
+
+
+def _print_export(r: dict) -> None:
+    typer.echo(f"{r['format']}: {FORMATS[r['format']].writes} -> {r['out']}  (model: {r['model']} int8)")
+    if "name" in r:
+        renamed = f" (from {r['sanitized_from']!r}, made a valid C identifier)" if r.get("sanitized_from") else ""
+        typer.echo(f"C name: {r['name']}{renamed}")
+    if "arena_size" in r:
+        typer.echo(f"TFLM ops: {', '.join(r['tflm_ops'])}; tensor arena {r['arena_size']} bytes")
+    expected = r.get("expected") or r.get("selftest")
+    if expected:
+        typer.echo(f"self-test image {expected['image']}: {expected['label']} {expected['scores']}")
+    if "archive" in r:
+        typer.echo(f"archive: {r['archive']}  sha256 {r['archive_sha256']}")
+    if "metadata" in r:
+        typer.echo(f"note: {r['metadata']}")
+
+
+@app.command()
+def deploy(
+    run: RunArg,
+    host: Annotated[str, typer.Option("--host", help="[USER@]HOST or a Host alias of ~/.ssh/config.")],
+    device: Annotated[str, typer.Option("--device", help="Kind of device (rpi: Linux over SSH).")] = "rpi",
+    port: Annotated[int | None, typer.Option("--port", help="SSH port.")] = None,
+    identity: Annotated[Path | None, typer.Option("--identity", help="SSH private key file.")] = None,
+    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="SSH config file instead of "
+                                                       "~/.ssh/config.")] = None,
+    remote_dir: Annotated[str | None, typer.Option("--remote-dir", help="Folder on the device (default: "
+                                                      "edgecxr/<run name> in the user's home).")] = None,
+    install: Annotated[str, typer.Option("--install", help="venv: a venv in the folder + pip (default); python: "
+                                         "pip into --python's environment; none: install nothing.")] = "venv",
+    no_install: Annotated[bool, typer.Option("--no-install", help="Same as --install none: use the device's "
+                                             "existing Python and TFLite runtime.")] = False,
+    python: Annotated[str, typer.Option("--python", help="Python on the device.")] = "python3",
+    runtime: Annotated[str | None, typer.Option("--runtime", help="TFLite runtime for the self-test "
+                                                   "(default: the first installed).")] = None,
+    model: ModelOpt = None,
+    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the "
+                                                 "SSH connection.")] = 10,
+    runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
+    as_json: JsonOpt = False,
+):
+    """Copy the Raspberry Pi bundle over SSH, verify its checksums, install it and run its self-test."""
+    from edgecxr.deploy import deploy as run_deploy
+
+    result = run_deploy(run, host, device=device, port=port, identity=identity, ssh_config=ssh_config,
+                        remote_dir=remote_dir, install="none" if no_install else install, python=python,
+                        runtime=runtime, model=model, connect_timeout=connect_timeout, runs_root=runs_root)
+    emit(result, as_json, _print_deploy)
+
+
+def _print_deploy(r: dict) -> None:
+    s = r["selftest"]
+    typer.echo(f"deployed to {r['host']}:{r['remote_dir']} ({r['files_verified']} files match the manifest; "
+               f"install: {r['install']})")
+    typer.echo(f"self-test OK: {s['image']} -> {s['label']} in {s['latency_ms']} ms "
+               f"({'bit-exact' if s['bit_exact'] else str(s['max_step_difference']) + ' int8 step(s) off'})")
+    typer.echo(f"classify on the device: {r['python']} {r['remote_dir']}/classify.py --model "
+               f"{r['remote_dir']}/model.tflite --spec {r['remote_dir']}/spec.json IMAGE...")
+
+
+@app.command()
+def flash(
+    run: RunArg,
+    board: Annotated[str, typer.Option("--board", help="A board of benchmarks/devices.toml (e.g. nano33ble).")],
+    port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: found by "
+                                                "arduino-cli board list).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "
+                                          "(the bundle is still exported if the run has none).")] = False,
+    model: ModelOpt = None,
+    runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
+    as_json: JsonOpt = False,
+):
+    """Build the Arduino example with arduino-cli and upload it to the board."""
+    from edgecxr.deploy import flash as run_flash
+
+    result = run_flash(run, board, port=port, dry_run=dry_run, model=model, runs_root=runs_root)
+    emit(result, as_json, _print_flash)
+
+
+def _print_flash(r: dict) -> None:
+    if r["dry_run"]:
+        typer.echo("# one-time setup (board core + TensorFlow Lite Micro library):")
+        for c in r["setup"]:
+            typer.echo(c)
+        typer.echo(f"# build and upload to {r['board']} ({r['fqbn']}) on {r['port']}:")
+    for c in r["commands"]:
+        typer.echo(c)
+    if not r["dry_run"]:
+        typer.echo(f"flashed {r['board']}; watch it: arduino-cli monitor --port {r['port']} --config baudrate=115200")

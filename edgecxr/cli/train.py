@@ -1,0 +1,80 @@
+"""`edgecxr train` and `edgecxr models`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgecxr.cli import app
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, table
+from edgecxr.runs import DEFAULT_RUNS_ROOT
+
+
+@app.command("train")
+def train_command(
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder: CLASS/*.jpeg, or train|val|test/CLASS/*.jpeg (Kaggle's Kermany layout).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model name from `edgecxr models` (default: mobilenet_v1).")] = None,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="MobileNetV1 width multiplier: 0.1 0.2 0.25 0.35 0.5 0.75 1.0 (default: 0.25).")] = None,
+    size: Annotated[Optional[int], typer.Option("--size", help="Input width = height in pixels (default: the model's, 96 for mobilenet_v1).")] = None,
+    channels: Annotated[Optional[int], typer.Option("--channels", help="1 (gray) or 3 (default: the model's).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training cycles (default: 150).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (default: 0.0005).")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation (flip, zoom-crop, brightness) off.")] = False,
+    no_balance: Annotated[bool, typer.Option("--no-balance", help="Do not weight classes by inverse frequency.")] = False,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same run (default: 0).")] = None,
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="Pretrained backbone (.h5/.keras), loaded by layer name; mismatches are skipped and listed.")] = None,
+    split: Annotated[Optional[Path], typer.Option("--split", help="Use this split.json (from `edgecxr data split`) instead of splitting --data.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of TrainConfig keys (e.g. a run's config.toml); flags override it.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
+    runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
+    force: ForceOpt = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue run --name from its last checkpoint, with its own config and split.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Train a float model into runs/<name>/ (Edge Impulse recipe by default). Not a medical device."""
+    from edgecxr.config import TrainConfig, load_config
+    from edgecxr.train import train
+
+    overrides = {"model": model, "alpha": alpha, "size": size, "channels": channels, "epochs": epochs,
+                 "batch_size": batch_size, "learning_rate": lr, "val_fraction": val_fraction, "seed": seed,
+                 "weights": str(weights) if weights else None,
+                 "augment": False if no_augment else None, "balance": False if no_balance else None}
+    cfg = load_config(TrainConfig, config, overrides)
+    result = train(cfg, data, runs_root=runs_root, name=name, force=force, resume=resume, split=split)
+    emit(result.to_dict(), as_json, _print_result)
+
+
+def _print_result(r: dict) -> None:
+    m = r["val_metrics"]
+    typer.echo(f"run: {r['run_dir']}  ({r['model']}, {r['task']}, {r['epochs_run']} epochs, best {r['best_epoch']}, "
+               f"{r['seconds']:.0f} s, {r['images_per_second']:.0f} images/s)")
+    typer.echo(f"validation ({r['val_images']} images, patient-grouped):")
+    for key in ("accuracy", "sensitivity", "specificity", "roc_auc", "macro_roc_auc"):
+        if key in m:
+            v = m[key] if isinstance(m[key], dict) else {"value": m[key], "ci95": [None, None]}
+            ci = f"  (95% CI {v['ci95'][0]:.3f}-{v['ci95'][1]:.3f})" if v["ci95"][0] is not None else ""
+            typer.echo(f"  {key:<12} {v['value']:.3f}{ci}" if v["value"] is not None else f"  {key:<12} -")
+    if r["threshold"] is not None:
+        typer.echo(f"  threshold    {r['threshold']:.4f} on P({m.get('positive_label')}), chosen on validation "
+                   f"({m.get('threshold_rule')})")
+    typer.echo("Validation comes from the training folder and flatters; measure on a held-out test set. "
+               "Not a medical device.")
+
+
+@app.command("models")
+def models_command(as_json: JsonOpt = False):
+    """List the model table: input, output, parameters, MACs, int8 size estimate, paper."""
+    from edgecxr.models.zoo import MODELS, describe
+
+    rows = [describe(name) for name in MODELS]
+    emit({"models": rows}, as_json, _print_models)
+
+
+def _print_models(result: dict) -> None:
+    typer.echo(table(result["models"], ["name", "input", "output", "params", "macs", "int8_kb", "foldable"]))
+    typer.echo("foldable=False: the paper's order (activation before batch-norm); its *_foldable twin folds and "
+               "takes QAT. int8_kb is an estimate.")

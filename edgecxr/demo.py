@@ -1,0 +1,101 @@
+"""`edgecxr demo`: the whole pipeline on a built-in synthetic dataset, in a few minutes.
+
+    synthetic chest-like images (train + a held-out test folder)
+      -> inspect + patient-grouped split -> train MobileNetV1 0.25 96x96 (a few epochs)
+      -> quantize (float .tflite, PTQ int8, QAT int8) -> evaluate on the held-out folder
+      -> bench on the host and one board verdict -> export the firmware bundle
+
+STAGES is the table that drives it; each stage reads what the earlier ones left in the
+context and returns the few figures the summary prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edgecxr.progress import log
+
+DEMO_BOARD = "nano33ble"
+
+
+@dataclass
+class DemoContext:
+    out: Path
+    epochs: int
+    seed: int
+    force: bool
+    data: Path | None = None
+    test_data: Path | None = None
+    run: Path | None = None
+    summary: dict = field(default_factory=dict)
+
+
+def _data(ctx: DemoContext) -> dict:
+    from edgecxr.data.dataset import scan_folder
+    from edgecxr.data.inspect import inspect_dataset
+    from edgecxr.data.synth import make_dataset
+
+    root = make_dataset(ctx.out / "data", per_class=250, size=128, seed=ctx.seed,
+                        splits={"train": 1.0, "test": 0.3}, force=ctx.force)
+    ctx.data, ctx.test_data = root / "train", root / "test"
+    report = inspect_dataset(scan_folder(root), progress=False)
+    return {"folder": str(root), "counts": report.get("counts"), "unreadable": len(report.get("unreadable", []))}
+
+
+def _train(ctx: DemoContext) -> dict:
+    from edgecxr.train import demo_config, train
+
+    result = train(demo_config(ctx.epochs), data=ctx.data, runs_root=ctx.out / "runs", name="demo",
+                   force=ctx.force)
+    ctx.run = Path(result.run)
+    return result.to_dict()
+
+
+def _quantize(ctx: DemoContext) -> dict:
+    from edgecxr.quantize import quantize
+
+    return quantize(ctx.run, int8=True, qat=True, qat_epochs=1, seed=ctx.seed, force=ctx.force).to_dict()
+
+
+def _evaluate(ctx: DemoContext) -> dict:
+    from edgecxr.evaluate.stage import evaluate
+
+    result = evaluate(ctx.run, data=ctx.test_data, force=ctx.force, seed=ctx.seed)
+    return {"report": str(result.out_dir), **result.summary()}
+
+
+def _bench(ctx: DemoContext) -> dict:
+    from edgecxr.bench.host import BenchOptions, bench_host
+    from edgecxr.bench.mcu import mcu_report
+
+    host = bench_host(ctx.run, BenchOptions(runs=50, warmup=5, threads=[1]))
+    board = mcu_report(ctx.run / "model_ptq_int8.tflite", DEMO_BOARD)
+    return {"host": host, "board": board}
+
+
+def _export(ctx: DemoContext) -> dict:
+    from edgecxr.export import export
+
+    return export(ctx.run, "bundle", force=ctx.force)
+
+
+STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [
+    ("data", _data),
+    ("train", _train),
+    ("quantize", _quantize),
+    ("evaluate", _evaluate),
+    ("bench", _bench),
+    ("export", _export),
+]
+
+
+def run_demo(out: Path, epochs: int = 8, seed: int = 0, force: bool = False) -> dict:
+    """Run every stage in order; returns {stage: figures} plus where the results are."""
+    ctx = DemoContext(out=Path(out), epochs=epochs, seed=seed, force=force)
+    for i, (name, stage) in enumerate(STAGES, 1):
+        log(f"[bold]demo {i}/{len(STAGES)}: {name}[/bold]")
+        ctx.summary[name] = stage(ctx)
+    ctx.summary["run"] = str(ctx.run)
+    return ctx.summary

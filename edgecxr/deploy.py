@@ -1,0 +1,208 @@
+"""Getting an exported model onto a device.
+
+``deploy``: the bundle's rpi/ folder goes over SSH (edgecxr.remote) as one archive, its files
+are checked on the device against the bundle manifest's sha256, its requirements are installed
+(install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
+on the bundled image. ``flash``: arduino-cli builds the bundle's Arduino example and uploads it
+to a board of benchmarks/devices.toml.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgecxr.errors import ConfigError, DeviceError, RunError
+from edgecxr.runs import DEFAULT_RUNS_ROOT, MANIFEST, Run
+
+BUNDLE = Path("export") / "bundle"
+RPI_PART = "rpi"
+ARDUINO_PART = "arduino"
+INSTALL_TIMEOUT = 1800  # pip building numpy/Pillow from source on a Pi Zero takes long
+STEP_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class InstallMode:
+    help: str
+    install_args: list[str] | None  # install.sh arguments; None: do not run it
+    venv: bool  # the self-test runs with .venv/bin/python instead of --python
+
+
+INSTALL_MODES = {
+    "venv": InstallMode("a venv in the bundle folder (reusing apt's numpy/Pillow), then pip", [], True),
+    "python": InstallMode("pip into the environment of --python itself", ["--here"], False),
+    "none": InstallMode("install nothing; use the device's existing --python and its TFLite runtime", None, False),
+}
+
+
+def bundle_folder(run: Run, model: str | None = None) -> Path:
+    """The run's export/bundle, exported now when the run has none yet."""
+    folder = run.path / BUNDLE
+    if not (folder / MANIFEST).is_file():
+        from edgecxr.export import export
+
+        export(run.path, "bundle", model=model)
+    from edgecxr.export.bundle import verify_bundle
+
+    bad = verify_bundle(folder)
+    if bad:
+        raise RunError(f"{folder} changed since it was exported ({', '.join(bad[:3])})",
+                       f"re-export it: edgecxr export {run.path} --format bundle --force")
+    return folder
+
+
+def _rpi_archive(bundle: Path, tmp: Path) -> Path:
+    archive = tmp / "edgecxr-rpi.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(bundle / RPI_PART, arcname=".")
+    return archive
+
+
+def _expected_sums(bundle: Path) -> dict[str, str]:
+    files = json.loads((bundle / MANIFEST).read_text())["files"]
+    prefix = f"{RPI_PART}/"
+    return {rel[len(prefix):]: info["sha256"] for rel, info in files.items() if rel.startswith(prefix)}
+
+
+def _check(proc, what: str, host: str, hint: str) -> str:
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+        raise DeviceError(f"{what} on {host} failed: {lines[-1] if lines else f'exit {proc.returncode}'}", hint)
+    return proc.stdout
+
+
+def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = None, identity: Path | None = None,
+           ssh_config: Path | None = None, remote_dir: str | None = None, install: str = "venv",
+           python: str = "python3", runtime: str | None = None, model: str | None = None,
+           connect_timeout: int = 10, runs_root: Path = DEFAULT_RUNS_ROOT) -> dict:
+    """Copy the rpi bundle to ``host``, verify it, install it, self-test it; returns the report."""
+    from edgecxr import remote
+
+    if device != "rpi":
+        raise ConfigError(f"unknown --device {device!r}",
+                          "deploy knows rpi (Linux over SSH); for microcontrollers use `edgecxr flash`")
+    if install not in INSTALL_MODES:
+        raise ConfigError(f"unknown install mode {install!r}", f"choose one of {', '.join(INSTALL_MODES)}")
+    mode = INSTALL_MODES[install]
+    the_run = Run.open(run, runs_root)
+    bundle = bundle_folder(the_run, model)
+    target = remote.SSHTarget(host, port=port, identity=identity, config=ssh_config, connect_timeout=connect_timeout)
+    folder = remote_dir or f"edgecxr/{the_run.name}"  # relative paths start in the user's home
+
+    hint_space = "check free space and permissions of the folder on the device (--remote-dir)"
+    _check(remote.run(target, ["mkdir", "-p", folder], timeout=STEP_TIMEOUT), "creating " + folder, host, hint_space)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = _rpi_archive(bundle, Path(tmp))
+        remote.copy_to(target, [archive], folder, timeout=STEP_TIMEOUT)
+    _check(remote.run(target, ["tar", "-xzf", f"{folder}/{archive.name}", "-C", folder], timeout=STEP_TIMEOUT),
+           "unpacking the bundle", host, hint_space)
+    remote.run(target, ["rm", "-f", f"{folder}/{archive.name}"], timeout=STEP_TIMEOUT)
+
+    expected = _expected_sums(bundle)
+    out = _check(remote.run(target, ["sh", "-c", 'cd "$1" && shift && sha256sum -- "$@"', "sh", folder, *expected],
+                            timeout=STEP_TIMEOUT), "checksumming the files", host, "the device needs coreutils' sha256sum")
+    on_device = {name: digest for digest, name in (ln.split(None, 1) for ln in out.splitlines() if ln.strip())}
+    bad = sorted(name for name, digest in expected.items() if on_device.get(name) != digest)
+    if bad:
+        raise DeviceError(f"{len(bad)} file(s) on {host} differ from the bundle manifest: {', '.join(bad[:3])}",
+                          "check the device's storage and deploy again")
+
+    if mode.install_args is not None:
+        proc = remote.run(target, ["env", f"PYTHON={python}", "sh", f"{folder}/install.sh", *mode.install_args,
+                                   "--no-selftest"], timeout=INSTALL_TIMEOUT)
+        _check(proc, "installing the requirements (install.sh)", host,
+               "read the pip error above; offline devices: --install none with a Python that has a TFLite runtime")
+    runner_python = f"{folder}/.venv/bin/python" if mode.venv else python
+    proc = remote.run(target, [runner_python, f"{folder}/selftest.py", *(["--runtime", runtime] if runtime else [])],
+                      timeout=STEP_TIMEOUT)
+    try:
+        selftest = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        _check(proc, "the self-test", host, f"check that {runner_python} works on the device (--python)")
+        raise DeviceError(f"the self-test on {host} printed no result", "run selftest.py on the device by hand")
+    report = {"host": host, "remote_dir": folder, "install": install, "python": runner_python,
+              "files_verified": len(expected), "selftest": selftest}
+    if not selftest.get("ok"):
+        why = selftest.get("error") or (f"label {selftest.get('label')!r}, expected {selftest.get('expected_label')!r}, "
+                                        f"{selftest.get('max_step_difference')} int8 steps apart")
+        raise DeviceError(f"the self-test on {host} failed: {why}",
+                          f"run `{runner_python} {folder}/selftest.py` on the device for details")
+    return report
+
+
+# -- flash ----------------------------------------------------------------------------------------
+def _flash_target(board: str, port: str | None):
+    from edgecxr.bench.mcu import load_boards
+    from edgecxr.export.arduino import FlashTarget
+
+    boards = {k: b for k, b in load_boards().items() if b.fqbn}
+    if board not in boards:
+        near = difflib.get_close_matches(board, boards, n=1, cutoff=0.4)
+        raise ConfigError(f"unknown board {board!r}",
+                          ("did you mean " + repr(near[0]) + "? " if near else "") + f"boards: {', '.join(boards)}")
+    b = boards[board]
+    return FlashTarget(b.name, b.fqbn, port or FlashTarget.port)
+
+
+def _library(bundle: Path) -> tuple[Path, Path]:
+    libraries = sorted((bundle / ARDUINO_PART).glob("*/library.properties"))
+    if not libraries:
+        raise RunError(f"{bundle / ARDUINO_PART} holds no Arduino library",
+                       "re-export it: edgecxr export RUN --format bundle --force")
+    library = libraries[0].parent
+    sketch = next(p.parent for p in sorted((library / "examples").glob("*/*.ino")))
+    return library, sketch
+
+
+def _board_present(target, port_given: bool) -> bool:
+    if port_given:
+        return Path(target.port).exists()
+    proc = subprocess.run(["arduino-cli", "board", "list", "--format", "json"], check=False, capture_output=True, text=True,
+                          timeout=STEP_TIMEOUT)
+    if proc.returncode != 0:
+        return False
+    doc = json.loads(proc.stdout or "{}")
+    ports = doc.get("detected_ports", doc) if isinstance(doc, dict) else doc
+    for entry in ports or []:
+        for match in entry.get("matching_boards", []) or []:
+            if match.get("fqbn") == target.fqbn:
+                return True
+    return False
+
+
+def flash(run: str | Path, board: str, port: str | None = None, dry_run: bool = False, model: str | None = None,
+          runs_root: Path = DEFAULT_RUNS_ROOT) -> dict:
+    """Build the bundle's Arduino example with arduino-cli and upload it (``dry_run``: only the commands)."""
+    from edgecxr.export.arduino import build_commands, setup_commands
+
+    target = _flash_target(board, port)
+    the_run = Run.open(run, runs_root)
+    library, sketch = _library(bundle_folder(the_run, model))
+    commands = build_commands(library, sketch, target, target.port)
+    result = {"board": board, "fqbn": target.fqbn, "port": target.port, "library": str(library),
+              "setup": [shlex.join(c) for c in setup_commands(target)], "commands": [shlex.join(c) for c in commands],
+              "dry_run": dry_run}
+    if dry_run:
+        return result
+    if not shutil.which("arduino-cli"):
+        raise DeviceError("arduino-cli is not installed",
+                          "install it (https://arduino.github.io/arduino-cli/latest/installation/), "
+                          "or pass --dry-run to print the commands")
+    if not _board_present(target, port is not None):
+        raise DeviceError(f"no {target.name} ({target.fqbn}) found" + (f" at {port}" if port else ""),
+                          "connect the board by USB, check `arduino-cli board list`, or pass --port")
+    for argv in commands:
+        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+            raise DeviceError(f"`{' '.join(argv[:2])}` failed: {lines[-1] if lines else f'exit {proc.returncode}'}",
+                              "run the one-time setup first: " + " && ".join(result["setup"]))
+    return result

@@ -1,0 +1,94 @@
+"""The bundle (manifest checksums, .tar.gz) and its Arduino library."""
+
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from edgecxr.bench.micro import tflm_ops
+from edgecxr.cli import app
+from edgecxr.export.bundle import verify_bundle
+from edgecxr.preprocess import PreprocessSpec, preprocess_file, to_int8
+from edgecxr.runs import sha256_file
+
+
+def test_manifest_lists_every_file_with_its_sha256(exported_bundle):
+    manifest = json.loads((exported_bundle / "manifest.json").read_text())
+    on_disk = {str(p.relative_to(exported_bundle)) for p in exported_bundle.rglob("*")
+               if p.is_file() and p.name != "manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    assert all(sha256_file(exported_bundle / rel) == info["sha256"] for rel, info in manifest["files"].items())
+    assert verify_bundle(exported_bundle) == []
+    assert {"tflite", "c-header", "arduino", "rpi"} <= {p.name for p in exported_bundle.iterdir()}
+    assert manifest["model"]["kind"] == "ptq_int8" and manifest["labels"] == ["NORMAL", "PNEUMONIA"]
+    assert manifest["versions"]["edgecxr"] and manifest["versions"]["tensorflow"]
+    assert manifest["metrics"]["val_metrics.json"]["metrics"] == {"accuracy": 0.5, "roc_auc": 0.5}
+    assert "not a medical device" in manifest["disclaimer"]
+
+
+def test_tampering_is_caught(exported_bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(exported_bundle, copy)
+    (copy / "rpi" / "model.tflite").write_bytes(b"TFL3 not really")
+    assert verify_bundle(copy) == ["rpi/model.tflite"]
+
+
+def test_archive_holds_the_folder(exported_bundle, tmp_path):
+    archive = exported_bundle.with_name("bundle.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path, filter="data")
+    assert all(n == "bundle" or n.startswith("bundle/") for n in names)
+    unpacked = tmp_path / "bundle"
+    for p in exported_bundle.rglob("*"):
+        if p.is_file():
+            assert (unpacked / p.relative_to(exported_bundle)).read_bytes() == p.read_bytes()
+    assert verify_bundle(unpacked) == []
+
+
+def test_default_output_lands_in_the_run_and_its_manifest(export_run, tmp_path):
+    run_copy = tmp_path / "tiny-run"
+    shutil.copytree(export_run.path, run_copy)
+    result = CliRunner().invoke(app, ["export", str(run_copy), "--format", "rpi", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert Path(doc["out"]) == run_copy / "export" / "rpi"
+    manifest = json.loads((run_copy / "manifest.json").read_text())
+    assert manifest["stages"]["export"]["format"] == "rpi"
+    assert "export/rpi/model.tflite" in manifest["files"]
+
+
+def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run, tmp_path):
+    lib = exported_bundle / "arduino" / "edgecxr_tiny_run"
+    props = dict(line.split("=", 1) for line in (lib / "library.properties").read_text().splitlines())
+    assert props["name"] == "edgecxr_tiny_run" and props["includes"] == "tiny_run_model.h"
+    sketch_dir = lib / "examples" / "tiny_run_classify"
+    sketch = (sketch_dir / "tiny_run_classify.ino").read_text()
+    model = exported_bundle / "tflite" / "model.tflite"
+    assert re.findall(r"resolver\.(\w+)\(\);", sketch) == tflm_ops(model)
+    assert "MicroMutableOpResolver<EDGECXR_TFLM_OP_COUNT>" in sketch
+    assert "alignas(16) uint8_t tensor_arena[EDGECXR_ARENA_SIZE]" in sketch
+    assert "void setup()" in sketch and "void loop()" in sketch and "${" not in sketch
+    settings = (lib / "src" / "model_settings.h").read_text()
+    assert (exported_bundle / "c-header" / "model_settings.h").read_text() == settings
+
+    # the compiled-in test image is the real preprocessed image, int8-quantized with the model's params
+    spec = PreprocessSpec.load(exported_bundle / "tflite" / "spec.json")
+    q = spec.quant["model.tflite"]["input"]
+    expected = json.loads((exported_bundle / "rpi" / "selftest" / "expected.json").read_text())
+    image = exported_bundle / "rpi" / "selftest" / expected["image"]
+    header = (sketch_dir / "test_image.h").read_text()
+    values = np.array([int(v) for v in re.search(r"= \{(.*?)\};", header, re.DOTALL).group(1).replace(",", " ").split()])
+    np.testing.assert_array_equal(values, to_int8(preprocess_file(image, spec), q["scale"], q["zero_point"]).ravel())
+    assert f'EXPECTED_LABEL "{expected["label"]}"' in header
+
+    # the hooks compile as C++ against the generated headers
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(sketch_dir / "image_provider.cpp"),
+                    "-I", str(lib / "src"), "-o", str(tmp_path / "ip.o")], check=True, capture_output=True, text=True)
+    readme = (lib / "README.md").read_text()
+    assert "arduino-cli compile --fqbn arduino:mbed_nano:nano33ble" in readme and "${" not in readme

@@ -1,0 +1,107 @@
+"""The exported Raspberry Pi folder, run here as a device would run it: same int8 outputs,
+bit for bit, as edgecxr's own evaluation path; its self-test and checksums hold."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgecxr.preprocess import PreprocessSpec, preprocess_file
+from edgecxr.runtimes import TFLiteModel, is_available
+
+RUNTIMES = [r for r in ("litert", "tflite-runtime") if is_available(r)]
+
+
+@pytest.fixture(scope="module")
+def rpi(exported_bundle) -> Path:
+    return exported_bundle / "rpi"
+
+
+def run_folder(rpi: Path, images: list[Path], runtime: str) -> list[dict]:
+    """classify.py from the exported folder, in a fresh process started inside that folder."""
+    proc = subprocess.run([sys.executable, "classify.py", "--model", "model.tflite", "--spec", "spec.json",
+                           "--runtime", runtime, *map(str, images)], check=False, cwd=rpi, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def assert_same_int8_outputs(rpi: Path, images: list[Path], runtime: str):
+    spec = PreprocessSpec.load(rpi / "spec.json")
+    q = spec.quant["model.tflite"]["output"]
+    reference = TFLiteModel(rpi / "model.tflite", runtime=runtime)
+    expected = reference.raw(np.stack([preprocess_file(p, spec) for p in images]))
+    lines = run_folder(rpi, images, runtime)
+    assert [Path(d["file"]).name for d in lines] == [p.name for p in images]
+    got = np.array([[round(s / q["scale"]) + q["zero_point"] for s in d["scores"]] for d in lines])
+    np.testing.assert_array_equal(got, expected.astype(int))
+    assert all(d["latency_ms"] > 0 for d in lines)
+
+
+def odd_images(folder: Path) -> list[Path]:
+    """Synthetic images in the modes users bring: 16-bit, RGBA, palette, large RGB JPEG."""
+    rng = np.random.default_rng(3)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {
+        "gray16.png": Image.fromarray((rng.random((300, 260)) * 65535).astype(np.uint16)),
+        "rgba.png": Image.fromarray(rng.integers(0, 256, (120, 140, 4), dtype=np.uint8), "RGBA"),
+        "palette.png": Image.fromarray(rng.integers(0, 256, (90, 90), dtype=np.uint8)).convert("P"),
+        "big.jpg": Image.fromarray(rng.integers(0, 256, (700, 640, 3), dtype=np.uint8)),
+    }
+    for name, img in made.items():
+        img.save(folder / name)
+    return [folder / n for n in made]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_runner_matches_evaluation_on_synthetic_images(rpi, synth_binary, tmp_path, runtime):
+    images = sorted(synth_binary.rglob("*.png"))[:6] + odd_images(tmp_path / "odd")
+    assert_same_int8_outputs(rpi, images, runtime)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_runner_matches_evaluation_on_real_chest_xrays(rpi, shared_data, runtime):
+    kermany = sorted((shared_data / "kermany224" / "val").rglob("*.jpeg"))
+    covid = sorted(p for p in (shared_data / "covid3" / "train").rglob("*") if p.is_file())
+    images = kermany[:4] + kermany[-4:] + covid[:3] + covid[-3:]
+    assert len(images) >= 8
+    assert_same_int8_outputs(rpi, images, runtime)
+
+
+def test_self_test_and_checksums_pass_in_the_exported_folder(rpi):
+    proc = subprocess.run([sys.executable, "selftest.py"], check=False, cwd=rpi, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["bit_exact"] and report["checksums_bad"] == []
+    sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], check=False, cwd=rpi, capture_output=True, text=True)
+    assert sums.returncode == 0, sums.stdout
+
+
+def test_self_test_catches_a_changed_file(rpi, tmp_path):
+    import shutil
+
+    copy = tmp_path / "rpi"
+    shutil.copytree(rpi, copy)
+    (copy / "labels.txt").write_text("tampered\n")
+    proc = subprocess.run([sys.executable, "selftest.py"], check=False, cwd=copy, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["checksums_bad"] == ["labels.txt"]
+
+
+def test_folder_is_self_contained(rpi):
+    names = {str(p.relative_to(rpi)) for p in rpi.rglob("*") if p.is_file()}
+    assert {"classify.py", "edgecxr_preprocess.py", "model.tflite", "spec.json", "labels.txt", "requirements.txt",
+            "install.sh", "selftest.py", "edgecxr-classify.service.in", "SHA256SUMS", "selftest/expected.json"} <= names
+    import edgecxr.preprocess
+
+    assert (rpi / "edgecxr_preprocess.py").read_text() == Path(edgecxr.preprocess.__file__).read_text()
+    assert "ai-edge-litert" in (rpi / "requirements.txt").read_text()
+    assert (rpi / "install.sh").stat().st_mode & 0o111
+    subprocess.run(["sh", "-n", str(rpi / "install.sh")], check=True)
+    unit = (rpi / "edgecxr-classify.service.in").read_text()
+    assert "--watch @DIR@/incoming" in unit and "[Install]" in unit

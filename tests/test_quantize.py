@@ -1,0 +1,145 @@
+"""`edgecxr quantize`: PTQ/QAT int8 and float .tflite files from a tiny real run."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import edgecxr.cli
+from edgecxr.data.split import read_split
+from edgecxr.preprocess import PreprocessSpec, to_float
+from edgecxr.quantize import ARTIFACTS, calibration_files, convert_float, convert_int8, stratified_quota
+from edgecxr.runtimes import TFLiteModel, is_available
+from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(edgecxr.cli.app, [str(a) for a in args])
+
+
+def test_ptq_model_matches_its_float_outputs_within_a_few_steps(tmp_path):
+    from edgecxr.tfenv import set_seed
+
+    set_seed(0)
+    model = tiny_model()
+    rng = np.random.default_rng(0)
+    calibration = rng.integers(0, 256, (64, SIZE, SIZE, 1), dtype=np.uint8)
+    pixels = rng.integers(0, 256, (32, SIZE, SIZE, 1), dtype=np.uint8)
+    (tmp_path / "f.tflite").write_bytes(convert_float(model))
+    (tmp_path / "q.tflite").write_bytes(convert_int8(model, to_float(calibration)))
+    keras_probs = model.predict(to_float(pixels), verbose=0)
+    float_probs = TFLiteModel(tmp_path / "f.tflite").predict(pixels)
+    q = TFLiteModel(tmp_path / "q.tflite")
+    assert q.is_int8 and q.input_quant == {"scale": pytest.approx(1 / 255), "zero_point": -128}
+    step = q.output_quant["scale"]
+    assert np.abs(float_probs - keras_probs).max() < 1e-5
+    assert np.abs(q.predict(pixels) - keras_probs).max() <= 4 * step
+
+
+def test_int8_outputs_are_bit_identical_across_runtimes(quantized_run, quant_val_pixels):
+    """LiteRT, tflite-runtime and tf.lite give the same int8 bytes: both apply XNNPACK by
+    default and its int8 kernels match TFLite's reference rounding, so no option is needed."""
+    run, _ = quantized_run
+    pixels = np.concatenate([quant_val_pixels, np.random.default_rng(1).integers(0, 256, (16, SIZE, SIZE, 1), np.uint8)])
+    for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
+        reference = TFLiteModel(run.file(name), runtime="tf.lite").raw(pixels)
+        assert reference.dtype == np.int8
+        for rt in ("litert", "tflite-runtime"):
+            if is_available(rt):
+                assert np.array_equal(TFLiteModel(run.file(name), runtime=rt).raw(pixels), reference), (name, rt)
+
+
+def test_quantize_records_files_quant_params_and_manifest(quantized_run):
+    run, result = quantized_run
+    assert [a.file for a in result.artifacts] == list(ARTIFACTS.values())
+    spec = PreprocessSpec.load(run.file("spec.json"))
+    for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
+        model = TFLiteModel(run.file(name))
+        assert spec.quant[name] == {"input": model.input_quant, "output": model.output_quant}
+        assert model.input_quant["zero_point"] == -128
+    assert ARTIFACTS["float"] not in spec.quant
+    assert all(a.float_ops == [] for a in result.artifacts)
+    stage = run.read_manifest()["stages"]["quantize"]
+    assert set(stage["models"]) == set(ARTIFACTS.values())
+    assert all(m["bytes"] > 0 and m["seconds"] > 0 for m in stage["models"].values())
+    assert stage["calibration"]["size"] == 40 and stage["qat"]["epochs"] == 1
+    assert run.verify() == []
+
+
+def test_calibration_is_training_only_stratified_and_seeded(quant_base_run):
+    spec = PreprocessSpec.load(quant_base_run.file("spec.json"))
+    dataset, assignment = read_split(quant_base_run.file("split.json"))
+    train = {p for p, s in assignment.items() if s == "train"}
+    files, per_class = calibration_files(quant_base_run, spec, 20, seed=0)
+    assert set(files) <= train and len(files) == 20 == sum(per_class.values())
+    counts = dataset.class_counts([s for s in dataset.samples if s.path in train])
+    assert abs(per_class["NORMAL"] / 20 - counts["NORMAL"] / len(train)) <= 1 / 20
+    assert calibration_files(quant_base_run, spec, 20, seed=0)[0] == files
+    assert calibration_files(quant_base_run, spec, 20, seed=1)[0] != files
+    assert stratified_quota({0: 90, 1: 10}, 10) == {0: 9, 1: 1}
+    assert stratified_quota({0: 999, 1: 1}, 10) == {0: 9, 1: 1}  # every class is represented
+    assert stratified_quota({0: 3, 1: 2}, 300) == {0: 3, 1: 2}
+
+
+def test_cli_float_only_json(quant_base_run, tmp_path):
+    run = copy_run(quant_base_run, tmp_path / "run")
+    r = cli("quantize", run.path, "--no-int8", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [a["file"] for a in out["artifacts"]] == [ARTIFACTS["float"]] and out["calibration"] is None
+    again = cli("quantize", run.path, "--no-int8", "--json")  # same model.keras -> same bytes, not an overwrite
+    assert again.exit_code == 0 and json.loads(again.stdout)["artifacts"][0]["unchanged"] is True
+
+
+def _fails_cleanly(run, args, *needles):
+    before = file_hashes(run.path)
+    r = cli(*args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and all(n in lines[0] for n in needles), r.output
+    assert "Traceback" not in r.output
+    assert file_hashes(run.path) == before  # nothing overwritten, nothing half-written
+    return lines[0]
+
+
+def test_refuses_to_overwrite_without_force(quantized_run, tmp_path):
+    run = copy_run(quantized_run[0], tmp_path / "run")
+    _fails_cleanly(run, ["quantize", run.path, "--int8"], ARTIFACTS["ptq"], "already has")
+
+
+def test_run_without_trained_model(quant_base_run, tmp_path):
+    run = copy_run(quant_base_run, tmp_path / "run")
+    run.file("model.keras").unlink()
+    _fails_cleanly(run, ["quantize", run.path, "--int8"], "model.keras")
+    _fails_cleanly(run, ["evaluate", run.path], "model.keras")
+
+
+def test_empty_calibration_set(quant_base_run, tmp_path):
+    run = copy_run(quant_base_run, tmp_path / "run")
+    doc = json.loads(run.file("split.json").read_text())
+    for item in doc["items"]:
+        item["split"] = "val" if item["split"] == "train" else item["split"]
+    run.file("split.json").write_text(json.dumps(doc))
+    _fails_cleanly(run, ["quantize", run.path, "--int8"], "empty calibration set", "no training images")
+    _fails_cleanly(run, ["quantize", run.path, "--int8", "--calibration-size", "0"], "calibration size 0")
+
+
+def test_op_without_int8_kernel_is_named(synth_binary, tmp_path):
+    from edgecxr.tfenv import keras, tf
+
+    k = keras()
+
+    @k.saving.register_keras_serializable(package="edgecxr_test")
+    class Sine(k.layers.Layer):
+        def call(self, x):
+            return tf().math.sin(x)
+
+    run = make_run(tmp_path, synth_binary, model=tiny_model(extra=Sine()), epochs=1)
+    _fails_cleanly(run, ["quantize", run.path, "--int8"], "op SIN", "int8")
+    r = cli("quantize", run.path, "--int8", "--allow-float-fallback", "--calibration-size", "8", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["artifacts"][1]["float_ops"] == ["SIN"]

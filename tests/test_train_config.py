@@ -1,0 +1,61 @@
+"""TrainConfig: the Edge Impulse defaults, TOML round trip, and one-line errors for bad files."""
+
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+import edgecxr.cli
+from edgecxr.config import TrainConfig, from_dict, load_config, to_toml
+from edgecxr.errors import ConfigError
+
+
+def test_defaults_are_the_edge_impulse_recipe():
+    c = TrainConfig()
+    assert (c.model, c.alpha, c.epochs, c.learning_rate, c.batch_size, c.val_fraction) == \
+        ("mobilenet_v1", 0.25, 150, 0.0005, 32, 0.2)
+    assert c.augment and c.flip and c.zoom_max == 1.2 and c.brightness == 0.2 and c.balance
+
+
+def test_toml_round_trip(tmp_path):
+    config = replace(TrainConfig(), model="huynh_cnn5", size=150, learning_rate=1e-6, weights='C:\\w "x".h5',
+                     augment=False)
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(config, "a header\nof two lines"))
+    assert load_config(TrainConfig, path) == config
+
+
+def test_overrides_win_over_the_file_and_none_means_not_given(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("epochs = 7\nseed = 3\n")
+    config = load_config(TrainConfig, path, {"epochs": 9, "seed": None})
+    assert (config.epochs, config.seed) == (9, 3)
+
+
+def test_int_is_accepted_where_a_float_is_expected():
+    assert from_dict(TrainConfig, {"learning_rate": 1}).learning_rate == 1.0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("epoch = 3\n", "unknown key 'epoch'; did you mean 'epochs'?"),
+    ("epochs = \"many\"\n", "epochs must be int, not str"),
+    ("augment = 1\n", "augment must be bool, not int"),
+    ("batch_size = true\n", "batch_size must be int, not bool"),
+    ("epochs = [\n", "not valid TOML"),
+])
+def test_bad_config_file_is_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("?", r"\?").replace("[", r"\[")):
+        load_config(TrainConfig, path)
+
+
+def test_cli_config_with_unknown_key_exits_with_one_line(tmp_path, synth_binary):
+    path = tmp_path / "bad.toml"
+    path.write_text("learning_rat = 0.1\n")
+    result = CliRunner().invoke(edgecxr.cli.app, ["train", "--data", str(synth_binary), "--config", str(path),
+                                                  "--runs-root", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "error: " in result.output and "did you mean 'learning_rate'?" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
