@@ -51,11 +51,17 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
 
         export(run.path, "bundle", model=model)
     from edgecxr.export.bundle import verify_bundle
+    from edgecxr.export.source import choose_model
+    from edgecxr.runs import sha256_file
 
+    again = f"re-export it: edgecxr export {run.path} --format bundle --force" + (f" --model {model}" if model else "")
     bad = verify_bundle(folder)
     if bad:
-        raise RunError(f"{folder} changed since it was exported ({', '.join(bad[:3])})",
-                       f"re-export it: edgecxr export {run.path} --format bundle --force")
+        raise RunError(f"{folder} changed since it was exported ({', '.join(bad[:3])})", again)
+    exported = json.loads((folder / MANIFEST).read_text())["model"]
+    _, wanted = choose_model(run, model)
+    if exported["source"] != wanted.name or exported["sha256"] != sha256_file(wanted):
+        raise RunError(f"{folder} holds {exported['source']} as it was, not the run's current {wanted.name}", again)
     return folder
 
 

@@ -141,3 +141,14 @@ def test_flash_without_the_board(deploy_run):
     result = runner.invoke(app, ["flash", str(deploy_run), "--board", "nano33ble", "--port", "/dev/edgecxr-none"])
     assert result.exit_code == 2
     assert "no Arduino Nano 33 BLE Sense" in error_line(result)
+
+
+def test_a_stale_bundle_is_not_deployed(deploy_run, tmp_path):
+    stale = tmp_path / "tiny-run"
+    shutil.copytree(deploy_run, stale)
+    model = stale / "model_ptq_int8.tflite"
+    model.write_bytes(model.read_bytes() + b"\0")  # the run's model changed after the export
+    result = runner.invoke(app, ["flash", str(stale), "--board", "nano33ble", "--dry-run"])
+    assert result.exit_code == 2
+    assert "not the run's current model_ptq_int8.tflite" in error_line(result)
+    assert "--format bundle --force" in result.output
