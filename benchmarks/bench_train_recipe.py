@@ -19,7 +19,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from bench_train_throughput import REPO, machine  # the sibling script (benchmarks/ is on sys.path)
+from bench_train_throughput import (  # the sibling script (benchmarks/ is on sys.path)
+    REPO,
+    machine,
+)
 
 PUBLISHED = ["huynh_cnn5", "huynh_cnn4", "huynh_cnn3", "abdelaal_cnn", "kirthan_cnn"]
 

@@ -76,8 +76,8 @@ def run_plain_keras(data: Path, args) -> dict:
 
     k, t = keras(), tf()
     set_seed(0)
-    common = dict(labels="inferred", label_mode="categorical", color_mode="grayscale", batch_size=32,
-                  image_size=(args.size, args.size), validation_split=0.2, seed=0)
+    common = {"labels": "inferred", "label_mode": "categorical", "color_mode": "grayscale", "batch_size": 32,
+              "image_size": (args.size, args.size), "validation_split": 0.2, "seed": 0}
     train_ds = k.utils.image_dataset_from_directory(data, subset="training", **common)
     val_ds = k.utils.image_dataset_from_directory(data, subset="validation", **common)
     n_train = len(train_ds.file_paths)

@@ -9,7 +9,7 @@ with the same seed still sees exactly the same augmented images.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from edgecxr.config import TrainConfig
 
@@ -25,16 +25,31 @@ def random_flip(x, config: TrainConfig, seed):
 
 def random_zoom_crop(x, config: TrainConfig, seed):
     """Crop a random window of 1/z of the side (z uniform in [1, zoom_max]) and scale it back
-    up: Edge Impulse's random 1.0-1.2x zoom."""
+    up: Edge Impulse's random 1.0-1.2x zoom. Bilinear resampling of an axis-aligned window is
+    separable, so it is two small matrix products per image (no CropAndResize, which TF's
+    cost model warns about on every epoch)."""
     from edgecxr.tfenv import tf
 
     t = tf()
-    n, h, w = t.shape(x)[0], x.shape[1], x.shape[2]
+    n = t.shape(x)[0]
     zoom, top, left = t.unstack(t.random.stateless_uniform([3, n], seed))
     side = 1.0 / (1.0 + zoom * (config.zoom_max - 1.0))
-    top, left = top * (1.0 - side), left * (1.0 - side)
-    boxes = t.stack([top, left, top + side, left + side], axis=1)
-    return t.image.crop_and_resize(x, boxes, t.range(n), (h, w))
+    rows = _bilinear_matrix(top * (1.0 - side), side, x.shape[1])
+    cols = _bilinear_matrix(left * (1.0 - side), side, x.shape[2])
+    return t.einsum("bih,bhwc,bjw->bijc", rows, x, cols)
+
+
+def _bilinear_matrix(start, side, size: int):
+    """(batch, size, size) weights: output pixel i samples the window [start, start + side)
+    (fractions of the image) at its centre, with linear interpolation."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    centres = (t.range(size, dtype=t.float32) + 0.5) / size
+    source = (start[:, None] + side[:, None] * centres[None, :]) * size - 0.5
+    source = t.clip_by_value(source, 0.0, size - 1.0)
+    pixels = t.range(size, dtype=t.float32)
+    return t.nn.relu(1.0 - t.abs(source[:, :, None] - pixels[None, None, :]))
 
 
 def random_brightness(x, config: TrainConfig, seed):

@@ -11,9 +11,9 @@ context and returns the few figures the summary prints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from edgecxr.progress import log
 
@@ -41,7 +41,8 @@ def _data(ctx: DemoContext) -> dict:
                         splits={"train": 1.0, "test": 0.3}, force=ctx.force)
     ctx.data, ctx.test_data = root / "train", root / "test"
     report = inspect_dataset(scan_folder(root), progress=False)
-    return {"folder": str(root), "counts": report.get("counts"), "unreadable": len(report.get("unreadable", []))}
+    return {"folder": str(root), "counts": report["counts"], "patients": report["patients"]["total"],
+            "unreadable": len(report["unreadable"])}
 
 
 def _train(ctx: DemoContext) -> dict:
@@ -49,28 +50,35 @@ def _train(ctx: DemoContext) -> dict:
 
     result = train(demo_config(ctx.epochs), data=ctx.data, runs_root=ctx.out / "runs", name="demo",
                    force=ctx.force)
-    ctx.run = Path(result.run)
-    return result.to_dict()
+    ctx.run = Path(result.run_dir)
+    return {"run": str(result.run_dir), "epochs": result.epochs_run, "best_epoch": result.best_epoch,
+            "seconds": round(result.seconds, 1), "val": result.val_metrics}
 
 
 def _quantize(ctx: DemoContext) -> dict:
     from edgecxr.quantize import quantize
 
-    return quantize(ctx.run, int8=True, qat=True, qat_epochs=1, seed=ctx.seed, force=ctx.force).to_dict()
+    result = quantize(ctx.run, int8=True, qat=True, qat_epochs=1, seed=ctx.seed, force=ctx.force).to_dict()
+    return {a["file"]: {"bytes": a["bytes"], "seconds": round(a["seconds"], 1)} for a in result["artifacts"]}
 
 
 def _evaluate(ctx: DemoContext) -> dict:
     from edgecxr.evaluate.stage import evaluate
 
     result = evaluate(ctx.run, data=ctx.test_data, force=ctx.force, seed=ctx.seed)
-    return {"report": str(result.out_dir), **result.summary()}
+    report = result.report
+    models = {key: {"accuracy": m["metrics"]["accuracy"]["value"],
+                    "agreement_with_keras": report["comparisons"].get(key, {}).get("agreement", {}).get("value")}
+              for key, m in report["models"].items()}
+    return {"report": str(result.out_dir / "report.html"), "images": report["dataset"]["n"],
+            "threshold": report["threshold"]["value"], "models": models}
 
 
 def _bench(ctx: DemoContext) -> dict:
     from edgecxr.bench.host import BenchOptions, bench_host
     from edgecxr.bench.mcu import mcu_report
 
-    host = bench_host(ctx.run, BenchOptions(runs=50, warmup=5, threads=[1]))
+    host = bench_host(ctx.run, BenchOptions(runs=50, warmup=5, threads=[1], runtimes=["litert"]))
     board = mcu_report(ctx.run / "model_ptq_int8.tflite", DEMO_BOARD)
     return {"host": host, "board": board}
 
@@ -78,7 +86,8 @@ def _bench(ctx: DemoContext) -> dict:
 def _export(ctx: DemoContext) -> dict:
     from edgecxr.export import export
 
-    return export(ctx.run, "bundle", force=ctx.force)
+    result = export(ctx.run, "bundle", force=ctx.force)
+    return {"folder": result["out"], "archive": result["archive"], "selftest": result.get("selftest")}
 
 
 STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [

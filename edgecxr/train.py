@@ -303,6 +303,41 @@ def read_checkpoint_state(run: Run) -> dict:
     return json.loads(path.read_text())
 
 
+def _clear_old_run(path: Path) -> None:
+    """--force replaces a run wholesale: files of its later stages (int8 models, eval/) would
+    describe the old model. Only a folder that looks like a run is deleted."""
+    if not path.exists() or not any(path.iterdir()):
+        return
+    if not any((path / marker).exists() for marker in ("manifest.json", CONFIG_FILE, CHECKPOINTS)):
+        raise RunError(f"{path} is not a run directory; --force will not delete it",
+                       "choose another --name or --runs-root")
+    shutil.rmtree(path)
+
+
+def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, force: bool, resume: bool,
+              split: str | Path | None):
+    """A new run (inputs checked before anything is written) or the interrupted one to resume:
+    (run, config, dataset, assignment, checkpoint state or None)."""
+    if resume:
+        if not name:
+            raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
+        run = Run.open(runs_root / name)
+        state = read_checkpoint_state(run)
+        dataset, assignment = read_split(run.file(SPLIT_FILE))
+        return run, load_config(TrainConfig, run.file(CONFIG_FILE)), dataset, assignment, state
+    zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
+    if data is None and split is None:
+        raise ConfigError("no data given", "pass --data FOLDER (class folders, or train/val/test folders)")
+    dataset, assignment = _load_split(data, Path(split) if split else None, config)
+    _check_split(dataset, assignment)
+    if force and name:
+        _clear_old_run(runs_root / name)
+    run = Run.create(name, runs_root, force=force)
+    write_split(dataset, assignment, run.file(SPLIT_FILE), config.seed, config.val_fraction, force=True)
+    write_text(run.file(CONFIG_FILE), to_toml(config, "edgecxr train config actually used (edgecxr.config.TrainConfig)"))
+    return run, config, dataset, assignment, None
+
+
 def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
           name: str | None = None, force: bool = False, resume: bool = False, split: str | Path | None = None,
           progress: bool = True, callbacks: list | None = None) -> TrainResult:
@@ -310,26 +345,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     ``runs_root/name``; with ``resume`` continue that run from its last checkpoint, using its
     own config.toml and split.json. ``callbacks`` are extra Keras callbacks (run last)."""
     runs_root = Path(runs_root)
-    state = None
-    if resume:
-        if not name:
-            raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
-        run = Run.open(runs_root / name)
-        state = read_checkpoint_state(run)
-        config = load_config(TrainConfig, run.file(CONFIG_FILE))
-        dataset, assignment = read_split(run.file(SPLIT_FILE))
-    else:
-        entry = zoo.get_entry(config.model)  # bad names and sizes fail before anything is read
-        zoo.input_shape_for(entry, config.size, config.channels)
-        if data is None and split is None:
-            raise ConfigError("no data given", "pass --data FOLDER (class folders, or train/val/test folders)")
-        dataset, assignment = _load_split(data, Path(split) if split else None, config)
-        _check_split(dataset, assignment)
-        run = Run.create(name, runs_root, force=force)
-        for stale in (CHECKPOINTS, "tensorboard"):
-            shutil.rmtree(run.file(stale), ignore_errors=True)
-        write_split(dataset, assignment, run.file(SPLIT_FILE), config.seed, config.val_fraction, force=True)
-        write_text(run.file(CONFIG_FILE), to_toml(config, "edgecxr train config actually used (edgecxr.config.TrainConfig)"))
+    run, config, dataset, assignment, state = _open_run(config, data, runs_root, name, force, resume, split)
 
     from edgecxr.tfenv import set_seed
 
@@ -388,7 +404,8 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     epochs_here = len(history) - start_epoch
 
     probs = model.predict(val_ds, verbose=0)
-    best_epoch = int(cbs[0].best_epoch) + 1 if cbs[0].best_weights is not None else len(history)
+    early = cbs[0]
+    best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
     metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
     _write_outputs(run, model, spec, history, metrics)

@@ -125,8 +125,13 @@ def test_multilabel_training_reports_per_finding_auc(synth_binary, tmp_path):
         labels = ((1, 2) if i % 3 else (1,)) if sick else ((0,) if i % 2 else ())
         samples.append(Sample(s.path, labels, s.patient, s.split))
     dataset = Dataset(root=base.root, classes=findings, samples=samples, multilabel=True)
+    old_run = tmp_path / "ml"  # --force replaces an old run wholesale, later stages' files included
+    old_run.mkdir()
+    (old_run / "config.toml").write_text("epochs = 1\n")
+    (old_run / "model_ptq_int8.tflite").write_bytes(b"stale")
     config = replace(TINY_RUN_CONFIG, epochs=1)
-    result = train(config, dataset, runs_root=tmp_path, name="ml", progress=False)
+    result = train(config, dataset, runs_root=tmp_path, name="ml", force=True, progress=False)
+    assert not (old_run / "model_ptq_int8.tflite").exists()
     assert result.task == "multilabel"
     assert set(result.val_metrics["per_class"]) == set(findings)
     spec = PreprocessSpec.load(tmp_path / "ml" / "spec.json")
@@ -175,6 +180,15 @@ def test_existing_run_name_is_not_overwritten(trained_run, synth_binary):
                     "--runs-root", trained_run.parent)
     _one_line_error(result, "already exists")
     assert (trained_run / "model.keras").stat().st_mtime_ns == before
+
+
+def test_force_does_not_delete_a_folder_that_is_not_a_run(synth_binary, tmp_path):
+    (tmp_path / "documents").mkdir()
+    (tmp_path / "documents" / "letter.txt").write_text("keep me")
+    result = invoke("train", "--data", synth_binary, "--size", 32, "--name", "documents", "--runs-root", tmp_path,
+                    "--force")
+    _one_line_error(result, "is not a run directory")
+    assert (tmp_path / "documents" / "letter.txt").exists()
 
 
 def test_resume_of_a_run_without_checkpoint(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,22 +14,22 @@ from edgecxr.runs import DEFAULT_RUNS_ROOT
 
 @app.command("train")
 def train_command(
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder: CLASS/*.jpeg, or train|val|test/CLASS/*.jpeg (Kaggle's Kermany layout).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model name from `edgecxr models` (default: mobilenet_v1).")] = None,
-    alpha: Annotated[Optional[float], typer.Option("--alpha", help="MobileNetV1 width multiplier: 0.1 0.2 0.25 0.35 0.5 0.75 1.0 (default: 0.25).")] = None,
-    size: Annotated[Optional[int], typer.Option("--size", help="Input width = height in pixels (default: the model's, 96 for mobilenet_v1).")] = None,
-    channels: Annotated[Optional[int], typer.Option("--channels", help="1 (gray) or 3 (default: the model's).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training cycles (default: 150).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (default: 0.0005).")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder: CLASS/*.jpeg, or train|val|test/CLASS/*.jpeg (Kaggle's Kermany layout).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name from `edgecxr models` (default: mobilenet_v1).")] = None,
+    alpha: Annotated[float | None, typer.Option("--alpha", help="MobileNetV1 width multiplier: 0.1 0.2 0.25 0.35 0.5 0.75 1.0 (default: 0.25).")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Input width = height in pixels (default: the model's, 96 for mobilenet_v1).")] = None,
+    channels: Annotated[int | None, typer.Option("--channels", help="1 (gray) or 3 (default: the model's).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Training cycles (default: 150).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default: 0.0005).")] = None,
+    val_fraction: Annotated[float | None, typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
     no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation (flip, zoom-crop, brightness) off.")] = False,
     no_balance: Annotated[bool, typer.Option("--no-balance", help="Do not weight classes by inverse frequency.")] = False,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same run (default: 0).")] = None,
-    weights: Annotated[Optional[Path], typer.Option("--weights", help="Pretrained backbone (.h5/.keras), loaded by layer name; mismatches are skipped and listed.")] = None,
-    split: Annotated[Optional[Path], typer.Option("--split", help="Use this split.json (from `edgecxr data split`) instead of splitting --data.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of TrainConfig keys (e.g. a run's config.toml); flags override it.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed; the same seed gives the same run (default: 0).")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Pretrained backbone (.h5/.keras), loaded by layer name; mismatches are skipped and listed.")] = None,
+    split: Annotated[Path | None, typer.Option("--split", help="Use this split.json (from `edgecxr data split`) instead of splitting --data.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file of TrainConfig keys (e.g. a run's config.toml); flags override it.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     force: ForceOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue run --name from its last checkpoint, with its own config and split.")] = False,

@@ -15,21 +15,16 @@ import json
 from pathlib import Path
 
 from edgecxr import __version__
-from edgecxr.export.arduino import export_arduino
-from edgecxr.export.c_header import export_c_header
-from edgecxr.export.rpi import export_rpi
+from edgecxr.export.formats import FORMATS, Format
 from edgecxr.export.source import ExportSource
-from edgecxr.export.tflite import export_tflite
 from edgecxr.runs import MANIFEST, sha256_file, versions, write_json
 
 EVAL_DIR = "eval"
-# subfolder -> how it is written (test_image: does the writer take the self-test image)
-PARTS = {
-    "tflite": (export_tflite, False),
-    "c-header": (export_c_header, False),
-    "arduino": (export_arduino, True),
-    "rpi": (export_rpi, True),
-}
+
+
+def parts() -> list[Format]:
+    """Every format of the table except the bundle itself, each into its own subfolder."""
+    return [f for f in FORMATS.values() if f.handler != f"{__name__}:export_bundle"]
 
 
 def model_metrics(source: ExportSource) -> dict:
@@ -60,10 +55,11 @@ def file_table(folder: Path) -> dict:
 
 
 def export_bundle(source: ExportSource, out: Path, test_image: Path | None = None) -> dict:
-    parts = {}
-    for folder, (write, takes_image) in PARTS.items():
-        (out / folder).mkdir()
-        parts[folder] = write(source, out / folder, **({"test_image": test_image} if takes_image else {}))
+    written = {}
+    for f in parts():
+        (out / f.folder).mkdir()
+        extra = {"test_image": test_image} if "test_image" in f.options else {}
+        written[f.name] = f.load_handler()(source, out / f.folder, **extra)
     manifest = {
         "edgecxr": __version__, "created": _dt.datetime.now().isoformat(timespec="seconds"),
         "run": source.run.name, "name": source.name,
@@ -71,16 +67,16 @@ def export_bundle(source: ExportSource, out: Path, test_image: Path | None = Non
                   "sha256": sha256_file(source.model_path), "bytes": source.model_path.stat().st_size,
                   "input_quant": source.input_quant, "output_quant": source.output_quant},
         "labels": source.spec.labels,
-        "tflm": {"ops": parts["c-header"]["tflm_ops"], "arena_measured": parts["c-header"]["arena_measured"],
-                 "arena_size": parts["c-header"]["arena_size"]},
-        "selftest": parts["rpi"]["expected"],
+        "tflm": {"ops": written["c-header"]["tflm_ops"], "arena_measured": written["c-header"]["arena_measured"],
+                 "arena_size": written["c-header"]["arena_size"]},
+        "selftest": written["rpi"]["expected"],
         "metrics": model_metrics(source),
         "versions": versions(),
         "disclaimer": "Research and engineering use only; not a medical device.",
         "files": file_table(out),
     }
     write_json(out / MANIFEST, manifest)
-    return {"parts": list(PARTS), "name": source.name, "files": len(manifest["files"]),
+    return {"parts": list(written), "name": source.name, "files": len(manifest["files"]),
             "tflm_ops": manifest["tflm"]["ops"], "arena_size": manifest["tflm"]["arena_size"],
             "selftest": manifest["selftest"], "metrics_from": list(manifest["metrics"])}
 

@@ -8,10 +8,10 @@ Adding a model is adding a row.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from edgecxr.errors import ConfigError, ModelError
 from edgecxr.models import mobilenet, published
@@ -235,7 +235,7 @@ def _read_weights(path: Path) -> dict[str, list]:
 
     try:
         with h5py.File(path, "r") as f:
-            group = f["model_weights"] if "model_weights" in f else f
+            group = f.get("model_weights", f)  # a whole saved model, or weights only
             out = {}
             for name in group.attrs["layer_names"]:
                 name = name.decode() if isinstance(name, bytes) else name
