@@ -1,7 +1,7 @@
 """Host latency of mobilenet_v1 and the published CNNs, float and int8, every runtime side by side.
 
-Untrained weights (latency does not depend on them), int8 by post-training quantization with a
-random calibration set. Each measurement runs the Raspberry Pi runner in a fresh process
+Weights from a few steps on synthetic chest-like images (latency does not depend on them), int8
+by post-training quantization calibrated on those images. Each measurement runs the Raspberry Pi runner in a fresh process
 (`edgecxr.bench.host`), so peak memory is per runtime. Prints the machine, one table, and the
 LiteRT / tflite-runtime p50 ratio per model.
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from edgecxr.bench.host import BenchOptions, bench_host
 from edgecxr.cli.common import table
+from edgecxr.data.synth import chest_image
 from edgecxr.models.zoo import MODELS, build_model, count_macs
 from edgecxr.tfenv import tf
 
@@ -26,13 +27,32 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS = ["mobilenet_v1", "huynh_cnn5", "huynh_cnn3", "abdelaal_cnn", "kirthan_cnn", "mondal_xception"]
 
 
+def chest_like(shape, n: int = 64) -> np.ndarray:
+    """Synthetic chest-like images in [0, 1] of ``shape`` (H, W, C)."""
+    rng = np.random.default_rng(0)
+    images = [chest_image(rng, max(shape[0], shape[1]), 3 * (i % 2))[: shape[0], : shape[1], None] for i in range(n)]
+    return np.repeat(np.stack(images), shape[2], axis=3).astype(np.float32) / 255.0
+
+
+def settle(model, x: np.ndarray) -> None:
+    """A few training steps so that activation ranges are those of a working model: with
+    untrained weights they shrink toward zero layer by layer, the int8 scales underflow
+    (~1e-12) and TFLM aborts. Latency and arena do not depend on the weights' values."""
+    units = model.output_shape[-1]
+    y = (np.arange(len(x)) % 2).astype(np.float32)
+    y = np.eye(units, dtype=np.float32)[(np.arange(len(x)) % units)] if units > 1 else y[:, None]
+    softmax = "softmax" in str(model.layers[-1].get_config().get("activation", ""))
+    model.compile("adam", "categorical_crossentropy" if softmax else "binary_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+
+
 def convert(model, int8: bool) -> bytes:
     conv = tf().lite.TFLiteConverter.from_keras_model(model)
     if int8:
-        shape = model.input_shape[1:]
-        rng = np.random.default_rng(0)
+        x = chest_like(model.input_shape[1:])
+        settle(model, x)
         conv.optimizations = [tf().lite.Optimize.DEFAULT]
-        conv.representative_dataset = lambda: ([rng.random((1, *shape), dtype=np.float32)] for _ in range(16))
+        conv.representative_dataset = lambda: ([x[i : i + 1]] for i in range(len(x)))
         conv.target_spec.supported_ops = [tf().lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = conv.inference_output_type = tf().int8
     return conv.convert()

@@ -126,8 +126,9 @@ def measure_arena(model_path: str | Path) -> int:
     if proc.returncode != 0 or not found:
         said = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise ModelError(f"TFLite Micro could not allocate {model_path}: {said}",
-                         "TFLM supports fewer operators than TFLite; check the model's operators "
-                         f"({', '.join(tflm_ops(model_path))}) and update tflite-micro")
+                         "TFLM aborts on near-zero quantization scales (an untrained model, or one calibrated "
+                         "on inputs unlike X-rays: quantize a trained run) and on operators it lacks "
+                         f"(this model uses {', '.join(tflm_ops(model_path))})")
     return int(found.group(1))
 
 
