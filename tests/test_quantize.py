@@ -10,7 +10,7 @@ import edgecxr.cli
 from edgecxr.data.split import read_split
 from edgecxr.preprocess import PreprocessSpec, to_float
 from edgecxr.quantize import ARTIFACTS, calibration_files, convert_float, convert_int8, stratified_quota
-from edgecxr.runtimes import TFLiteModel, is_available
+from edgecxr.runtimes import TFLiteModel
 from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
 
 pytestmark = pytest.mark.slow
@@ -41,16 +41,15 @@ def test_ptq_model_matches_its_float_outputs_within_a_few_steps(tmp_path):
 
 
 def test_int8_outputs_are_bit_identical_across_runtimes(quantized_run, quant_val_pixels):
-    """LiteRT, tflite-runtime and tf.lite give the same int8 bytes: both apply XNNPACK by
-    default and its int8 kernels match TFLite's reference rounding, so no option is needed."""
+    """LiteRT (what the Raspberry Pi runner prefers) gives the same int8 bytes as tf.lite 2.20,
+    the converter's own interpreter. tflite-runtime 2.14 is not held to this: its older kernels
+    were seen to differ by a few output steps on QAT models converted by TF 2.20 (README)."""
     run, _ = quantized_run
     pixels = np.concatenate([quant_val_pixels, np.random.default_rng(1).integers(0, 256, (16, SIZE, SIZE, 1), np.uint8)])
     for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
         reference = TFLiteModel(run.file(name), runtime="tf.lite").raw(pixels)
         assert reference.dtype == np.int8
-        for rt in ("litert", "tflite-runtime"):
-            if is_available(rt):
-                assert np.array_equal(TFLiteModel(run.file(name), runtime=rt).raw(pixels), reference), (name, rt)
+        assert np.array_equal(TFLiteModel(run.file(name), runtime="litert").raw(pixels), reference), name
 
 
 def test_quantize_records_files_quant_params_and_manifest(quantized_run):
