@@ -61,9 +61,60 @@ def random_brightness(x, config: TrainConfig, seed):
     return t.clip_by_value(x + delta, 0.0, 1.0)
 
 
+def random_rotate_shift(x, config: TrainConfig, seed):
+    """Rotate by up to ``rotation`` degrees and translate by up to ``shift`` of the side, in one
+    bilinear projective warp per image (borders repeat the edge pixels: a patient positioned a
+    little off-centre, not a black wedge the model could learn)."""
+    import math
+
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    n = t.shape(x)[0]
+    h, w = float(x.shape[1]), float(x.shape[2])
+    u = t.random.stateless_uniform([3, n], seed, -1.0, 1.0)
+    angle = u[0] * (config.rotation * math.pi / 180.0)
+    dx, dy = u[1] * config.shift * w, u[2] * config.shift * h
+    cos, sin = t.cos(angle), t.sin(angle)
+    cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+    # output (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2): rotation about the centre
+    a2 = cx - cos * cx + sin * cy - dx
+    b2 = cy - sin * cx - cos * cy - dy
+    zeros = t.zeros_like(angle)
+    transforms = t.stack([cos, -sin, a2, sin, cos, b2, zeros, zeros], axis=1)
+    return t.raw_ops.ImageProjectiveTransformV3(images=x, transforms=transforms,
+                                                output_shape=t.shape(x)[1:3], fill_value=0.0,
+                                                interpolation="BILINEAR", fill_mode="NEAREST")
+
+
+def random_contrast(x, config: TrainConfig, seed):
+    """Scale each image's deviation from its mean by a factor in [1 - contrast, 1 + contrast]."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    factor = t.random.stateless_uniform([t.shape(x)[0], 1, 1, 1], seed, 1.0 - config.contrast, 1.0 + config.contrast)
+    mean = t.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    return t.clip_by_value((x - mean) * factor + mean, 0.0, 1.0)
+
+
+def random_gamma(x, config: TrainConfig, seed):
+    """x ** g with log g uniform in [-log(1 + gamma), +log(1 + gamma)]: another film's gray curve."""
+    import math
+
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    bound = math.log1p(config.gamma)
+    g = t.exp(t.random.stateless_uniform([t.shape(x)[0], 1, 1, 1], seed, -bound, bound))
+    return t.pow(t.clip_by_value(x, 1e-6, 1.0), g)
+
+
 AUGMENTATIONS: dict[str, tuple[Callable[[TrainConfig], bool], Callable]] = {
     "flip": (lambda c: c.flip, random_flip),
     "zoom_crop": (lambda c: c.zoom_max > 1.0, random_zoom_crop),
+    "rotate_shift": (lambda c: c.rotation > 0.0 or c.shift > 0.0, random_rotate_shift),
+    "contrast": (lambda c: c.contrast > 0.0, random_contrast),
+    "gamma": (lambda c: c.gamma > 0.0, random_gamma),
     "brightness": (lambda c: c.brightness > 0.0, random_brightness),
 }
 

@@ -2,8 +2,9 @@
 
     data folder (or split.json) -> patient-grouped split -> pixels decoded once (cache)
       -> tf.data from in-memory uint8 arrays, batch-wise augmentation in TF ops
-      -> fit (class-balanced sample weights, early stopping, LR decay on plateau,
-         a checkpoint every epoch) -> best weights -> validation metrics + threshold
+      -> fit (class-balanced sample weights, early stopping, LR decay on plateau or
+         warm-up + cosine, optional teacher soft targets, a checkpoint every epoch)
+      -> best weights -> validation metrics + threshold
       -> runs/<name>/{model.keras, spec.json, config.toml, split.json, history.*, curves.png,
                       val_metrics.json, manifest.json}
 
@@ -27,8 +28,8 @@ import numpy as np
 from rich.markup import escape
 
 from edgecxr import augment as aug
-from edgecxr import train_metrics
-from edgecxr.config import TrainConfig, load_config, to_toml
+from edgecxr import distill, train_metrics
+from edgecxr.config import TrainConfig, load_train_config, to_toml
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split, split_by_patient, write_split
@@ -49,6 +50,7 @@ TASKS = ("binary", "multiclass", "multilabel")
 class TrainResult:
     run_dir: Path
     model: str
+    recipe: str
     task: str
     labels: list[str]
     input_shape: tuple[int, int, int]
@@ -80,6 +82,7 @@ class _Arrays:
     y: np.ndarray  # float32 targets shaped like the model's output
     index: np.ndarray  # int class index (single-label) or multi-hot (multi-label)
     weights: np.ndarray  # float32 per-sample weight (class balance)
+    paths: list[Path]  # the images, in order (undecodable ones skipped)
 
 
 def infer_task(dataset: Dataset, requested: str | None) -> str:
@@ -133,7 +136,7 @@ def _arrays(dataset: Dataset, assignment: dict[Path, str], which: str, spec: Pre
         index = np.array([ls[0] for ls in labels], np.int64)
         y = np.eye(k, dtype=np.float32)[index] if units == k else index[:, None].astype(np.float32)
         weights = class_weight[index].astype(np.float32) if class_weight is not None else np.ones(len(index), np.float32)
-    return _Arrays(pixels.x, y, index, weights)
+    return _Arrays(pixels.x, y, index, weights, [Path(p) for p in pixels.paths])
 
 
 def class_weights(dataset: Dataset, assignment: dict[Path, str]) -> np.ndarray:
@@ -177,32 +180,58 @@ def make_dataset(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch
 # ---------------------------------------------------------------------------------------------
 # Model and callbacks
 # ---------------------------------------------------------------------------------------------
-def _compile(model, task: str, activation: str, units: int, config: TrainConfig):
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A float (plateau: ReduceLROnPlateau changes it) or a warm-up + cosine schedule over the
+    whole run, driven by the optimizer's step counter (so a resumed run continues the curve).
+    The warm-up is capped at half the run for tiny datasets."""
+    from edgecxr.tfenv import keras
+
+    if config.schedule == "plateau":
+        return config.learning_rate
+    total = max(2, config.epochs * steps_per_epoch)
+    warmup = min(config.warmup_steps, total // 2)
+    cosine = keras().optimizers.schedules.CosineDecay
+    if warmup == 0:
+        return cosine(config.learning_rate, total, alpha=config.final_lr_fraction)
+    return cosine(0.0, total - warmup, alpha=config.final_lr_fraction, warmup_target=config.learning_rate,
+                  warmup_steps=warmup)
+
+
+SCHEDULES = ("plateau", "cosine")
+
+
+def _compile(model, task: str, activation: str, units: int, config: TrainConfig, steps_per_epoch: int):
     from edgecxr.tfenv import keras
 
     k = keras()
-    if activation == "softmax":
-        loss, accuracy = k.losses.CategoricalCrossentropy(), k.metrics.CategoricalAccuracy(name="accuracy")
-    else:
-        loss, accuracy = k.losses.BinaryCrossentropy(), k.metrics.BinaryAccuracy(name="accuracy")
-    auc = k.metrics.AUC(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
-    model.compile(optimizer=k.optimizers.Adam(config.learning_rate), loss=loss, metrics=[accuracy, auc],
-                  weighted_metrics=[])
+    if config.schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {config.schedule!r}", f"use one of {', '.join(SCHEDULES)}")
+    accuracy_cls = k.metrics.CategoricalAccuracy if activation == "softmax" else k.metrics.BinaryAccuracy
+    auc_cls = k.metrics.AUC
+    loss = distill.hard_loss(activation, config.label_smoothing)
+    if config.teacher:  # targets are [hard | teacher], metrics see the hard half only
+        loss = distill.DistillLoss(activation, units, config.distill_alpha, config.distill_temperature,
+                                   config.label_smoothing)
+        accuracy_cls, auc_cls = distill.first_columns(accuracy_cls, units), distill.first_columns(auc_cls, units)
+    accuracy = accuracy_cls(name="accuracy")
+    auc = auc_cls(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
+    model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch)), loss=loss,
+                  metrics=[accuracy, auc], weighted_metrics=[])
     model.optimizer.build(model.trainable_variables)
     return model
 
 
-# Keras callbacks whose counters must survive an interruption: config -> callback, and the
-# attributes that ``_Checkpoint`` saves every epoch and puts back on resume. A new LR schedule
-# or selection rule is a new row.
+# Keras callbacks whose counters must survive an interruption: config -> callback, the
+# attributes that ``_Checkpoint`` saves every epoch and puts back on resume, and whether the
+# config uses it. A new LR schedule or selection rule is a new row.
 STATEFUL_CALLBACKS = {
     "early_stopping": (lambda k, c: k.callbacks.EarlyStopping(monitor=c.monitor, patience=c.early_stopping_patience,
                                                                restore_best_weights=True),
-                       ("wait", "best", "best_epoch")),
+                       ("wait", "best", "best_epoch"), lambda c: True),
     "plateau": (lambda k, c: k.callbacks.ReduceLROnPlateau(monitor=c.monitor, factor=c.lr_plateau_factor,
                                                            patience=c.lr_plateau_patience,
                                                            min_lr=c.min_learning_rate),
-                ("wait", "best", "cooldown_counter")),
+                ("wait", "best", "cooldown_counter"), lambda c: c.schedule == "plateau"),
 }
 
 
@@ -211,7 +240,8 @@ def _callbacks(run: Run, config: TrainConfig, state: dict | None, steps: int, pr
     from edgecxr.tfenv import keras
 
     k = keras()
-    stateful = {name: (make(k, config), keys) for name, (make, keys) in STATEFUL_CALLBACKS.items()}
+    stateful = {name: (make(k, config), keys) for name, (make, keys, used) in STATEFUL_CALLBACKS.items()
+                if used(config)}
     early = stateful["early_stopping"][0]
     board = k.callbacks.TensorBoard(log_dir=str(run.file("tensorboard")), write_graph=False, profile_batch=0)
     checkpoint = _Checkpoint(run.file(CHECKPOINTS), early, stateful, state)
@@ -341,12 +371,14 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
         run = Run.open(runs_root / name)
         state = read_checkpoint_state(run)
         dataset, assignment = read_split(run.file(SPLIT_FILE))
-        return run, load_config(TrainConfig, run.file(CONFIG_FILE)), dataset, assignment, state
+        return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
     zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     if data is None and split is None:
         raise ConfigError("no data given", "pass --data FOLDER (class folders, or train/val/test folders)")
     dataset, assignment = _load_split(data, Path(split) if split else None, config)
     _check_split(dataset, assignment)
+    if config.teacher:
+        distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
     if force and name:
         _clear_old_run(runs_root / name)
     run = Run.create(name, runs_root, force=force)
@@ -390,7 +422,16 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
             f"{len(weights_report['skipped'])} skipped (shape differs), {len(weights_report['absent'])} not in the file")
         for line in weights_report["skipped"]:
             log(f"  skipped {line}")
-    _compile(model, task, activation, units, config)
+    steps = -(-len(train_arr.x) // config.batch_size)
+    _compile(model, task, activation, units, config, steps)
+    if config.teacher:
+        teacher = distill.load_teacher(config.teacher)
+        log(f"distilling from {config.teacher} ({teacher.spec.width}x{teacher.spec.height}, "
+            f"alpha {config.distill_alpha}, T {config.distill_temperature})")
+        train_arr.y = np.concatenate([train_arr.y, teacher.targets(train_arr.paths, units, activation)], axis=1)
+        val_y = np.concatenate([val_arr.y, teacher.targets(val_arr.paths, units, activation)], axis=1)
+    else:
+        val_y = val_arr.y
     if state:
         from edgecxr.tfenv import tf
 
@@ -400,8 +441,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
 
     train_ds = make_dataset(train_arr.x, train_arr.y, train_arr.weights, config.batch_size, config,
                             shuffle_seed=config.seed)
-    val_ds = make_dataset(val_arr.x, val_arr.y, None, config.batch_size)
-    steps = -(-len(train_arr.x) // config.batch_size)
+    val_ds = make_dataset(val_arr.x, val_y, None, config.batch_size)
     cbs, early, checkpoint = _callbacks(run, config, state, steps, progress)
     start_epoch = state["epoch"] if state else 0
     started = time.perf_counter()
@@ -425,7 +465,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
     metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
     _write_outputs(run, model, spec, history, metrics)
-    result = TrainResult(run_dir=run.path, model=config.model, task=task, labels=list(dataset.classes),
+    result = TrainResult(run_dir=run.path, model=config.model, recipe=config.recipe, task=task, labels=list(dataset.classes),
                          input_shape=shape, params=zoo.count_params(model), epochs_run=len(history),
                          best_epoch=best_epoch, threshold=spec.threshold, val_metrics=metrics,
                          train_images=len(train_arr.x), val_images=len(val_arr.x), seconds=round(seconds, 2),

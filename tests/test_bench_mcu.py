@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from edgecxr.bench.mcu import DEVICES_FILE, load_boards, mcu_report
 from edgecxr.cli import app
 from edgecxr.errors import DeviceError
+from edgecxr.resources import resource
 
 TINY_BOARD = """
 [cores.m4]
@@ -33,7 +34,7 @@ def test_shipped_boards_cite_their_coefficients():
     assert {"nano33ble", "nucleo-l4r5zi", "stm32f746-disco", "portenta-h7", "esp32-s3", "pico"} <= set(boards)
     assert boards["nucleo-l4r5zi"].clock_mhz == 120 and boards["nucleo-l4r5zi"].ram_kb == 640
     assert not boards["pico"].fpu
-    text = DEVICES_FILE.read_text()
+    text = resource(DEVICES_FILE).read_text()
     assert "1.665 inf/s" in text and "MLPerf Tiny" in text  # the derivations are next to the numbers
 
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 
 from edgecxr import augment
-from edgecxr.config import TrainConfig
+from edgecxr.config import TrainConfig, recipe_config
 
 
 def _batch(n=4, size=12):
@@ -22,6 +22,8 @@ def test_config_switches_the_augmentations():
     assert augment.enabled(TrainConfig()) == ["flip", "zoom_crop", "brightness"]
     assert augment.enabled(replace(TrainConfig(), augment=False)) == []
     assert augment.enabled(replace(TrainConfig(), flip=False, brightness=0.0)) == ["zoom_crop"]
+    assert augment.enabled(recipe_config("cxr")) == ["zoom_crop", "contrast", "gamma", "brightness"]
+    assert "rotate_shift" in augment.enabled(recipe_config("cxr", rotation=5.0))
 
 
 def test_flip_mirrors_whole_images_or_leaves_them():
@@ -58,3 +60,24 @@ def test_same_seed_same_batch_other_seed_other_batch():
     b = augment.augment_batch(x, TrainConfig(), _seed(7)).numpy()
     c = augment.augment_batch(x, TrainConfig(), _seed(8)).numpy()
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_rotate_shift_is_identity_at_zero_and_moves_content_otherwise():
+    x = np.zeros((4, 16, 16, 1), np.float32)
+    x[:, 4:12, 7:9] = 1.0  # a vertical bar
+    still = augment.random_rotate_shift(x, replace(TrainConfig(), rotation=0.0, shift=0.0), _seed(1)).numpy()
+    np.testing.assert_allclose(still, x, atol=1e-6)
+    turned = augment.random_rotate_shift(x, replace(TrainConfig(), rotation=90.0), _seed(1)).numpy()
+    assert np.abs(turned - x).max() > 0.5
+    assert abs(turned.sum() - x.sum()) / x.sum() < 0.35  # moved, not erased
+
+
+def test_contrast_keeps_the_mean_and_gamma_keeps_the_order():
+    x = _batch(8)
+    c = augment.random_contrast(x, replace(TrainConfig(), contrast=0.2), _seed(4)).numpy()
+    np.testing.assert_allclose(c.mean(axis=(1, 2, 3)), x.mean(axis=(1, 2, 3)), atol=0.02)
+    assert not np.allclose(c, x)
+    g = augment.random_gamma(x, replace(TrainConfig(), gamma=0.25), _seed(5)).numpy()
+    flat_x, flat_g = x[0].ravel(), g[0].ravel()
+    assert np.array_equal(np.argsort(flat_x), np.argsort(flat_g))  # monotonic per image
+    assert 0.0 <= g.min() and g.max() <= 1.0 and not np.allclose(g, x)

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.config import TrainConfig, from_dict, load_config, to_toml
+from edgecxr.config import DEFAULT_RECIPE, RECIPES, TrainConfig, from_dict, load_config, load_train_config, recipe_config, to_toml
 from edgecxr.errors import ConfigError
 
 
@@ -58,4 +58,38 @@ def test_cli_config_with_unknown_key_exits_with_one_line(tmp_path, synth_binary)
     assert result.exit_code == 2
     assert "error: " in result.output and "did you mean 'learning_rate'?" in result.output
     assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_recipes_are_rows_over_the_edge_impulse_defaults():
+    assert recipe_config("edge-impulse") == TrainConfig()
+    cxr = recipe_config()
+    assert DEFAULT_RECIPE == "cxr" and cxr.recipe == "cxr"
+    assert (cxr.normalize, cxr.schedule, cxr.monitor, cxr.flip, cxr.threshold_rule) == \
+        ("equalize", "cosine", "val_auc", False, "sensitivity")
+    assert all(set(values) <= set(TrainConfig.__dataclass_fields__) for values in RECIPES.values())
+
+
+def test_recipe_then_file_then_flags(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('recipe = "edge-impulse"\nepochs = 7\n')
+    from_file = load_train_config(path, {"seed": 4})
+    assert (from_file.recipe, from_file.normalize, from_file.epochs, from_file.seed) == ("edge-impulse", "none", 7, 4)
+    flagged = load_train_config(path, {"epochs": 9}, recipe="cxr")
+    assert (flagged.recipe, flagged.normalize, flagged.epochs) == ("cxr", "equalize", 9)
+    assert load_train_config() == recipe_config()
+
+
+def test_a_run_config_reads_back_unchanged(tmp_path):
+    config = recipe_config(epochs=3, flip=True)
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(config))
+    assert load_train_config(path) == config
+
+
+def test_unknown_recipe_is_one_line_through_the_cli(tmp_path, synth_binary):
+    result = CliRunner().invoke(edgecxr.cli.app, ["train", "--data", str(synth_binary), "--recipe", "cxr2",
+                                                  "--runs-root", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "unknown recipe 'cxr2'; did you mean 'cxr'?" in result.output
     assert not (tmp_path / "runs").exists()

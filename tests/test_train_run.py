@@ -71,10 +71,11 @@ def test_saved_model_takes_the_spec_input_and_gives_varied_probabilities(trained
 
 @pytest.mark.slow
 def test_same_seed_same_run_through_the_cli(trained_run, synth_binary, tmp_path):
-    """The CLI with the fixture's settings repeats the fixture's run number for number."""
+    """The CLI with the fixture's settings (the edge-impulse recipe) repeats the fixture's run
+    number for number."""
     config = tmp_path / "c.toml"
     config.write_text("bn_momentum = 0.5\n")
-    result = invoke("train", "--data", synth_binary, "--size", 32, "--epochs", 3, "--batch-size", 8, "--lr", 0.005,
+    result = invoke("train", "--recipe", "edge-impulse", "--data", synth_binary, "--size", 32, "--epochs", 3, "--batch-size", 8, "--lr", 0.005,
                     "--seed", 0, "--config", config, "--name", "again", "--runs-root", tmp_path, "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)

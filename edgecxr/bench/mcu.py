@@ -12,12 +12,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import edgecxr
 from edgecxr.bench import micro
 from edgecxr.errors import ConfigError, DeviceError
+from edgecxr.resources import resource
 from edgecxr.runtimes import check_tflite
 
-DEVICES_FILE = Path(edgecxr.__file__).resolve().parents[1] / "benchmarks" / "devices.toml"
+DEVICES_FILE = "benchmarks/devices.toml"  # shipped beside the package (edgecxr.resources)
 KB = 1024
 
 
@@ -41,7 +41,7 @@ class Board:
 
 def load_boards(path: Path | None = None) -> dict[str, Board]:
     """Boards of ``path`` (default benchmarks/devices.toml), each merged with its core's figures."""
-    path = Path(path or DEVICES_FILE)
+    path = Path(path) if path else resource(DEVICES_FILE)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:

@@ -11,12 +11,11 @@ import json
 import shutil
 from pathlib import Path
 
-import edgecxr
 from edgecxr import preprocess
 from edgecxr.errors import DeviceError, ModelError
+from edgecxr.resources import resource
 
-RUNNER_DIR = Path(edgecxr.__file__).resolve().parents[1] / "firmware_bundle" / "rpi"
-RUNNER = RUNNER_DIR / "classify.py"
+RUNNER = "firmware_bundle/rpi/classify.py"  # shipped beside the package (edgecxr.resources)
 PREPROCESS_COPY = "edgecxr_preprocess.py"
 # the runner's exit statuses (firmware_bundle/rpi/classify.py)
 EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
@@ -24,10 +23,7 @@ EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
 
 def runner_files() -> dict[str, Path]:
     """File name on the device -> local source file."""
-    if not RUNNER.is_file():
-        raise DeviceError(f"the Raspberry Pi runner {RUNNER} is missing",
-                          "reinstall edgecxr from its source tree (pip install -e .)")
-    return {"classify.py": RUNNER, PREPROCESS_COPY: Path(preprocess.__file__)}
+    return {"classify.py": resource(RUNNER), PREPROCESS_COPY: Path(preprocess.__file__)}
 
 
 def stage(folder: Path) -> Path:

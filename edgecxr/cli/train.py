@@ -19,11 +19,21 @@ def train_command(
     alpha: Annotated[float | None, typer.Option("--alpha", help="MobileNetV1 width multiplier: 0.1 0.2 0.25 0.35 0.5 0.75 1.0 (default: 0.25).")] = None,
     size: Annotated[int | None, typer.Option("--size", help="Input width = height in pixels (default: the model's, 96 for mobilenet_v1).")] = None,
     channels: Annotated[int | None, typer.Option("--channels", help="1 (gray) or 3 (default: the model's).")] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Training cycles (default: 150).")] = None,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Recipe (edgecxr.config.RECIPES): cxr (default; equalized input, X-ray augmentation, warm-up + cosine, best epoch by val AUC) or edge-impulse (the paper's). --config and flags override it.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Training cycles (default: the recipe's, 30 for cxr).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default: 0.0005).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Adam (peak) learning rate (default: the recipe's, 0.002 for cxr).")] = None,
     val_fraction: Annotated[float | None, typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
-    no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation (flip, zoom-crop, brightness) off.")] = False,
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation off (all of the recipe's).")] = False,
+    flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help="Random horizontal flip (cxr: off, it moves the heart; edge-impulse: on).")] = None,
+    teacher: Annotated[Path | None, typer.Option("--teacher", help="Distil from this finished run (same labels, task and normalization; its own input size).")] = None,
+    distill_alpha: Annotated[float | None, typer.Option("--distill-alpha", help="Weight of the labels in the distillation loss; 1 - alpha goes to the teacher (default: 0.5).")] = None,
+    distill_temperature: Annotated[float | None, typer.Option("--distill-temperature", help="Softening temperature T of the distillation loss (default: 2).")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Labels from this CSV (one row per image; NIH ChestX-ray14 style) instead of class folders; --data is the image folder.")] = None,
+    image_col: Annotated[str, typer.Option("--image-col", help="CSV column of the image file name.")] = "Image Index",
+    label_col: Annotated[str, typer.Option("--label-col", help="CSV column of the labels.")] = "Finding Labels",
+    patient_col: Annotated[str | None, typer.Option("--patient-col", help="CSV column of the patient id (default 'Patient ID'; pass '' to take it from file names).")] = "Patient ID",
+    label_sep: Annotated[str, typer.Option("--label-sep", help="Separator of several labels in one cell (multi-label).")] = "|",
     no_balance: Annotated[bool, typer.Option("--no-balance", help="Do not weight classes by inverse frequency.")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed; the same seed gives the same run (default: 0).")] = None,
     weights: Annotated[Path | None, typer.Option("--weights", help="Pretrained backbone (.h5/.keras), loaded by layer name; mismatches are skipped and listed.")] = None,
@@ -35,22 +45,29 @@ def train_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue run --name from its last checkpoint, with its own config and split.")] = False,
     as_json: JsonOpt = False,
 ):
-    """Train a float model into runs/<name>/ (Edge Impulse recipe by default). Not a medical device."""
-    from edgecxr.config import TrainConfig, load_config
+    """Train a float model into runs/<name>/ (the cxr recipe by default). Not a medical device."""
+    from edgecxr.config import load_train_config
     from edgecxr.train import train
 
     overrides = {"model": model, "alpha": alpha, "size": size, "channels": channels, "epochs": epochs,
                  "batch_size": batch_size, "learning_rate": lr, "val_fraction": val_fraction, "seed": seed,
                  "weights": str(weights) if weights else None,
-                 "augment": False if no_augment else None, "balance": False if no_balance else None}
-    cfg = load_config(TrainConfig, config, overrides)
+                 "augment": False if no_augment else None, "balance": False if no_balance else None,
+                 "flip": flip, "teacher": str(teacher) if teacher else None, "distill_alpha": distill_alpha,
+                 "distill_temperature": distill_temperature}
+    cfg = load_train_config(config, overrides, recipe)
+    if csv is not None and not resume:
+        from edgecxr.data.dataset import load_dataset
+
+        data = load_dataset(data or csv.parent, csv, image_col=image_col, label_col=label_col,
+                            patient_col=patient_col or None, sep=label_sep)
     result = train(cfg, data, runs_root=runs_root, name=name, force=force, resume=resume, split=split)
     emit(result.to_dict(), as_json, _print_result)
 
 
 def _print_result(r: dict) -> None:
     m = r["val_metrics"]
-    typer.echo(f"run: {r['run_dir']}  ({r['model']}, {r['task']}, {r['epochs_run']} epochs, best {r['best_epoch']}, "
+    typer.echo(f"run: {r['run_dir']}  ({r['model']}, {r['recipe']} recipe, {r['task']}, {r['epochs_run']} epochs, best {r['best_epoch']}, "
                f"{r['seconds']:.0f} s, {r['images_per_second']:.0f} images/s)")
     typer.echo(f"validation ({r['val_images']} images, patient-grouped):")
     for key in ("accuracy", "sensitivity", "specificity", "roc_auc", "macro_roc_auc"):

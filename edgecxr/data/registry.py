@@ -18,11 +18,11 @@ import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from edgecxr import __version__
 from edgecxr.errors import ConfigError, DataError
+from edgecxr.resources import resource
 from edgecxr.runs import sha256_file
 
 REGISTRY_FILE = "datasets.toml"
@@ -64,13 +64,10 @@ class DatasetInfo:
 
 
 def registry_path() -> Path:
-    """$EDGECXR_DATASETS, else the copy inside the package, else the repository root's."""
+    """$EDGECXR_DATASETS, else the shipped datasets.toml (see edgecxr.resources)."""
     if env := os.environ.get("EDGECXR_DATASETS"):
         return Path(env)
-    packaged = Path(str(resources.files("edgecxr") / REGISTRY_FILE))
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parents[2] / REGISTRY_FILE
+    return resource(REGISTRY_FILE)
 
 
 def load_registry(path: str | Path | None = None) -> dict[str, DatasetInfo]:

@@ -7,13 +7,13 @@ with ``force``.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from edgecxr.errors import RunError
+from edgecxr.resources import resource
 
 
 def check_free(target: Path, force: bool) -> None:
@@ -39,20 +39,8 @@ def staged_folder(target: Path, force: bool) -> Iterator[Path]:
 
 
 def templates_root() -> Path:
-    """The device-side templates: the source tree's firmware_bundle/, or the copy a wheel
-    installs under <prefix>/share/edgecxr/ (pyproject's data-files)."""
-    import sysconfig
-
-    candidates = [Path(__file__).resolve().parents[2] / "firmware_bundle"]
-    for scheme in (None, f"{os.name}_user"):
-        with contextlib.suppress(KeyError):
-            data = sysconfig.get_path("data", scheme) if scheme else sysconfig.get_path("data")
-            candidates.append(Path(data) / "share" / "edgecxr" / "firmware_bundle")
-    for folder in candidates:
-        if (folder / "rpi").is_dir() and (folder / "arduino").is_dir():
-            return folder
-    raise RunError("the firmware_bundle templates are missing from this installation",
-                   f"reinstall edgecxr (looked in {', '.join(map(str, candidates))})")
+    """The device-side templates (firmware_bundle/, see edgecxr.resources)."""
+    return resource("firmware_bundle")
 
 
 def template(relpath: str) -> Path:

@@ -1,0 +1,32 @@
+"""Files that ship beside the package: the dataset registry, the board table and the
+device-side templates. From a source checkout they are the repository's own top-level
+files (``datasets.toml``, ``benchmarks/devices.toml``, ``firmware_bundle/``); an installed
+wheel carries copies under ``<prefix>/share/edgecxr/`` (pyproject's data-files)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sysconfig
+from pathlib import Path
+
+from edgecxr.errors import RunError
+
+
+def roots() -> list[Path]:
+    """Where to look, in order: the source tree, then the install prefixes' share/edgecxr."""
+    found = [Path(__file__).resolve().parents[1]]
+    for scheme in (None, f"{os.name}_user"):
+        with contextlib.suppress(KeyError):
+            data = sysconfig.get_path("data", scheme) if scheme else sysconfig.get_path("data")
+            found.append(Path(data) / "share" / "edgecxr")
+    return found
+
+
+def resource(relpath: str) -> Path:
+    """The shipped file or folder ``relpath`` (e.g. "benchmarks/devices.toml")."""
+    for root in roots():
+        if (root / relpath).exists():
+            return root / relpath
+    raise RunError(f"{relpath} is missing from this installation",
+                   f"reinstall edgecxr (looked in {', '.join(str(r) for r in roots())})")

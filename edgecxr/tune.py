@@ -1,0 +1,360 @@
+"""`edgecxr tune`: search width, input size and recipe choices under a board's limits.
+
+In the spirit of Edge Impulse's EON Tuner, with every figure measured where it can be:
+
+  1. plan (nothing written): every candidate of the search space is built; flash is checked on
+     its int8 size estimate, then the model is settled with a few training steps on real
+     training images (an untrained int8 model underflows its scales and TFLM aborts),
+     converted to int8 and planned by the TFLite Micro runtime (measured arena -> RAM) and its
+     latency estimated from its MACs (edgecxr.bench.mcu). Candidates over the board's flash,
+     RAM or --max-latency-ms are pruned. The settling steps also time one training step, from
+     which the epochs that fit the budget follow.
+  2. search: each surviving candidate is trained (the recipe, epochs scaled to the budget),
+     PTQ int8 quantized and measured on validation with its int8 model. The state file is
+     written after each candidate, so `--resume` continues after an interruption.
+  3. report: every candidate, the Pareto front over (int8 validation accuracy up; RAM, flash,
+     latency down) marked.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.config import RECIPES, recipe_config
+from edgecxr.data.dataset import Dataset, scan_folder
+from edgecxr.data.split import split_by_patient
+from edgecxr.errors import ConfigError, RunError
+from edgecxr.progress import log
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, new_run_name, write_json
+
+STATE_FILE = "tune.json"
+KB = 1024
+SETTLE_IMAGES = 64
+SETTLE_STEPS = 4
+OVERHEAD_S = 25.0  # per candidate beyond its epochs: decoding, PTQ conversion, int8 validation (estimate)
+SHORT_OVERHEAD_S = 5.0
+
+
+# The search space as data: every combination is one candidate. Recipe choices are rows of
+# edgecxr.config.RECIPES plus overrides.
+@dataclass(frozen=True)
+class Space:
+    alphas: tuple[float, ...]
+    sizes: tuple[int, ...]
+    recipes: dict[str, tuple[str, dict]]  # choice -> (RECIPES row, overrides)
+    max_epochs: int
+
+
+SPACES = {
+    "full": Space(alphas=(0.1, 0.25, 0.5), sizes=(64, 96, 128),
+                  recipes={"cxr": ("cxr", {}), "cxr-rotate": ("cxr", {"rotation": 5.0, "shift": 0.05})},
+                  max_epochs=RECIPES["cxr"]["epochs"]),
+    # CI: two tiny candidates, one epoch each
+    "short": Space(alphas=(0.1, 0.25), sizes=(32,), recipes={"cxr": ("cxr", {"warmup_steps": 4})}, max_epochs=1),
+}
+
+
+@dataclass
+class Candidate:
+    id: str
+    alpha: float
+    size: int
+    recipe: str
+    status: str = "planned"  # planned | pruned | trained | skipped
+    reason: str | None = None
+    int8_kb_estimate: float | None = None
+    flash_needed_kb: float | None = None
+    arena_kb: float | None = None
+    ram_needed_kb: float | None = None
+    latency_ms: float | None = None
+    step_seconds: float | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+    int8_kb: float | None = None
+    val: dict = field(default_factory=dict)
+    pareto: bool = False
+
+
+def candidates(space: Space) -> list[Candidate]:
+    return [Candidate(f"a{alpha:g}-{size}px-{choice}", alpha, size, choice)
+            for choice in space.recipes for size in space.sizes for alpha in space.alphas]
+
+
+def _config(space: Space, c: Candidate, epochs: int, seed: int):
+    recipe, overrides = space.recipes[c.recipe]
+    return recipe_config(recipe, **{**overrides, "alpha": c.alpha, "size": c.size, "epochs": epochs, "seed": seed})
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. plan: prune by flash (estimate), RAM (measured TFLM arena), latency (MACs estimate)
+# ---------------------------------------------------------------------------------------------
+def _settle_images(dataset: Dataset, assignment: dict, spec, n: int) -> tuple[np.ndarray, np.ndarray]:
+    from edgecxr.data.cache import load_pixels
+
+    rng = np.random.default_rng(0)
+    train = [s for s in dataset.samples if assignment[s.path] == "train"]
+    picked = [train[i] for i in rng.choice(len(train), min(n, len(train)), replace=False)]
+    pixels = load_pixels([s.path for s in picked], spec, progress=False)
+    by_path = {s.path: s for s in picked}
+    y = np.array([by_path[Path(p)].labels[0] for p in pixels.paths])
+    return pixels.x, y
+
+
+def _measure(space: Space, c: Candidate, board, dataset: Dataset, assignment: dict, task: str, seed: int,
+             devices_file: Path | None) -> None:
+    """Fill c's flash/RAM/latency/step-time figures (settled int8 model, TFLM arena)."""
+    from edgecxr.bench.mcu import mcu_report
+    from edgecxr.models import zoo
+    from edgecxr.preprocess import PreprocessSpec, to_float
+    from edgecxr.quantize import convert_int8
+    from edgecxr.tfenv import keras, set_seed
+
+    config = _config(space, c, 1, seed)
+    set_seed(seed)
+    model = zoo.build_model(config.model, task, len(dataset.classes), c.size, config.channels, c.alpha,
+                            config.dropout)
+    c.int8_kb_estimate = round(zoo.int8_size_estimate(model) / KB, 1)
+    c.flash_needed_kb = round(c.int8_kb_estimate + board.runtime_code_kb, 1)
+    if c.flash_needed_kb > board.flash_kb:
+        c.status, c.reason = "pruned", f"flash {c.flash_needed_kb:.0f} KB > {board.flash_kb:.0f} KB"
+        return
+    shape = model.input_shape[1:]
+    units, activation = zoo.output_head(zoo.get_entry(config.model), task, len(dataset.classes))
+    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+                          normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
+    x_u8, index = _settle_images(dataset, assignment, spec, SETTLE_IMAGES)
+    x = to_float(x_u8)
+    y = np.eye(units, dtype=np.float32)[index] if units > 1 else index[:, None].astype(np.float32)
+    model.compile(keras().optimizers.Adam(config.learning_rate),
+                  "categorical_crossentropy" if activation == "softmax" else "binary_crossentropy")
+    batch = min(config.batch_size, len(x))
+    model.train_on_batch(x[:batch], y[:batch])  # first step builds the graph: not timed
+    started = time.perf_counter()
+    for step in range(SETTLE_STEPS):
+        lo = (step * batch) % max(1, len(x) - batch + 1)
+        model.train_on_batch(x[lo:lo + batch], y[lo:lo + batch])
+    c.step_seconds = (time.perf_counter() - started) / SETTLE_STEPS
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{c.id}.tflite"
+        path.write_bytes(convert_int8(model, x))
+        report = mcu_report(path, board.key, devices_file)
+    c.arena_kb = round(report["arena_bytes"] / KB, 1)
+    c.ram_needed_kb = report["ram_needed_kb"]
+    c.latency_ms = report["latency_ms_optimized"] or report["latency_ms_reference"]
+    if report["ram_margin_kb"] < 0:
+        c.status, c.reason = "pruned", f"RAM {c.ram_needed_kb:.0f} KB > {report['ram_available_kb']:.0f} KB"
+
+
+def _limit_failure(cands: list[Candidate], board, max_latency_ms: float | None) -> str:
+    """Which limit stops the candidate closest to fitting, and by how much."""
+    ram_available = board.ram_kb - board.reserved_ram_kb
+
+    def overs(c: Candidate) -> list[tuple[str, float, float, float]]:
+        rows = [("flash", c.flash_needed_kb, board.flash_kb, 0.0)]
+        if c.ram_needed_kb is not None:
+            rows.append(("RAM", c.ram_needed_kb, ram_available, 0.0))
+        if c.latency_ms is not None and max_latency_ms is not None:
+            rows.append(("latency", c.latency_ms, max_latency_ms, 0.0))
+        return [(name, need, have, need / have - 1) for name, need, have, _ in rows if need > have]
+
+    closest = min(cands, key=lambda c: sum(o[3] for o in overs(c)) if overs(c) else float("inf"))
+    name, need, have, _ = max(overs(closest), key=lambda o: o[3])
+    unit = "ms" if name == "latency" else "KB"
+    return (f"{closest.id} (the closest) needs {need:.0f} {unit} of {name}, the limit is {have:.0f} {unit} "
+            f"({need - have:.0f} {unit} over)")
+
+
+MEASURED = ("status", "reason", "int8_kb_estimate", "flash_needed_kb", "arena_kb", "ram_needed_kb", "latency_ms",
+            "step_seconds")
+
+
+def plan(space: Space, board, dataset: Dataset, assignment: dict, task: str, seed: int,
+         devices_file: Path | None, max_latency_ms: float | None) -> list[Candidate]:
+    """Measure each architecture (alpha, size) once; its recipe choices share the figures."""
+    cands = candidates(space)
+    measured: dict[tuple[float, int], Candidate] = {}
+    for c in cands:
+        first = measured.get((c.alpha, c.size))
+        if first is None:
+            log(f"tune: measuring alpha {c.alpha:g} at {c.size}x{c.size} for {board.key}")
+            _measure(space, c, board, dataset, assignment, task, seed, devices_file)
+            measured[(c.alpha, c.size)] = c
+        else:
+            for key in MEASURED:
+                setattr(c, key, getattr(first, key))
+        if c.status == "planned" and max_latency_ms is not None and c.latency_ms > max_latency_ms:
+            c.status, c.reason = "pruned", f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms"
+    if not any(c.status == "planned" for c in cands):
+        raise ConfigError(f"no candidate fits {board.key}: {_limit_failure(cands, board, max_latency_ms)}",
+                          "choose a larger board, raise --max-latency-ms, or add smaller candidates "
+                          "(alpha, size) to edgecxr.tune.SPACES")
+    return cands
+
+
+def epochs_for_budget(cands: list[Candidate], train_images: int, batch_size: int, budget_s: float,
+                      max_epochs: int, overhead_s: float) -> int:
+    """The epochs per candidate that let every surviving candidate finish within the budget
+    (at least 1: the candidates beyond the budget are then skipped, cheapest first kept)."""
+    steps = -(-train_images // batch_size)
+    alive = [c for c in cands if c.status == "planned"]
+    per_epoch = sum(c.step_seconds * steps for c in alive)
+    spare = budget_s - overhead_s * len(alive)
+    return int(max(1, min(max_epochs, spare // per_epoch if per_epoch > 0 else max_epochs)))
+
+
+def check_budget(cands: list[Candidate], train_images: int, batch_size: int, budget_s: float,
+                 overhead_s: float) -> None:
+    steps = -(-train_images // batch_size)
+    cheapest = min((c.step_seconds * steps + overhead_s for c in cands if c.status == "planned"))
+    if cheapest > budget_s:
+        raise ConfigError(f"budget of {budget_s / 60:.1f} min is too small for one candidate: one epoch of the "
+                          f"cheapest takes ~{cheapest / 60:.1f} min here",
+                          f"pass --budget-minutes {max(1, int(np.ceil(cheapest / 60)))} or more (or --short)")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. search
+# ---------------------------------------------------------------------------------------------
+def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
+    """Accuracy/sensitivity/specificity (binary) or accuracy of the PTQ int8 model on validation."""
+    from edgecxr import train_metrics
+    from edgecxr.data.cache import load_pixels
+    from edgecxr.data.split import read_split
+    from edgecxr.evaluate.models import RUN_MODELS, load_predictor
+    from edgecxr.preprocess import PreprocessSpec
+
+    run = Run(run_dir)
+    spec = PreprocessSpec.load(run.file("spec.json"))
+    dataset, assignment = read_split(run.file("split.json"))
+    val = {s.path: s for s in dataset.samples if assignment[s.path] == "val"}
+    pixels = load_pixels(list(val), spec, progress=False)
+    ptq = next(m for m in RUN_MODELS if m.key == "ptq_int8")
+    probs = load_predictor(run, ptq).predict(pixels.x)
+    labels = [val[Path(p)].labels for p in pixels.paths]
+    if spec.task == "binary":
+        positive = spec.labels.index(spec.positive_label)
+        y = np.array([positive in ls for ls in labels])
+        p_pos = probs[:, positive] if probs.shape[1] > 1 else probs[:, 0]
+        m = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
+        out = {k: round(m[k]["value"], 4) for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}
+    else:
+        y = np.array([ls[0] for ls in labels])
+        out = {"accuracy": round(float((probs.argmax(1) == y).mean()), 4)}
+    return out, run.file("model_ptq_int8.tflite").stat().st_size / KB
+
+
+def pareto(cands: list[Candidate]) -> None:
+    """Mark the trained candidates no other beats on all of (accuracy up; RAM, flash, latency down)."""
+    done = [c for c in cands if c.status == "trained"]
+
+    def key(c):
+        return (-c.val["accuracy"], c.ram_needed_kb, c.int8_kb, c.latency_ms)
+
+    for c in done:
+        c.pareto = not any(all(a <= b for a, b in zip(key(o), key(c))) and key(o) != key(c) for o in done)
+
+
+@dataclass
+class TuneResult:
+    tune_dir: Path
+    board: str
+    budget_minutes: float
+    epochs: int
+    seconds: float
+    candidates: list[Candidate]
+    resumed: bool = False
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["tune_dir"] = str(self.tune_dir)
+        return d
+
+
+def _save(run: Run, state: dict, cands: list[Candidate]) -> None:
+    write_json(run.file(STATE_FILE), {**state, "candidates": [asdict(c) for c in cands]})
+
+
+def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.0, short: bool = False,
+         resume: bool = False, name: str | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
+         devices_file: Path | None = None, max_latency_ms: float | None = None, seed: int = 0,
+         force: bool = False) -> TuneResult:
+    """Plan, search and report (module docstring) into ``runs_root/name`` (tune.json + one run
+    per trained candidate under candidates/)."""
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.quantize import quantize
+    from edgecxr.train import infer_task, train
+
+    started = time.perf_counter()
+    runs_root = Path(runs_root)
+    if resume:
+        if not name:
+            raise ConfigError("--resume needs the --name of the tune to continue", "pass --name NAME")
+        run = Run.open(runs_root / name)
+        if not run.has(STATE_FILE):
+            raise RunError(f"{run.path} has no {STATE_FILE} to resume from", "start it again without --resume")
+        state = json.loads(run.file(STATE_FILE).read_text())
+        cands = [Candidate(**c) for c in state["candidates"]]
+        board_obj = get_board(state["board"], Path(state["devices_file"]) if state["devices_file"] else None)
+        space = SPACES[state["space"]]
+        dataset = scan_folder(state["data"])
+        log(f"tune: resuming {run.path}: {sum(c.status == 'trained' for c in cands)} candidates done")
+    else:
+        if budget_minutes <= 0:
+            raise ConfigError(f"budget {budget_minutes} minutes is not positive", "pass --budget-minutes 30")
+        if data is None:
+            raise ConfigError("no data given", "pass --data FOLDER (class folders)")
+        space = SPACES["short" if short else "full"]
+        board_obj = get_board(board, devices_file)
+        dataset = scan_folder(data)
+        assignment = split_by_patient(dataset, recipe_config().val_fraction, seed)
+        task = infer_task(dataset, None)
+        cands = plan(space, board_obj, dataset, assignment, task, seed, devices_file, max_latency_ms)
+        train_images = sum(v == "train" for v in assignment.values())
+        batch = recipe_config().batch_size
+        overhead = SHORT_OVERHEAD_S if short else OVERHEAD_S
+        planned_s = time.perf_counter() - started
+        check_budget(cands, train_images, batch, budget_minutes * 60 - planned_s, overhead)
+        epochs = epochs_for_budget(cands, train_images, batch, budget_minutes * 60 - planned_s, space.max_epochs,
+                                   overhead)
+        run = Run.create(name or new_run_name(f"tune-{board_obj.key}"), runs_root, force=force)
+        state = {"board": board_obj.key, "devices_file": str(devices_file) if devices_file else None,
+                 "data": str(Path(data).resolve()), "space": "short" if short else "full", "seed": seed,
+                 "budget_minutes": budget_minutes, "epochs": epochs, "max_latency_ms": max_latency_ms,
+                 "train_images": train_images, "batch_size": batch,
+                 "spent_seconds": planned_s}
+        _save(run, state, cands)
+    budget_s = state["budget_minutes"] * 60
+    spent_before = state["spent_seconds"]
+    session = time.perf_counter()
+    for c in cands:
+        if c.status != "planned":
+            continue
+        spent = spent_before + time.perf_counter() - session
+        need = c.step_seconds * state["epochs"] * -(-state["train_images"] // state["batch_size"])
+        if spent + need > budget_s:
+            c.status, c.reason = "skipped", f"budget: ~{need / 60:.1f} min needed, {(budget_s - spent) / 60:.1f} left"
+            _save(run, {**state, "spent_seconds": spent}, cands)
+            continue
+        log(f"tune: training {c.id} for {state['epochs']} epochs")
+        t0 = time.perf_counter()
+        config = _config(space, c, state["epochs"], state["seed"])
+        train(config, dataset, runs_root=run.file("candidates"), name=c.id, force=True, progress=False)
+        cand_run = run.file("candidates") / c.id
+        quantize(cand_run, int8=True, force=True)
+        c.val, c.int8_kb = _int8_val(cand_run, state["seed"])
+        c.int8_kb = round(c.int8_kb, 1)
+        c.epochs, c.seconds, c.status = state["epochs"], round(time.perf_counter() - t0, 1), "trained"
+        pareto(cands)
+        _save(run, {**state, "spent_seconds": spent_before + time.perf_counter() - session}, cands)
+    pareto(cands)
+    _save(run, {**state, "spent_seconds": spent_before + time.perf_counter() - session}, cands)
+    run.update_manifest("tune", {"board": state["board"], "trained": sum(c.status == "trained" for c in cands),
+                                 "pareto": [c.id for c in cands if c.pareto]})
+    return TuneResult(run.path, state["board"], state["budget_minutes"], state["epochs"],
+                      round(time.perf_counter() - started, 1), cands, resumed=resume)
