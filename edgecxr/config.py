@@ -127,7 +127,8 @@ def load_train_config(path: str | Path | None = None, overrides: dict | None = N
     file_values = _read_toml(path) if path is not None else {}
     name = recipe or file_values.get("recipe") or DEFAULT_RECIPE
     if not isinstance(name, str):
-        raise ConfigError(f"{path}: recipe must be str, not {type(name).__name__}", f"choose one of {', '.join(RECIPES)}")
+        raise ConfigError(f"{path}: recipe must be str, not {type(name).__name__}",
+                          f"choose one of {', '.join(RECIPES)}")
     values = {**recipe_values(name), **file_values, **({"recipe": name} if recipe else {})}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return from_dict(TrainConfig, values, str(path) if path is not None else "config")

@@ -106,13 +106,11 @@ def _settle_images(dataset: Dataset, assignment: dict, spec, n: int) -> tuple[np
     return pixels.x, y
 
 
-def _measure(space: Space, c: Candidate, board, dataset: Dataset, assignment: dict, task: str, seed: int,
-             devices_file: Path | None) -> None:
-    """Fill c's flash/RAM/latency/step-time figures (settled int8 model, TFLM arena)."""
-    from edgecxr.bench.mcu import mcu_report
+def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dict, task: str, seed: int):
+    """Flash check on the int8 size estimate; then a few timed training steps on real training
+    images (c.step_seconds). Returns (settled model, its float inputs), or None when pruned."""
     from edgecxr.models import zoo
     from edgecxr.preprocess import PreprocessSpec, to_float
-    from edgecxr.quantize import convert_int8
     from edgecxr.tfenv import keras, set_seed
 
     config = _config(space, c, 1, seed)
@@ -123,7 +121,7 @@ def _measure(space: Space, c: Candidate, board, dataset: Dataset, assignment: di
     c.flash_needed_kb = round(c.int8_kb_estimate + board.runtime_code_kb, 1)
     if c.flash_needed_kb > board.flash_kb:
         c.status, c.reason = "pruned", f"flash {c.flash_needed_kb:.0f} KB > {board.flash_kb:.0f} KB"
-        return
+        return None
     shape = model.input_shape[1:]
     units, activation = zoo.output_head(zoo.get_entry(config.model), task, len(dataset.classes))
     spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
@@ -140,6 +138,14 @@ def _measure(space: Space, c: Candidate, board, dataset: Dataset, assignment: di
         lo = (step * batch) % max(1, len(x) - batch + 1)
         model.train_on_batch(x[lo:lo + batch], y[lo:lo + batch])
     c.step_seconds = (time.perf_counter() - started) / SETTLE_STEPS
+    return model, x
+
+
+def _measure_board(c: Candidate, model, x: np.ndarray, board, devices_file: Path | None) -> None:
+    """RAM from the TFLM arena of the settled model's int8 conversion; latency from its MACs."""
+    from edgecxr.bench.mcu import mcu_report
+    from edgecxr.quantize import convert_int8
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{c.id}.tflite"
         path.write_bytes(convert_int8(model, x))
@@ -175,26 +181,44 @@ MEASURED = ("status", "reason", "int8_kb_estimate", "flash_needed_kb", "arena_kb
 
 
 def plan(space: Space, board, dataset: Dataset, assignment: dict, task: str, seed: int,
-         devices_file: Path | None, max_latency_ms: float | None) -> list[Candidate]:
-    """Measure each architecture (alpha, size) once; its recipe choices share the figures."""
+         devices_file: Path | None, max_latency_ms: float | None, budget_check=None) -> list[Candidate]:
+    """Measure each architecture (alpha, size) once -- its recipe choices share the figures --
+    in two passes: flash and step time (cheap; then ``budget_check(alive candidates)``), then
+    the TFLM arena and latency of those within the flash."""
     cands = candidates(space)
-    measured: dict[tuple[float, int], Candidate] = {}
+    first: dict[tuple[float, int], Candidate] = {}
+    settled = {}
+    n_arch = len({(c.alpha, c.size) for c in cands})
     for c in cands:
-        first = measured.get((c.alpha, c.size))
-        if first is None:
-            log(f"tune: measuring alpha {c.alpha:g} at {c.size}x{c.size} for {board.key}")
-            _measure(space, c, board, dataset, assignment, task, seed, devices_file)
-            measured[(c.alpha, c.size)] = c
-        else:
-            for key in MEASURED:
-                setattr(c, key, getattr(first, key))
-        if c.status == "planned" and max_latency_ms is not None and c.latency_ms > max_latency_ms:
-            c.status, c.reason = "pruned", f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms"
+        arch = (c.alpha, c.size)
+        if arch not in first:
+            log(f"tune: settling alpha {c.alpha:g} at {c.size}x{c.size} ({len(first) + 1} of {n_arch} architectures)")
+            first[arch] = c
+            settled[arch] = _settle(space, c, board, dataset, assignment, task, seed)
+    _no_fit(cands, first, board, max_latency_ms)
+    if budget_check is not None:
+        budget_check([c for c in first.values() if c.status == "planned"])
+    for arch, c in first.items():
+        if settled[arch] is not None:
+            log(f"tune: TFLM arena of alpha {c.alpha:g} at {c.size}x{c.size} for {board.key}")
+            _measure_board(c, *settled[arch], board, devices_file)
+            if c.status == "planned" and max_latency_ms is not None and c.latency_ms > max_latency_ms:
+                c.status, c.reason = "pruned", f"latency {c.latency_ms:.0f} ms > {max_latency_ms:g} ms"
+    _no_fit(cands, first, board, max_latency_ms)
+    return cands
+
+
+def _no_fit(cands: list[Candidate], first: dict, board, max_latency_ms: float | None) -> None:
+    """Copy each architecture's figures to its recipe choices; a one-line error when none fits."""
+    for c in cands:
+        source = first[(c.alpha, c.size)]
+        for key in MEASURED:
+            setattr(c, key, getattr(source, key))
     if not any(c.status == "planned" for c in cands):
-        raise ConfigError(f"no candidate fits {board.key}: {_limit_failure(cands, board, max_latency_ms)}",
+        raise ConfigError(f"no candidate fits {board.key}: "
+                          f"{_limit_failure(list(first.values()), board, max_latency_ms)}",
                           "choose a larger board, raise --max-latency-ms, or add smaller candidates "
                           "(alpha, size) to edgecxr.tune.SPACES")
-    return cands
 
 
 def epochs_for_budget(cands: list[Candidate], train_images: int, batch_size: int, budget_s: float,
@@ -210,11 +234,13 @@ def epochs_for_budget(cands: list[Candidate], train_images: int, batch_size: int
 
 def check_budget(cands: list[Candidate], train_images: int, batch_size: int, budget_s: float,
                  overhead_s: float) -> None:
+    """``budget_s`` = what is left of the budget; a ConfigError when one epoch of the cheapest
+    candidate (plus its quantization and validation) does not fit in it."""
     steps = -(-train_images // batch_size)
-    cheapest = min((c.step_seconds * steps + overhead_s for c in cands if c.status == "planned"))
+    cheapest = min(c.step_seconds * steps + overhead_s for c in cands if c.status == "planned")
     if cheapest > budget_s:
-        raise ConfigError(f"budget of {budget_s / 60:.1f} min is too small for one candidate: one epoch of the "
-                          f"cheapest takes ~{cheapest / 60:.1f} min here",
+        raise ConfigError(f"budget too small for one candidate: one epoch of the cheapest takes ~{cheapest / 60:.1f} "
+                          f"min here, {max(0.0, budget_s) / 60:.1f} min of the budget is left after measuring",
                           f"pass --budget-minutes {max(1, int(np.ceil(cheapest / 60)))} or more (or --short)")
 
 
@@ -249,6 +275,32 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     return out, run.file("model_ptq_int8.tflite").stat().st_size / KB
 
 
+def _ptq(run_dir: Path, seed: int) -> None:
+    """model_ptq_int8.tflite and its spec.json quant entry, as `edgecxr quantize` writes them
+    (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
+    from edgecxr.preprocess import to_float
+    from edgecxr.quantize import (
+        ARTIFACTS,
+        DEFAULT_CALIBRATION_SIZE,
+        SPEC_FILE,
+        calibration_sample,
+        convert_int8,
+        io_quant,
+        load_keras_model,
+        load_spec,
+    )
+    from edgecxr.runs import write_bytes
+
+    run = Run(run_dir)
+    spec = load_spec(run)
+    calibration, _ = calibration_sample(run, spec, DEFAULT_CALIBRATION_SIZE, seed)
+    content = convert_int8(load_keras_model(run), to_float(calibration))
+    write_bytes(run.file(ARTIFACTS["ptq"]), content, force=True)
+    inp, out = io_quant(content)
+    spec.quant[ARTIFACTS["ptq"]] = {"input": inp, "output": out}
+    write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
+
+
 def pareto(cands: list[Candidate]) -> None:
     """Mark the trained candidates no other beats on all of (accuracy up; RAM, flash, latency down)."""
     done = [c for c in cands if c.status == "trained"]
@@ -257,7 +309,7 @@ def pareto(cands: list[Candidate]) -> None:
         return (-c.val["accuracy"], c.ram_needed_kb, c.int8_kb, c.latency_ms)
 
     for c in done:
-        c.pareto = not any(all(a <= b for a, b in zip(key(o), key(c))) and key(o) != key(c) for o in done)
+        c.pareto = not any(all(a <= b for a, b in zip(key(o), key(c), strict=True)) and key(o) != key(c) for o in done)
 
 
 @dataclass
@@ -287,7 +339,6 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
     """Plan, search and report (module docstring) into ``runs_root/name`` (tune.json + one run
     per trained candidate under candidates/)."""
     from edgecxr.bench.mcu import get_board
-    from edgecxr.quantize import quantize
     from edgecxr.train import infer_task, train
 
     started = time.perf_counter()
@@ -314,12 +365,15 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         dataset = scan_folder(data)
         assignment = split_by_patient(dataset, recipe_config().val_fraction, seed)
         task = infer_task(dataset, None)
-        cands = plan(space, board_obj, dataset, assignment, task, seed, devices_file, max_latency_ms)
         train_images = sum(v == "train" for v in assignment.values())
         batch = recipe_config().batch_size
         overhead = SHORT_OVERHEAD_S if short else OVERHEAD_S
+
+        def budget_check(alive):
+            check_budget(alive, train_images, batch, budget_minutes * 60 - (time.perf_counter() - started), overhead)
+
+        cands = plan(space, board_obj, dataset, assignment, task, seed, devices_file, max_latency_ms, budget_check)
         planned_s = time.perf_counter() - started
-        check_budget(cands, train_images, batch, budget_minutes * 60 - planned_s, overhead)
         epochs = epochs_for_budget(cands, train_images, batch, budget_minutes * 60 - planned_s, space.max_epochs,
                                    overhead)
         run = Run.create(name or new_run_name(f"tune-{board_obj.key}"), runs_root, force=force)
@@ -338,7 +392,8 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         spent = spent_before + time.perf_counter() - session
         need = c.step_seconds * state["epochs"] * -(-state["train_images"] // state["batch_size"])
         if spent + need > budget_s:
-            c.status, c.reason = "skipped", f"budget: ~{need / 60:.1f} min needed, {(budget_s - spent) / 60:.1f} left"
+            c.status, c.reason = "skipped", (f"budget: ~{(need + OVERHEAD_S) / 60:.1f} min needed, "
+                                             f"{max(0.0, budget_s - spent) / 60:.1f} min left")
             _save(run, {**state, "spent_seconds": spent}, cands)
             continue
         log(f"tune: training {c.id} for {state['epochs']} epochs")
@@ -346,7 +401,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         config = _config(space, c, state["epochs"], state["seed"])
         train(config, dataset, runs_root=run.file("candidates"), name=c.id, force=True, progress=False)
         cand_run = run.file("candidates") / c.id
-        quantize(cand_run, int8=True, force=True)
+        _ptq(cand_run, state["seed"])
         c.val, c.int8_kb = _int8_val(cand_run, state["seed"])
         c.int8_kb = round(c.int8_kb, 1)
         c.epochs, c.seconds, c.status = state["epochs"], round(time.perf_counter() - t0, 1), "trained"

@@ -31,7 +31,7 @@ def test_flip_mirrors_whole_images_or_leaves_them():
     y = augment.random_flip(x, TrainConfig(), _seed(3)).numpy()
     flipped = [np.array_equal(y[i], x[i, :, ::-1]) for i in range(16)]
     kept = [np.array_equal(y[i], x[i]) for i in range(16)]
-    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
+    assert all(f or k for f, k in zip(flipped, kept, strict=True)) and any(flipped) and any(kept)
 
 
 def test_zoom_crop_is_identity_at_1x_and_magnifies_above():

@@ -6,7 +6,16 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.config import DEFAULT_RECIPE, RECIPES, TrainConfig, from_dict, load_config, load_train_config, recipe_config, to_toml
+from edgecxr.config import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    TrainConfig,
+    from_dict,
+    load_config,
+    load_train_config,
+    recipe_config,
+    to_toml,
+)
 from edgecxr.errors import ConfigError
 
 

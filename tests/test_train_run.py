@@ -75,8 +75,8 @@ def test_same_seed_same_run_through_the_cli(trained_run, synth_binary, tmp_path)
     number for number."""
     config = tmp_path / "c.toml"
     config.write_text("bn_momentum = 0.5\n")
-    result = invoke("train", "--recipe", "edge-impulse", "--data", synth_binary, "--size", 32, "--epochs", 3, "--batch-size", 8, "--lr", 0.005,
-                    "--seed", 0, "--config", config, "--name", "again", "--runs-root", tmp_path, "--json")
+    result = invoke("train", "--recipe", "edge-impulse", "--data", synth_binary, "--size", 32, "--epochs", 3,
+                    "--batch-size", 8, "--lr", 0.005, "--seed", 0, "--config", config, "--name", "again", "--runs-root", tmp_path, "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["run_dir"] == str(tmp_path / "again") and out["epochs_run"] == 3
