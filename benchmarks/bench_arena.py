@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from bench_latency import convert  # the sibling script (benchmarks/ is on sys.path)
+
 from edgecxr.bench import micro
 from edgecxr.cli.common import table
 from edgecxr.models.zoo import build_model

@@ -96,9 +96,9 @@ RECIPES: dict[str, dict] = {
     # best epoch by validation ROC-AUC, and the highest threshold that keeps 95 % sensitivity on
     # validation (the shift to another acquisition costs specificity, so keep all of it we can).
     "cxr": {
-        "recipe": "cxr", "normalize": "equalize", "epochs": 30, "learning_rate": 0.002, "schedule": "cosine",
+        "recipe": "cxr", "normalize": "equalize", "epochs": 40, "learning_rate": 0.002, "schedule": "cosine",
         "warmup_steps": 200, "final_lr_fraction": 0.01, "bn_momentum": 0.9, "monitor": "val_auc",
-        "early_stopping_patience": 1000, "label_smoothing": 0.0, "flip": False, "zoom_max": 1.15,
+        "early_stopping_patience": 1000, "label_smoothing": 0.1, "flip": False, "zoom_max": 1.15,
         "brightness": 0.1, "contrast": 0.2, "gamma": 0.25, "rotation": 0.0, "shift": 0.0,
         "threshold_rule": "sensitivity", "target_sensitivity": 0.95,
     },

@@ -133,7 +133,7 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
         selftest = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         _check(proc, "the self-test", host, f"check that {runner_python} works on the device (--python)")
-        raise DeviceError(f"the self-test on {host} printed no result", "run selftest.py on the device by hand")
+        raise DeviceError(f"the self-test on {host} printed no result", "run selftest.py on the device by hand") from None
     report = {"host": host, "remote_dir": folder, "install": install, "python": runner_python,
               "files_verified": len(expected), "selftest": selftest}
     if not selftest.get("ok"):

@@ -79,7 +79,7 @@ class PreprocessSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PreprocessSpec":
+    def from_dict(cls, d: dict) -> PreprocessSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -87,7 +87,7 @@ class PreprocessSpec:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "PreprocessSpec":
+    def load(cls, path: str | Path) -> PreprocessSpec:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

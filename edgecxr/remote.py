@@ -19,9 +19,9 @@ from __future__ import annotations
 import contextlib
 import shlex
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from edgecxr.errors import DeviceError
 

@@ -21,8 +21,8 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from edgecxr import __version__
 from edgecxr.errors import RunError
@@ -113,7 +113,7 @@ class Run:
     # -- creation / opening -------------------------------------------------------------
     @classmethod
     def create(cls, name: str | None = None, root: Path = DEFAULT_RUNS_ROOT, force: bool = False,
-               resume: bool = False) -> "Run":
+               resume: bool = False) -> Run:
         name = name or new_run_name()
         path = Path(root) / name
         if path.exists() and any(path.iterdir()) and not (force or resume):
@@ -123,7 +123,7 @@ class Run:
         return cls(path)
 
     @classmethod
-    def open(cls, path_or_name: str | Path, root: Path = DEFAULT_RUNS_ROOT) -> "Run":
+    def open(cls, path_or_name: str | Path, root: Path = DEFAULT_RUNS_ROOT) -> Run:
         p = Path(path_or_name)
         if not p.is_dir() and (Path(root) / p).is_dir():
             p = Path(root) / p

@@ -208,11 +208,12 @@ def _compile(model, task: str, activation: str, units: int, config: TrainConfig,
         raise ConfigError(f"unknown schedule {config.schedule!r}", f"use one of {', '.join(SCHEDULES)}")
     accuracy_cls = k.metrics.CategoricalAccuracy if activation == "softmax" else k.metrics.BinaryAccuracy
     auc_cls = k.metrics.AUC
-    loss = distill.hard_loss(activation, config.label_smoothing)
-    if config.teacher:  # targets are [hard | teacher], metrics see the hard half only
+    if config.teacher:  # targets are [labels | teacher outputs]; the metrics see the labels only
         loss = distill.DistillLoss(activation, units, config.distill_alpha, config.distill_temperature,
                                    config.label_smoothing)
         accuracy_cls, auc_cls = distill.first_columns(accuracy_cls, units), distill.first_columns(auc_cls, units)
+    else:
+        loss = distill.hard_loss(activation, config.label_smoothing)
     accuracy = accuracy_cls(name="accuracy")
     auc = auc_cls(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
     model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch)), loss=loss,

@@ -162,12 +162,13 @@ def _limit_failure(cands: list[Candidate], board, max_latency_ms: float | None) 
     ram_available = board.ram_kb - board.reserved_ram_kb
 
     def overs(c: Candidate) -> list[tuple[str, float, float, float]]:
-        rows = [("flash", c.flash_needed_kb, board.flash_kb, 0.0)]
+        """(limit, needed, available, relative excess) of each limit c exceeds."""
+        rows = [("flash", c.flash_needed_kb, board.flash_kb)]
         if c.ram_needed_kb is not None:
-            rows.append(("RAM", c.ram_needed_kb, ram_available, 0.0))
+            rows.append(("RAM", c.ram_needed_kb, ram_available))
         if c.latency_ms is not None and max_latency_ms is not None:
-            rows.append(("latency", c.latency_ms, max_latency_ms, 0.0))
-        return [(name, need, have, need / have - 1) for name, need, have, _ in rows if need > have]
+            rows.append(("latency", c.latency_ms, max_latency_ms))
+        return [(name, need, have, need / have - 1) for name, need, have in rows if need > have]
 
     closest = min(cands, key=lambda c: sum(o[3] for o in overs(c)) if overs(c) else float("inf"))
     name, need, have, _ = max(overs(closest), key=lambda o: o[3])
@@ -350,6 +351,9 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         if not run.has(STATE_FILE):
             raise RunError(f"{run.path} has no {STATE_FILE} to resume from", "start it again without --resume")
         state = json.loads(run.file(STATE_FILE).read_text())
+        if board != state["board"]:
+            raise ConfigError(f"{run.path} tunes for {state['board']}, not {board}",
+                              f"resume it with --board {state['board']}, or start a new tune")
         cands = [Candidate(**c) for c in state["candidates"]]
         board_obj = get_board(state["board"], Path(state["devices_file"]) if state["devices_file"] else None)
         space = SPACES[state["space"]]
@@ -362,6 +366,8 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
             raise ConfigError("no data given", "pass --data FOLDER (class folders)")
         space = SPACES["short" if short else "full"]
         board_obj = get_board(board, devices_file)
+        if name and (runs_root / name).exists() and not force:
+            raise RunError(f"{runs_root / name} already exists", "choose another --name, --resume it, or --force")
         dataset = scan_folder(data)
         assignment = split_by_patient(dataset, recipe_config().val_fraction, seed)
         task = infer_task(dataset, None)
@@ -380,7 +386,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         state = {"board": board_obj.key, "devices_file": str(devices_file) if devices_file else None,
                  "data": str(Path(data).resolve()), "space": "short" if short else "full", "seed": seed,
                  "budget_minutes": budget_minutes, "epochs": epochs, "max_latency_ms": max_latency_ms,
-                 "train_images": train_images, "batch_size": batch,
+                 "train_images": train_images, "batch_size": batch, "overhead_s": overhead,
                  "spent_seconds": planned_s}
         _save(run, state, cands)
     budget_s = state["budget_minutes"] * 60
@@ -390,18 +396,23 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         if c.status != "planned":
             continue
         spent = spent_before + time.perf_counter() - session
-        need = c.step_seconds * state["epochs"] * -(-state["train_images"] // state["batch_size"])
+        need = c.step_seconds * state["epochs"] * -(-state["train_images"] // state["batch_size"]) + state["overhead_s"]
         if spent + need > budget_s:
-            c.status, c.reason = "skipped", (f"budget: ~{(need + OVERHEAD_S) / 60:.1f} min needed, "
+            c.status, c.reason = "skipped", (f"budget: ~{need / 60:.1f} min needed, "
                                              f"{max(0.0, budget_s - spent) / 60:.1f} min left")
             _save(run, {**state, "spent_seconds": spent}, cands)
             continue
         log(f"tune: training {c.id} for {state['epochs']} epochs")
         t0 = time.perf_counter()
         config = _config(space, c, state["epochs"], state["seed"])
-        train(config, dataset, runs_root=run.file("candidates"), name=c.id, force=True, progress=False)
         cand_run = run.file("candidates") / c.id
-        _ptq(cand_run, state["seed"])
+        try:
+            train(config, dataset, runs_root=run.file("candidates"), name=c.id, force=True, progress=False)
+            _ptq(cand_run, state["seed"])
+        except (KeyboardInterrupt, RunError) as e:
+            raise RunError(f"tune {run.path} stopped at candidate {c.id}: {str(e) or 'interrupted'}",
+                           f"continue it with: edgecxr tune --board {state['board']} --resume --name {run.name} "
+                           f"--runs-root {runs_root}") from None
         c.val, c.int8_kb = _int8_val(cand_run, state["seed"])
         c.int8_kb = round(c.int8_kb, 1)
         c.epochs, c.seconds, c.status = state["epochs"], round(time.perf_counter() - t0, 1), "trained"

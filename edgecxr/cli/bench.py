@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,11 +22,11 @@ def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
     device: Annotated[str, typer.Option("--device", help="host, rpi, or a board of the devices file "
                                         "(e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
-    host: Annotated[Optional[str], typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
+    host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="rpi: SSH port.")] = None,
-    identity: Annotated[Optional[Path], typer.Option("--identity", help="rpi: SSH private key file.")] = None,
-    ssh_config: Annotated[Optional[Path], typer.Option("--ssh-config", help="rpi: SSH config file instead "
+    port: Annotated[int | None, typer.Option("--port", help="rpi: SSH port.")] = None,
+    identity: Annotated[Path | None, typer.Option("--identity", help="rpi: SSH private key file.")] = None,
+    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="rpi: SSH config file instead "
                                                        "of ~/.ssh/config.")] = None,
     remote_python: Annotated[str, typer.Option("--remote-python", help="rpi: Python on the device "
                                                "(e.g. a venv's bin/python3).")] = "python3",
@@ -34,14 +34,14 @@ def bench(
                                           "on the device when it has no runtime.")] = False,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Timed inferences per measurement.")] = 100,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed inferences first.")] = 10,
-    threads: Annotated[Optional[list[int]], typer.Option("--threads", help="Interpreter threads (repeat for "
+    threads: Annotated[list[int] | None, typer.Option("--threads", help="Interpreter threads (repeat for "
                                                          "several; host default: 1 and all cores).")] = None,
-    runtime: Annotated[Optional[list[str]], typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
+    runtime: Annotated[list[str] | None, typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
                                                          "tflite-micro (repeat; default: all installed).")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="host: time real preprocessed images from this "
+    data: Annotated[Path | None, typer.Option("--data", help="host: time real preprocessed images from this "
                                                  "folder instead of random inputs.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
-    devices_file: Annotated[Optional[Path], typer.Option("--devices-file", help="Boards TOML (default "
+    devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
                                                          "benchmarks/devices.toml).")] = None,
     as_json: JsonOpt = False,
 ):
