@@ -32,15 +32,17 @@ def test_short_tune_reports_every_candidate_measured_and_the_pareto_front(short_
     folder, out = short_tune
     assert out["board"] == "nano33ble" and out["epochs"] == 1
     cands = out["candidates"]
-    assert [c["alpha"] for c in cands] == [0.1, 0.25] and all(c["status"] == "trained" for c in cands)
+    assert [c["id"] for c in cands] == ["a0.1-32px-cxr", "a0.1-32px-cxr-rotate"]
+    assert all(c["status"] == "trained" for c in cands)
     for c in cands:
         assert c["arena_kb"] > 1 and c["ram_needed_kb"] > c["arena_kb"] and c["latency_ms"] > 0
+        assert c["flash_needed_kb"] > c["int8_kb_estimate"] > 10
         assert 0.0 <= c["val"]["accuracy"] <= 1.0 and {"sensitivity", "specificity"} <= set(c["val"])
         assert (folder / "candidates" / c["id"] / "model_ptq_int8.tflite").stat().st_size / 1024 == \
             pytest.approx(c["int8_kb"], abs=0.1)
-    small, large = cands
-    assert small["int8_kb"] < large["int8_kb"] and small["latency_ms"] < large["latency_ms"]
-    assert small["pareto"]  # nothing is smaller, faster and at least as accurate
+    # same architecture: the front is the most accurate (both when they tie)
+    best = max(c["val"]["accuracy"] for c in cands)
+    assert [c["pareto"] for c in cands] == [c["val"]["accuracy"] == best for c in cands]
     state = json.loads((folder / STATE_FILE).read_text())
     assert [c["status"] for c in state["candidates"]] == ["trained", "trained"]
 
@@ -75,7 +77,7 @@ def test_board_no_candidate_fits_says_which_limit_and_by_how_much(synth_binary, 
     devices.write_text(Path(DEVICES_FILE).read_text() + "\n" + tiny + "flash_kb = 128\nreserved_ram_kb = 8\n")
     result = invoke("tune", "--board", "tiny", "--devices-file", devices, "--data", synth_binary, "--short",
                     "--runs-root", tmp_path / "runs")
-    # alpha 0.1 at 32x32: ~76 KB of int8 weights + 60 KB of runtime > 128 KB of flash
+    # alpha 0.1 at 32x32: ~76 KB of int8 weights (estimate) + 60 KB of runtime > 128 KB of flash
     _one_line_error(result, "no candidate fits tiny", "KB of flash, the limit is 128 KB", "KB over")
     assert not (tmp_path / "runs").exists()
 
