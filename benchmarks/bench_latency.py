@@ -65,6 +65,9 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS))
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--threads", type=int, nargs="+", default=[1])
+    p.add_argument("--runtimes", nargs="+", default=None,
+                   help="runtimes to time (default: every installed one; the TFLM Python runtime runs the "
+                        "reference kernels and takes seconds per image on the large CNNs)")
     args = p.parse_args()
     data = args.data if args.data.is_dir() else None
     rows, ratios = [], []
@@ -76,7 +79,8 @@ def main() -> None:
             folder.mkdir()
             for kind in ("float", "int8"):
                 (folder / f"{name}_{kind}.tflite").write_bytes(convert(model, kind == "int8"))
-            out = bench_host(folder, BenchOptions(runs=args.runs, warmup=5, threads=args.threads, data=data))
+            out = bench_host(folder, BenchOptions(runs=args.runs, warmup=5, threads=args.threads, data=data,
+                                                    runtimes=args.runtimes))
             for r in out["results"]:
                 rows.append({"model": r["model"], "MACs": count_macs(model), "runtime": r["runtime"],
                              "threads": r["threads"], "p50_ms": r["p50_ms"], "p90_ms": r["p90_ms"],

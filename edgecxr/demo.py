@@ -100,7 +100,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [
 ]
 
 
-def run_demo(out: Path, epochs: int = 8, seed: int = 0, force: bool = False) -> dict:
+def run_demo(out: Path, epochs: int = 20, seed: int = 0, force: bool = False) -> dict:
     """Run every stage in order; returns {stage: figures} plus where the results are."""
     ctx = DemoContext(out=Path(out), epochs=epochs, seed=seed, force=force)
     for i, (name, stage) in enumerate(STAGES, 1):

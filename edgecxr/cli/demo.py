@@ -16,7 +16,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the synthetic data, the run and the bundle.")]
     = Path("edgecxr-demo"),
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (the demo is meant to be quick).")]
-    = 8,
+    = 20,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
