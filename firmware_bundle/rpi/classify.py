@@ -226,7 +226,20 @@ def bench(model, runtime: str, inputs: list, runs: int, warmup: int, threads: in
             "runs": runs, "warmup": warmup, "p50_ms": p50, "p90_ms": percentile(times, 90),
             "p99_ms": percentile(times, 99), "mean_ms": round(float(np.mean(times)), 4),
             "images_per_s": round(1000.0 / float(np.mean(times)), 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM belongs to this program's memory
+    map; ru_maxrss is not used there because it survives exec, so a runner started from a
+    big parent (one that loaded TensorFlow) would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def machine() -> dict:
