@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from edgecxr import __version__
+from edgecxr.export.folder import template
 from edgecxr.export.source import ExportSource
 from edgecxr.runs import sha256_file, write_text
 
@@ -153,14 +154,18 @@ def settings_header(source: ExportSource, s: dict) -> str:
     return "\n".join(lines)
 
 
+PREPROCESS_HEADER = "edgecxr_preprocess.h"  # equalize + quantize in C, bit-exact with edgecxr.preprocess
+
+
 def write_c_sources(source: ExportSource, out: Path) -> dict:
-    """Write the model .h/.c and model_settings.h into ``out``; returns the settings."""
+    """Write the model .h/.c, model_settings.h and the C preprocessing into ``out``."""
     from edgecxr.bench.micro import measure_arena, tflm_ops
 
     s = settings(source, tflm_ops(source.model_path), measure_arena(source.model_path))
     for filename, text in model_files(source).items():
         write_text(out / filename, text)
     write_text(out / "model_settings.h", settings_header(source, s))
+    write_text(out / PREPROCESS_HEADER, template(f"c/{PREPROCESS_HEADER}").read_text())
     return s
 
 
