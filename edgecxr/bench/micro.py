@@ -21,7 +21,7 @@ import numpy as np
 from edgecxr.errors import ModelError
 from edgecxr.runtimes import check_tflite
 
-TFLM_INSTALL = "pip install tflite-micro (or: pip install 'edgecxr[micro]')"
+TFLM_INSTALL = "pip install tflite-micro"
 MEASURE_ARENA_BYTES = 64 * 1024 * 1024  # large enough for any model a microcontroller could hold
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 # operators TFLM names differently from the CamelCase of their builtin name
