@@ -43,21 +43,27 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def roc_auc_ci(y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP) -> dict:
-    """ROC-AUC with a percentile bootstrap 95 % interval (resampling images, seeded)."""
+def bootstrap_ci(statistic, y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP) -> dict:
+    """``statistic(y, score)`` with a percentile-bootstrap 95 % interval (resampling images,
+    seeded); resamples where the statistic is undefined (one class only) are dropped."""
     y, score = np.asarray(y).astype(bool), np.asarray(score, np.float64)
-    auc = roc_auc(y, score)
-    if auc is None:
+    value = statistic(y, score)
+    if value is None:
         return {"value": None, "ci95": [None, None], "n": len(y)}
     rng = np.random.default_rng(seed)
     samples = []
     for _ in range(resamples):
         idx = rng.integers(0, len(y), len(y))
-        a = roc_auc(y[idx], score[idx])
-        if a is not None:
-            samples.append(a)
+        v = statistic(y[idx], score[idx])
+        if v is not None:
+            samples.append(v)
     lo, hi = np.percentile(samples, [2.5, 97.5])
-    return {"value": auc, "ci95": [float(lo), float(hi)], "n": len(y)}
+    return {"value": value, "ci95": [float(lo), float(hi)], "n": len(y)}
+
+
+def roc_auc_ci(y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP) -> dict:
+    """ROC-AUC with a seeded bootstrap 95 % interval."""
+    return bootstrap_ci(roc_auc, y, score, seed, resamples)
 
 
 def choose_threshold(y: np.ndarray, p_pos: np.ndarray, rule: str = "youden",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import JsonOpt, emit, table
+from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, table
 
 HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "threads", "p50_ms", "p90_ms", "p99_ms",
                 "images_per_s", "peak_rss_mb"]
@@ -24,10 +24,9 @@ def bench(
                                         "(e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="rpi: SSH port.")] = None,
-    identity: Annotated[Path | None, typer.Option("--identity", help="rpi: SSH private key file.")] = None,
-    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="rpi: SSH config file instead "
-                                                       "of ~/.ssh/config.")] = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    ssh_config: SshConfigOpt = None,
     remote_python: Annotated[str, typer.Option("--remote-python", help="rpi: Python on the device "
                                                "(e.g. a venv's bin/python3).")] = "python3",
     install: Annotated[bool, typer.Option("--install", help="rpi: pip-install ai-edge-litert (or tflite-runtime) "

@@ -15,6 +15,10 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
 RunsRootOpt = Annotated[Path, typer.Option("--runs-root", help="Folder that holds the run directories.")]
 RunArg = Annotated[str, typer.Argument(help="Run directory (path, or name under --runs-root).")]
+# how to reach a device over SSH (bench --device rpi, deploy)
+PortOpt = Annotated[int | None, typer.Option("--port", help="SSH port of the device.")]
+IdentityOpt = Annotated[Path | None, typer.Option("--identity", help="SSH private key file.")]
+SshConfigOpt = Annotated[Path | None, typer.Option("--ssh-config", help="SSH config file instead of ~/.ssh/config.")]
 
 
 def emit(result: dict, as_json: bool, human: Callable[[dict], None]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, emit
+from edgecxr.cli.common import ForceOpt, IdentityOpt, JsonOpt, PortOpt, RunArg, RunsRootOpt, SshConfigOpt, emit
 from edgecxr.export.formats import FORMATS, formats_help
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
@@ -59,10 +59,9 @@ def deploy(
     run: RunArg,
     host: Annotated[str, typer.Option("--host", help="[USER@]HOST or a Host alias of ~/.ssh/config.")],
     device: Annotated[str, typer.Option("--device", help="Kind of device (rpi: Linux over SSH).")] = "rpi",
-    port: Annotated[int | None, typer.Option("--port", help="SSH port.")] = None,
-    identity: Annotated[Path | None, typer.Option("--identity", help="SSH private key file.")] = None,
-    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="SSH config file instead of "
-                                                       "~/.ssh/config.")] = None,
+    port: PortOpt = None,
+    identity: IdentityOpt = None,
+    ssh_config: SshConfigOpt = None,
     remote_dir: Annotated[str | None, typer.Option("--remote-dir", help="Folder on the device (default: "
                                                       "edgecxr/<run name> in the user's home).")] = None,
     install: Annotated[str, typer.Option("--install", help="venv: a venv in the folder + pip (default); python: "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgecxr.train_metrics import BOOTSTRAP, choose_threshold, roc_auc, roc_auc_ci, wilson
+from edgecxr.train_metrics import BOOTSTRAP, bootstrap_ci, choose_threshold, roc_auc, roc_auc_ci, wilson
 
 __all__ = [
     "average_precision",
@@ -110,16 +110,8 @@ def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
 
 
 def average_precision_ci(y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP) -> dict:
-    """PR-AUC with a seeded percentile-bootstrap 95 % interval."""
-    y, score = np.asarray(y).astype(bool), np.asarray(score, np.float64)
-    ap = average_precision(y, score)
-    if ap is None:
-        return {"value": None, "ci95": [None, None], "n": len(y)}
-    rng = np.random.default_rng(seed)
-    samples = [a for a in (average_precision(y[i], score[i]) for i in
-                           (rng.integers(0, len(y), len(y)) for _ in range(resamples))) if a is not None]
-    lo, hi = np.percentile(samples, [2.5, 97.5])
-    return {"value": ap, "ci95": [float(lo), float(hi)], "n": len(y)}
+    """PR-AUC with a seeded bootstrap 95 % interval."""
+    return bootstrap_ci(average_precision, y, score, seed, resamples)
 
 
 def positive_score(probs: np.ndarray) -> np.ndarray:
