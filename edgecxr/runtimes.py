@@ -104,19 +104,21 @@ class TFLiteModel:
         scale, zp = detail["quantization"]
         return float(scale), int(zp)
 
-    @property
-    def input_quant(self) -> dict | None:
-        if self.input["dtype"] not in (np.int8, np.uint8):
+    @classmethod
+    def _quant(cls, detail: dict) -> dict | None:
+        """{"scale", "zero_point"} of a quantized tensor; None for a float one."""
+        if detail["dtype"] not in (np.int8, np.uint8):
             return None
-        s, z = self._qparams(self.input)
+        s, z = cls._qparams(detail)
         return {"scale": s, "zero_point": z}
 
     @property
+    def input_quant(self) -> dict | None:
+        return self._quant(self.input)
+
+    @property
     def output_quant(self) -> dict | None:
-        if self.output["dtype"] not in (np.int8, np.uint8):
-            return None
-        s, z = self._qparams(self.output)
-        return {"scale": s, "zero_point": z}
+        return self._quant(self.output)
 
     def input_tensor(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels (H, W, C) -> exactly what goes into the interpreter."""
