@@ -5,6 +5,11 @@ reads any such class from a TOML file plus overrides (the CLI flags) and refuses
 and wrong types with a one-line ``ConfigError``; ``to_toml`` writes one back, so a run's
 ``config.toml`` can be passed to ``--config`` to repeat it. New recipe options are new fields
 with defaults: the loader, the writer and old config files keep working unchanged.
+
+Every number a user can set is checked against ``LIMITS`` (one table, by field name, used by
+the config dataclasses and by the commands' own options) and every string choice against
+``CHOICES``, when the value is set: before anything is written or computed. NaN and infinity
+are never a valid value.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -19,6 +25,107 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError
+from edgecxr.preprocess import NORMALIZATIONS, RESIZE_MODES
+
+# field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
+# where a value would take days or all memory, not where it merely looks unusual.
+LIMITS: dict[str, tuple[float, float, bool, bool]] = {
+    # TrainConfig
+    "alpha": (0.0, 4.0, True, False),
+    "size": (16, 1024, False, False),
+    "dropout": (0.0, 1.0, False, True),
+    "val_fraction": (0.0, 1.0, True, True),
+    "epochs": (1, 10_000, False, False),
+    "batch_size": (1, 4096, False, False),
+    "learning_rate": (0.0, 10.0, True, False),
+    "bn_momentum": (0.0, 1.0, False, True),
+    "warmup_steps": (0, 10_000_000, False, False),
+    "final_lr_fraction": (0.0, 1.0, False, False),
+    "label_smoothing": (0.0, 1.0, False, True),
+    "early_stopping_patience": (0, 1_000_000, False, False),
+    "lr_plateau_patience": (0, 1_000_000, False, False),
+    "lr_plateau_factor": (0.0, 1.0, True, True),
+    "min_learning_rate": (0.0, 10.0, False, False),
+    "zoom_max": (1.0, 4.0, False, False),
+    "brightness": (0.0, 1.0, False, False),
+    "contrast": (0.0, 1.0, False, False),
+    "gamma": (0.0, 10.0, False, False),
+    "rotation": (0.0, 180.0, False, False),
+    "shift": (0.0, 0.5, False, False),
+    "distill_alpha": (0.0, 1.0, False, False),
+    "distill_temperature": (0.0, 100.0, True, False),
+    "target_sensitivity": (0.0, 1.0, True, False),
+    "seed": (0, 2**32 - 1, False, False),  # numpy's seed range
+    # other commands' options (bench, quantize, tune, data synth, deploy)
+    "runs": (1, 1_000_000, False, False),
+    "warmup": (0, 1_000_000, False, False),
+    "threads": (1, 1024, False, False),
+    "timeout": (0.0, 7 * 24 * 3600.0, True, False),
+    "calibration_size": (1, 100_000, False, False),
+    "qat_epochs": (1, 10_000, False, False),
+    "qat_lr": (0.0, 10.0, True, False),
+    "budget_minutes": (0.0, 7 * 24 * 60.0, True, False),
+    "max_latency_ms": (0.0, 3_600_000.0, True, False),
+    "per_class": (1, 100_000, False, False),
+    "image_size": (16, 2048, False, False),
+    "port": (1, 65535, False, False),
+    "connect_timeout": (1, 3600, False, False),
+}
+SCHEDULES = ("plateau", "cosine")
+TASKS = ("binary", "multiclass", "multilabel")
+# string field -> the values it may take (None where "not set" is allowed)
+CHOICES: dict[str, tuple] = {
+    "resize_mode": tuple(RESIZE_MODES),
+    "normalize": tuple(NORMALIZATIONS),
+    "schedule": SCHEDULES,
+    "monitor": ("val_loss", "val_auc", "val_accuracy", "loss", "auc", "accuracy"),
+    "threshold_rule": ("youden", "sensitivity"),
+    "task": (None, *TASKS),
+    "channels": (None, 1, 3),
+}
+
+
+def _range_text(lo, hi, lo_open, hi_open) -> str:
+    if not (lo_open or hi_open):
+        return f"from {lo:g} to {hi:g}"
+    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def check_number(name: str, value, flag: str | None = None):
+    """``value`` if it lies within ``LIMITS[name]`` (None = not set passes); else a ConfigError
+    naming ``flag`` (default: the field name)."""
+    if value is None:
+        return value
+    lo, hi, lo_open, hi_open = LIMITS[name]
+    what = flag or name
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{what} must be a number, not {value!r}", f"use a value {_range_text(*LIMITS[name])}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{what} {value} is not a finite number", f"use a value {_range_text(*LIMITS[name])}")
+    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+        raise ConfigError(f"{what} {value:g} is out of range", f"use a value {_range_text(*LIMITS[name])}")
+    return value
+
+
+def check_choice(name: str, value, flag: str | None = None):
+    allowed = CHOICES[name]
+    if value not in allowed:
+        shown = [a for a in allowed if a is not None]
+        near = difflib.get_close_matches(str(value), [str(a) for a in shown], n=1)
+        raise ConfigError(f"{flag or name} {value!r} is not one of {', '.join(map(str, shown))}"
+                          + (f"; did you mean {near[0]!r}?" if near else ""),
+                          f"choose one of {', '.join(map(str, shown))}" + (" (or leave it unset)" if None in allowed else ""))
+    return value
+
+
+def check_fields(obj, source: str = "") -> None:
+    """Every field of dataclass ``obj`` that LIMITS or CHOICES knows, checked (``source`` prefixes messages)."""
+    for f in dataclasses.fields(obj):
+        flag = f"{source}: {f.name}" if source else None
+        if f.name in CHOICES:
+            check_choice(f.name, getattr(obj, f.name), flag)
+        elif f.name in LIMITS:
+            check_number(f.name, getattr(obj, f.name), flag)
 
 
 @dataclass
@@ -82,6 +189,9 @@ class TrainConfig:
     target_sensitivity: float = 0.95  # used by threshold_rule = "sensitivity"
 
     seed: int = 0
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 # Recipes as data: name -> the TrainConfig values that differ from the field defaults (the

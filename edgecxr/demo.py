@@ -102,6 +102,14 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [
 
 def run_demo(out: Path, epochs: int = 20, seed: int = 0, force: bool = False) -> dict:
     """Run every stage in order; returns {stage: figures} plus where the results are."""
+    from edgecxr.config import check_number
+    from edgecxr.runs import check_replaceable, mark
+
+    check_number("epochs", epochs, "--epochs")
+    check_number("seed", seed, "--seed")
+    check_replaceable(out, force, " (it is not an earlier demo)")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    mark(out, "demo")
     ctx = DemoContext(out=Path(out), epochs=epochs, seed=seed, force=force)
     for i, (name, stage) in enumerate(STAGES, 1):
         log(f"[bold]demo {i}/{len(STAGES)}: {name}[/bold]")

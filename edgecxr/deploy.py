@@ -99,9 +99,9 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
         raise ConfigError(f"unknown install mode {install!r}", f"choose one of {', '.join(INSTALL_MODES)}")
     mode = INSTALL_MODES[install]
     the_run = Run.open(run, runs_root)
+    folder = remote.check_remote_path(remote_dir or f"edgecxr/{the_run.name}")  # relative: in the user's home
     bundle = bundle_folder(the_run, model)
     target = remote.SSHTarget(host, port=port, identity=identity, config=ssh_config, connect_timeout=connect_timeout)
-    folder = remote_dir or f"edgecxr/{the_run.name}"  # relative paths start in the user's home
 
     hint_space = "check free space and permissions of the folder on the device (--remote-dir)"
     _check(remote.run(target, ["mkdir", "-p", folder], timeout=STEP_TIMEOUT), "creating " + folder, host, hint_space)

@@ -1,8 +1,18 @@
 """The project's exception types.
 
 Every error a user can cause is an ``EdgecxrError``: the CLI prints its message and hint on
-one line each and exits non-zero; anything else is a bug and keeps its traceback.
+one line each and exits non-zero; anything else is a bug and keeps its traceback. ``EDGECXR_DEBUG=1`` (or true/yes/on) shows
+tracebacks and TensorFlow's own logs; any other value (0, false, empty) leaves debug off.
 """
+
+import os
+
+DEBUG_VALUES = {"1", "true", "yes", "on"}
+
+
+def debug_enabled() -> bool:
+    """Whether EDGECXR_DEBUG asks for tracebacks and TensorFlow's logs (only 1/true/yes/on do)."""
+    return os.environ.get("EDGECXR_DEBUG", "").strip().lower() in DEBUG_VALUES
 
 
 class EdgecxrError(Exception):

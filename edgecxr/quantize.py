@@ -18,18 +18,20 @@ from __future__ import annotations
 import random
 import re
 import time
+import zipfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edgecxr.config import TASKS, check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
 from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.progress import log
-from edgecxr.runs import Run, write_bytes, write_json
+from edgecxr.runs import Run, read_json_object, write_bytes, write_json
 
 KERAS_MODEL = "model.keras"
 # kind -> file written into the run directory (evaluate, bench and export read these names)
@@ -81,24 +83,37 @@ class QuantizeResult:
 
 # -- loading the run ---------------------------------------------------------------------
 def load_spec(run: Run) -> PreprocessSpec:
-    return PreprocessSpec.load(run.require(SPEC_FILE, "the run is incomplete; re-run `edgecxr train`"))
+    """The run's spec.json, checked against the manifest; a damaged one is a RunError."""
+    hint = "the run's spec.json is incomplete or damaged; re-run `edgecxr train` (and `edgecxr quantize`)"
+    path = run.verified(SPEC_FILE, hint)
+    doc = read_json_object(path, hint)
+    try:
+        spec = PreprocessSpec.from_dict(doc)
+    except (TypeError, ValueError) as e:  # ImageError is a ValueError
+        raise RunError(f"{path} is damaged: {e}", hint) from None
+    bad = [k for k in ("width", "height") if not isinstance(getattr(spec, k), int) or not 1 <= getattr(spec, k) <= 4096]
+    if bad or not isinstance(spec.labels, list) or not all(isinstance(x, str) for x in spec.labels) \
+            or not isinstance(spec.quant, dict) or spec.task not in TASKS:
+        raise RunError(f"{path} is damaged: " + (f"{bad[0]} is {getattr(spec, bad[0])!r}" if bad
+                                                else "labels, task or quant have the wrong type"), hint)
+    return spec
 
 
 def load_keras_model(run: Run):
     """The run's float tf_keras model, or a RunError/ModelError naming the file."""
     from edgecxr.tfenv import keras
 
-    path = run.require(KERAS_MODEL, "train a model first: `edgecxr train --data DATA`")
+    path = run.verified(KERAS_MODEL, "train a model first: `edgecxr train --data DATA`")
     try:
         return keras().models.load_model(path, compile=False)
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise ModelError(f"{path} cannot be loaded: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
                          "the file may be truncated or from another Keras version; re-run `edgecxr train`") from None
 
 
 def training_samples(run: Run, spec: PreprocessSpec) -> tuple[list[Path], list[tuple[int, ...]]]:
     """The run's TRAIN images (never val/test) with label indices in ``spec.labels`` order."""
-    dataset, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    dataset, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
     index = {name: spec.labels.index(name) for name in dataset.classes if name in spec.labels}
     train = [s for s in dataset.samples if assignment[s.path] == "train"]
     return [s.path for s in train], [tuple(index[dataset.classes[k]] for k in s.labels) for s in train]
@@ -121,8 +136,7 @@ def stratified_quota(counts: dict[int, int], size: int) -> dict[int, int]:
 
 def calibration_files(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[list[Path], dict[str, int]]:
     """A seeded, class-stratified sample of the run's TRAINING images, and its count per class."""
-    if size < 1:
-        raise ConfigError(f"calibration size {size} is below 1", "use e.g. --calibration-size 300")
+    check_number("calibration_size", size, "--calibration-size")
     paths, labels = training_samples(run, spec)
     by_class: dict[int, list[Path]] = defaultdict(list)
     for p, ls in zip(paths, labels):
@@ -158,8 +172,11 @@ def _representative(x_float: np.ndarray):
 
 
 def _convert(converter, what: str) -> bytes:
+    from edgecxr.tfenv import quiet_stderr
+
     try:
-        return converter.convert()
+        with quiet_stderr():  # the converter's C++ lines ("Ignored output_format", "fully_quantize: 0 ...")
+            return converter.convert()
     except Exception as e:  # noqa: BLE001 -- the converter raises ConverterError / RuntimeError / ValueError
         text = str(e)
         m = re.search(r"'([\w.]+)' op is neither a custom op nor a flex op", text)
@@ -283,10 +300,16 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
              qat_epochs: int = DEFAULT_QAT_EPOCHS, qat_lr: float = DEFAULT_QAT_LR, force: bool = False) -> QuantizeResult:
     """Write model_float.tflite and, as asked, the PTQ and QAT int8 models into ``run``."""
     run = run if isinstance(run, Run) else Run.open(run)
-    if qat and qat_epochs < 1:
-        raise ConfigError(f"QAT epochs {qat_epochs} is below 1", "use e.g. --qat-epochs 3")
-    if qat and not qat_lr > 0:
-        raise ConfigError(f"QAT learning rate {qat_lr} is not positive", "use e.g. --qat-lr 5e-5")
+    # every value and the run's record checked before any conversion (a failure leaves the run as it was)
+    check_number("seed", seed, "--seed")
+    if int8 or qat:
+        check_number("calibration_size", calibration_size, "--calibration-size")
+    if qat:
+        check_number("qat_epochs", qat_epochs, "--qat-epochs")
+        check_number("qat_lr", qat_lr, "--qat-lr")
+    run.read_manifest()
+    if int8 or qat:
+        run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`")
     kinds = ["float"] + (["ptq"] if int8 else []) + (["qat"] if qat else [])
     existing = [ARTIFACTS[k] for k in kinds[1:] if run.has(ARTIFACTS[k])]
     if existing and not force:

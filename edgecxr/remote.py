@@ -17,13 +17,14 @@ authentication, a command that times out (see ``_SSH_FAILURES``).
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecxr.errors import DeviceError
+from edgecxr.errors import ConfigError, DeviceError
 
 SSH_FAILED = 255  # ssh's own exit status when the connection or authentication fails
 # (text in ssh's stderr, what went wrong, what to do) -- first match wins
@@ -63,8 +64,24 @@ class SSHTarget:
         return ["ssh", *self._options(), *port, self.host, "--", remote_command]
 
     def scp_command(self, files: list[Path], remote_dir: str) -> list[str]:
+        """Legacy scp (the default before OpenSSH 9.0) hands the remote path to the remote shell:
+        the path is checked to plain characters and quoted (a no-op on those, so SFTP-mode scp,
+        which does not unquote, reads the same path)."""
         port = ["-P", str(self.port)] if self.port else []  # scp spells it -P
-        return ["scp", "-q", *self._options(), *port, *map(str, files), f"{self.host}:{remote_dir}/"]
+        target = f"{self.host}:{shlex.quote(check_remote_path(remote_dir))}/"
+        return ["scp", "-q", *self._options(), *port, *map(str, files), target]
+
+
+# A remote folder goes through the device's shell (legacy scp): plain characters only, and no
+# leading '-' (it would read as an option of mkdir / tar).
+REMOTE_PATH = re.compile(r"[A-Za-z0-9_.+/][A-Za-z0-9_.+/-]*")
+
+
+def check_remote_path(path: str, flag: str = "--remote-dir") -> str:
+    if not REMOTE_PATH.fullmatch(path or ""):
+        raise ConfigError(f"remote folder {path!r} holds characters the device's shell would interpret",
+                          f"pass {flag} with letters, digits and . _ + - / only (e.g. edgecxr/my-run)")
+    return path
 
 
 def _call(target: SSHTarget, argv: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,10 @@
       ...              later stages add model_float.tflite, model_ptq_int8.tflite, eval/, ...
 
 Writes are atomic (temp file + rename) so an interrupted command never leaves half a file,
-and nothing is overwritten unless the caller passes ``force``.
+and nothing is overwritten unless the caller passes ``force``. ``force`` replaces only what
+edgecxr wrote: a folder with the ``.edgecxr`` marker (or an edgecxr manifest), never a folder
+of someone's files. Run names become folder names, so they are checked (``check_name``); a file
+is checked against the manifest's sha256 before a stage uses it (``Run.verified``).
 """
 
 from __future__ import annotations
@@ -20,15 +23,84 @@ import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from edgecxr import __version__
-from edgecxr.errors import RunError
+from edgecxr.errors import ConfigError, RunError
 
 MANIFEST = "manifest.json"
+MARKER = ".edgecxr"  # {"kind": ...}: this folder was written by edgecxr (so --force may replace it)
 DEFAULT_RUNS_ROOT = Path("runs")
+# a run (or tune) name is one folder name: letters, digits and . _ + - ; no path, no shell syntax
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """``name`` if it is a plain folder name (it becomes runs/<name> and a remote folder)."""
+    if not NAME_PATTERN.fullmatch(name or ""):
+        raise ConfigError(f"{flag} {name!r} is not a plain name",
+                          "use 1-100 letters, digits, '.', '_', '+' or '-', starting with a letter or digit "
+                          "(no '/', '..' or spaces)")
+    return name
+
+
+def read_json(path: Path, hint: str, error=RunError):
+    """The JSON document at ``path``; a truncated, empty or non-UTF-8 file is an ``error``."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path} not found", hint) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        why = "empty" if path.stat().st_size == 0 else f"not valid JSON ({str(e).split(':')[0]})"
+        raise error(f"{path} is damaged: {why}", hint) from None
+
+
+def read_json_object(path: Path, hint: str, error=RunError, keys: tuple[str, ...] = ()) -> dict:
+    """``read_json`` that must give an object holding ``keys``."""
+    doc = read_json(path, hint, error)
+    missing = [k for k in keys if k not in doc] if isinstance(doc, dict) else list(keys)
+    if not isinstance(doc, dict) or missing:
+        raise error(f"{path} is damaged: " + ("not a JSON object" if not isinstance(doc, dict)
+                                               else f"no {', '.join(missing)}"), hint)
+    return doc
+
+
+def mark(folder: Path, kind: str) -> None:
+    """Label ``folder`` as edgecxr's own output (what ``--force`` may later replace)."""
+    write_json(Path(folder) / MARKER, {"written_by": "edgecxr", "kind": kind, "version": __version__})
+
+
+def is_ours(folder: Path) -> bool:
+    """Whether ``folder`` was written by edgecxr: its marker, or a manifest edgecxr wrote (a
+    run's names edgecxr among its "versions", an export bundle's has an "edgecxr" version)."""
+    def doc(name: str) -> dict:
+        try:
+            d = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return d if isinstance(d, dict) else {}
+
+    manifest = doc(MANIFEST)
+    versions = manifest.get("versions")
+    return (doc(MARKER).get("written_by") == "edgecxr" or (isinstance(versions, dict) and "edgecxr" in versions)
+            or isinstance(manifest.get("edgecxr"), str))
+
+
+def check_replaceable(target: Path, force: bool, what: str = "") -> None:
+    """May ``target`` be written? Absent or empty: yes; else only with ``force`` and only when
+    edgecxr wrote it (a RunError otherwise: nothing of the user's is ever replaced)."""
+    target = Path(target)
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        return
+    if not force:
+        raise RunError(f"{target} already exists", "pass --force to replace it, or choose another folder")
+    if not target.is_dir() or not is_ours(target):
+        raise RunError(f"{target} holds files edgecxr did not write{what}; --force will not replace it",
+                       "choose another folder (--out / --name / --runs-root), or move those files away")
 
 
 def sha256_file(path: Path) -> str:
@@ -53,7 +125,7 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
-        if tmp_path.exists():
+        with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
 
 
@@ -114,12 +186,17 @@ class Run:
     @classmethod
     def create(cls, name: str | None = None, root: Path = DEFAULT_RUNS_ROOT, force: bool = False,
                resume: bool = False) -> Run:
-        name = name or new_run_name()
-        path = Path(root) / name
-        if path.exists() and any(path.iterdir()) and not (force or resume):
-            raise RunError(f"run directory {path} already exists",
-                           "choose another --name, pass --resume to continue it, or --force to overwrite")
+        """A new run folder ``root/name`` with edgecxr's marker. An existing non-empty one needs
+        ``force`` or ``resume`` and must be edgecxr's own (``check_replaceable``)."""
+        path = Path(root) / check_name(name or new_run_name())
+        if path.exists() and any(path.iterdir()):
+            if not (force or resume):
+                raise RunError(f"run directory {path} already exists",
+                               "choose another --name, pass --resume to continue it, or --force to overwrite")
+            check_replaceable(path, True, " (it is not a run)")
         path.mkdir(parents=True, exist_ok=True)
+        if not (path / MARKER).exists():
+            mark(path, "run")
         return cls(path)
 
     @classmethod
@@ -150,10 +227,25 @@ class Run:
 
     # -- manifest ------------------------------------------------------------------------
     def read_manifest(self) -> dict:
+        """The manifest ({} before the first stage finished); a damaged one is a RunError."""
         p = self.path / MANIFEST
         if not p.exists():
             return {}
-        return json.loads(p.read_text())
+        doc = read_json_object(p, f"the run's record is damaged: restore {MANIFEST} or re-run `edgecxr train` "
+                                  "into a new run")
+        if not isinstance(doc.get("files", {}), dict):
+            raise RunError(f"{p} is damaged: 'files' is not an object", "restore it or re-run `edgecxr train`")
+        return doc
+
+    def verified(self, name: str, hint: str) -> Path:
+        """``require`` + the file's sha256 must match the manifest when the manifest lists it: a
+        file changed, truncated or swapped after edgecxr wrote it is refused before use."""
+        p = self.require(name, hint)
+        info = self.read_manifest().get("files", {}).get(name)
+        if isinstance(info, dict) and info.get("sha256") != sha256_file(p):
+            raise RunError(f"{p} changed since edgecxr wrote it (its sha256 differs from {MANIFEST})",
+                           "restore the file, or re-run the stage that writes it with --force")
+        return p
 
     def update_manifest(self, stage: str, info: dict | None = None) -> dict:
         """Re-hash every file and record what ``stage`` did. Called at the end of each stage."""
@@ -176,6 +268,6 @@ class Run:
         bad = []
         for rel, info in self.read_manifest().get("files", {}).items():
             p = self.path / rel
-            if not p.exists() or sha256_file(p) != info["sha256"]:
+            if not p.exists() or not isinstance(info, dict) or sha256_file(p) != info.get("sha256"):
                 bad.append(rel)
         return bad

@@ -86,9 +86,12 @@ class TFLiteModel:
             raise ModelError("no TFLite runtime is installed", RUNTIMES["litert"].install)
         self.runtime = names[0]
         cls = _interpreter_class(RUNTIMES[self.runtime])
+        from edgecxr.tfenv import quiet_stderr
+
         try:
-            self.interpreter = cls(model_content=content, num_threads=threads)
-            self.interpreter.allocate_tensors()
+            with quiet_stderr():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+                self.interpreter = cls(model_content=content, num_threads=threads)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{self.path} cannot be loaded by {self.runtime}: {str(e).splitlines()[0]}",
                              "the file may be truncated or corrupt; re-run `edgecxr quantize`") from None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import time
@@ -29,7 +28,7 @@ from rich.markup import escape
 
 from edgecxr import augment as aug
 from edgecxr import distill, train_metrics
-from edgecxr.config import TrainConfig, load_train_config, to_toml
+from edgecxr.config import SCHEDULES, TASKS, TrainConfig, load_train_config, to_toml
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split, split_by_patient, write_split
@@ -37,13 +36,20 @@ from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.models import zoo
 from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
 from edgecxr.progress import log
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, write_json, write_text
+from edgecxr.runs import (
+    DEFAULT_RUNS_ROOT,
+    Run,
+    check_name,
+    check_replaceable,
+    read_json_object,
+    write_json,
+    write_text,
+)
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.json"
 BEST_WEIGHTS = "best_weights.npz"
 CONFIG_FILE = "config.toml"
-TASKS = ("binary", "multiclass", "multilabel")
 
 
 @dataclass
@@ -197,9 +203,6 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int):
                   warmup_steps=warmup)
 
 
-SCHEDULES = ("plateau", "cosine")
-
-
 def _compile(model, task: str, activation: str, units: int, config: TrainConfig, steps_per_epoch: int):
     from edgecxr.tfenv import keras
 
@@ -345,21 +348,21 @@ class _ProgressBar(_callback_base()):
 # ---------------------------------------------------------------------------------------------
 def read_checkpoint_state(run: Run) -> dict:
     path = run.file(CHECKPOINTS) / STATE_FILE
+    again = "start it again without --resume (add --force to reuse the name)"
     if not path.exists():
-        raise RunError(f"run {run.path} has no checkpoint to resume from",
-                       "start it again without --resume (add --force to reuse the name)")
-    return json.loads(path.read_text())
+        raise RunError(f"run {run.path} has no checkpoint to resume from", again)
+    state = read_json_object(path, again, keys=("epoch", "checkpoint", "history", "callbacks"))
+    if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
+        raise RunError(f"{path} is damaged", again)
+    return state
 
 
 def _clear_old_run(path: Path) -> None:
     """--force replaces a run wholesale: files of its later stages (int8 models, eval/) would
-    describe the old model. Only a folder that looks like a run is deleted."""
-    if not path.exists() or not any(path.iterdir()):
-        return
-    if not any((path / marker).exists() for marker in ("manifest.json", CONFIG_FILE, CHECKPOINTS)):
-        raise RunError(f"{path} is not a run directory; --force will not delete it",
-                       "choose another --name or --runs-root")
-    shutil.rmtree(path)
+    describe the old model. Only a folder edgecxr wrote (runs.is_ours) is deleted."""
+    check_replaceable(path, True, " (it is not a run)")
+    if path.exists():
+        shutil.rmtree(path)
 
 
 def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, force: bool, resume: bool,
@@ -369,7 +372,7 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
     if resume:
         if not name:
             raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
-        run = Run.open(runs_root / name)
+        run = Run.open(runs_root / check_name(name))
         state = read_checkpoint_state(run)
         dataset, assignment = read_split(run.file(SPLIT_FILE))
         return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
@@ -380,11 +383,19 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
     _check_split(dataset, assignment)
     if config.teacher:
         distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
+    if name:
+        check_name(name)
     if force and name:
         _clear_old_run(runs_root / name)
+    new = name is None or not (runs_root / name).exists()
     run = Run.create(name, runs_root, force=force)
-    write_split(dataset, assignment, run.file(SPLIT_FILE), config.seed, config.val_fraction, force=True)
-    write_text(run.file(CONFIG_FILE), to_toml(config, "edgecxr train config actually used (edgecxr.config.TrainConfig)"))
+    try:
+        write_split(dataset, assignment, run.file(SPLIT_FILE), config.seed, config.val_fraction, force=True)
+        write_text(run.file(CONFIG_FILE), to_toml(config, "edgecxr train config actually used (edgecxr.config.TrainConfig)"))
+    except BaseException:
+        if new:  # a run that could not even be started must not block its name
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
     return run, config, dataset, assignment, None
 
 
@@ -495,8 +506,11 @@ def _val_metrics(task: str, val: _Arrays, probs: np.ndarray, spec: PreprocessSpe
 
 def _write_outputs(run: Run, model, spec: PreprocessSpec, history: list[dict], metrics: dict) -> None:
     tmp = run.file(".model.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, run.file("model.keras"))
+    try:
+        model.save(tmp)
+        os.replace(tmp, run.file("model.keras"))
+    finally:
+        tmp.unlink(missing_ok=True)
     write_json(run.file(SPEC_FILE), spec.to_dict())
     write_json(run.file("history.json"), history)
     columns = list(dict.fromkeys(k for row in history for k in row))
@@ -528,9 +542,12 @@ def plot_curves(history: list[dict], out: Path) -> None:
         ax.legend()
     fig.tight_layout()
     tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        fig.savefig(tmp, dpi=90)
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
 
 
 def demo_config(epochs: int = 20, seed: int = 0) -> TrainConfig:

@@ -18,7 +18,6 @@ In the spirit of Edge Impulse's EON Tuner, with every figure measured where it c
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,12 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.config import RECIPES, recipe_config
+from edgecxr.config import RECIPES, check_number, recipe_config
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import split_by_patient
 from edgecxr.errors import ConfigError, RunError
 from edgecxr.progress import log
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, new_run_name, write_json
+from edgecxr.runs import (
+    DEFAULT_RUNS_ROOT,
+    Run,
+    check_name,
+    check_replaceable,
+    new_run_name,
+    read_json_object,
+    write_json,
+)
 
 STATE_FILE = "tune.json"
 KB = 1024
@@ -304,6 +311,7 @@ def _ptq(run_dir: Path, seed: int) -> None:
     inp, out = io_quant(content)
     spec.quant[ARTIFACTS["ptq"]] = {"input": inp, "output": out}
     write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
+    run.update_manifest("quantize", {"models": {ARTIFACTS["ptq"]: {"kind": "ptq", "bytes": len(content), "by": "tune"}}})
 
 
 def pareto(cands: list[Candidate]) -> None:
@@ -333,6 +341,22 @@ class TuneResult:
         return d
 
 
+def _read_state(run: Run) -> dict:
+    """tune.json of an interrupted tune; a damaged one is a RunError."""
+    again = "start the tune again without --resume (a new --name)"
+    state = read_json_object(run.file(STATE_FILE), again,
+                             keys=("board", "devices_file", "data", "space", "seed", "budget_minutes", "epochs",
+                                   "train_images", "batch_size", "overhead_s", "spent_seconds", "candidates"))
+    try:
+        state["candidates"] = [asdict(Candidate(**c)) for c in state["candidates"]]
+        if state["space"] not in SPACES:
+            raise ValueError(f"unknown space {state['space']!r}")
+        check_number("budget_minutes", state["budget_minutes"])
+    except (TypeError, ValueError, ConfigError) as e:
+        raise RunError(f"{run.file(STATE_FILE)} is damaged: {e}", again) from None
+    return state
+
+
 def _save(run: Run, state: dict, cands: list[Candidate]) -> None:
     write_json(run.file(STATE_FILE), {**state, "candidates": [asdict(c) for c in cands]})
 
@@ -351,10 +375,10 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
     if resume:
         if not name:
             raise ConfigError("--resume needs the --name of the tune to continue", "pass --name NAME")
-        run = Run.open(runs_root / name)
+        run = Run.open(runs_root / check_name(name))
         if not run.has(STATE_FILE):
             raise RunError(f"{run.path} has no {STATE_FILE} to resume from", "start it again without --resume")
-        state = json.loads(run.file(STATE_FILE).read_text())
+        state = _read_state(run)
         if board != state["board"]:
             raise ConfigError(f"{run.path} tunes for {state['board']}, not {board}",
                               f"resume it with --board {state['board']}, or start a new tune")
@@ -364,14 +388,19 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         dataset = scan_folder(state["data"])
         log(f"tune: resuming {run.path}: {sum(c.status == 'trained' for c in cands)} candidates done")
     else:
-        if budget_minutes <= 0:
-            raise ConfigError(f"budget {budget_minutes} minutes is not positive", "pass --budget-minutes 30")
+        check_number("budget_minutes", budget_minutes, "--budget-minutes")
+        check_number("max_latency_ms", max_latency_ms, "--max-latency-ms")
+        check_number("seed", seed, "--seed")
+        if name:
+            check_name(name)
         if data is None:
             raise ConfigError("no data given", "pass --data FOLDER (class folders)")
         space = SPACES["short" if short else "full"]
         board_obj = get_board(board, devices_file)
         if name and (runs_root / name).exists() and not force:
             raise RunError(f"{runs_root / name} already exists", "choose another --name, --resume it, or --force")
+        if name:
+            check_replaceable(runs_root / name, force, " (it is not a tune)")
         dataset = scan_folder(data)
         assignment = split_by_patient(dataset, recipe_config().val_fraction, seed)
         task = infer_task(dataset, None)

@@ -42,7 +42,7 @@ def test_kaggle_zip_imports_one_clean_copy(tmp_path, png):
     assert result["root_in_source"] == "chest_xray" and result["images"] == 12
     assert result["classes"] == ["NORMAL", "PNEUMONIA"] and result["splits"] == ["test", "train", "val"]
     assert result["skipped"]["junk"] == 2 and result["skipped"]["outside_dataset_root"] == 12
-    assert sorted(p.name for p in (tmp_path / "kermany").iterdir()) == ["test", "train", "val"]
+    assert sorted(p.name for p in (tmp_path / "kermany").iterdir()) == [".edgecxr", "test", "train", "val"]
     assert len(scan_folder(tmp_path / "kermany").samples) == 12
 
 

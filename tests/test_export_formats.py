@@ -82,9 +82,15 @@ def test_existing_output_is_not_overwritten_without_force(export_run, tmp_path):
     assert result.exit_code == 2
     assert "already exists" in error_line(result)
     assert (out / "keep.txt").read_text() == "mine"
+    # --force replaces only an earlier export, never a folder of someone's files (issue 13)
     result = runner.invoke(app, ["export", str(export_run.path), "--format", "tflite", "--out", str(out), "--force"])
-    assert result.exit_code == 0, result.output
-    assert not (out / "keep.txt").exists() and (out / "model.tflite").exists()
+    assert result.exit_code == 2 and "did not write" in error_line(result)
+    assert (out / "keep.txt").read_text() == "mine"
+    ours = tmp_path / "ours"
+    for force in ([], ["--force"]):
+        result = runner.invoke(app, ["export", str(export_run.path), "--format", "tflite", "--out", str(ours), *force])
+        assert result.exit_code == 0, result.output
+    assert (ours / "model.tflite").exists()
 
 
 def test_a_run_without_int8_model_says_how_to_make_one(tmp_path, export_run):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edgecxr.bench import runner
 from edgecxr.bench.micro import TFLM_INSTALL
-from edgecxr.errors import ModelError
+from edgecxr.errors import DeviceError, ModelError
 from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
 from edgecxr.runtimes import RUNTIMES, check_tflite
 
@@ -36,6 +36,14 @@ class BenchOptions:
     data: Path | None = None  # folder of images; None: random valid inputs
     timeout: float = 600  # seconds per runner call
 
+    def __post_init__(self):
+        from edgecxr.config import check_number
+
+        for name in ("runs", "warmup", "timeout"):
+            check_number(name, getattr(self, name), f"--{name}")
+        for t in self.threads or []:
+            check_number("threads", t, "--threads")
+
 
 def model_files(target: str | Path) -> list[Path]:
     """A .tflite file, or every .tflite in a run directory."""
@@ -44,6 +52,10 @@ def model_files(target: str | Path) -> list[Path]:
         files = sorted(target.glob("*.tflite"))
         if not files:
             raise ModelError(f"{target} holds no .tflite model", "run `edgecxr quantize` on it first")
+        from edgecxr.runs import Run
+
+        for f in files:  # a run's models are checked against its manifest before use
+            Run(target).verified(f.name, "re-run `edgecxr quantize RUN --force`")
         return files
     check_tflite(target)
     return [target]
@@ -92,8 +104,12 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
                 for threads in [1] if name in SINGLE_THREADED else all_threads:
                     args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
                                              spec and str(spec), options.data and str(options.data))
-                    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
-                                          text=True, timeout=options.timeout)
+                    try:
+                        proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                                              text=True, timeout=options.timeout)
+                    except subprocess.TimeoutExpired:
+                        raise DeviceError(f"benchmarking {model.name} on {name} took over {options.timeout:g} s",
+                                          "raise --timeout, or use fewer --runs") from None
                     result = runner.parse_result(proc.returncode, proc.stdout, proc.stderr, "this computer", name)
                     machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
                     rows.append(result)

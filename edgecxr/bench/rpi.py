@@ -34,6 +34,12 @@ class RpiOptions:
     python: str = "python3"  # the interpreter on the device (e.g. a venv's bin/python3)
     timeout: float = 600  # seconds for the benchmark run itself
 
+    def __post_init__(self):
+        from edgecxr.config import check_number
+
+        for name in ("runs", "warmup", "threads", "timeout"):
+            check_number(name, getattr(self, name), f"--{name}")
+
 
 def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | None = None) -> dict:
     """{"device": "rpi", "host": ..., "machine": {...}, "results": [one row per model]}."""

@@ -2,20 +2,47 @@
 
 Each stage has its own module here (data, train, quantize, ...) that adds its commands to
 ``app``; the work itself lives in the stage packages. Known errors (``EdgecxrError``,
-``ImageError``) become one ``error:`` line plus one ``hint:`` line on stderr and a non-zero
-exit; set EDGECXR_DEBUG=1 to see the traceback instead.
+``ImageError``), a mistyped option (a usage error) and a folder that is full, read-only or not
+ours to write (``OSError`` of the FILESYSTEM_ERRORS kinds) become one ``error:`` line plus one
+``hint:`` line on stderr and exit 2; set EDGECXR_DEBUG=1 to see the traceback instead.
 """
 
 from __future__ import annotations
 
-import os
+import errno
+import warnings
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's vendored click
 from typer.core import TyperGroup
 
-from edgecxr import __version__
-from edgecxr.errors import EdgecxrError
+from edgecxr import __version__, tfenv  # tfenv before any stage: it sets TensorFlow's log level
+from edgecxr.errors import EdgecxrError, debug_enabled
 from edgecxr.preprocess import ImageError
+
+# errno -> what to do about it (a write that the disk, the mount or the permissions refused)
+FILESYSTEM_ERRORS = {
+    errno.ENOSPC: "free some disk space, or write to another folder (--out / --runs-root)",
+    errno.EDQUOT: "free some of your disk quota, or write to another folder (--out / --runs-root)",
+    errno.EFBIG: "write to a file system that takes larger files",
+    errno.EROFS: "the folder is on a read-only file system: write to another one (--out / --runs-root)",
+    errno.EACCES: "check the folder's permissions, or write to another folder (--out / --runs-root)",
+    errno.EPERM: "check the folder's permissions, or write to another folder (--out / --runs-root)",
+    errno.ENAMETOOLONG: "use a shorter name or folder",
+    errno.EIO: "the disk reported an input/output error: check it, or write to another folder",
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+def _fail(message: str, hint: str, code: int = 2):
+    """The one ``error:`` line and the one ``hint:`` line (newlines in either are joined)."""
+    message, hint = _one_line(message), _one_line(hint)
+    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"hint: {hint + ('; ' if hint else '')}set EDGECXR_DEBUG=1 for the traceback", err=True)
+    raise typer.Exit(code) from None
 
 
 class _KnownErrorsGroup(TyperGroup):
@@ -23,14 +50,22 @@ class _KnownErrorsGroup(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
-        except (EdgecxrError, ImageError) as e:
-            if os.environ.get("EDGECXR_DEBUG"):
+            with warnings.catch_warnings():
+                tfenv.quiet_python()
+                return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except (EdgecxrError, ImageError, UsageError, OSError) as e:
+            if debug_enabled():
                 raise
-            typer.echo(f"error: {e}", err=True)
-            hint = getattr(e, "hint", "") or ""
-            typer.echo(f"hint: {hint + ('; ' if hint else '')}set EDGECXR_DEBUG=1 for the traceback", err=True)
-            raise typer.Exit(getattr(e, "exit_code", 2)) from None
+            if isinstance(e, UsageError):
+                where = e.ctx.command_path if e.ctx else "edgecxr"
+                _fail(" ".join(e.format_message().split()), f"see `{where} --help`")
+            if isinstance(e, OSError):
+                if e.errno not in FILESYSTEM_ERRORS:
+                    raise
+                _fail(f"{e.filename}: {e.strerror}" if e.filename else e.strerror or str(e), FILESYSTEM_ERRORS[e.errno])
+            _fail(str(e), getattr(e, "hint", "") or "", getattr(e, "exit_code", 2))
 
 
 app = typer.Typer(

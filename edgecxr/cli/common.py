@@ -12,11 +12,12 @@ import typer
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
+                                      help="Random seed; the same seed gives the same result.")]
 RunsRootOpt = Annotated[Path, typer.Option("--runs-root", help="Folder that holds the run directories.")]
 RunArg = Annotated[str, typer.Argument(help="Run directory (path, or name under --runs-root).")]
 # how to reach a device over SSH (bench --device rpi, deploy)
-PortOpt = Annotated[int | None, typer.Option("--port", help="SSH port of the device.")]
+PortOpt = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="SSH port of the device.")]
 IdentityOpt = Annotated[Path | None, typer.Option("--identity", help="SSH private key file.")]
 SshConfigOpt = Annotated[Path | None, typer.Option("--ssh-config", help="SSH config file instead of ~/.ssh/config.")]
 

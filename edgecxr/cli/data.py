@@ -212,10 +212,6 @@ def synth(out: Annotated[Path, typer.Argument(help="Folder to create (CLASS/*.pn
     from edgecxr.data.synth import MULTICLASS, SYNTH_CLASSES, make_dataset
 
     table_of = {SynthClasses.binary: SYNTH_CLASSES, SynthClasses.multiclass: MULTICLASS}[classes]
-    if per_class < 1 or size < 16:
-        from edgecxr.errors import ConfigError
-
-        raise ConfigError(f"--per-class {per_class} / --size {size} is too small", "use --per-class >= 1 and --size >= 16")
     make_dataset(out, per_class=per_class, size=size, seed=seed, classes=table_of, force=force)
     result = {"out": str(out), "classes": list(table_of), "per_class": per_class, "size": size, "seed": seed,
               "images": per_class * len(table_of)}

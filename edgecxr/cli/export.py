@@ -72,7 +72,7 @@ def deploy(
     runtime: Annotated[str | None, typer.Option("--runtime", help="TFLite runtime for the self-test "
                                                    "(default: the first installed).")] = None,
     model: ModelOpt = None,
-    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the "
+    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, max=3600, help="Seconds to wait for the "
                                                  "SSH connection.")] = 10,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,

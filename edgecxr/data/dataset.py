@@ -83,7 +83,10 @@ def _own_patient(path: Path, root: Path) -> str:
 
 
 def _is_image(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    """An image file by its name; a dangling symbolic link counts too, so that it is listed as
+    unreadable (by inspect, training and evaluate) instead of silently missing."""
+    return ((p.is_file() or (p.is_symlink() and not p.exists())) and p.suffix.lower() in IMAGE_SUFFIXES
+            and not p.name.startswith("."))
 
 
 def _subdirs(p: Path) -> list[Path]:
@@ -161,17 +164,24 @@ def scan_csv(csv_path: str | Path, image_dir: str | Path | None = None, image_co
     image_dir = Path(image_dir).expanduser() if image_dir else csv_path.parent
     if not image_dir.is_dir():
         raise DataError(f"image folder {image_dir} does not exist", "pass the folder that holds the CSV's images")
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        wanted = [c for c in (image_col, label_col, patient_col) if c]
-        missing = [c for c in wanted if c not in header]
-        if missing:
-            raise DataError(f"{csv_path} has no column {', '.join(repr(c) for c in missing)} "
-                            f"(its columns: {', '.join(header) or 'none'})",
-                            "name the right columns with --image-col / --label-col / --patient-col "
-                            "(--patient-col '' takes patients from file names)")
-        rows = [(r[image_col] or "", r[label_col] or "", r[patient_col] if patient_col else None) for r in reader]
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            wanted = [c for c in (image_col, label_col, patient_col) if c]
+            missing = [c for c in wanted if c not in header]
+            if missing:
+                raise DataError(f"{csv_path} has no column {', '.join(repr(c) for c in missing)} "
+                                f"(its columns: {', '.join(header) or 'none'})",
+                                "name the right columns with --image-col / --label-col / --patient-col "
+                                "(--patient-col '' takes patients from file names)")
+            rows = [(r[image_col] or "", r[label_col] or "", r[patient_col] if patient_col else None)
+                    for r in reader]
+    except UnicodeDecodeError as e:
+        raise DataError(f"{csv_path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})",
+                        f"save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {csv_path.name} > labels-utf8.csv") from None
+    except csv.Error as e:
+        raise DataError(f"{csv_path} is not a readable CSV file ({e})", "pass the dataset's label CSV") from None
     if not rows:
         raise DataError(f"{csv_path} has no rows", "check that it is the dataset's label file")
     cells = [[t.strip() for t in label.split(sep) if t.strip()] for _, label, _ in rows]
@@ -205,18 +215,22 @@ def scan_csv(csv_path: str | Path, image_dir: str | Path | None = None, image_co
 
 
 class _ImageFinder:
-    """CSV image name -> file: relative to the image folder, else by file name below it."""
+    """CSV image name -> file: relative to the image folder, else by file name below it. A
+    name that leads out of the folder (``../..``, an absolute path, a symlink out) is never
+    opened: it counts as missing."""
 
     def __init__(self, root: Path):
         self.root = root
+        self._inside = root.resolve()
         self._by_name: dict[str, Path] | None = None
 
     def __call__(self, name: str) -> Path | None:
         direct = self.root / name
-        if name and direct.is_file():
+        if name and direct.is_file() and direct.resolve().is_relative_to(self._inside):
             return direct
         if self._by_name is None:
-            self._by_name = {p.name: p for p in sorted(self.root.rglob("*"), reverse=True) if _is_image(p)}
+            self._by_name = {p.name: p for p in sorted(self.root.rglob("*"), reverse=True)
+                             if _is_image(p) and p.resolve().is_relative_to(self._inside)}
         return self._by_name.get(Path(name).name)
 
 

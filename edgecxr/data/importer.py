@@ -17,6 +17,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,15 +25,25 @@ from typing import BinaryIO
 
 from edgecxr.data.dataset import IGNORED_DIRS, IMAGE_SUFFIXES, SPLIT_NAMES, scan_folder
 from edgecxr.errors import DataError
+from edgecxr.runs import check_replaceable, mark
 
 KEPT_SUFFIXES = IMAGE_SUFFIXES | {".csv"}  # label files travel with the images
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+# An archive member is refused beyond MAX_MEMBER_BYTES (a chest X-ray is a few MB, a 16-bit
+# image at the pixel limit 128 MB, a label CSV tens of MB: more is a bomb or not a dataset),
+# and the whole import beyond the free space of the target's disk minus FREE_SPACE_MARGIN.
+# Both are enforced on the bytes actually written, not on what the archive's headers claim.
+MAX_MEMBER_BYTES = 256 * 1024**2
+FREE_SPACE_MARGIN = 256 * 1024**2
 
 
 @dataclass(frozen=True)
 class _Member:
     rel: PurePosixPath
     open: Callable[[], BinaryIO]
+    size: int  # bytes it says it holds (a zip header can lie; _copy counts the real ones)
 
 
 def import_dataset(source: str | Path, out: str | Path, force: bool = False, progress: bool = True) -> dict:
@@ -42,6 +53,7 @@ def import_dataset(source: str | Path, out: str | Path, force: bool = False, pro
         raise DataError(f"{source} does not exist", "pass the downloaded .zip or the unpacked folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise DataError(f"{out} already exists and is not empty", "choose another --out or pass --force")
+    check_replaceable(out, force, " (it is not an earlier import)")
     if source.is_dir() and (out.resolve() == source.resolve() or source.resolve() in out.resolve().parents):
         raise DataError(f"--out {out} is inside the source folder {source}", "choose an --out outside it")
 
@@ -49,16 +61,21 @@ def import_dataset(source: str | Path, out: str | Path, force: bool = False, pro
     if source.is_dir():
         members, zf = _folder_members(source, skipped), None
     elif zipfile.is_zipfile(source):
-        zf = zipfile.ZipFile(source)
+        try:
+            zf = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise DataError(f"{source} is a damaged .zip archive ({e})", "download it again") from None
         members = _zip_members(source, zf, skipped)
     else:
         raise DataError(f"{source} is neither a folder nor a .zip archive",
                         "unpack other archive formats first, then import the folder")
     try:
         root, kept = _choose_root(source, members, skipped)
+        _check_sizes(source, kept, _parent(out))
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=_parent(out)))
         try:
             _write(kept, root, staging, progress)
+            mark(staging, "dataset")
             # labels from folders: refuse to install something that does not scan as a dataset;
             # labels from a CSV: `edgecxr data inspect OUT --csv FILE` checks them
             label_files = sorted(str(m.rel.relative_to(root)) for m in kept if m.rel.suffix.lower() == ".csv")
@@ -102,7 +119,7 @@ def _zip_members(source: Path, zf: zipfile.ZipFile, skipped: dict) -> list[_Memb
         elif _is_junk(rel):
             skipped["junk"] += 1
         else:
-            members.append(_Member(rel, lambda info=info: zf.open(info)))
+            members.append(_Member(rel, lambda info=info: zf.open(info), info.file_size))
     return members
 
 
@@ -121,7 +138,7 @@ def _folder_members(source: Path, skipped: dict) -> list[_Member]:
             elif _is_junk(rel):
                 skipped["junk"] += 1
             else:
-                members.append(_Member(rel, lambda path=path: open(path, "rb")))  # noqa: SIM115 (closed by _write)
+                members.append(_Member(rel, lambda path=path: open(path, "rb"), path.stat().st_size))  # noqa: SIM115
     return members
 
 
@@ -158,8 +175,36 @@ def _write(kept: list[_Member], root: PurePosixPath, staging: Path, progress: bo
         if base not in target.parents:  # belt and braces: _zip_members already refused such names
             raise DataError(f"{m.rel} would be written outside {staging}", "the archive was not imported")
         target.parent.mkdir(parents=True, exist_ok=True)
-        with m.open() as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        budget = min(MAX_MEMBER_BYTES, _room(staging))
+        try:
+            with m.open() as src, open(target, "wb") as dst:
+                while block := src.read(1 << 20):
+                    budget -= len(block)
+                    if budget < 0:
+                        raise DataError(f"{m.rel} extracts to more than {min(MAX_MEMBER_BYTES, _room(staging)):,} bytes "
+                                        "(the per-file cap, or the free space of the disk)",
+                                        "this archive is malformed or malicious, or the disk is too small; "
+                                        "nothing was imported")
+                    dst.write(block)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise DataError(f"{m.rel}: damaged archive member ({e})", "download the archive again") from None
+
+
+def _room(folder: Path) -> int:
+    """Bytes that may still be written to ``folder``'s disk (its free space minus the margin)."""
+    return max(0, shutil.disk_usage(folder).free - FREE_SPACE_MARGIN)
+
+
+def _check_sizes(source: Path, kept: list[_Member], folder: Path) -> None:
+    """Refuse before writing anything when the members say they are too big."""
+    big = max(kept, key=lambda m: m.size, default=None)
+    if big is not None and big.size > MAX_MEMBER_BYTES:
+        raise DataError(f"{source}: {big.rel} would extract to {big.size:,} bytes, over the {MAX_MEMBER_BYTES:,}-byte "
+                        "cap for one file", "this archive is malformed or malicious, or not a dataset; nothing was imported")
+    total = sum(m.size for m in kept)
+    if total > _room(folder):
+        raise DataError(f"{source} would extract to {total:,} bytes; {folder} has room for {_room(folder):,}",
+                        "free some disk space or import to another disk (--out); nothing was imported")
 
 
 def _replace(staging: Path, out: Path) -> None:

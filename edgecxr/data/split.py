@@ -15,14 +15,14 @@ from pathlib import Path
 
 from edgecxr.data.dataset import Dataset, Sample
 from edgecxr.errors import DataError
-from edgecxr.runs import write_json
+from edgecxr.runs import read_json_object, write_json
 
 SPLIT_FILE = "split.json"
 
 
 def split_by_patient(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0) -> dict[Path, str]:
     """Assign every sample to train | val | test; returns {path: split}."""
-    if not 0.0 < val_fraction < 1.0:
+    if not 0.0 < val_fraction < 1.0:  # also refuses NaN
         raise DataError(f"validation fraction {val_fraction} is not between 0 and 1", "use e.g. 0.2")
     assignment: dict[Path, str] = {s.path: "test" for s in dataset.samples if s.split == "test"}
     pool = [s for s in dataset.samples if s.split != "test"]
@@ -50,6 +50,7 @@ def split_by_patient(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0)
 
 def write_split(dataset: Dataset, assignment: dict[Path, str], out: Path, seed: int, val_fraction: float,
                 force: bool = False) -> dict:
+    check_split_target(out, force)
     items = [{"path": str(s.path.relative_to(dataset.root)), "labels": list(s.labels), "patient": s.patient,
               "split": assignment[s.path]} for s in dataset.samples]
     doc = {"root": str(dataset.root.resolve()), "classes": dataset.classes, "multilabel": dataset.multilabel,
@@ -72,11 +73,40 @@ def read_split(path: Path) -> tuple[Dataset, dict[Path, str]]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"split file {path} not found", "make one with `edgecxr data split DATA --out split.json`")
-    doc = json.loads(path.read_text())
-    root = Path(doc["root"])
-    samples = [Sample(root / it["path"], tuple(it["labels"]), it["patient"], it["split"]) for it in doc["items"]]
-    ds = Dataset(root=root, classes=doc["classes"], samples=samples, multilabel=doc.get("multilabel", False))
+    again = "make it again with `edgecxr data split` (or re-run `edgecxr train`)"
+    doc = read_json_object(path, again, DataError, keys=("root", "classes", "items"))
+    try:
+        root = Path(doc["root"])
+        classes = [str(c) for c in doc["classes"]]
+        samples = []
+        for it in doc["items"]:
+            rel = Path(it["path"])
+            if rel.is_absolute() or ".." in rel.parts:  # every image lies below the split's root
+                raise ValueError(f"item path {it['path']!r} leaves the root")
+            labels = tuple(int(k) for k in it["labels"])
+            if any(not 0 <= k < len(classes) for k in labels) or it["split"] not in ("train", "val", "test"):
+                raise ValueError(f"item {it['path']!r} has labels {labels} / split {it['split']!r}")
+            samples.append(Sample(root / rel, labels, str(it["patient"]), it["split"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{path} is damaged: {e}", again) from None
+    ds = Dataset(root=root, classes=classes, samples=samples, multilabel=bool(doc.get("multilabel", False)))
     return ds, {s.path: s.split for s in samples}
+
+
+def check_split_target(out: Path, force: bool) -> None:
+    """``out`` may be (re)written: absent, or with ``force`` a split file edgecxr wrote."""
+    out = Path(out)
+    if not out.exists():
+        return
+    if not force:
+        raise DataError(f"{out} already exists", "pass --force to overwrite it, or choose another --out")
+    try:
+        doc = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if not (out.is_file() and isinstance(doc, dict) and {"root", "classes", "items"} <= set(doc)):
+        raise DataError(f"{out} is not a split file edgecxr wrote; --force will not overwrite it",
+                        "choose another --out, or move that file away")
 
 
 def patients_in_several_splits(dataset: Dataset, assignment: dict[Path, str]) -> list[str]:

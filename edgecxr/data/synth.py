@@ -18,6 +18,7 @@ from edgecxr.errors import DataError
 # class name -> number of opacities (0 = normal), in the order of the demo's classes
 SYNTH_CLASSES = {"NORMAL": 0, "PNEUMONIA": 3}
 MULTICLASS = {"Normal": 0, "Viral Pneumonia": 2, "Covid": 5}
+MAX_TOTAL_PIXELS = 2e9  # a synthetic set beyond this takes hours and gigabytes: a typo, not a demo
 
 
 def chest_image(rng: np.random.Generator, size: int, opacities: int) -> np.ndarray:
@@ -45,10 +46,19 @@ def make_dataset(out: Path, per_class: int = 40, size: int = 128, seed: int = 0,
                  classes: dict[str, int] | None = None, splits: dict[str, float] | None = None,
                  images_per_patient: int = 2, force: bool = False) -> Path:
     """Write ``out/[split/]CLASS/personP_synth_I.png``; returns ``out``."""
+    from edgecxr.config import check_number
+
+    check_number("per_class", per_class, "--per-class")
+    check_number("image_size", size, "--size")
+    check_number("seed", seed, "--seed")
+    classes = classes or SYNTH_CLASSES
+    pixels = per_class * len(classes) * size * size * sum((splits or {None: 1.0}).values())
+    if pixels > MAX_TOTAL_PIXELS:
+        raise DataError(f"{per_class} images per class at {size}x{size} is {pixels / 1e9:.1f} gigapixels",
+                        f"stay under {MAX_TOTAL_PIXELS / 1e9:g} gigapixels: fewer --per-class or a smaller --size")
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise DataError(f"{out} already exists and is not empty", "choose another folder or pass --force")
-    classes = classes or SYNTH_CLASSES
     rng = np.random.default_rng(seed)
     patient = 0
     for split, fraction in (splits or {None: 1.0}).items():

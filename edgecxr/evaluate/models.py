@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgecxr.errors import ModelError
 from edgecxr.preprocess import to_float
 from edgecxr.quantize import ARTIFACTS, KERAS_MODEL, load_keras_model
 from edgecxr.runs import Run
@@ -50,9 +51,15 @@ class Predictor:
 
 
 def load_predictor(run: Run, model: RunModel, runtime: str | None = None, threads: int | None = None) -> Predictor:
+    """The model checked against the run's manifest (and an int8 slot for int8 input) first."""
+    again = "re-run `edgecxr quantize RUN --force`" if model.file != KERAS_MODEL else "re-run `edgecxr train`"
+    path = run.verified(model.file, again)
     if model.file == KERAS_MODEL:
         keras_model = load_keras_model(run)
         return Predictor(model, "tensorflow",
                          lambda px: keras_model.predict(to_float(px), batch_size=64, verbose=0).astype(np.float32))
-    tfl = TFLiteModel(run.file(model.file), runtime=runtime, threads=threads)
+    tfl = TFLiteModel(path, runtime=runtime, threads=threads)
+    if model.int8 and not (tfl.is_int8 and tfl.output_quant is not None):
+        raise ModelError(f"{path} is not an int8 model (its input is {np.dtype(tfl.input['dtype']).name}), so it "
+                         f"cannot be reported as {model.title}", again)
     return Predictor(model, tfl.runtime, tfl.predict)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.config import check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
@@ -37,6 +38,7 @@ from edgecxr.quantize import load_spec
 from edgecxr.runs import Run, sha256_file
 
 EVAL_DIR = "eval"
+UNREADABLE_SHOWN = 20  # unreadable images named in the notes; eval.json lists every one
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _was_trained_on(path: Path, index) -> bool:
 def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split: str | None,
                   exclude_train: bool) -> _Images:
     """Which images are evaluated, with the checks that keep the figures honest."""
-    run_ds, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    run_ds, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
     if data is None:
         split = split or "val"
         samples = [s for s in run_ds.samples if assignment[s.path] == split]
@@ -178,6 +180,9 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     """Run every model of ``run`` on the same images and write the side-by-side report."""
     from edgecxr.evaluate.report import write_report
 
+    check_number("target_sensitivity", target_sensitivity, "--target-sensitivity")
+    check_number("seed", seed, "--seed")
+    check_number("threads", threads, "--threads")
     run = run if isinstance(run, Run) else Run.open(run)
     spec = load_spec(run)
     models = present(run)
@@ -197,6 +202,11 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     if not samples:
         raise DataError(f"none of the {len(images.samples)} images of {images.source} could be read",
                         "check the files with `edgecxr data inspect`")
+    if pixels.errors:  # skipped, so said: in the report, the CLI output and eval.json (all of them)
+        shown = "; ".join(e for _, e in pixels.errors[:UNREADABLE_SHOWN])
+        more = len(pixels.errors) - UNREADABLE_SHOWN
+        images.notes.append(f"{len(pixels.errors)} unreadable image(s) skipped and not counted: {shown}"
+                            + (f"; and {more} more (eval.json lists all)" if more > 0 else ""))
     y = _targets(samples, spec)
     files = [s.path for s in samples]
 
@@ -216,7 +226,9 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     report = {
         "run": str(run.path), "task": spec.task, "labels": spec.labels,
         "dataset": {"tag": images.tag, "source": images.source, "split": images.split, "n": len(samples),
-                    "unreadable": len(pixels.errors), "excluded_train_images": images.excluded_train,
+                    "unreadable": len(pixels.errors),
+                    "unreadable_files": [{"path": p, "error": e} for p, e in pixels.errors],
+                    "excluded_train_images": images.excluded_train,
                     "notes": images.notes},
         "threshold": threshold, "models": per_model, "comparisons": comparisons,
         "disclaimer": "Research and engineering use only; not a medical device.",

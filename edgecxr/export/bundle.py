@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 
 from edgecxr import __version__
+from edgecxr.errors import RunError
 from edgecxr.export.formats import FORMATS, Format
 from edgecxr.export.source import ExportSource
-from edgecxr.runs import MANIFEST, sha256_file, versions, write_json
+from edgecxr.runs import MANIFEST, read_json, read_json_object, sha256_file, versions, write_json
 
 EVAL_DIR = "eval"
 
@@ -32,8 +32,9 @@ def model_metrics(source: ExportSource) -> dict:
     validation metrics of the float model, labelled as such."""
     key = f"{source.model_key}_int8"
     found = {}
+    again = f"re-run `edgecxr evaluate {source.run.name} --force`"
     for report in sorted(source.run.file(EVAL_DIR).glob("*/eval.json")):
-        doc = json.loads(report.read_text())
+        doc = read_json_object(source.run.verified(str(report.relative_to(source.run.path)), again), again)
         if key in doc.get("models", {}):
             found[str(report.relative_to(source.run.path))] = {
                 "model": key, "dataset": doc.get("dataset"), "threshold": doc.get("threshold"),
@@ -43,7 +44,8 @@ def model_metrics(source: ExportSource) -> dict:
         return found
     val = source.run.file("val_metrics.json")
     if val.exists():
-        return {"val_metrics.json": {"model": "keras_float", "metrics": json.loads(val.read_text()),
+        metrics = read_json(source.run.verified(val.name, "re-run `edgecxr train`"), "re-run `edgecxr train`")
+        return {"val_metrics.json": {"model": "keras_float", "metrics": metrics,
                                      "note": f"float model on the validation split; run `edgecxr evaluate "
                                              f"{source.run.name}` for the {key} figures"}}
     return {}
@@ -83,10 +85,13 @@ def export_bundle(source: ExportSource, out: Path, test_image: Path | None = Non
 
 def verify_bundle(folder: Path) -> list[str]:
     """Files of a bundle whose sha256 or size no longer matches its manifest (empty: intact)."""
-    manifest = json.loads((Path(folder) / MANIFEST).read_text())
+    again = f"re-export it: edgecxr export RUN --format bundle --out {folder} --force"
+    manifest = read_json_object(Path(folder) / MANIFEST, again, keys=("files", "model"))
+    if not isinstance(manifest["files"], dict) or not isinstance(manifest["model"], dict):
+        raise RunError(f"{Path(folder) / MANIFEST} is damaged: 'files' or 'model' is not an object", again)
     bad = []
     for rel, info in manifest["files"].items():
         p = Path(folder) / rel
-        if not p.is_file() or sha256_file(p) != info["sha256"]:
+        if not p.is_file() or not isinstance(info, dict) or sha256_file(p) != info.get("sha256"):
             bad.append(rel)
     return bad

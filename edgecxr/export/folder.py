@@ -8,34 +8,54 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from edgecxr.errors import RunError
 from edgecxr.resources import resource
+from edgecxr.runs import MARKER, check_replaceable, mark
 
 
 def check_free(target: Path, force: bool) -> None:
-    if target.exists() and not force:
-        raise RunError(f"{target} already exists", "pass --force to replace it, or --out another folder")
+    """``target`` may be written: absent or empty, or (with ``force``) an earlier export --
+    a folder with edgecxr's marker, or the .tar.gz edgecxr packed of such a folder."""
+    target = Path(target)
+    if target.is_file() and target.name.endswith(".tar.gz") and force and _packed_by_us(target):
+        return
+    check_replaceable(target, force, " (it is not an earlier export)")
+
+
+def _packed_by_us(archive: Path) -> bool:
+    """A .tar.gz whose one top-level folder holds edgecxr's marker (what ``export.pack`` writes)."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            names = tar.getnames()
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+    top = archive.name.removesuffix(".tar.gz")
+    return bool(names) and all(n == top or n.startswith(top + "/") for n in names) and f"{top}/{MARKER}" in names
 
 
 @contextlib.contextmanager
 def staged_folder(target: Path, force: bool) -> Iterator[Path]:
-    """Yield an empty temp folder next to ``target``; on success it becomes ``target``."""
+    """Yield an empty temp folder next to ``target``; on success it gets edgecxr's marker and
+    becomes ``target`` (the old one, an earlier export, removed last)."""
     target = Path(target)
     check_free(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = tmp.with_name(tmp.name + ".old")
     try:
         yield tmp
+        mark(tmp, "export")
         if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
+            target.rename(old)
         tmp.rename(target)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def templates_root() -> Path:

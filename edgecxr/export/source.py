@@ -88,11 +88,13 @@ def choose_model(run: Run, model: str | None) -> tuple[str, Path]:
 
 
 def load_source(run: Run, model: str | None = None, name: str | None = None) -> ExportSource:
+    from edgecxr.quantize import load_spec
     from edgecxr.runtimes import TFLiteModel
 
     key, path = choose_model(run, model)
-    spec_path = run.require(SPEC_FILE, "the run is incomplete; re-run `edgecxr train`")
-    spec = PreprocessSpec.load(spec_path)
+    run.verified(path.name, "re-run `edgecxr quantize RUN --force`")
+    spec_path = run.file(SPEC_FILE)
+    spec = load_spec(run)
     if not spec.labels:
         raise RunError(f"{spec_path} has no labels", "re-run `edgecxr train` to write a complete spec")
     tfl = TFLiteModel(path)
