@@ -31,7 +31,7 @@ from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
 from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.progress import log
-from edgecxr.runs import Run, read_json_object, write_bytes, write_json
+from edgecxr.runs import Run, json_bytes, read_json_object, write_all
 
 KERAS_MODEL = "model.keras"
 # kind -> file written into the run directory (evaluate, bench and export read these names)
@@ -348,20 +348,21 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
         qat_info = {"epochs": qat_epochs, "lr": qat_lr, "batch_size": QAT_BATCH_SIZE, "images": len(train.x),
                     "targets": "float model outputs", "history": history}
 
-    # everything converted and checked: only now touch the run directory
-    artifacts = []
+    # everything converted and checked: only now touch the run directory, all files at once
+    artifacts, files = [], {}
     for kind, (content, seconds) in built.items():
         name = ARTIFACTS[kind]
         unchanged = kind == "float" and float_unchanged
         if not unchanged:
-            write_bytes(run.file(name), content, force=True)
+            files[run.file(name)] = content
         inp, out = io_quant(content) if kind != "float" else (None, None)
         artifacts.append(Artifact(kind, name, len(content), round(seconds, 3), inp, out,
                                   float_ops(content) if kind != "float" else [], unchanged))
     for a in artifacts:
         if a.input is not None:
             spec.quant[a.file] = {"input": a.input, "output": a.output}
-    write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
+    files[run.file(SPEC_FILE)] = json_bytes(spec.to_dict())
+    write_all(files)
     previous = run.read_manifest().get("stages", {}).get("quantize", {})
     models = {**previous.get("models", {}), **{a.file: {k: v for k, v in asdict(a).items() if k != "file"}
                                               for a in artifacts}}

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,18 +130,55 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def staged_folder(target: Path, force: bool, kind: str) -> Iterator[Path]:
+    """Yield a temp folder next to ``target`` holding only edgecxr's marker (``kind``; a
+    manifest written into the folder lists it too); on success it becomes ``target``, an
+    earlier one (ours: ``check_replaceable``) removed last. A failure -- a full disk
+    included -- leaves ``target`` as it was and no temp folder."""
+    target = Path(target)
+    check_replaceable(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = tmp.with_name(tmp.name + ".old")
+    try:
+        mark(tmp, kind)
+        yield tmp
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def write_bytes(target: Path, data: bytes, force: bool = True) -> Path:
     with atomic_path(target, force) as tmp:
         tmp.write_bytes(data)
     return Path(target)
 
 
+def write_all(files: dict[Path, bytes]) -> None:
+    """Write several files so that either all change or none does: every temp file is written
+    (where a full disk fails) before the first rename (which does not need space)."""
+    with contextlib.ExitStack() as stack:
+        temps = {target: stack.enter_context(atomic_path(target)) for target in files}
+        for target, tmp in temps.items():
+            tmp.write_bytes(files[target])
+    # atomic_path renames each temp over its target as the stack unwinds without an error
+
+
 def write_text(target: Path, text: str, force: bool = True) -> Path:
     return write_bytes(target, text.encode("utf-8"), force)
 
 
+def json_bytes(obj) -> bytes:
+    """How edgecxr writes a JSON file (numpy scalars and paths included)."""
+    return (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode("utf-8")
+
+
 def write_json(target: Path, obj, force: bool = True) -> Path:
-    return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n", force)
+    return write_bytes(target, json_bytes(obj), force)
 
 
 def _json_default(o):
@@ -194,9 +232,15 @@ class Run:
                 raise RunError(f"run directory {path} already exists",
                                "choose another --name, pass --resume to continue it, or --force to overwrite")
             check_replaceable(path, True, " (it is not a run)")
+        existed = path.exists()
         path.mkdir(parents=True, exist_ok=True)
-        if not (path / MARKER).exists():
-            mark(path, "run")
+        try:
+            if not (path / MARKER).exists():
+                mark(path, "run")
+        except BaseException:
+            if not existed:  # a full or read-only disk leaves no empty run behind
+                shutil.rmtree(path, ignore_errors=True)
+            raise
         return cls(path)
 
     @classmethod

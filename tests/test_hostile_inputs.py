@@ -246,7 +246,7 @@ def test_edgecxr_debug_only_1_true_yes_turn_debug_on(value, debug, monkeypatch):
 
 def test_a_usage_error_is_one_error_and_one_hint_line():
     result = invoke("train", "--epochs", "many")
-    assert "'many' is not a valid integer" in error_line(result) and "edgecxr train --help" in result.output
+    assert "Invalid value for '--epochs'" in error_line(result) and "edgecxr train --help" in result.output
 
 
 @pytest.mark.slow

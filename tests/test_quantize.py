@@ -123,8 +123,9 @@ def test_empty_calibration_set(quant_base_run, tmp_path):
     for item in doc["items"]:
         item["split"] = "val" if item["split"] == "train" else item["split"]
     run.file("split.json").write_text(json.dumps(doc))
+    run.update_manifest("edit")  # a split edited by edgecxr's own hand (else: "changed since edgecxr wrote it")
     _fails_cleanly(run, ["quantize", run.path, "--int8"], "empty calibration set", "no training images")
-    _fails_cleanly(run, ["quantize", run.path, "--int8", "--calibration-size", "0"], "calibration size 0")
+    _fails_cleanly(run, ["quantize", run.path, "--int8", "--calibration-size", "0"], "--calibration-size 0")
 
 
 def test_op_without_int8_kernel_is_named(synth_binary, tmp_path):

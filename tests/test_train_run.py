@@ -126,8 +126,7 @@ def test_multilabel_training_reports_per_finding_auc(synth_binary, tmp_path):
         labels = ((1, 2) if i % 3 else (1,)) if sick else ((0,) if i % 2 else ())
         samples.append(Sample(s.path, labels, s.patient, s.split))
     dataset = Dataset(root=base.root, classes=findings, samples=samples, multilabel=True)
-    old_run = tmp_path / "ml"  # --force replaces an old run wholesale, later stages' files included
-    old_run.mkdir()
+    old_run = Run.create("ml", root=tmp_path).path  # --force replaces an old run wholesale, later stages' files included
     (old_run / "config.toml").write_text("epochs = 1\n")
     (old_run / "model_ptq_int8.tflite").write_bytes(b"stale")
     config = replace(TINY_RUN_CONFIG, epochs=1)
@@ -188,7 +187,7 @@ def test_force_does_not_delete_a_folder_that_is_not_a_run(synth_binary, tmp_path
     (tmp_path / "documents" / "letter.txt").write_text("keep me")
     result = invoke("train", "--data", synth_binary, "--size", 32, "--name", "documents", "--runs-root", tmp_path,
                     "--force")
-    _one_line_error(result, "is not a run directory")
+    _one_line_error(result, "(it is not a run); --force will not replace it")
     assert (tmp_path / "documents" / "letter.txt").exists()
 
 

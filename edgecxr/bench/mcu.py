@@ -46,7 +46,7 @@ def load_boards(path: Path | None = None) -> dict[str, Board]:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"devices file {path} not found", "pass --devices-file PATH to a boards TOML") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see benchmarks/devices.toml)") from None
     cores, boards = data.get("cores", {}), {}
     for key, b in data.get("boards", {}).items():

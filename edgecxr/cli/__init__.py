@@ -30,6 +30,9 @@ FILESYSTEM_ERRORS = {
     errno.EPERM: "check the folder's permissions, or write to another folder (--out / --runs-root)",
     errno.ENAMETOOLONG: "use a shorter name or folder",
     errno.EIO: "the disk reported an input/output error: check it, or write to another folder",
+    errno.ENOTDIR: "a part of that path is a file, not a folder: choose another path",
+    errno.EISDIR: "that path is a folder where a file is expected: choose another path",
+    errno.EEXIST: "a file is in the way of a folder edgecxr needs there: choose another path",
 }
 
 

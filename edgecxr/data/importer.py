@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import BinaryIO
 
 from edgecxr.data.dataset import IGNORED_DIRS, IMAGE_SUFFIXES, SPLIT_NAMES, scan_folder
 from edgecxr.errors import DataError
-from edgecxr.runs import check_replaceable, mark
+from edgecxr.runs import check_replaceable, staged_folder
 
 KEPT_SUFFIXES = IMAGE_SUFFIXES | {".csv"}  # label files travel with the images
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -72,17 +71,12 @@ def import_dataset(source: str | Path, out: str | Path, force: bool = False, pro
     try:
         root, kept = _choose_root(source, members, skipped)
         _check_sizes(source, kept, _parent(out))
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=_parent(out)))
-        try:
+        with staged_folder(out, force, "dataset") as staging:
             _write(kept, root, staging, progress)
-            mark(staging, "dataset")
             # labels from folders: refuse to install something that does not scan as a dataset;
             # labels from a CSV: `edgecxr data inspect OUT --csv FILE` checks them
             label_files = sorted(str(m.rel.relative_to(root)) for m in kept if m.rel.suffix.lower() == ".csv")
             dataset = None if label_files else scan_folder(staging)
-            _replace(staging, out)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     finally:
         if zf:
             zf.close()
@@ -205,14 +199,3 @@ def _check_sizes(source: Path, kept: list[_Member], folder: Path) -> None:
     if total > _room(folder):
         raise DataError(f"{source} would extract to {total:,} bytes; {folder} has room for {_room(folder):,}",
                         "free some disk space or import to another disk (--out); nothing was imported")
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished import to ``out`` (an existing ``out`` was allowed by ``force``)."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)

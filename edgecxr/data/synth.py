@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from edgecxr.errors import DataError
+from edgecxr.runs import staged_folder
 
 # class name -> number of opacities (0 = normal), in the order of the demo's classes
 SYNTH_CLASSES = {"NORMAL": 0, "PNEUMONIA": 3}
@@ -61,14 +62,15 @@ def make_dataset(out: Path, per_class: int = 40, size: int = 128, seed: int = 0,
         raise DataError(f"{out} already exists and is not empty", "choose another folder or pass --force")
     rng = np.random.default_rng(seed)
     patient = 0
-    for split, fraction in (splits or {None: 1.0}).items():
-        for name, opacities in classes.items():
-            folder = out / split / name if split else out / name
-            folder.mkdir(parents=True, exist_ok=True)
-            n = max(1, round(per_class * fraction))
-            for i in range(n):
-                if i % images_per_patient == 0:
-                    patient += 1
-                img = chest_image(rng, size, opacities)
-                Image.fromarray(img, "L").save(folder / f"person{patient}_synth_{i}.png")
+    with staged_folder(out, force, "dataset") as tmp:  # all images or none (a full disk leaves nothing)
+        for split, fraction in (splits or {None: 1.0}).items():
+            for name, opacities in classes.items():
+                folder = tmp / split / name if split else tmp / name
+                folder.mkdir(parents=True, exist_ok=True)
+                n = max(1, round(per_class * fraction))
+                for i in range(n):
+                    if i % images_per_patient == 0:
+                        patient += 1
+                    img = chest_image(rng, size, opacities)
+                    Image.fromarray(img, "L").save(folder / f"person{patient}_synth_{i}.png")
     return out

@@ -9,10 +9,10 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from edgecxr.export.folder import check_free, staged_folder
+from edgecxr.export.folder import check_free
 from edgecxr.export.formats import FORMATS, check_options, get_format
 from edgecxr.export.source import load_source
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, atomic_path, sha256_file
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, atomic_path, sha256_file, staged_folder
 
 __all__ = ["FORMATS", "export"]
 
@@ -30,7 +30,7 @@ def export(run: str | Path, fmt: str, out: Path | None = None, force: bool = Fal
         check_free(archive, force)
     source = load_source(the_run, opts.get("model"), opts.get("name"))
     extra = {"test_image": opts["test_image"]} if "test_image" in opts else {}
-    with staged_folder(target, force) as tmp:
+    with staged_folder(target, force, "export") as tmp:
         result = f.load_handler()(source, tmp, **extra)
     summary = {"format": f.name, "run": str(the_run.path), "model": source.model_key, "out": str(target), **result}
     if f.archive:

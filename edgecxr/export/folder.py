@@ -1,21 +1,16 @@
-"""Writing an export folder all at once: staged next to its target, renamed into place.
-
-An interrupted export never leaves half a folder, and an existing folder is replaced only
-with ``force``.
+"""Where an export may go, and its templates. The folder itself is written all at once
+(``edgecxr.runs.staged_folder``): an interrupted export never leaves half a folder, and an
+existing one is replaced only with ``force`` and only when it is an earlier export.
 """
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import tarfile
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from edgecxr.errors import RunError
 from edgecxr.resources import resource
-from edgecxr.runs import MARKER, check_replaceable, mark
+from edgecxr.runs import MARKER, check_replaceable
 
 
 def check_free(target: Path, force: bool) -> None:
@@ -36,26 +31,6 @@ def _packed_by_us(archive: Path) -> bool:
         return False
     top = archive.name.removesuffix(".tar.gz")
     return bool(names) and all(n == top or n.startswith(top + "/") for n in names) and f"{top}/{MARKER}" in names
-
-
-@contextlib.contextmanager
-def staged_folder(target: Path, force: bool) -> Iterator[Path]:
-    """Yield an empty temp folder next to ``target``; on success it gets edgecxr's marker and
-    becomes ``target`` (the old one, an earlier export, removed last)."""
-    target = Path(target)
-    check_free(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = tmp.with_name(tmp.name + ".old")
-    try:
-        yield tmp
-        mark(tmp, "export")
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def templates_root() -> Path:
