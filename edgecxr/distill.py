@@ -39,7 +39,9 @@ def _teacher_spec(teacher: str | Path) -> tuple[Run, PreprocessSpec]:
     if not (path / SPEC_FILE).is_file() or not (path / "model.keras").is_file():
         raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and model.keras)",
                           "pass --teacher runs/NAME of a finished `edgecxr train`")
-    return Run(path), PreprocessSpec.load(path / SPEC_FILE)
+    from edgecxr.quantize import load_spec
+
+    return Run(path), load_spec(Run(path))
 
 
 def check_teacher(teacher: str | Path, labels: list[str], task: str, config: TrainConfig) -> PreprocessSpec:

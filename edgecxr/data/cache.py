@@ -50,10 +50,15 @@ def load_pixels(paths: list[Path], spec: PreprocessSpec, strict: bool = False, u
     key = _key(paths, spec)
     npy, meta = cache_dir() / f"{key}.npy", cache_dir() / f"{key}.json"
     if use_cache and npy.exists() and meta.exists():
-        info = json.loads(meta.read_text())
-        kept = set(info["kept"])
-        return Pixels(np.load(npy), [p for i, p in enumerate(paths) if i in kept],
-                      [tuple(e) for e in info["errors"]], from_cache=True)
+        try:
+            info = json.loads(meta.read_text())
+            kept = set(info["kept"])
+            x = np.load(npy)
+            if len(x) == len(kept):
+                return Pixels(x, [p for i, p in enumerate(paths) if i in kept],
+                              [tuple(e) for e in info["errors"]], from_cache=True)
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            pass  # a damaged cache entry (a full disk, a kill) is decoded again and rewritten
 
     out = np.zeros((len(paths), *spec.input_shape), np.uint8)
     errors: list[tuple[str, str]] = []
