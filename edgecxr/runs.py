@@ -226,7 +226,7 @@ class Run:
                resume: bool = False) -> Run:
         """A new run folder ``root/name`` with edgecxr's marker. An existing non-empty one needs
         ``force`` or ``resume`` and must be edgecxr's own (``check_replaceable``)."""
-        path = Path(root) / check_name(name or new_run_name())
+        path = Path(root) / check_name(new_run_name() if name is None else name)
         if path.exists() and any(path.iterdir()):
             if not (force or resume):
                 raise RunError(f"run directory {path} already exists",

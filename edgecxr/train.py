@@ -370,7 +370,7 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
     """A new run (inputs checked before anything is written) or the interrupted one to resume:
     (run, config, dataset, assignment, checkpoint state or None)."""
     if resume:
-        if not name:
+        if name is None:
             raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
         run = Run.open(runs_root / check_name(name))
         state = read_checkpoint_state(run)
@@ -383,7 +383,7 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
     _check_split(dataset, assignment)
     if config.teacher:
         distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
-    if name:
+    if name is not None:
         check_name(name)
     if force and name:
         _clear_old_run(runs_root / name)

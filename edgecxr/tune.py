@@ -373,7 +373,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
     started = time.perf_counter()
     runs_root = Path(runs_root)
     if resume:
-        if not name:
+        if name is None:
             raise ConfigError("--resume needs the --name of the tune to continue", "pass --name NAME")
         run = Run.open(runs_root / check_name(name))
         if not run.has(STATE_FILE):
@@ -391,7 +391,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         check_number("budget_minutes", budget_minutes, "--budget-minutes")
         check_number("max_latency_ms", max_latency_ms, "--max-latency-ms")
         check_number("seed", seed, "--seed")
-        if name:
+        if name is not None:
             check_name(name)
         if data is None:
             raise ConfigError("no data given", "pass --data FOLDER (class folders)")
