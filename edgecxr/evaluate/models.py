@@ -16,7 +16,7 @@ from edgecxr.errors import ModelError
 from edgecxr.preprocess import to_float
 from edgecxr.quantize import ARTIFACTS, KERAS_MODEL, load_keras_model
 from edgecxr.runs import Run
-from edgecxr.runtimes import TFLiteModel
+from edgecxr.runtimes import DEFAULT_KERNELS, TFLiteModel
 
 
 @dataclass(frozen=True)
@@ -47,19 +47,22 @@ def present(run: Run) -> list[RunModel]:
 class Predictor:
     model: RunModel
     runtime: str  # "tensorflow" for Keras, else the interpreter that ran the .tflite
+    kernels: str | None  # the kernel family of a .tflite (edgecxr.runtimes.KERNELS); None for Keras
     predict: Callable[[np.ndarray], np.ndarray]  # uint8 pixels (N, H, W, C) -> probabilities (N, K)
 
 
-def load_predictor(run: Run, model: RunModel, runtime: str | None = None, threads: int | None = None) -> Predictor:
+def load_predictor(run: Run, model: RunModel, runtime: str | None = None, threads: int | None = None,
+                   kernels: str = DEFAULT_KERNELS) -> Predictor:
     """The model checked against the run's manifest (and an int8 slot for int8 input) first."""
     again = "re-run `edgecxr quantize RUN --force`" if model.file != KERAS_MODEL else "re-run `edgecxr train`"
     path = run.verified(model.file, again)
     if model.file == KERAS_MODEL:
         keras_model = load_keras_model(run)
-        return Predictor(model, "tensorflow",
+        return Predictor(model, "tensorflow", None,
                          lambda px: keras_model.predict(to_float(px), batch_size=64, verbose=0).astype(np.float32))
-    tfl = TFLiteModel(path, runtime=runtime, threads=threads)
+    # kernel families matter for int8 (rounding); a float .tflite runs on the runtime's default kernels
+    tfl = TFLiteModel(path, runtime=runtime, threads=threads, kernels=kernels if model.int8 else "xnnpack")
     if model.int8 and not (tfl.is_int8 and tfl.output_quant is not None):
         raise ModelError(f"{path} is not an int8 model (its input is {np.dtype(tfl.input['dtype']).name}), so it "
                          f"cannot be reported as {model.title}", again)
-    return Predictor(model, tfl.runtime, tfl.predict)
+    return Predictor(model, tfl.runtime, tfl.kernels, tfl.predict)
