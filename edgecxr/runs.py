@@ -307,6 +307,18 @@ class Run:
         write_json(self.path / MANIFEST, manifest)
         return manifest
 
+    def records(self, path: Path) -> bool:
+        """Whether ``path`` (a file or folder inside the run) is exactly what the manifest lists:
+        output edgecxr wrote before it left markers, which ``--force`` may therefore replace."""
+        path = Path(path).resolve()
+        if not path.is_relative_to(self.path.resolve()) or not path.exists():
+            return False
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        listed = self.read_manifest().get("files", {})
+        rels = [str(p.relative_to(self.path.resolve())) for p in files]
+        return bool(files) and all(isinstance(listed.get(r), dict) and listed[r].get("sha256") == sha256_file(p)
+                                   for r, p in zip(rels, files))
+
     def verify(self) -> list[str]:
         """Files whose sha256 no longer matches the manifest (empty when all is intact)."""
         bad = []

@@ -269,3 +269,14 @@ def test_the_converter_prints_nothing(capfd):
     capfd.readouterr()
     assert convert_float(model)[4:8] == b"TFL3"
     assert capfd.readouterr().err == ""
+
+
+def test_force_replaces_an_export_made_before_markers_as_the_run_recorded_it(tmp_path, export_run):
+    run = copy_run(export_run, tmp_path / "run")
+    assert invoke("export", run.path, "--format", "tflite").exit_code == 0
+    (run.file("export") / "tflite" / ".edgecxr").unlink()  # as an older edgecxr left it
+    run.update_manifest("export")
+    assert invoke("export", run.path, "--format", "tflite", "--force").exit_code == 0
+    (run.file("export") / "tflite" / "notes.txt").write_text("mine\n")  # not recorded: not replaced
+    (run.file("export") / "tflite" / ".edgecxr").unlink()
+    assert "did not write" in error_line(invoke("export", run.path, "--format", "tflite", "--force"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from edgecxr.export.folder import check_free
 from edgecxr.export.formats import FORMATS, check_options, get_format
 from edgecxr.export.source import load_source
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, atomic_path, sha256_file, staged_folder
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, atomic_path, mark, sha256_file, staged_folder
 
 __all__ = ["FORMATS", "export"]
 
@@ -25,8 +25,10 @@ def export(run: str | Path, fmt: str, out: Path | None = None, force: bool = Fal
     the_run = Run.open(run, runs_root)
     target = Path(out) if out is not None else the_run.file("export") / f.folder
     archive = target.with_name(target.name + ".tar.gz")
+    if force and target.is_dir() and the_run.records(target):
+        mark(target, "export")  # an export made before edgecxr marked its folders, as the run recorded it
     check_free(target, force)
-    if f.archive:
+    if f.archive and not (force and the_run.records(archive)):
         check_free(archive, force)
     source = load_source(the_run, opts.get("model"), opts.get("name"))
     extra = {"test_image": opts["test_image"]} if "test_image" in opts else {}
