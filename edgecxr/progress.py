@@ -31,5 +31,5 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 
 def log(message: str) -> None:
-    """A status line on stderr."""
-    _console.print(message, highlight=False)
+    """A status line on stderr (one line: never wrapped at the terminal's width)."""
+    _console.print(message, highlight=False, soft_wrap=True)
