@@ -4,7 +4,7 @@
 are checked on the device against the bundle manifest's sha256, its requirements are installed
 (install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
 on the bundled image. ``flash``: arduino-cli builds the bundle's Arduino example and uploads it
-to a board of benchmarks/devices.toml.
+to a board of edgecxr/boards.toml.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 RAM = the tensor arena TFLM really allocates (measured, edgecxr.bench.micro) + the input and
 output buffers of the application; flash = model bytes + the runtime's code for that core;
 latency = MACs x cycles-per-MAC / clock, for the reference kernels and the core's optimized
-library, with coefficients (and their sources) in benchmarks/devices.toml.
+library, with coefficients (and their sources) in edgecxr/boards.toml.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.resources import resource
 from edgecxr.runtimes import check_tflite
 
-DEVICES_FILE = "benchmarks/devices.toml"  # shipped beside the package (edgecxr.resources)
+DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
 KB = 1024
 
 
@@ -37,17 +37,25 @@ class Board:
     optimized_library: str
     runtime_code_kb: float
     fqbn: str | None = None  # arduino-cli board id, read by `edgecxr flash`
+    gcc_cpu: str | None = None  # arm-none-eabi-gcc CPU flags of the core (firmware builds)
+    emulated_by: str | None = None  # the emulated board of this core (measured instruction counts)
+    qemu_machine: str | None = None  # set: an emulated board (qemu-system-arm -M)
+    qemu_cpu: str | None = None
+
+    @property
+    def emulated(self) -> bool:
+        return self.qemu_machine is not None
 
 
 def load_boards(path: Path | None = None) -> dict[str, Board]:
-    """Boards of ``path`` (default benchmarks/devices.toml), each merged with its core's figures."""
+    """Boards of ``path`` (default edgecxr/boards.toml), each merged with its core's figures."""
     path = Path(path) if path else resource(DEVICES_FILE)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"devices file {path} not found", "pass --devices-file PATH to a boards TOML") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see benchmarks/devices.toml)") from None
+        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see edgecxr/boards.toml)") from None
     cores, boards = data.get("cores", {}), {}
     for key, b in data.get("boards", {}).items():
         if b.get("core") not in cores:
@@ -56,7 +64,7 @@ def load_boards(path: Path | None = None) -> dict[str, Board]:
         try:
             boards[key] = Board(key=key, **b, **cores[b["core"]])
         except TypeError as e:
-            raise ConfigError(f"{path}: board {key}: {e}", "compare with benchmarks/devices.toml") from None
+            raise ConfigError(f"{path}: board {key}: {e}", "compare with edgecxr/boards.toml") from None
     return boards
 
 

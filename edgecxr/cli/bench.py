@@ -41,7 +41,7 @@ def bench(
                                                  "folder instead of random inputs.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
-                                                         "benchmarks/devices.toml).")] = None,
+                                                         "edgecxr/boards.toml).")] = None,
     as_json: JsonOpt = False,
 ):
     """How fast a model runs on this computer or a Raspberry Pi, and whether it fits a microcontroller."""

@@ -99,7 +99,7 @@ def _print_deploy(r: dict) -> None:
 @app.command()
 def flash(
     run: RunArg,
-    board: Annotated[str, typer.Option("--board", help="A board of benchmarks/devices.toml (e.g. nano33ble).")],
+    board: Annotated[str, typer.Option("--board", help="A board of edgecxr/boards.toml (e.g. nano33ble).")],
     port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: found by "
                                                 "arduino-cli board list).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "

@@ -43,6 +43,12 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "Arduino library (library.properties, src/, examples/) whose sketch classifies a bundled "
            "test image with TensorFlow Lite Micro",
            "edgecxr.export.arduino:export_arduino"),
+    Format("firmware", "a bare-metal TFLM project: Makefile, app/, boards/qemu/, generated/", "firmware",
+           frozenset({"model", "name", "test_image"}),
+           "bare-metal TensorFlow Lite Micro firmware (main loop, exactly the model's operators, measured "
+           "arena, start-up, linker script, semihosting) with a Makefile for arm-none-eabi-g++ "
+           "(TFLM_DIR, KERNELS=cmsis-nn|reference, BOARD=qemu-m4|qemu-m7|qemu-m3)",
+           "edgecxr.firmware.project:export_firmware"),
     Format("rpi", "classify.py, model, spec, install.sh, systemd unit, self-test", "rpi",
            frozenset({"model", "test_image"}),
            "a self-contained Raspberry Pi runner folder with an install script and a self-test",
