@@ -38,7 +38,16 @@ def bench(
     runtime: Annotated[list[str] | None, typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
                                                          "tflite-micro (repeat; default: all installed).")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="host: time real preprocessed images from this "
-                                                 "folder instead of random inputs.")] = None,
+                                                 "folder instead of random inputs; qemu-*: the images to run "
+                                                 "(default: the run's validation split).")] = None,
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="TensorFlow Lite Micro tree for firmware builds "
+                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
+    images: Annotated[int, typer.Option("--images", min=1, help="qemu-*: how many images the firmware "
+                                        "classifies.")] = 50,
+    kernels: Annotated[list[str] | None, typer.Option("--kernels", help="qemu-*: reference or cmsis-nn "
+                                                       "(repeat; default both).")] = None,
+    layers: Annotated[bool, typer.Option("--layers", help="qemu-*: also count instructions per layer "
+                                         "(first image).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
                                                          "edgecxr/boards.toml).")] = None,
@@ -52,6 +61,11 @@ def bench(
     elif device == "rpi":
         result = _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup,
                       threads, runtime, timeout)
+    elif device.startswith("qemu-"):
+        from edgecxr.bench.qemu import KERNEL_SETS, QemuOptions, bench_qemu
+
+        result = bench_qemu(target, device, QemuOptions(tflm, data, images, tuple(kernels or KERNEL_SETS), timeout,
+                                                        profile=layers), devices_file)
     else:
         from edgecxr.bench.mcu import mcu_report
 
@@ -79,7 +93,29 @@ def _single_model(target: str) -> Path:
     return (int8 or files)[0]
 
 
+QEMU_COLUMNS = ["kernels", "identical", "images", "instructions_per_inference", "instructions_per_mac", "flash_bytes",
+                "ram_bytes", "stack_peak_bytes", "ram_total_bytes", "arena_used_bytes"]
+
+
+def _print_qemu(result: dict) -> None:
+    typer.echo(f"{result['board']}: {result['model']}, {result['macs']} MACs, {result['images']} images from "
+               f"{result['images_from']}")
+    typer.echo(table(result["results"], QEMU_COLUMNS))
+    for row in result["results"]:
+        diff = row.get("first_difference")
+        typer.echo(f"{row['kernels']}: " + ("int8 outputs identical to the host's " + result["host_reference"]
+                                             + f" on all {row['images']} images" if row["bit_exact"] else
+                                             f"first difference on {diff['image']}: device {diff['device']}, "
+                                             f"host {diff['host']}"))
+        for i, layer in enumerate(row.get("layers", [])):
+            typer.echo(f"  layer {i:>2} {layer['op']:<20} {layer['instructions']:>12}")
+    typer.echo(f"note: {result['note']}")
+
+
 def _print(result: dict) -> None:
+    if "qemu_machine" in result:
+        _print_qemu(result)
+        return
     if "results" in result:
         where = result.get("host", "this computer")
         m = result["machine"]
