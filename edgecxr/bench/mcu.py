@@ -94,8 +94,18 @@ def _advice(ram_over_kb: float, flash_over_kb: float, is_float: bool) -> list[st
     return advice
 
 
-def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None = None) -> dict:
-    """Fits / does not fit on ``board_key``, with RAM and flash margins, MACs and latency estimates."""
+def measured_latency(instructions: int, clock_mhz: float) -> float:
+    """Milliseconds at one instruction per cycle: a lower bound (no wait states, no stalls)."""
+    return round(instructions / (clock_mhz * 1e3), 3)
+
+
+def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None = None,
+               measured: dict | None = None) -> dict:
+    """Fits / does not fit on ``board_key``, with RAM and flash margins, MACs and latency estimates.
+
+    ``measured`` ({"board": "qemu-m4", "reference": instructions, "cmsis-nn": instructions}, from
+    ``edgecxr.bench.qemu`` on the emulated board of the same core) replaces the MLPerf-derived
+    coefficients with those instruction counts at this board's clock."""
     model_path = Path(model_path)
     model_bytes = len(check_tflite(model_path))
     board = get_board(board_key, devices_file)
@@ -126,6 +136,15 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
         "optimized_library": board.optimized_library,
         "fits": fits, "verdict": "fits" if fits else "does not fit",
         "advice": [] if fits else _advice(-ram_margin_kb, -flash_margin_kb, is_float),
-        "estimate_note": "latency = MACs x cycles/MAC (MLPerf Tiny-derived, see devices.toml) / clock; "
+        "estimate_note": "latency = MACs x cycles/MAC (MLPerf Tiny-derived, see boards.toml) / clock; "
                          "RAM arena measured with the TFLM Python runtime (64-bit host: slight over-estimate)",
-    }
+    } | (_measured(measured, board) if measured else {})
+
+
+def _measured(measured: dict, board: Board) -> dict:
+    return {"latency_ms_reference": measured_latency(measured["reference"], board.clock_mhz),
+            "latency_ms_optimized": measured_latency(measured["cmsis-nn"], board.clock_mhz),
+            "instructions_reference": measured["reference"], "instructions_optimized": measured["cmsis-nn"],
+            "estimate_note": f"latency = instructions per inference measured on {measured['board']} (QEMU, "
+                             f"same core) / {board.clock_mhz:g} MHz, at one instruction per cycle: a lower bound "
+                             "(real cores add wait states and stalls); RAM arena measured with the TFLM Python runtime"}

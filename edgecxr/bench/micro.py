@@ -115,18 +115,22 @@ def _fc_macs(out_shape, filt_shape) -> int:  # weights (Out, In)
 _MAC_RULES = {"CONV_2D": _conv_macs, "DEPTHWISE_CONV_2D": _depthwise_macs, "FULLY_CONNECTED": _fc_macs}
 
 
-def count_macs(model_path: str | Path) -> int:
-    """Multiply-accumulates of one inference (batch of 1) from conv, depthwise and FC operators."""
+def layer_macs(model_path: str | Path) -> list[tuple[str, int]]:
+    """(operator, MACs) of every operator in execution order (0 for operators without weights)."""
     model = _model(model_path)
-    total = 0
+    layers = []
     for g in model.subgraphs:
         for op in g.operators or []:
-            rule = _MAC_RULES.get(_opcode(model, op))
-            if rule:
-                out = g.tensors[op.outputs[0]].shape
-                weights = g.tensors[op.inputs[1]].shape
-                total += rule(list(out), list(weights))
-    return total
+            name = _opcode(model, op)
+            rule = _MAC_RULES.get(name)
+            macs = rule(list(g.tensors[op.outputs[0]].shape), list(g.tensors[op.inputs[1]].shape)) if rule else 0
+            layers.append((name, int(macs)))
+    return layers
+
+
+def count_macs(model_path: str | Path) -> int:
+    """Multiply-accumulates of one inference (batch of 1) from conv, depthwise and FC operators."""
+    return sum(macs for _, macs in layer_macs(model_path))
 
 
 def measure_arena(model_path: str | Path) -> int:

@@ -69,8 +69,25 @@ def bench(
     else:
         from edgecxr.bench.mcu import mcu_report
 
-        result = mcu_report(_single_model(target), device, devices_file)
+        measured = _measure_core(target, device, tflm, devices_file, timeout)
+        result = mcu_report(_single_model(target), device, devices_file, measured)
     emit(result, as_json, _print)
+
+
+def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) -> dict | None:
+    """With a TFLM tree (--tflm or $EDGECXR_TFLM_DIR) and an emulated board of the same core: the
+    instruction counts measured there, per kernel set; else None (the verdict estimates)."""
+    import os
+
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.bench.qemu import QemuOptions, bench_qemu
+    from edgecxr.firmware.build import TFLM_ENV
+
+    board = get_board(device, devices_file)
+    if not (tflm or os.environ.get(TFLM_ENV)) or not board.emulated_by:
+        return None
+    rows = bench_qemu(target, board.emulated_by, QemuOptions(tflm, images=images, timeout=timeout), devices_file)
+    return {"board": board.emulated_by, **{r["kernels"]: r["instructions_per_inference"] for r in rows["results"]}}
 
 
 def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout):
@@ -125,6 +142,7 @@ def _print(result: dict) -> None:
         typer.echo(table(result["results"], HOST_COLUMNS))
         return
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
+    typer.echo(f"latency: {result['estimate_note']}")
     typer.echo(f"operators: {', '.join(result['ops'])}")
     for line in result["advice"]:
         typer.echo(f"- {line}")

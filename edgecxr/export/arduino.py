@@ -18,7 +18,7 @@ from pathlib import Path
 from string import Template
 
 from edgecxr import __version__
-from edgecxr.export.c_header import c_string, test_image_header, write_c_sources
+from edgecxr.export.c_header import test_image_header, write_c_sources
 from edgecxr.export.folder import template
 from edgecxr.export.source import ExportSource, choose_test_image, reference
 from edgecxr.runs import write_text

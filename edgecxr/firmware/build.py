@@ -111,9 +111,12 @@ def _fail(proc: subprocess.CompletedProcess, build: Build) -> None:
         what = "flash" if "flash" in text.split("edgecxr:")[-1] else "RAM"
         raise DeviceError(f"the firmware does not fit {build.board.name}'s {what}",
                           "use a smaller model (alpha, input size) or a board with more memory")
-    errors = [ln for ln in text.splitlines() if "error" in ln.lower()] or text.strip().splitlines()[-1:]
-    raise DeviceError(f"building the firmware failed: {errors[0].strip() if errors else proc.returncode}",
-                      f"see {build.out / 'build.log'}")
+    errors = [ln for ln in text.splitlines() if re.search(r"error:|undefined reference", ln)]
+    errors = errors or text.strip().splitlines()[-1:] or [f"make exited with status {proc.returncode}"]
+    log = build.obj_dir().parent / "last-build.log"  # the build folder itself may be temporary
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(text)
+    raise DeviceError(f"building the firmware failed: {errors[0].strip()[:300]}", f"the whole log: {log}")
 
 
 def _c_functions(tree: Path, files: list[str]) -> dict[str, str]:
