@@ -125,7 +125,7 @@ def test_a_name_that_is_not_a_c_identifier_is_sanitized_and_compiles(export_run,
 
     doc = json.loads(result.stdout)
     assert doc["name"] == "m_9_lives_cxr" and doc["sanitized_from"] == "9 lives-cxr!"
-    assert sorted(p.name for p in out.iterdir()) == ["edgecxr_preprocess.h", "m_9_lives_cxr_model.c", "m_9_lives_cxr_model.h",
-                                                     "model_settings.h"]
+    assert sorted(p.name for p in out.iterdir()) == ["edgecxr_ops.h", "edgecxr_preprocess.h", "m_9_lives_cxr_model.c",
+                                                     "m_9_lives_cxr_model.h", "model_settings.h"]
     subprocess.run(["gcc", "-std=c99", "-pedantic", *WARN, "-c", str(out / "m_9_lives_cxr_model.c"), "-o",
                     str(tmp_path / "m.o")], check=True, capture_output=True, text=True)

@@ -142,7 +142,7 @@ def _print(result: dict) -> None:
         typer.echo(table(result["results"], HOST_COLUMNS))
         return
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
-    typer.echo(f"latency: {result['estimate_note']}")
+    typer.echo(f"note: {result['estimate_note']}")
     typer.echo(f"operators: {', '.join(result['ops'])}")
     for line in result["advice"]:
         typer.echo(f"- {line}")

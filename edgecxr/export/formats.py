@@ -34,9 +34,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite", "model.tflite, labels.txt, spec.json", "tflite", frozenset({"model"}),
            "the int8 .tflite with its labels and preprocessing spec alongside",
            "edgecxr.export.tflite:export_tflite"),
-    Format("c-header", "<name>_model.h/.c, model_settings.h", "c-header", frozenset({"model", "name"}),
-           "C99/C++ source: the model as an aligned byte array and a generated model_settings.h "
-           "(input size, quantization, labels, TFLM operators, arena size)",
+    Format("c-header", "<name>_model.h/.c, model_settings.h, edgecxr_ops.h", "c-header", frozenset({"model", "name"}),
+           "C99/C++ source: the model as an aligned byte array, a generated model_settings.h "
+           "(input size, quantization, labels, TFLM operators, arena size) and edgecxr_ops.h (the TFLM resolver)",
            "edgecxr.export.c_header:export_c_header"),
     Format("arduino", "an Arduino library folder with a TFLM example sketch", "arduino",
            frozenset({"model", "name", "test_image"}),
