@@ -20,8 +20,9 @@ MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_
 @app.command()
 def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
-    device: Annotated[str, typer.Option("--device", help="host, rpi, or a board of the devices file "
-                                        "(e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
+    device: Annotated[str, typer.Option("--device", help="host, rpi, a board of the devices file "
+                                        "(e.g. nano33ble, nucleo-l4r5zi, pico), or an emulated board that runs "
+                                        "the firmware (qemu-m4, qemu-m7, qemu-m3).")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,
@@ -53,7 +54,8 @@ def bench(
                                                          "edgecxr/boards.toml).")] = None,
     as_json: JsonOpt = False,
 ):
-    """How fast a model runs on this computer or a Raspberry Pi, and whether it fits a microcontroller."""
+    """How fast a model runs on this computer or a Raspberry Pi, whether it fits a microcontroller, and
+    what its firmware does on an emulated Cortex-M board."""
     if device == "host":
         from edgecxr.bench.host import BenchOptions, bench_host
 
