@@ -9,6 +9,12 @@ edgecxr places next to this file, so the device feeds the model exactly as train
     classify.py --model model.tflite --spec spec.json image1.png image2.jpg   # one JSON line each
     classify.py --model model.tflite --spec spec.json --watch incoming/       # new files as they land
     classify.py --model model.tflite --bench 100 --warmup 10 --threads 4      # one JSON object
+    classify.py --model model.tflite --spec spec.json --kernels xnnpack image.png
+
+--kernels picks the kernel family, which decides the int8 bytes, not only the speed:
+"reference" (the default; TFLite's reference kernels: the same bytes on every CPU and on
+TFLite Micro), "builtin" (optimized kernels without XNNPACK: bytes differ between x86 and
+ARM) or "xnnpack" (the runtime's default: fastest). Every output line names the family used.
 
 Exit status: 0 ok, 2 bad input (model, image, spec), 3 no TFLite runtime, 4 numpy/Pillow missing.
 Not a medical device.
@@ -56,8 +62,8 @@ class Failure(Exception):
 class _TFLite:
     """The TFLite Interpreter API shared by LiteRT, tflite-runtime and tf.lite."""
 
-    def __init__(self, cls, content: bytes, threads: int | None):
-        self.it = cls(model_content=content, num_threads=threads)
+    def __init__(self, cls, content: bytes, threads: int | None, resolver):
+        self.it = cls(model_content=content, num_threads=threads, experimental_op_resolver_type=resolver)
         self.it.allocate_tensors()
         self.inp, self.out = self.it.get_input_details()[0], self.it.get_output_details()[0]
         self.input_shape, self.input_dtype = tuple(self.inp["shape"]), self.inp["dtype"]
@@ -74,7 +80,7 @@ class _Micro:
 
     fixed_threads = 1
 
-    def __init__(self, cls, content: bytes, threads: int | None):
+    def __init__(self, cls, content: bytes, threads: int | None, resolver):
         self.it = cls.from_bytes(content, arena_size=64 * 1024 * 1024)
         inp, out = self.it.get_input_details(0), self.it.get_output_details(0)
         self.input_shape, self.input_dtype = tuple(inp["shape"]), inp["dtype"]
@@ -100,10 +106,17 @@ RUNTIMES = {
     "tflite-micro": ("tflite_micro.python.tflite_micro.runtime", "Interpreter", "tflite-micro", _Micro),
 }
 DEFAULT_ORDER = ["litert", "tflite-runtime", "tf.lite"]  # TFLM only when asked for
+# kernel family -> member of the runtime's OpResolverType (the names of edgecxr.runtimes.KERNELS)
+KERNELS = {"reference": "BUILTIN_REF", "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "xnnpack": "AUTO"}
+DEFAULT_KERNELS = "reference"
+MICRO_KERNELS = "reference"  # TFLite Micro has only its own reference kernels
+# where each runtime keeps OpResolverType
+RESOLVER_ENUMS = {"litert": ("ai_edge_litert.interpreter", "OpResolverType"),
+                  "tflite-runtime": ("tflite_runtime.interpreter", "OpResolverType"),
+                  "tf.lite": ("tensorflow", "lite.experimental.OpResolverType")}
 
 
-def _load_class(name: str):
-    module, attr, _, _ = RUNTIMES[name]
+def _attribute(module: str, attr: str):
     if module == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     obj = importlib.import_module(module)
@@ -112,17 +125,29 @@ def _load_class(name: str):
     return obj
 
 
-def open_model(path: Path, runtime: str | None, threads: int | None):
+def _resolver(name: str, kernels: str):
+    """The runtime's OpResolverType member for a kernel family (None for TFLite Micro)."""
+    if name not in RESOLVER_ENUMS:
+        if kernels != MICRO_KERNELS:
+            raise Failure(f"{name} has only its {MICRO_KERNELS} kernels, not {kernels}",
+                          f"pass --kernels {MICRO_KERNELS} with --runtime {name}")
+        return None
+    return getattr(_attribute(*RESOLVER_ENUMS[name]), KERNELS[kernels])
+
+
+def open_model(path: Path, runtime: str | None, threads: int | None, kernels: str = DEFAULT_KERNELS):
     """(runtime name, adapter) for the first runtime that is installed, or the one asked for."""
     content = path.read_bytes() if path.is_file() else b""
     if content[4:8] != b"TFL3":
         raise Failure(f"{path} is not a TFLite model", "pass the .tflite file that edgecxr exported")
     for name in [runtime] if runtime else DEFAULT_ORDER:
         try:
-            cls = _load_class(name)
+            cls = _attribute(*RUNTIMES[name][:2])
         except ImportError:
             continue
-        return name, RUNTIMES[name][3](cls, content, threads)
+        model = RUNTIMES[name][3](cls, content, threads, _resolver(name, kernels))
+        model.kernels = kernels
+        return name, model
     wanted = f"the {runtime} runtime is" if runtime else "no TFLite runtime is"
     hint = f"pip install {RUNTIMES[runtime][2]}" if runtime else INSTALL_HINT
     raise Failure(f"{wanted} installed for {sys.executable}", hint, EXIT_NO_RUNTIME)
@@ -152,6 +177,12 @@ def scores(model, raw) -> list[float]:
     return [round(float(v), 6) for v in raw]
 
 
+def raw_bytes(raw) -> list[int] | None:
+    """The int8 outputs themselves (what kernel families and devices are compared on)."""
+    raw = np.asarray(raw)[0]
+    return [int(v) for v in raw] if raw.dtype in (np.int8, np.uint8) else None
+
+
 def label_of(probs: list[float], spec) -> str | list[str]:
     labels = spec.labels or [str(i) for i in range(max(2, len(probs)))]
     threshold = spec.threshold if spec.threshold is not None else 0.5
@@ -170,7 +201,8 @@ def classify(model, spec, path: Path) -> dict:
     raw = model(model_input(model, pixels))
     ms = (time.perf_counter() - t0) * 1000
     probs = scores(model, raw)
-    return {"file": str(path), "label": label_of(probs, spec), "scores": probs, "latency_ms": round(ms, 3)}
+    return {"file": str(path), "label": label_of(probs, spec), "scores": probs, "raw": raw_bytes(raw),
+            "kernels": model.kernels, "latency_ms": round(ms, 3)}
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -222,7 +254,8 @@ def bench(model, runtime: str, inputs: list, runs: int, warmup: int, threads: in
         model(x)
         times.append((time.perf_counter() - t0) * 1000)
     p50 = percentile(times, 50)
-    return {"runtime": runtime, "runtime_version": runtime_version(runtime), "threads": threads,
+    return {"runtime": runtime, "runtime_version": runtime_version(runtime), "kernels": model.kernels,
+            "threads": threads,
             "runs": runs, "warmup": warmup, "p50_ms": p50, "p90_ms": percentile(times, 90),
             "p99_ms": percentile(times, 99), "mean_ms": round(float(np.mean(times)), 4),
             "images_per_s": round(1000.0 / float(np.mean(times)), 2),
@@ -272,6 +305,8 @@ def parse_args(argv):
     p.add_argument("--model", type=Path, required=True, help=".tflite model")
     p.add_argument("--spec", type=Path, help="spec.json written by edgecxr (preprocessing, labels)")
     p.add_argument("--runtime", choices=list(RUNTIMES), help="interpreter to use (default: first installed)")
+    p.add_argument("--kernels", choices=list(KERNELS), default=DEFAULT_KERNELS,
+                   help="kernel family (default: %(default)s, the same int8 bytes on every CPU)")
     p.add_argument("--threads", type=int, help="interpreter threads (default: the runtime's choice)")
     p.add_argument("--watch", type=Path, help="classify new images that appear in this folder")
     p.add_argument("--interval", type=float, default=0.5, help="--watch polling period, seconds")
@@ -285,7 +320,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         spec = PreprocessSpec.load(args.spec) if args.spec else None
-        runtime, model = open_model(args.model, args.runtime, args.threads)
+        runtime, model = open_model(args.model, args.runtime, args.threads, args.kernels)
         if args.bench:
             inputs, source = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))
             result = bench(model, runtime, inputs, args.bench, args.warmup, args.threads)
