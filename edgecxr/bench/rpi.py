@@ -33,6 +33,7 @@ class RpiOptions:
     install: bool = False
     python: str = "python3"  # the interpreter on the device (e.g. a venv's bin/python3)
     timeout: float = 600  # seconds for the benchmark run itself
+    kernels: str | None = None  # None: the runner's default (reference)
 
 
 def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | None = None) -> dict:
@@ -55,8 +56,9 @@ def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | N
 
 def _run(ssh: remote.SSHTarget, folder: str, model: str, options: RpiOptions, spec: str | None) -> dict:
     args = runner.bench_args(f"{folder}/{model}", options.runs, options.warmup, options.threads, options.runtime,
-                             spec or None)
-    command = ["timeout", "--kill-after=5", f"{options.timeout:g}", options.python, f"{folder}/classify.py", *args]
+                             spec or None, kernels=options.kernels)
+    command = remote.reporting_signals(["timeout", "--kill-after=5", f"{options.timeout:g}", options.python,
+                                        f"{folder}/classify.py", *args])
     for attempt in ("first", "after install"):
         proc = remote.run(ssh, command, timeout=options.timeout + ssh.connect_timeout + 30)
         if proc.returncode in COMMAND_NOT_FOUND:

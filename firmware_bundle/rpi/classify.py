@@ -233,10 +233,10 @@ def bench_inputs(model, spec, data: Path | None, limit: int) -> tuple[list, str]
         files = image_files(data)[:limit]
         if not files:
             raise Failure(f"no images found under {data}", "pass a folder that holds .png/.jpg images")
-        return [model_input(model, preprocess_file(f, spec)) for f in files], f"{len(files)} images from {data}"
+        return [model_input(model, preprocess_file(f, spec)) for f in files], [str(f.relative_to(data)) for f in files]
     rng = np.random.default_rng(0)
     h, w, c = model.input_shape[1:]
-    return [model_input(model, rng.integers(0, 256, (h, w, c), dtype=np.uint8)) for _ in range(8)], "random pixels"
+    return [model_input(model, rng.integers(0, 256, (h, w, c), dtype=np.uint8)) for _ in range(8)], []
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -312,7 +312,8 @@ def parse_args(argv):
     p.add_argument("--interval", type=float, default=0.5, help="--watch polling period, seconds")
     p.add_argument("--bench", type=int, metavar="N", help="time N inferences, print one JSON object")
     p.add_argument("--warmup", type=int, default=10, help="untimed inferences before --bench")
-    p.add_argument("--data", type=Path, help="--bench on real images from this folder (needs --spec)")
+    p.add_argument("--data", type=Path, help="--bench on real images from this folder (needs --spec); "
+                   "also prints their int8 outputs")
     return p.parse_args(argv)
 
 
@@ -322,10 +323,12 @@ def main(argv=None) -> int:
         spec = PreprocessSpec.load(args.spec) if args.spec else None
         runtime, model = open_model(args.model, args.runtime, args.threads, args.kernels)
         if args.bench:
-            inputs, source = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))
+            inputs, files = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))
             result = bench(model, runtime, inputs, args.bench, args.warmup, args.threads)
+            source = f"{len(files)} images from {args.data}" if files else "random pixels"
+            outputs = {"outputs": {f: raw_bytes(model(x)) for f, x in zip(files, inputs)}} if files else {}
             emit_line({"model": args.model.name, "input_dtype": np.dtype(model.input_dtype).name,
-                       "inputs": source, **result, **machine()})
+                       "inputs": source, **result, **outputs, **machine()})
             return 0
         if spec is None:
             raise Failure("classifying images needs --spec", "pass the spec.json exported with the model")
