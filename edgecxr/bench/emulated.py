@@ -24,9 +24,10 @@ from PIL import Image
 from edgecxr.bench import pi_emu, runner
 from edgecxr.bench.host import model_files, spec_for
 from edgecxr.preprocess import PreprocessSpec, dequantize
+from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
-KERNEL_FAMILIES = ["reference", "builtin", "xnnpack"]  # the runner's --kernels choices
-REFERENCE = "reference"
+KERNEL_FAMILIES = list(KERNELS)
+REFERENCE = DEFAULT_KERNELS  # the family every other one is compared with
 MACHINE_KEYS = ("python", "machine", "cores", "cpu", "board", "throttled")
 SYNTHETIC_SEED = 14
 
@@ -79,9 +80,11 @@ def compare(device: dict[str, list[int]], host: dict[str, list[int]], spec: Prep
 
 def bench_emulated(target: str | Path, device: str, options: EmuOptions | None = None) -> dict:
     """{"device", "emulated": True, "machine", "results": per (model, runtime, family), "families"}."""
-    from edgecxr.runtimes import TFLiteModel
+    from edgecxr.runtimes import TFLiteModel, check_kernels
 
     options = options or EmuOptions()
+    for kernels in options.kernels or []:
+        check_kernels(kernels)
     runtimes = tuple(options.runtimes or pi_emu.DEFAULT_RUNTIMES)
     board = pi_emu.board(device)
     python = pi_emu.userland(device, runtimes)

@@ -126,13 +126,15 @@ def _build_sysroot(folder: Path, plan: dict, tools: dict[str, str]) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
+        install_wheels(tmp / "site", plan["wheels"])  # first: a missing wheel is the quicker failure
         sysroot = tmp / "sysroot"
         _step([tools["mmdebstrap"], "--quiet", "--arch=arm64", "--variant=extract",
                f"--include={','.join(plan['packages'])}", plan["suite"], str(sysroot), MIRROR],
               "mmdebstrap (unpacking Debian's arm64 Python)",
               f"check that {MIRROR} is reachable (set EDGECXR_DEBIAN_MIRROR to use another mirror)")
         (sysroot / "tmp").rmdir()  # the guest's /tmp is the host's: venvs and mkdtemp work as usual
-        install_wheels(sysroot / SITE, plan["wheels"])
+        (sysroot / SITE).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "site").rename(sysroot / SITE)
         (tmp / READY).write_text(json.dumps(plan, indent=1) + "\n")
         try:
             tmp.rename(folder)
@@ -190,12 +192,16 @@ def _make_board(folder: Path, name: str, the_board: EmulatedPi, qemu: str) -> No
         (tmp / "proc" / "cpuinfo").write_text(cpuinfo(the_board, os.cpu_count() or 1))
         (tmp / "proc" / "device-tree" / "model").write_bytes(the_board.model.encode() + b"\0")
         tmp.rename(prefix)
-    wrapper = folder / "bin" / f"{name}-python3"
-    wrapper.parent.mkdir(exist_ok=True)
-    tmp_wrapper = wrapper.with_suffix(".partial")
-    tmp_wrapper.write_text(
-        f"#!/bin/sh\n# {the_board.model}'s Python 3.11, emulated ({name}, written by edgecxr/bench/pi_emu.py)\n"
-        f"export QEMU_CPU={the_board.qemu_cpu}\n"
-        f"exec {qemu} -L '{prefix}' -0 \"$0\" '{prefix / PYTHON}' \"$@\"\n")
-    tmp_wrapper.chmod(0o755)
-    tmp_wrapper.rename(wrapper)
+    write_wrapper(folder / "bin" / f"{name}-python3", prefix, the_board, qemu)
+
+
+def write_wrapper(wrapper: Path, prefix: Path, the_board: EmulatedPi, qemu: str) -> Path:
+    """A python3 that runs ``prefix``'s arm64 Python on the board's core (atomically written)."""
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    tmp = wrapper.with_suffix(".partial")
+    tmp.write_text(f"#!/bin/sh\n# {the_board.model}'s Python 3.11, emulated (written by edgecxr/bench/pi_emu.py)\n"
+                   f"export QEMU_CPU={the_board.qemu_cpu}\n"
+                   f"exec {qemu} -L '{prefix}' -0 \"$0\" '{prefix / PYTHON}' \"$@\"\n")
+    tmp.chmod(0o755)
+    tmp.rename(wrapper)
+    return wrapper

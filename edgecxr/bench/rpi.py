@@ -39,6 +39,10 @@ class RpiOptions:
 def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | None = None) -> dict:
     """{"device": "rpi", "host": ..., "machine": {...}, "results": [one row per model]}."""
     options = options or RpiOptions()
+    if options.kernels:
+        from edgecxr.runtimes import check_kernels
+
+        check_kernels(options.kernels)
     models = model_files(target)
     rows, machine = [], {}
     spec = models[0].parent / SPEC_FILE
@@ -68,6 +72,9 @@ def _run(ssh: remote.SSHTarget, folder: str, model: str, options: RpiOptions, sp
         if proc.returncode == TIMED_OUT:
             raise DeviceError(f"the benchmark on {ssh.host} timed out after {options.timeout:g} s",
                               "use fewer --runs, or raise --timeout")
+        if proc.returncode == 0 and not proc.stdout.strip():
+            raise DeviceError(f"--remote-python {options.python} on {ssh.host} ran but printed nothing: not a Python "
+                              "that runs the runner", "pass --remote-python PATH to the device's python3")
         if proc.returncode == runner.EXIT_NO_RUNTIME and options.install and attempt == "first":
             _install(ssh, options.python)
             continue

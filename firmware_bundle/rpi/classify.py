@@ -146,7 +146,7 @@ def open_model(path: Path, runtime: str | None, threads: int | None, kernels: st
         except ImportError:
             continue
         model = RUNTIMES[name][3](cls, content, threads, _resolver(name, kernels))
-        model.kernels = kernels
+        model.runtime, model.kernels = name, kernels
         return name, model
     wanted = f"the {runtime} runtime is" if runtime else "no TFLite runtime is"
     hint = f"pip install {RUNTIMES[runtime][2]}" if runtime else INSTALL_HINT
@@ -202,7 +202,7 @@ def classify(model, spec, path: Path) -> dict:
     ms = (time.perf_counter() - t0) * 1000
     probs = scores(model, raw)
     return {"file": str(path), "label": label_of(probs, spec), "scores": probs, "raw": raw_bytes(raw),
-            "kernels": model.kernels, "latency_ms": round(ms, 3)}
+            "runtime": model.runtime, "kernels": model.kernels, "latency_ms": round(ms, 3)}
 
 
 def image_files(folder: Path) -> list[Path]:
