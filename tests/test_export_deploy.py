@@ -6,7 +6,6 @@ import shutil
 import socket
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,15 +14,6 @@ from edgecxr.cli import app
 from tests.fixtures_ssh import free_port
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def deploy_run(tmp_path_factory, export_run, exported_bundle) -> Path:
-    """A copy of the tiny run whose export/bundle is the session's bundle (deploy reads it there)."""
-    run = tmp_path_factory.mktemp("deploy") / "tiny-run"
-    shutil.copytree(export_run.path, run)
-    shutil.copytree(exported_bundle, run / "export" / "bundle")
-    return run
 
 
 def ssh_args(server, **override) -> list[str]:

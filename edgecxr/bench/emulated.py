@@ -87,7 +87,7 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
         check_kernels(kernels)
     runtimes = tuple(options.runtimes or pi_emu.DEFAULT_RUNTIMES)
     board = pi_emu.board(device)
-    python = pi_emu.userland(device, runtimes)
+    python = pi_emu.userland(device, tuple(sorted({*pi_emu.DEFAULT_RUNTIMES, *runtimes})))  # one cached userland
     models = model_files(target)
     where = f"{device} (emulated)"
     rows, families, machine = [], [], {}
