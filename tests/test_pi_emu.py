@@ -26,18 +26,20 @@ def error_line(result) -> str:
     return lines[0]
 
 
+# tflite-runtime 2.14's optimized kernels (builtin, xnnpack) segfault in invoke() on the tiny test
+# model under emulation (every QEMU CPU tried); its reference kernels and LiteRT's all run
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", ["litert", "tflite-runtime"])
-def test_bench_rpi_over_ssh_runs_on_the_arm64_pi(ssh_server, tiny_int8_tflite, pi4_python, runtime):
+@pytest.mark.parametrize("runtime, kernels", [("litert", "xnnpack"), ("tflite-runtime", "reference")])
+def test_bench_rpi_over_ssh_runs_on_the_arm64_pi(ssh_server, tiny_int8_tflite, pi4_python, runtime, kernels):
     result = runner.invoke(app, ["bench", str(tiny_int8_tflite), "--device", "rpi", *ssh_args(ssh_server)[:-2],
-                                 "--remote-python", str(pi4_python), "--runtime", runtime, "--kernels", "xnnpack",
+                                 "--remote-python", str(pi4_python), "--runtime", runtime, "--kernels", kernels,
                                  "--runs", "5", "--warmup", "1", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["machine"]["machine"] == "aarch64" and out["machine"]["board"] == PI4
     assert out["machine"]["python"].startswith("3.11.")  # Debian 12's, not this computer's
     row = out["results"][0]
-    assert row["runtime"] == runtime and row["kernels"] == "xnnpack" and row["p50_ms"] > 0
+    assert row["runtime"] == runtime and row["kernels"] == kernels and row["p50_ms"] > 0
 
 
 @pytest.mark.slow
@@ -57,14 +59,13 @@ def test_deploy_installs_from_its_requirements_and_self_tests_on_the_arm64_pi(ss
 
 
 @pytest.mark.slow
-def test_deploy_with_tflite_runtime_and_xnnpack_on_the_arm64_pi(ssh_server, deploy_run, pi4_python, tmp_path):
+def test_deploy_with_tflite_runtime_on_the_arm64_pi(ssh_server, deploy_run, pi4_python, tmp_path):
     result = runner.invoke(app, ["deploy", str(deploy_run), *ssh_args(ssh_server), "--remote-dir", str(tmp_path / "d"),
-                                 "--no-install", "--python", str(pi4_python), "--runtime", "tflite-runtime",
-                                 "--kernels", "xnnpack", "--json"])
+                                 "--no-install", "--python", str(pi4_python), "--runtime", "tflite-runtime", "--json"])
     assert result.exit_code == 0, result.output
     selftest = json.loads(result.stdout)["selftest"]
-    assert selftest["ok"] and selftest["machine"] == "aarch64"
-    assert selftest["runtime"] == "tflite-runtime" and selftest["kernels"] == "xnnpack"
+    assert selftest["ok"] and selftest["bit_exact"] and selftest["machine"] == "aarch64"
+    assert selftest["runtime"] == "tflite-runtime" and selftest["kernels"] == "reference"
 
 
 @pytest.mark.slow
