@@ -23,6 +23,7 @@ from PIL import Image
 
 from edgecxr.bench import pi_emu, runner
 from edgecxr.bench.host import model_files, spec_for
+from edgecxr.errors import DeviceError
 from edgecxr.preprocess import PreprocessSpec, dequantize
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
@@ -78,6 +79,43 @@ def compare(device: dict[str, list[int]], host: dict[str, list[int]], spec: Prep
             "decisions_differ": sum(d[f] != h[f] for f in host)}
 
 
+def _measure(python: Path, script: Path, args: list[str], where: str, runtime: str, timeout: float) -> tuple[dict, dict]:
+    """(the emulated run's result, this computer's) for one runner call; a crash on the board is
+    kept as the row's error (the other families still run), a crash here is raised."""
+    host = _call([sys.executable, str(script), *args], "this computer", runtime, timeout)
+    try:
+        return _call([str(python), str(script), *args], where, runtime, timeout), host
+    except DeviceError as e:
+        if not runner.SIGNAL_NAME.search(e.message):
+            raise
+        return {"error": e.message.rsplit(": ", 1)[-1]}, host
+
+
+def _row(model: Path, runtime: str, kernels: str, dev: dict, host: dict, spec: PreprocessSpec, quant: dict | None) -> dict:
+    row = {"model": model.name, "runtime": runtime, "runtime_version": host["runtime_version"], "kernels": kernels}
+    if "error" in dev:
+        return {**row, "error": dev["error"]}
+    row.update(threads=dev["threads"], emulated_p50_ms=dev["p50_ms"], emulated_p90_ms=dev["p90_ms"],
+               emulated_images_per_s=dev["images_per_s"])
+    if quant is not None:
+        same = compare(dev["outputs"], host["outputs"], spec, quant)
+        row.update(images=same["images"], bit_exact_with_host=same["bit_exact"],
+                   max_step_difference=same["max_step_difference"], decisions_differ_from_host=same["decisions_differ"])
+    return row
+
+
+def _families(model: Path, runtime: str, on_device: dict, spec: PreprocessSpec, quant: dict) -> list[dict]:
+    """Each family against the reference kernels, on the emulated board."""
+    rows = []
+    for kernels, outputs in on_device.items():
+        if kernels != REFERENCE and REFERENCE in on_device:
+            diff = compare(outputs, on_device[REFERENCE], spec, quant)
+            rows.append({"model": model.name, "runtime": runtime, "kernels": kernels, "vs": REFERENCE,
+                         "images": diff["images"], "outputs_differ": diff["images"] - diff["bit_exact"],
+                         "max_step_difference": diff["max_step_difference"], "decisions_differ": diff["decisions_differ"]})
+    return rows
+
+
 def bench_emulated(target: str | Path, device: str, options: EmuOptions | None = None) -> dict:
     """{"device", "emulated": True, "machine", "results": per (model, runtime, family), "families"}."""
     from edgecxr.runtimes import TFLiteModel, check_kernels
@@ -88,12 +126,11 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
     runtimes = tuple(options.runtimes or pi_emu.DEFAULT_RUNTIMES)
     board = pi_emu.board(device)
     python = pi_emu.userland(device, tuple(sorted({*pi_emu.DEFAULT_RUNTIMES, *runtimes})))  # one cached userland
-    models = model_files(target)
     where = f"{device} (emulated)"
     rows, families, machine = [], [], {}
     with tempfile.TemporaryDirectory(prefix="edgecxr-emu-") as tmp:
         script = runner.stage(Path(tmp) / "runner")
-        for model in models:
+        for model in model_files(target):
             spec_path = spec_for(model, Path(tmp))
             spec = PreprocessSpec.load(spec_path)
             data = options.data or synthetic_images(Path(tmp) / "images", options.images, max(spec.width, 64))
@@ -102,29 +139,14 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
                 on_device = {}
                 for kernels in options.kernels or KERNEL_FAMILIES:
                     args = runner.bench_args(str(model), max(options.runs, options.images), options.warmup,
-                                             options.threads, rt,
-                                             str(spec_path), str(data), kernels)
-                    dev = _call([str(python), str(script), *args], where, rt, options.timeout)
-                    host = _call([sys.executable, str(script), *args], "this computer", rt, options.timeout)
-                    machine = {k: dev.pop(k) for k in MACHINE_KEYS}
-                    on_device[kernels] = dev["outputs"]
-                    row = {"model": model.name, "runtime": rt, "runtime_version": dev["runtime_version"],
-                           "kernels": kernels, "threads": dev["threads"], "emulated_p50_ms": dev["p50_ms"],
-                           "emulated_p90_ms": dev["p90_ms"], "emulated_images_per_s": dev["images_per_s"]}
-                    if quant is not None:
-                        same = compare(dev["outputs"], host["outputs"], spec, quant)
-                        row.update(images=same["images"], bit_exact_with_host=same["bit_exact"],
-                                   max_step_difference=same["max_step_difference"],
-                                   decisions_differ_from_host=same["decisions_differ"])
-                    rows.append(row)
-                if quant is not None and REFERENCE in on_device:
-                    for kernels, outputs in on_device.items():
-                        if kernels != REFERENCE:
-                            diff = compare(outputs, on_device[REFERENCE], spec, quant)
-                            families.append({"model": model.name, "runtime": rt, "kernels": kernels, "vs": REFERENCE,
-                                             "images": diff["images"], "outputs_differ": diff["images"] - diff["bit_exact"],
-                                             "max_step_difference": diff["max_step_difference"],
-                                             "decisions_differ": diff["decisions_differ"]})
+                                             options.threads, rt, str(spec_path), str(data), kernels)
+                    dev, host = _measure(python, script, args, where, rt, options.timeout)
+                    machine = {k: dev.pop(k) for k in MACHINE_KEYS if k in dev} or machine
+                    rows.append(_row(model, rt, kernels, dev, host, spec, quant))
+                    if "outputs" in dev:
+                        on_device[kernels] = dev["outputs"]
+                if quant is not None:
+                    families += _families(model, rt, on_device, spec, quant)
     machine["emulation"] = f"qemu-aarch64 -cpu {board.qemu_cpu} (user mode) on this computer"
     return {"device": device, "emulated": True, "board": board.model, "machine": machine,
             "images": str(options.data) if options.data else f"{options.images} synthetic chest images",

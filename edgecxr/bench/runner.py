@@ -23,6 +23,7 @@ PREPROCESS_COPY = "edgecxr_preprocess.py"
 EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
 # what edgecxr.remote.reporting_signals prints when a remote command dies from a signal
 SIGNAL_LINE = re.compile(r"^edgecxr: killed by signal (\w+)$", re.M)
+SIGNAL_NAME = re.compile(r"killed by (SIG\w+)")  # in the message parse_result raises for a crash
 CRASH_HINT = ("the TFLite runtime itself crashed (not a Python error): try another --runtime or --kernels, "
               "and check that its wheel is built for this device's CPU and OS")
 
@@ -63,8 +64,8 @@ def parse_result(returncode: int, stdout: str, stderr: str, where: str, runtime:
     """The runner's JSON, or the one-line error that its exit status stands for."""
     crashed = crash_signal(returncode, stderr)
     if crashed:
-        raise DeviceError(f"the runner crashed on {where}: killed by {crashed}"
-                          + (f" ({runtime})" if runtime else ""), CRASH_HINT)
+        raise DeviceError(f"the runner crashed on {where}" + (f" ({runtime})" if runtime else "")
+                          + f": killed by {crashed}", CRASH_HINT)
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     said = next((ln[len("error: "):] for ln in lines if ln.startswith("error: ")), lines[-1] if lines else "")
     hint = next((ln[len("hint: "):] for ln in lines if ln.startswith("hint: ")), "")

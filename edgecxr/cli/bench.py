@@ -99,7 +99,8 @@ def _print(result: dict) -> None:
         m = result["machine"]
         typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulation']}, Python {m['python']}; "
                    f"outputs on {result['images']} compared with this computer")
-        typer.echo(table(result["results"], EMU_COLUMNS))
+        crashed = ["error"] if any("error" in r for r in result["results"]) else []
+        typer.echo(table(result["results"], EMU_COLUMNS + crashed))
         if result["families"]:
             typer.echo("\nkernel families against the reference kernels, on the emulated board:")
             typer.echo(table(result["families"], FAMILY_COLUMNS))
