@@ -160,7 +160,8 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
             f"({selftest.get('kernels')} kernels), by up to {selftest.get('max_step_difference')} int8 steps, "
             f"{selftest.get('labels_differ')} label(s) changed")
         raise DeviceError(f"the self-test on {host} failed: {why}",
-                          f"run `{runner_python} {folder}/selftest.py` on the device for details")
+                          f"run `{shlex.join([runner_python, f'{folder}/selftest.py', *options])}` on the device "
+                          "for details")
     return report
 
 

@@ -29,7 +29,6 @@ from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 KERNEL_FAMILIES = list(KERNELS)
 REFERENCE = DEFAULT_KERNELS  # the family every other one is compared with
-MACHINE_KEYS = ("python", "machine", "cores", "cpu", "board", "throttled")
 SYNTHETIC_SEED = 14
 
 
@@ -141,13 +140,13 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
                     args = runner.bench_args(str(model), max(options.runs, options.images), options.warmup,
                                              options.threads, rt, str(spec_path), str(data), kernels)
                     dev, host = _measure(python, script, args, where, rt, options.timeout)
-                    machine = {k: dev.pop(k) for k in MACHINE_KEYS if k in dev} or machine
+                    machine = runner.split_machine(dev) or machine
                     rows.append(_row(model, rt, kernels, dev, host, spec, quant))
                     if "outputs" in dev:
                         on_device[kernels] = dev["outputs"]
                 if quant is not None:
                     families += _families(model, rt, on_device, spec, quant)
-    machine["emulation"] = f"qemu-aarch64 -cpu {board.qemu_cpu} (user mode) on this computer"
+    machine["emulated"] = machine.get("emulated") or f"qemu-aarch64 -cpu {board.qemu_cpu}"
     return {"device": device, "emulated": True, "board": board.model, "machine": machine,
             "images": str(options.data) if options.data else f"{options.images} synthetic chest images",
             "results": rows, "families": families,

@@ -95,6 +95,6 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
                     proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
                                           text=True, timeout=options.timeout)
                     result = runner.parse_result(proc.returncode, proc.stdout, proc.stderr, "this computer", name)
-                    machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
+                    machine = runner.split_machine(result)
                     rows.append(result)
     return {"device": "host", "machine": machine, "results": rows}

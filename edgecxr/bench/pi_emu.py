@@ -110,15 +110,11 @@ def userland(name: str, runtimes: tuple[str, ...] = DEFAULT_RUNTIMES, root: Path
     plan = recipe(tuple(sorted(set(runtimes))))
     key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
     folder = (root or cache_root()) / key
-    wrapper = folder / "bin" / f"{name}-python3"
-    if wrapper.is_file():
-        require_tools(build=False)
-        return wrapper
     tools = require_tools(build=not (folder / READY).is_file())
     if not (folder / READY).is_file():
         _build_sysroot(folder, plan, tools)
-    _make_board(folder, name, the_board, shutil.which("qemu-aarch64-static"))
-    return wrapper
+    _make_board(folder, name, the_board, tools["qemu-aarch64-static"])
+    return folder / "bin" / f"{name}-python3"
 
 
 def _build_sysroot(folder: Path, plan: dict, tools: dict[str, str]) -> None:
@@ -201,6 +197,7 @@ def write_wrapper(wrapper: Path, prefix: Path, the_board: EmulatedPi, qemu: str)
     tmp = wrapper.with_suffix(".partial")
     tmp.write_text(f"#!/bin/sh\n# {the_board.model}'s Python 3.11, emulated (written by edgecxr/bench/pi_emu.py)\n"
                    f"export QEMU_CPU={the_board.qemu_cpu}\n"
+                   f"export EDGECXR_EMULATED='qemu-aarch64 -cpu {the_board.qemu_cpu}'\n"
                    f"exec {qemu} -L '{prefix}' -0 \"$0\" '{prefix / PYTHON}' \"$@\"\n")
     tmp.chmod(0o755)
     tmp.rename(wrapper)

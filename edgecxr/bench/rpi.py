@@ -53,7 +53,7 @@ def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | N
         remote.copy_to(ssh, [script, script.parent / runner.PREPROCESS_COPY, *models, *specs], folder)
         for model in models:
             result = _run(ssh, folder, model.name, options, specs and f"{folder}/{SPEC_FILE}")
-            machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
+            machine = runner.split_machine(result)
             rows.append(result)
     return {"device": "rpi", "host": ssh.host, "machine": machine, "results": rows}
 

@@ -21,6 +21,8 @@ RUNNER = "firmware_bundle/rpi/classify.py"  # shipped beside the package (edgecx
 PREPROCESS_COPY = "edgecxr_preprocess.py"
 # the runner's exit statuses (firmware_bundle/rpi/classify.py)
 EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
+# what the runner says about the machine it ran on (the rest of its JSON is about the model)
+MACHINE_KEYS = ("python", "machine", "cores", "cpu", "board", "throttled", "emulated")
 # what edgecxr.remote.reporting_signals prints when a remote command dies from a signal
 SIGNAL_LINE = re.compile(r"^edgecxr: killed by signal (\w+)$", re.M)
 SIGNAL_NAME = re.compile(r"killed by (SIG\w+)")  # in the message parse_result raises for a crash
@@ -58,6 +60,11 @@ def crash_signal(returncode: int, stderr: str) -> str | None:
         return signal.Signals(-returncode).name
     found = SIGNAL_LINE.search(stderr)
     return f"SIG{found.group(1)}" if found and returncode > 128 else None
+
+
+def split_machine(result: dict) -> dict:
+    """Take the machine's keys out of a runner result (in place); returns them."""
+    return {k: result.pop(k) for k in MACHINE_KEYS if k in result}
 
 
 def parse_result(returncode: int, stdout: str, stderr: str, where: str, runtime: str | None) -> dict:

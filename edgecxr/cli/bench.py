@@ -97,7 +97,7 @@ def _single_model(target: str) -> Path:
 def _print(result: dict) -> None:
     if result.get("emulated"):
         m = result["machine"]
-        typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulation']}, Python {m['python']}; "
+        typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulated']} on this computer, Python {m['python']}; "
                    f"outputs on {result['images']} compared with this computer")
         crashed = ["error"] if any("error" in r for r in result["results"]) else []
         typer.echo(table(result["results"], EMU_COLUMNS + crashed))
@@ -111,8 +111,11 @@ def _print(result: dict) -> None:
         m = result["machine"]
         typer.echo(f"{result['device']} ({where}): {m['cpu']}, {m['cores']} cores, Python {m['python']}"
                    + (f", {m['board']}" if m.get("board") else "")
-                   + (f", throttled={m['throttled']}" if m.get("throttled") else ""))
+                   + (f", throttled={m['throttled']}" if m.get("throttled") else "")
+                   + (f", EMULATED by {m['emulated']}" if m.get("emulated") else ""))
         typer.echo(table(result["results"], HOST_COLUMNS))
+        if m.get("emulated"):
+            typer.echo("note: timings under emulation are this computer's, not the board's")
         return
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
     typer.echo(f"operators: {', '.join(result['ops'])}")

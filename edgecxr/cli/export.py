@@ -46,8 +46,8 @@ def _print_export(r: dict) -> None:
     if "arena_size" in r:
         typer.echo(f"TFLM ops: {', '.join(r['tflm_ops'])}; tensor arena {r['arena_size']} bytes")
     expected = r.get("expected") or r.get("selftest")
-    if expected:
-        typer.echo(f"self-test image {expected['image']}: {expected['label']} {expected['scores']}")
+    for image in expected.get("images", [expected]) if expected else []:  # rpi: several, arduino: one
+        typer.echo(f"self-test image {image['image']}: {image['label']} {image['scores']}")
     if "archive" in r:
         typer.echo(f"archive: {r['archive']}  sha256 {r['archive_sha256']}")
     if "metadata" in r:

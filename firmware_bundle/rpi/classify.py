@@ -277,9 +277,11 @@ def peak_rss_mb() -> float:
 
 
 def machine() -> dict:
-    """What ran the benchmark: CPU, cores, Python, and on a Raspberry Pi its model and throttling."""
+    """What ran the benchmark: CPU, cores, Python, on a Raspberry Pi its model and throttling, and
+    whether it was an emulation (whose timings are not the board's)."""
     info = {"python": platform.python_version(), "machine": platform.machine(), "cores": os.cpu_count(),
-            "cpu": _cpu_name(), "board": None, "throttled": None}
+            "cpu": _cpu_name(), "board": None, "throttled": None,
+            "emulated": os.environ.get("EDGECXR_EMULATED")}  # set by edgecxr's emulated-Pi python3
     model_file = Path("/proc/device-tree/model")
     if model_file.exists():
         info["board"] = model_file.read_bytes().rstrip(b"\0").decode(errors="replace")
