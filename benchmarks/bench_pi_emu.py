@@ -66,7 +66,8 @@ def selftest_on_board(run: Path, model: str | None, board: str, folder: Path) ->
     print(f"{board}: install.sh (venv + pip -r requirements.txt + self-test) exit {proc.returncode} in {seconds:.1f} s;"
           f" self-test ok={report and report['ok']}")
     if proc.returncode != 0:
-        print("  " + (proc.stderr.strip().splitlines() or ["?"])[-1])
+        for line in (proc.stdout.strip().splitlines() + proc.stderr.strip().splitlines())[-4:]:
+            print("  " + line[:200])
         return
     for kernels in KERNELS:
         t0 = time.perf_counter()
