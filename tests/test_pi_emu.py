@@ -127,3 +127,9 @@ def test_a_wrong_remote_python(ssh_server, tiny_int8_tflite, deploy_run, tmp_pat
                                  str(tmp_path / "d"), "--python", "/bin/true"])
     assert "--python /bin/true" in error_line(deploy) and "not a Python 3.9" in error_line(deploy)
     assert not (tmp_path / "d").exists()  # caught before anything was copied
+
+
+def test_the_cli_knows_every_emulated_board():
+    from edgecxr.cli.bench import EMULATED
+
+    assert set(EMULATED) == set(BOARDS)
