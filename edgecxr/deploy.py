@@ -3,8 +3,9 @@
 ``deploy``: the bundle's rpi/ folder goes over SSH (edgecxr.remote) as one archive, its files
 are checked on the device against the bundle manifest's sha256, its requirements are installed
 (install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
-on the bundled images near the decision threshold, byte for byte for one kernel family. ``flash``: arduino-cli builds the bundle's Arduino example and uploads it
-to a board of benchmarks/devices.toml.
+on the bundled images near the decision threshold, byte for byte for one kernel family.
+``flash``: arduino-cli builds the bundle's Arduino example and uploads it to a board of
+benchmarks/devices.toml.
 """
 
 from __future__ import annotations
