@@ -26,6 +26,7 @@ from edgecxr.runtimes import RUNTIMES, check_kernels, check_tflite
 HOST_RUNTIMES = {**{name: (rt.module.split(".")[0], rt.install) for name, rt in RUNTIMES.items()},
                  "tflite-micro": ("tflite_micro", TFLM_INSTALL)}
 SINGLE_THREADED = {"tflite-micro"}
+REFERENCE_ONLY = {"tflite-micro"}  # TFLite Micro has its reference kernels and nothing else
 
 
 @dataclass
@@ -79,6 +80,13 @@ def spec_for(model: Path, folder: Path) -> Path:
     return path
 
 
+def _families(runtime: str, requested: list[str] | None) -> list[str | None]:
+    """The kernel families to time on ``runtime``; None is the runner's default."""
+    if runtime in REFERENCE_ONLY:
+        return ["reference"]
+    return list(requested or [None])
+
+
 def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
     """{"device": "host", "machine": {...}, "results": [one row per model x runtime x threads]}."""
     options = options or BenchOptions()
@@ -94,7 +102,7 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
             spec = spec_for(model, Path(tmp)) if options.data else None
             for name in names:
                 for threads, kernels in product([1] if name in SINGLE_THREADED else all_threads,
-                                                options.kernels or [None]):
+                                                _families(name, options.kernels)):
                     args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
                                              spec and str(spec), options.data and str(options.data), kernels)
                     proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
