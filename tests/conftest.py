@@ -14,7 +14,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("EDGECXR_TFLM_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-tflm-"))
 
 pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_ssh", "tests.fixtures_export",
-                  "tests.fixtures_run", "tests.fixtures_quantize", "tests.fixtures_firmware"]
+                  "tests.fixtures_run", "tests.fixtures_quantize", "tests.fixtures_pi_emu", "tests.fixtures_firmware"]
 
 REPO = Path(__file__).resolve().parents[1]
 
