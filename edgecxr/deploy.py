@@ -3,8 +3,10 @@
 ``deploy``: the bundle's rpi/ folder goes over SSH (edgecxr.remote) as one archive, its files
 are checked on the device against the bundle manifest's sha256, its requirements are installed
 (install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
-on the bundled image. ``flash``: arduino-cli builds the bundle's Arduino example and uploads it
-to a board of benchmarks/devices.toml.
+on the bundled images near the decision threshold, byte for byte for one kernel family.
+``flash``: arduino-cli builds the bundle's Arduino example and uploads it to a board of
+edgecxr/boards.toml; an emulated board (qemu-m4, ...) gets the bare-metal firmware, built and
+booted on QEMU.
 """
 
 from __future__ import annotations
@@ -85,10 +87,21 @@ def _check(proc, what: str, host: str, hint: str) -> str:
     return proc.stdout
 
 
+def _check_python(target, python: str) -> None:
+    """Fail before copying anything when ``python`` on the device is missing or not Python 3.9+."""
+    from edgecxr import remote
+
+    proc = remote.run(target, [python, "-c", "import sys; print(sys.version_info >= (3, 9))"], timeout=STEP_TIMEOUT)
+    if proc.returncode != 0 or proc.stdout.strip() != "True":
+        said = next(iter((proc.stderr or proc.stdout).strip().splitlines()), f"exit {proc.returncode}")
+        raise DeviceError(f"--python {python} on {target.host} is not a Python 3.9 or newer ({said})",
+                          "pass --python PATH to the device's python3 (e.g. /usr/bin/python3)")
+
+
 def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = None, identity: Path | None = None,
            ssh_config: Path | None = None, remote_dir: str | None = None, install: str = "venv",
            python: str = "python3", runtime: str | None = None, model: str | None = None,
-           connect_timeout: int = 10, runs_root: Path = DEFAULT_RUNS_ROOT) -> dict:
+           connect_timeout: int = 10, runs_root: Path = DEFAULT_RUNS_ROOT, kernels: str | None = None) -> dict:
     """Copy the rpi bundle to ``host``, verify it, install it, self-test it; returns the report."""
     from edgecxr import remote
 
@@ -98,11 +111,16 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
     if install not in INSTALL_MODES:
         raise ConfigError(f"unknown install mode {install!r}", f"choose one of {', '.join(INSTALL_MODES)}")
     mode = INSTALL_MODES[install]
+    if kernels:
+        from edgecxr.runtimes import check_kernels
+
+        check_kernels(kernels)
     the_run = Run.open(run, runs_root)
     folder = remote.check_remote_path(remote_dir or f"edgecxr/{the_run.name}")  # relative: in the user's home
     bundle = bundle_folder(the_run, model)
     target = remote.SSHTarget(host, port=port, identity=identity, config=ssh_config, connect_timeout=connect_timeout)
 
+    _check_python(target, python)
     hint_space = "check free space and permissions of the folder on the device (--remote-dir)"
     _check(remote.run(target, ["mkdir", "-p", folder], timeout=STEP_TIMEOUT), "creating " + folder, host, hint_space)
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +145,8 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
         _check(proc, "installing the requirements (install.sh)", host,
                "read the pip error above; offline devices: --install none with a Python that has a TFLite runtime")
     runner_python = f"{folder}/.venv/bin/python" if mode.venv else python
-    proc = remote.run(target, [runner_python, f"{folder}/selftest.py", *(["--runtime", runtime] if runtime else [])],
+    options = [*(["--runtime", runtime] if runtime else []), *(["--kernels", kernels] if kernels else [])]
+    proc = remote.run(target, remote.reporting_signals([runner_python, f"{folder}/selftest.py", *options]),
                       timeout=STEP_TIMEOUT)
     try:
         selftest = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -137,10 +156,14 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
     report = {"host": host, "remote_dir": folder, "install": install, "python": runner_python,
               "files_verified": len(expected), "selftest": selftest}
     if not selftest.get("ok"):
-        why = selftest.get("error") or (f"label {selftest.get('label')!r}, expected {selftest.get('expected_label')!r}, "
-                                        f"{selftest.get('max_step_difference')} int8 steps apart")
+        why = selftest.get("error") or (
+            f"files changed: {', '.join(selftest['checksums_bad'][:3])}" if selftest.get("checksums_bad") else
+            f"{selftest.get('images_differ')} of {selftest.get('images')} images differ from the expected bytes "
+            f"({selftest.get('kernels')} kernels), by up to {selftest.get('max_step_difference')} int8 steps, "
+            f"{selftest.get('labels_differ')} label(s) changed")
         raise DeviceError(f"the self-test on {host} failed: {why}",
-                          f"run `{runner_python} {folder}/selftest.py` on the device for details")
+                          f"run `{shlex.join([runner_python, f'{folder}/selftest.py', *options])}` on the device "
+                          "for details")
     return report
 
 
@@ -182,6 +205,33 @@ def _board_present(target, port_given: bool) -> bool:
             if match.get("fqbn") == target.fqbn:
                 return True
     return False
+
+
+def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernels: str = "cmsis-nn",
+                   model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, timeout: float = 120) -> dict:
+    """An emulated board: export the firmware, build it, boot it on QEMU, return its serial output
+    (the self-test image's label, score and instructions) next to what the host expects."""
+    from edgecxr.bench import micro
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.export.source import load_source
+    from edgecxr.firmware import build as fb
+    from edgecxr.firmware import emulator
+    from edgecxr.firmware.project import write_project
+
+    b = get_board(board)
+    fb.check_tools(("qemu-system-arm",))
+    tree = fb.tflm_tree(tflm)
+    source = load_source(Run.open(run, runs_root), model)
+    with tempfile.TemporaryDirectory(prefix="edgecxr-flash-") as tmp:
+        project = Path(tmp) / "firmware"
+        made = write_project(source, project)
+        build = fb.Build(project, b, kernels, tree, Path(tmp) / "out")
+        elf = fb.build(build, [f"Register_{op}" for op in micro.builtin_ops(source.model_path)])
+        size = fb.sizes(elf)
+        serial, report = emulator.boot(b, elf, timeout=timeout)
+    return {"board": board, "name": b.name, "kernels": kernels, "command": " ".join(emulator.command(b, elf)),
+            "serial": serial, "selftest": report["results"][0], "expected": made["reference"].to_dict(),
+            "flash_bytes": size["flash_bytes"], "dry_run": False, "emulated": True}
 
 
 def flash(run: str | Path, board: str, port: str | None = None, dry_run: bool = False, model: str | None = None,

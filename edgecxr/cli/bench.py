@@ -10,8 +10,14 @@ import typer
 from edgecxr.cli import app
 from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, table
 
-HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "threads", "p50_ms", "p90_ms", "p99_ms",
+EMULATED = ("pi4-emu", "pi5-emu")  # the boards of edgecxr.bench.pi_emu (not imported here: CLI start-up)
+
+HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "kernels", "threads", "p50_ms", "p90_ms", "p99_ms",
                 "images_per_s", "peak_rss_mb"]
+EMU_COLUMNS = ["model", "runtime", "kernels", "emulated_p50_ms", "images", "bit_exact_with_host",
+               "max_step_difference", "decisions_differ_from_host"]
+FAMILY_COLUMNS = ["model", "runtime", "kernels", "vs", "images", "outputs_differ", "max_step_difference",
+                  "decisions_differ"]
 MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_needed_kb", "ram_available_kb",
             "ram_margin_kb", "flash_needed_kb", "flash_kb", "flash_margin_kb", "macs", "latency_ms_reference",
             "latency_ms_optimized", "optimized_library", "verdict"]
@@ -20,8 +26,9 @@ MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_
 @app.command()
 def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
-    device: Annotated[str, typer.Option("--device", help="host, rpi, or a board of the devices file "
-                                        "(e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
+    device: Annotated[str, typer.Option("--device", help="host, rpi, an emulated Pi (pi4-emu, pi5-emu), a "
+                                        "board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico), or an "
+                                        "emulated Cortex-M board that runs the firmware (qemu-m4, qemu-m7, qemu-m3).")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,
@@ -37,36 +44,76 @@ def bench(
                                                          "several; host default: 1 and all cores).")] = None,
     runtime: Annotated[list[str] | None, typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
                                                          "tflite-micro (repeat; default: all installed).")] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="host: time real preprocessed images from this "
-                                                 "folder instead of random inputs.")] = None,
+    kernels: Annotated[list[str] | None, typer.Option("--kernels", help="Kernel family: reference, builtin or "
+                                                         "xnnpack (repeat; default: reference; emulated Pi: all); "
+                                                         "qemu-*: reference or cmsis-nn (default both).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="host, emulated Pi: real preprocessed images from "
+                                                 "this folder instead of random (or synthetic) inputs; qemu-*: the "
+                                                 "images the firmware runs (default: the run's validation split).")] = None,
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="TensorFlow Lite Micro tree for firmware builds "
+                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
+    images: Annotated[int, typer.Option("--images", min=1, help="qemu-*: how many images the firmware "
+                                        "classifies.")] = 50,
+    layers: Annotated[bool, typer.Option("--layers", help="qemu-*: also count instructions per layer "
+                                         "(first image).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
-                                                         "benchmarks/devices.toml).")] = None,
+                                                         "edgecxr/boards.toml).")] = None,
     as_json: JsonOpt = False,
 ):
-    """How fast a model runs on this computer or a Raspberry Pi, and whether it fits a microcontroller."""
+    """How fast a model runs on this computer or a Raspberry Pi, whether it fits a microcontroller, and
+    what its firmware does on an emulated Cortex-M board."""
     if device == "host":
         from edgecxr.bench.host import BenchOptions, bench_host
 
-        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout))
+        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout, kernels))
     elif device == "rpi":
         result = _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup,
-                      threads, runtime, timeout)
+                      threads, runtime, timeout, (kernels or [None])[0])
+    elif device in EMULATED:
+        from edgecxr.bench.emulated import EmuOptions, bench_emulated
+
+        result = bench_emulated(target, device, EmuOptions(runs, warmup, (threads or [None])[0], runtime, kernels,
+                                                           data, timeout=timeout))
+    elif device.startswith("qemu-"):
+        from edgecxr.bench.qemu import KERNEL_SETS, QemuOptions, bench_qemu
+
+        result = bench_qemu(target, device, QemuOptions(tflm, data, images, tuple(kernels or KERNEL_SETS), timeout,
+                                                        profile=layers), devices_file)
     else:
         from edgecxr.bench.mcu import mcu_report
 
-        result = mcu_report(_single_model(target), device, devices_file)
+        measured = _measure_core(target, device, tflm, devices_file, timeout)
+        result = mcu_report(_single_model(target), device, devices_file, measured)
     emit(result, as_json, _print)
 
 
-def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout):
+def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) -> dict | None:
+    """With a TFLM tree (--tflm or $EDGECXR_TFLM_DIR) and an emulated board of the same core: the
+    instruction counts measured there, per kernel set; else None (the verdict estimates)."""
+    import os
+
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.bench.qemu import QemuOptions, bench_qemu
+    from edgecxr.firmware.build import TFLM_ENV
+
+    board = get_board(device, devices_file)
+    if not (tflm or os.environ.get(TFLM_ENV)) or not board.emulated_by:
+        return None
+    rows = bench_qemu(target, board.emulated_by, QemuOptions(tflm, images=images, timeout=timeout), devices_file)
+    return {"board": board.emulated_by, **{r["kernels"]: r["instructions_per_inference"] for r in rows["results"]}}
+
+
+def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout,
+         kernels):
     from edgecxr.bench.rpi import RpiOptions, bench_rpi
     from edgecxr.errors import ConfigError
     from edgecxr.remote import SSHTarget
 
     if not host:
         raise ConfigError("--device rpi needs --host USER@HOST", "e.g. --host pi@raspberrypi.local")
-    options = RpiOptions(runs, warmup, (threads or [None])[0], (runtime or [None])[0], install, remote_python, timeout)
+    options = RpiOptions(runs, warmup, (threads or [None])[0], (runtime or [None])[0], install, remote_python, timeout,
+                         kernels)
     return bench_rpi(target, SSHTarget(host, port, identity, ssh_config), options)
 
 
@@ -79,16 +126,53 @@ def _single_model(target: str) -> Path:
     return (int8 or files)[0]
 
 
+QEMU_COLUMNS = ["kernels", "identical", "images", "instructions_per_inference", "instructions_per_mac", "flash_bytes",
+                "ram_bytes", "stack_peak_bytes", "ram_total_bytes", "arena_used_bytes"]
+
+
+def _print_qemu(result: dict) -> None:
+    typer.echo(f"{result['board']}: {result['model']}, {result['macs']} MACs, {result['images']} images from "
+               f"{result['images_from']}")
+    typer.echo(table(result["results"], QEMU_COLUMNS))
+    for row in result["results"]:
+        diff = row.get("first_difference")
+        typer.echo(f"{row['kernels']}: " + ("int8 outputs identical to the host's " + result["host_reference"]
+                                             + f" on all {row['images']} images" if row["bit_exact"] else
+                                             f"first difference on {diff['image']}: device {diff['device']}, "
+                                             f"host {diff['host']}"))
+        for i, layer in enumerate(row.get("layers", [])):
+            typer.echo(f"  layer {i:>2} {layer['op']:<20} {layer['instructions']:>12}")
+    typer.echo(f"note: {result['note']}")
+
+
 def _print(result: dict) -> None:
+    if "qemu_machine" in result:
+        _print_qemu(result)
+        return
+    if result.get("emulated"):
+        m = result["machine"]
+        typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulated']} on this computer, Python {m['python']}; "
+                   f"outputs on {result['images']} compared with this computer")
+        crashed = ["error"] if any("error" in r for r in result["results"]) else []
+        typer.echo(table(result["results"], EMU_COLUMNS + crashed))
+        if result["families"]:
+            typer.echo("\nkernel families against the reference kernels, on the emulated board:")
+            typer.echo(table(result["families"], FAMILY_COLUMNS))
+        typer.echo(f"note: {result['note']}")
+        return
     if "results" in result:
         where = result.get("host", "this computer")
         m = result["machine"]
         typer.echo(f"{result['device']} ({where}): {m['cpu']}, {m['cores']} cores, Python {m['python']}"
                    + (f", {m['board']}" if m.get("board") else "")
-                   + (f", throttled={m['throttled']}" if m.get("throttled") else ""))
+                   + (f", throttled={m['throttled']}" if m.get("throttled") else "")
+                   + (f", EMULATED by {m['emulated']}" if m.get("emulated") else ""))
         typer.echo(table(result["results"], HOST_COLUMNS))
+        if m.get("emulated"):
+            typer.echo("note: timings under emulation are this computer's, not the board's")
         return
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
+    typer.echo(f"note: {result['estimate_note']}")
     typer.echo(f"operators: {', '.join(result['ops'])}")
     for line in result["advice"]:
         typer.echo(f"- {line}")

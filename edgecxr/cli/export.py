@@ -46,8 +46,8 @@ def _print_export(r: dict) -> None:
     if "arena_size" in r:
         typer.echo(f"TFLM ops: {', '.join(r['tflm_ops'])}; tensor arena {r['arena_size']} bytes")
     expected = r.get("expected") or r.get("selftest")
-    if expected:
-        typer.echo(f"self-test image {expected['image']}: {expected['label']} {expected['scores']}")
+    for image in expected.get("images", [expected]) if expected else []:  # rpi: several, arduino: one
+        typer.echo(f"self-test image {image['image']}: {image['label']} {image['scores']}")
     if "archive" in r:
         typer.echo(f"archive: {r['archive']}  sha256 {r['archive_sha256']}")
     if "metadata" in r:
@@ -71,6 +71,8 @@ def deploy(
     python: Annotated[str, typer.Option("--python", help="Python on the device.")] = "python3",
     runtime: Annotated[str | None, typer.Option("--runtime", help="TFLite runtime for the self-test "
                                                    "(default: the first installed).")] = None,
+    kernels: Annotated[str | None, typer.Option("--kernels", help="Kernel family the self-test checks: reference "
+                                                   "(default), builtin or xnnpack.")] = None,
     model: ModelOpt = None,
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, max=3600, help="Seconds to wait for the "
                                                  "SSH connection.")] = 10,
@@ -82,7 +84,8 @@ def deploy(
 
     result = run_deploy(run, host, device=device, port=port, identity=identity, ssh_config=ssh_config,
                         remote_dir=remote_dir, install="none" if no_install else install, python=python,
-                        runtime=runtime, model=model, connect_timeout=connect_timeout, runs_root=runs_root)
+                        runtime=runtime, model=model, connect_timeout=connect_timeout, runs_root=runs_root,
+                        kernels=kernels)
     emit(result, as_json, _print_deploy)
 
 
@@ -90,8 +93,10 @@ def _print_deploy(r: dict) -> None:
     s = r["selftest"]
     typer.echo(f"deployed to {r['host']}:{r['remote_dir']} ({r['files_verified']} files match the manifest; "
                f"install: {r['install']})")
-    typer.echo(f"self-test OK: {s['image']} -> {s['label']} in {s['latency_ms']} ms "
-               f"({'bit-exact' if s['bit_exact'] else str(s['max_step_difference']) + ' int8 step(s) off'})")
+    typer.echo(f"self-test OK on {s['machine']}: {s['images']} images near the threshold, int8 outputs bit-exact "
+               f"with {s['expected_from']} ({s['runtime']}, {s['kernels']} kernels)")
+    for row in s["results"]:
+        typer.echo(f"  {row['image']} -> {row['label']} {row['raw']} in {row['latency_ms']} ms")
     typer.echo(f"classify on the device: {r['python']} {r['remote_dir']}/classify.py --model "
                f"{r['remote_dir']}/model.tflite --spec {r['remote_dir']}/spec.json IMAGE...")
 
@@ -99,16 +104,29 @@ def _print_deploy(r: dict) -> None:
 @app.command()
 def flash(
     run: RunArg,
-    board: Annotated[str, typer.Option("--board", help="A board of benchmarks/devices.toml (e.g. nano33ble).")],
+    board: Annotated[str, typer.Option("--board", help="A board of edgecxr/boards.toml (e.g. nano33ble, or qemu-m4 to boot the firmware on QEMU).")],
     port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: found by "
                                                 "arduino-cli board list).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "
                                           "(the bundle is still exported if the run has none).")] = False,
     model: ModelOpt = None,
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="Emulated boards: TensorFlow Lite Micro tree "
+                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
+    kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards: cmsis-nn or reference.")] = "cmsis-nn",
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
 ):
-    """Build the Arduino example with arduino-cli and upload it to the board."""
+    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3) boots it on QEMU
+    and shows its serial output; a physical board gets the Arduino example through arduino-cli."""
+    if board.startswith("qemu-"):
+        from edgecxr.bench.qemu import KERNEL_SETS
+        from edgecxr.deploy import flash_emulated
+        from edgecxr.errors import ConfigError
+
+        if kernels not in KERNEL_SETS:
+            raise ConfigError(f"unknown --kernels {kernels!r}", f"choose {' or '.join(KERNEL_SETS)}")
+        emit(flash_emulated(run, board, tflm, kernels, model, runs_root), as_json, _print_flash)
+        return
     from edgecxr.deploy import flash as run_flash
 
     result = run_flash(run, board, port=port, dry_run=dry_run, model=model, runs_root=runs_root)
@@ -116,6 +134,13 @@ def flash(
 
 
 def _print_flash(r: dict) -> None:
+    if r.get("emulated"):
+        typer.echo(f"$ {r['command']}")
+        typer.echo(r["serial"].rstrip())
+        same = r["selftest"]["raw"] == r["expected"]["raw"]
+        typer.echo(f"host reference kernels: {r['expected']['label']} raw {r['expected']['raw']} -> "
+                   + ("identical" if same else "DIFFERENT"))
+        return
     if r["dry_run"]:
         typer.echo("# one-time setup (board core + TensorFlow Lite Micro library):")
         for c in r["setup"]:
