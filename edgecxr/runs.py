@@ -131,13 +131,15 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def staged_folder(target: Path, force: bool, kind: str) -> Iterator[Path]:
+def staged_folder(target: Path, force: bool, kind: str, check: bool = True) -> Iterator[Path]:
     """Yield a temp folder next to ``target`` holding only edgecxr's marker (``kind``; a
     manifest written into the folder lists it too); on success it becomes ``target``, an
-    earlier one (ours: ``check_replaceable``) removed last. A failure -- a full disk
-    included -- leaves ``target`` as it was and no temp folder."""
+    earlier one (ours: ``check_replaceable``; ``check=False`` for a folder inside a run, which
+    is always edgecxr's) removed last. A failure -- a full disk included -- leaves ``target``
+    as it was and no temp folder."""
     target = Path(target)
-    check_replaceable(target, force)
+    if check:
+        check_replaceable(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     old = tmp.with_name(tmp.name + ".old")

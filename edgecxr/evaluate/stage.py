@@ -16,8 +16,6 @@ predictions.csv), written into a temp folder and renamed into place at the end.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +33,7 @@ from edgecxr.evaluate.models import REFERENCE, load_predictor, present
 from edgecxr.preprocess import PreprocessSpec
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
-from edgecxr.runs import Run, sha256_file
+from edgecxr.runs import Run, sha256_file, staged_folder
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 EVAL_DIR = "eval"
@@ -245,7 +243,8 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
         "threshold": threshold, "models": per_model, "comparisons": comparisons,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
-    written = _write_atomically(out_dir, lambda tmp: write_report(tmp, report, y, probs, files))
+    with staged_folder(out_dir, True, "eval", check=False) as tmp:  # all of the report or none of it
+        written = write_report(tmp, report, y, probs, files)
     previous = run.read_manifest().get("stages", {}).get("evaluate", {})
     run.update_manifest("evaluate", {**previous, images.tag: _summary(report)})
     return EvalResult(out_dir, report, written)
@@ -275,19 +274,3 @@ def _summary(report: dict) -> dict:
         if key in report["comparisons"]:
             out[key]["agreement"] = report["comparisons"][key]["agreement"]["value"]
     return out
-
-
-def _write_atomically(out_dir: Path, write) -> list[str]:
-    """Fill a temp folder next to ``out_dir``, then swap it into place (old one removed last)."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    old = out_dir.parent / f".{out_dir.name}.old"
-    try:
-        names = write(tmp)
-        if out_dir.exists():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return names
