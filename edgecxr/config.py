@@ -39,6 +39,7 @@ class TrainConfig:
     channels: int | None = None  # 1 (gray) or 3; None = the model's default
     dropout: float = 0.1  # Edge Impulse head: dropout before the dense classifier
     weights: str | None = None  # a pretrained backbone (.h5 / .keras), loaded by layer name
+    backbone: str | None = None  # a cached edgecxr backbone (edgecxr.backbone): NAME | auto | none
 
     # data and preprocessing (what spec.json records)
     val_fraction: float = 0.2
@@ -71,6 +72,10 @@ class TrainConfig:
     gamma: float = 0.0  # random gamma in [1 / (1 + g), 1 + g]
     rotation: float = 0.0  # random rotation in [-r, +r] degrees
     shift: float = 0.0  # random translation up to this fraction of the side, each axis
+    aspect: float = 0.0  # random aspect change: one side's crop window up to this fraction shorter
+    sharpness: float = 0.0  # random unsharp-mask amount in [-s, +s] (< 0 blurs)
+    noise: float = 0.0  # random Gaussian pixel noise, standard deviation up to this
+    mixup: float = 0.0  # mixup Beta(a, a) parameter: images and targets blended pairwise; 0 = off
 
     # knowledge distillation: a finished run whose soft outputs the model also learns
     teacher: str | None = None  # run directory of the teacher; None = no distillation
@@ -100,7 +105,7 @@ RECIPES: dict[str, dict] = {
         "warmup_steps": 200, "final_lr_fraction": 0.01, "bn_momentum": 0.9, "monitor": "val_auc",
         "early_stopping_patience": 1000, "label_smoothing": 0.1, "flip": False, "zoom_max": 1.15,
         "brightness": 0.1, "contrast": 0.2, "gamma": 0.25, "rotation": 0.0, "shift": 0.0,
-        "threshold_rule": "sensitivity", "target_sensitivity": 0.95,
+        "threshold_rule": "sensitivity", "target_sensitivity": 0.95, "backbone": "auto",
     },
 }
 DEFAULT_RECIPE = "cxr"

@@ -7,9 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
+from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
 from edgecxr.preprocess import PreprocessSpec, to_float
-from edgecxr.quantize import ARTIFACTS, calibration_files, convert_float, convert_int8, stratified_quota
+from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
 from edgecxr.runtimes import TFLiteModel
 from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
 
@@ -46,7 +47,7 @@ def test_int8_outputs_are_bit_identical_across_runtimes(quantized_run, quant_val
     were seen to differ by a few output steps on QAT models converted by TF 2.20 (README)."""
     run, _ = quantized_run
     pixels = np.concatenate([quant_val_pixels, np.random.default_rng(1).integers(0, 256, (16, SIZE, SIZE, 1), np.uint8)])
-    for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
+    for name in (file_of("ptq"), file_of("qat")):
         reference = TFLiteModel(run.file(name), runtime="tf.lite").raw(pixels)
         assert reference.dtype == np.int8
         assert np.array_equal(TFLiteModel(run.file(name), runtime="litert").raw(pixels), reference), name
@@ -54,16 +55,16 @@ def test_int8_outputs_are_bit_identical_across_runtimes(quantized_run, quant_val
 
 def test_quantize_records_files_quant_params_and_manifest(quantized_run):
     run, result = quantized_run
-    assert [a.file for a in result.artifacts] == list(ARTIFACTS.values())
+    assert [a.file for a in result.artifacts] == [file_of(k) for k in ("float", "ptq", "qat")]
     spec = PreprocessSpec.load(run.file("spec.json"))
-    for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
+    for name in (file_of("ptq"), file_of("qat")):
         model = TFLiteModel(run.file(name))
         assert spec.quant[name] == {"input": model.input_quant, "output": model.output_quant}
         assert model.input_quant["zero_point"] == -128
-    assert ARTIFACTS["float"] not in spec.quant
+    assert file_of("float") not in spec.quant
     assert all(a.float_ops == [] for a in result.artifacts)
     stage = run.read_manifest()["stages"]["quantize"]
-    assert set(stage["models"]) == set(ARTIFACTS.values())
+    assert set(stage["models"]) == {file_of(k) for k in ("float", "ptq", "qat")}
     assert all(m["bytes"] > 0 and m["seconds"] > 0 for m in stage["models"].values())
     assert stage["calibration"]["size"] == 40 and stage["qat"]["epochs"] == 1
     assert run.verify() == []
@@ -89,7 +90,7 @@ def test_cli_float_only_json(quant_base_run, tmp_path):
     r = cli("quantize", run.path, "--no-int8", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert [a["file"] for a in out["artifacts"]] == [ARTIFACTS["float"]] and out["calibration"] is None
+    assert [a["file"] for a in out["artifacts"]] == [file_of("float")] and out["calibration"] is None
     again = cli("quantize", run.path, "--no-int8", "--json")  # same model.keras -> same bytes, not an overwrite
     assert again.exit_code == 0 and json.loads(again.stdout)["artifacts"][0]["unchanged"] is True
 
@@ -107,7 +108,7 @@ def _fails_cleanly(run, args, *needles):
 
 def test_refuses_to_overwrite_without_force(quantized_run, tmp_path):
     run = copy_run(quantized_run[0], tmp_path / "run")
-    _fails_cleanly(run, ["quantize", run.path, "--int8"], ARTIFACTS["ptq"], "already has")
+    _fails_cleanly(run, ["quantize", run.path, "--int8"], file_of("ptq"), "already has")
 
 
 def test_run_without_trained_model(quant_base_run, tmp_path):
