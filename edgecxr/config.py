@@ -57,6 +57,7 @@ class TrainConfig:
     schedule: str = "plateau"  # plateau (halve on a stalled monitor) | cosine (warm-up, then cosine decay)
     warmup_steps: int = 0  # cosine: linear warm-up from 0 over this many steps
     final_lr_fraction: float = 0.01  # cosine: the learning rate ends at this fraction of learning_rate
+    ema: float = 0.0  # exponential moving average of the weights (momentum per step; 0 = off), copied into the model every epoch
     label_smoothing: float = 0.0  # targets 0/1 -> eps/K and 1 - eps + eps/K (binary: eps/2, 1 - eps/2)
     early_stopping_patience: int = 20
     lr_plateau_patience: int = 5

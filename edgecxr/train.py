@@ -220,7 +220,10 @@ def _compile(model, task: str, activation: str, units: int, config: TrainConfig,
         loss = distill.hard_loss(activation, config.label_smoothing)
     accuracy = accuracy_cls(name="accuracy")
     auc = auc_cls(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
-    model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch)), loss=loss,
+    # EMA weights are copied into the model at the end of every epoch: validation, the best
+    # epoch and the saved model are the averaged weights (a flatter, more shift-tolerant minimum)
+    ema = {"use_ema": True, "ema_momentum": config.ema, "ema_overwrite_frequency": steps_per_epoch} if config.ema else {}
+    model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch), **ema), loss=loss,
                   metrics=[accuracy, auc], weighted_metrics=[])
     model.optimizer.build(model.trainable_variables)
     return model
