@@ -13,6 +13,7 @@ views, and the teacher costs one pass instead of one per epoch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,41 +103,46 @@ def hard_loss(activation: str, label_smoothing: float = 0.0):
     return k.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
 
 
-def _loss_base():
+def distill_loss(activation: str, units: int, alpha: float, temperature: float, label_smoothing: float = 0.0):
+    """alpha * hard + (1 - alpha) * T^2 * KL, per sample (so class weights still apply)."""
+    return _distill_loss_class()(activation, units, alpha, temperature, label_smoothing)
+
+
+@functools.cache
+def _distill_loss_class():
+    """Defined on first use: subclassing Keras' Loss loads TensorFlow, which importing this
+    module must not do."""
     from edgecxr.tfenv import keras
 
-    return keras().losses.Loss
+    class DistillLoss(keras().losses.Loss):
+        def __init__(self, activation: str, units: int, alpha: float, temperature: float,
+                     label_smoothing: float = 0.0, name: str = "distill", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.activation, self.units, self.alpha = activation, units, alpha
+            self.temperature, self.label_smoothing = temperature, label_smoothing
 
+        def call(self, y_true, y_pred):
+            from edgecxr.tfenv import keras, tf
 
-class DistillLoss(_loss_base()):
-    """alpha * hard + (1 - alpha) * T^2 * KL, per sample (so class weights still apply)."""
+            t, k = tf(), keras()
+            hard_y, teacher_p = y_true[:, : self.units], y_true[:, self.units:]
+            if self.activation == "softmax":
+                hard = k.losses.categorical_crossentropy(hard_y, y_pred, label_smoothing=self.label_smoothing)
+                log_s = t.nn.log_softmax(t.math.log(t.clip_by_value(y_pred, EPS, 1.0)) / self.temperature)
+                log_t = t.nn.log_softmax(t.math.log(t.clip_by_value(teacher_p, EPS, 1.0)) / self.temperature)
+                kl = t.reduce_sum(t.exp(log_t) * (log_t - log_s), axis=-1)
+            else:
+                hard = k.losses.binary_crossentropy(hard_y, y_pred, label_smoothing=self.label_smoothing)
+                ps, pt = (t.sigmoid(_logit(p) / self.temperature) for p in (y_pred, teacher_p))
+                ps, pt = t.clip_by_value(ps, EPS, 1 - EPS), t.clip_by_value(pt, EPS, 1 - EPS)
+                kl = t.reduce_mean(pt * t.math.log(pt / ps) + (1 - pt) * t.math.log((1 - pt) / (1 - ps)), axis=-1)
+            return self.alpha * hard + (1.0 - self.alpha) * self.temperature ** 2 * kl
 
-    def __init__(self, activation: str, units: int, alpha: float, temperature: float,
-                 label_smoothing: float = 0.0, name: str = "distill", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.activation, self.units, self.alpha = activation, units, alpha
-        self.temperature, self.label_smoothing = temperature, label_smoothing
+        def get_config(self):
+            return {**super().get_config(), "activation": self.activation, "units": self.units, "alpha": self.alpha,
+                    "temperature": self.temperature, "label_smoothing": self.label_smoothing}
 
-    def call(self, y_true, y_pred):
-        from edgecxr.tfenv import keras, tf
-
-        t, k = tf(), keras()
-        hard_y, teacher_p = y_true[:, : self.units], y_true[:, self.units:]
-        if self.activation == "softmax":
-            hard = k.losses.categorical_crossentropy(hard_y, y_pred, label_smoothing=self.label_smoothing)
-            log_s = t.nn.log_softmax(t.math.log(t.clip_by_value(y_pred, EPS, 1.0)) / self.temperature)
-            log_t = t.nn.log_softmax(t.math.log(t.clip_by_value(teacher_p, EPS, 1.0)) / self.temperature)
-            kl = t.reduce_sum(t.exp(log_t) * (log_t - log_s), axis=-1)
-        else:
-            hard = k.losses.binary_crossentropy(hard_y, y_pred, label_smoothing=self.label_smoothing)
-            ps, pt = (t.sigmoid(_logit(p) / self.temperature) for p in (y_pred, teacher_p))
-            ps, pt = t.clip_by_value(ps, EPS, 1 - EPS), t.clip_by_value(pt, EPS, 1 - EPS)
-            kl = t.reduce_mean(pt * t.math.log(pt / ps) + (1 - pt) * t.math.log((1 - pt) / (1 - ps)), axis=-1)
-        return self.alpha * hard + (1.0 - self.alpha) * self.temperature ** 2 * kl
-
-    def get_config(self):
-        return {**super().get_config(), "activation": self.activation, "units": self.units, "alpha": self.alpha,
-                "temperature": self.temperature, "label_smoothing": self.label_smoothing}
+    return DistillLoss
 
 
 def _logit(p):

@@ -1,8 +1,14 @@
-"""The TFLite interpreter chain: LiteRT -> tflite-runtime -> tf.lite, as one table.
+"""The TFLite interpreter chain (LiteRT -> tflite-runtime -> tf.lite) and the kernel families.
 
-Every stage that runs a .tflite (evaluate, bench, the tests) goes through ``TFLiteModel`` so
-that quantizing inputs and dequantizing outputs happens one way, with the model's own
-scale and zero point.
+Every stage that runs a .tflite (evaluate, bench, export, the tests) goes through
+``TFLiteModel`` so that quantizing inputs and dequantizing outputs happens one way, with the
+model's own scale and zero point.
+
+int8 results depend on the kernels, not only on the model: XNNPACK (what the runtimes apply
+by default) and TFLite's optimized builtin kernels round differently from the reference
+kernels, and the builtin ones even differ between x86 and aarch64. The reference kernels are
+what TFLite Micro runs on a Cortex-M, bit for bit, on any host; they are the default here, so
+every figure that describes a device comes from kernels that agree with it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,24 @@ RUNTIMES = {
 }
 
 
+@dataclass(frozen=True)
+class Kernels:
+    name: str
+    resolver: str  # the member of the runtime's OpResolverType enum
+    about: str
+
+
+KERNELS = {
+    "reference": Kernels("reference", "BUILTIN_REF",
+                         "TFLite's reference kernels: bit-exact with TFLite Micro, the same on every host"),
+    "builtin": Kernels("builtin", "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+                       "optimized builtin kernels without XNNPACK: results differ between x86 and aarch64"),
+    "xnnpack": Kernels("xnnpack", "AUTO",
+                       "the runtime's default (XNNPACK applied): fastest, what a Pi runs unless told"),
+}
+DEFAULT_KERNELS = "reference"
+
+
 def _interpreter_class(rt: Runtime):
     if rt.module == "tensorflow":
         from edgecxr.tfenv import tf
@@ -44,6 +68,17 @@ def _interpreter_class(rt: Runtime):
     for part in rt.attr.split("."):
         cls = getattr(cls, part)
     return cls
+
+
+def _resolver_type(rt: Runtime, kernels: str):
+    """The runtime's OpResolverType member for a kernel family."""
+    if rt.module == "tensorflow":
+        from edgecxr.tfenv import tf
+
+        enum = tf().lite.experimental.OpResolverType
+    else:
+        enum = importlib.import_module(rt.module).OpResolverType
+    return getattr(enum, KERNELS[kernels].resolver)
 
 
 def is_available(name: str) -> bool:
@@ -72,10 +107,14 @@ def check_tflite(path: Path) -> bytes:
 
 
 class TFLiteModel:
-    """A .tflite model on one runtime: feed uint8 pixels, get probabilities (or raw outputs)."""
+    """A .tflite model on one runtime and kernel family: feed uint8 pixels, get probabilities."""
 
-    def __init__(self, path: str | Path, runtime: str | None = None, threads: int | None = None):
+    def __init__(self, path: str | Path, runtime: str | None = None, threads: int | None = None,
+                 kernels: str = DEFAULT_KERNELS):
         self.path = Path(path)
+        if kernels not in KERNELS:
+            raise ModelError(f"unknown kernels {kernels!r}", f"choose one of {', '.join(KERNELS)}")
+        self.kernels = kernels
         content = check_tflite(self.path)
         names = [runtime] if runtime else available()
         if runtime and runtime not in RUNTIMES:
@@ -85,9 +124,11 @@ class TFLiteModel:
         if not names:
             raise ModelError("no TFLite runtime is installed", RUNTIMES["litert"].install)
         self.runtime = names[0]
-        cls = _interpreter_class(RUNTIMES[self.runtime])
+        rt = RUNTIMES[self.runtime]
+        cls = _interpreter_class(rt)
         try:
-            self.interpreter = cls(model_content=content, num_threads=threads)
+            self.interpreter = cls(model_content=content, num_threads=threads,
+                                   experimental_op_resolver_type=_resolver_type(rt, kernels))
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{self.path} cannot be loaded by {self.runtime}: {str(e).splitlines()[0]}",

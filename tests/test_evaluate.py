@@ -50,6 +50,13 @@ def test_val_split_report_side_by_side(quantized_run, tmp_path):
         pred = [int(float(r[f"{key}:PNEUMONIA"]) >= t) for r in rows]
         assert m["metrics"]["confusion_matrix"] == confusion_matrix(y, pred, 2).tolist()
     assert report["comparisons"]["tflite_float"]["agreement"]["value"] == 1.0
+    # int8 figures come from the reference kernels; the other families are run and compared
+    for key in ("ptq_int8", "qat_int8"):
+        m = report["models"][key]
+        assert m["kernels"] == "reference" and set(m["kernel_families"]) == {"builtin", "xnnpack"}
+        assert all(0 <= d["decisions_differ"] <= d["images_with_different_outputs"] <= report["dataset"]["n"]
+                   for d in m["kernel_families"].values())
+    assert "with xnnpack kernels instead of reference" in r.stdout
     assert "evaluate" in run.read_manifest()["stages"] and run.verify() == []
     # a second evaluation does not overwrite the first without --force
     before = file_hashes(run.path)

@@ -9,9 +9,10 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
+from edgecxr.errors import ModelError
 from edgecxr.preprocess import PreprocessSpec, to_float
 from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
-from edgecxr.runtimes import TFLiteModel
+from edgecxr.runtimes import TFLiteModel, available
 from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
 
 pytestmark = pytest.mark.slow
@@ -41,16 +42,22 @@ def test_ptq_model_matches_its_float_outputs_within_a_few_steps(tmp_path):
     assert np.abs(q.predict(pixels) - keras_probs).max() <= 4 * step
 
 
-def test_int8_outputs_are_bit_identical_across_runtimes(quantized_run, quant_val_pixels):
-    """LiteRT (what the Raspberry Pi runner prefers) gives the same int8 bytes as tf.lite 2.20,
-    the converter's own interpreter. tflite-runtime 2.14 is not held to this: its older kernels
-    were seen to differ by a few output steps on QAT models converted by TF 2.20 (README)."""
+def test_reference_kernels_give_the_same_int8_bytes_on_every_runtime(quantized_run, quant_val_pixels):
+    """The reference kernels (the default, what TFLite Micro matches) do not depend on the runtime
+    or its version: tflite-runtime 2.14 agrees with LiteRT and tf.lite 2.20 bit for bit."""
     run, _ = quantized_run
-    pixels = np.concatenate([quant_val_pixels, np.random.default_rng(1).integers(0, 256, (16, SIZE, SIZE, 1), np.uint8)])
+    pixels = np.concatenate([quant_val_pixels, np.random.default_rng(2).integers(0, 256, (16, SIZE, SIZE, 1), np.uint8)])
     for name in (file_of("ptq"), file_of("qat")):
-        reference = TFLiteModel(run.file(name), runtime="tf.lite").raw(pixels)
-        assert reference.dtype == np.int8
-        assert np.array_equal(TFLiteModel(run.file(name), runtime="litert").raw(pixels), reference), name
+        models = [TFLiteModel(run.file(name), runtime=rt) for rt in available()]
+        assert len(models) == 3 and all(m.kernels == "reference" for m in models)
+        outputs = [m.raw(pixels) for m in models]
+        for m, out in zip(models[1:], outputs[1:]):
+            assert np.array_equal(out, outputs[0]), f"{name}: {m.runtime} differs from {models[0].runtime}"
+
+
+def test_unknown_kernel_family_is_refused(quantized_run):
+    with pytest.raises(ModelError, match="unknown kernels"):
+        TFLiteModel(quantized_run[0].file(file_of("ptq")), kernels="fast")
 
 
 def test_quantize_records_files_quant_params_and_manifest(quantized_run):

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.distill import DistillLoss
+from edgecxr.distill import distill_loss
 from edgecxr.preprocess import PreprocessSpec
 
 
@@ -21,7 +21,7 @@ def _loss(activation, alpha, temperature, hard, teacher, student):
 
     units = np.asarray(hard).shape[1]
     y = tf().constant(np.concatenate([hard, teacher], axis=1), tf().float32)
-    return float(DistillLoss(activation, units, alpha, temperature)(y, tf().constant(student, tf().float32)))
+    return float(distill_loss(activation, units, alpha, temperature)(y, tf().constant(student, tf().float32)))
 
 
 @pytest.mark.parametrize("activation,hard,student,teacher", [

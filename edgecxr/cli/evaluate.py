@@ -9,7 +9,7 @@ import typer
 
 from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, table
-from edgecxr.runtimes import RUNTIMES
+from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS, RUNTIMES
 
 
 @app.command("evaluate")
@@ -22,6 +22,9 @@ def evaluate_cmd(
                                                  "with --data (default test).")] = None,
     runtime: Annotated[str | None, typer.Option(help=f"TFLite interpreter: {' | '.join(RUNTIMES)} "
                                                    "(default: the first installed).")] = None,
+    kernels: Annotated[str, typer.Option(help=f"Kernel family for int8 models: {' | '.join(KERNELS)}. "
+                                              "reference = what a microcontroller computes, bit for bit; the "
+                                              "others are also run and their differences reported.")] = DEFAULT_KERNELS,
     target_sensitivity: Annotated[float | None, typer.Option(help="Binary: choose the threshold on the "
                                                                 "validation split for this sensitivity "
                                                                 "(e.g. 0.95) instead of spec.json's.")] = None,
@@ -45,14 +48,16 @@ def evaluate_cmd(
 
     if runtime is not None and runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(RUNTIMES)}")
-    result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime,
+    if kernels not in KERNELS:
+        raise ConfigError(f"unknown kernels {kernels!r}", f"choose one of {', '.join(KERNELS)}")
+    result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime, kernels=kernels,
                       target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed,
                       class_map=parse_class_map(class_map) if class_map is not None else None)
     emit(result.to_dict(), as_json, _human)
 
 
 def _human(r: dict) -> None:
-    from edgecxr.evaluate.report import confusion_text, metric_rows
+    from edgecxr.evaluate.report import confusion_text, kernel_family_lines, metric_rows
 
     ds, th = r["dataset"], r["threshold"]
     typer.echo(f"{ds['source']}: {ds['n']} images; threshold {th['value']} ({th['source']})")
@@ -68,6 +73,8 @@ def _human(r: dict) -> None:
             shown = ", ".join(Path(f["file"]).name for f in flips[:5])
             typer.echo(f"{r['models'][key]['title']}: {len(flips)} flips vs "
                        f"{r['models'][cmp['reference']]['title']} ({shown}{', ...' if len(flips) > 5 else ''})")
+    for line in kernel_family_lines(r):
+        typer.echo(line)
     if r.get("int8_model"):
         m = r["int8_model"]
         typer.echo(f"int8 model of the run (what export ships): {r['models'][m['model']]['title']} -- {m['reason']}")

@@ -16,7 +16,7 @@ from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact, present
 from edgecxr.preprocess import to_float
 from edgecxr.quantize import load_keras_model
 from edgecxr.runs import Run
-from edgecxr.runtimes import TFLiteModel
+from edgecxr.runtimes import DEFAULT_KERNELS, TFLiteModel
 
 __all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
 
@@ -25,13 +25,17 @@ __all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
 class Predictor:
     model: Artifact
     runtime: str  # "tensorflow" for Keras, else the interpreter that ran the .tflite
+    kernels: str | None  # the kernel family of a .tflite (edgecxr.runtimes.KERNELS); None for Keras
     predict: Callable[[np.ndarray], np.ndarray]  # uint8 pixels (N, H, W, C) -> probabilities (N, K)
 
 
-def load_predictor(run: Run, model: Artifact, runtime: str | None = None, threads: int | None = None) -> Predictor:
+def load_predictor(run: Run, model: Artifact, runtime: str | None = None, threads: int | None = None,
+                   kernels: str = DEFAULT_KERNELS) -> Predictor:
     if model.file == KERAS_MODEL:
         keras_model = load_keras_model(run)
-        return Predictor(model, "tensorflow",
+        return Predictor(model, "tensorflow", None,
                          lambda px: keras_model.predict(to_float(px), batch_size=64, verbose=0).astype(np.float32))
-    tfl = TFLiteModel(run.file(model.file), runtime=runtime, threads=threads)
-    return Predictor(model, tfl.runtime, tfl.predict)
+    # kernel families matter for int8 (rounding); a float .tflite runs on the runtime's default kernels
+    tfl = TFLiteModel(run.file(model.file), runtime=runtime, threads=threads,
+                      kernels=kernels if model.int8 else "xnnpack")
+    return Predictor(model, tfl.runtime, tfl.kernels, tfl.predict)

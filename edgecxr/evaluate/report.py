@@ -36,7 +36,7 @@ def metric_rows(report: dict) -> list[dict]:
     rows = []
     for key, m in report["models"].items():
         mm, cmp = m["metrics"], report["comparisons"].get(key)
-        row = {"model": m["title"], "runtime": m["runtime"]}
+        row = {"model": m["title"], "runtime": m["runtime"] + (f" ({m['kernels']})" if m.get("kernels") else "")}
         if report["task"] == "multilabel":
             row.update({"mean ROC-AUC": f"{mm['roc_auc_macro']:.3f}" if mm["roc_auc_macro"] is not None else "-",
                         "exact match %": _ci(mm["exact_match"])})
@@ -53,6 +53,13 @@ def metric_rows(report: dict) -> list[dict]:
         row["max |dp|"] = f"{cmp['max_abs_prob_diff']:.4f}" if cmp else "-"
         rows.append(row)
     return rows
+
+
+def kernel_family_lines(report: dict) -> list[str]:
+    """One line per int8 model and other kernel family: how many outputs and decisions change."""
+    return [f"{m['title']} with {family} kernels instead of {m['kernels']}: {d['images_with_different_outputs']} "
+            f"images with different outputs, {d['decisions_differ']} decisions differ"
+            for m in report["models"].values() for family, d in m.get("kernel_families", {}).items()]
 
 
 def confusion_text(report: dict) -> str:
@@ -118,6 +125,12 @@ def markdown(report: dict) -> str:
         if len(cmp["flips"]) > 50:
             parts.append(f"- ... and {len(cmp['flips']) - 50} more (eval.json lists all)")
         parts.append("")
+    families = kernel_family_lines(report)
+    if families:
+        parts += ["## int8 outputs by kernel family", "",
+                  "The int8 figures above come from the kernels named in the runtime column ('reference' is what "
+                  "TFLite Micro computes on a Cortex-M, bit for bit). The same models on the other kernel families:",
+                  ""] + [f"- {line}" for line in families] + [""]
     parts.append(f"*{report['disclaimer']}*")
     return "\n".join(parts) + "\n"
 
@@ -226,7 +239,7 @@ def predictions_csv(report: dict, y: np.ndarray, probs: dict[str, np.ndarray], f
     w.writerow(["file", "true"] + [f"{key}:{lb}" for key in probs for lb in labels[:probs[key].shape[1]]])
     for i, f in enumerate(files):
         truth = "+".join(labels[k] for k in np.flatnonzero(y[i])) if np.ndim(y[i]) else labels[int(y[i])]
-        w.writerow([str(f), truth] + [f"{v:.6f}" for key in probs for v in probs[key][i]])
+        w.writerow([str(f), truth] + [f"{v:.9g}" for key in probs for v in probs[key][i]])
     return buf.getvalue()
 
 

@@ -37,6 +37,7 @@ from edgecxr.preprocess import PreprocessSpec
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
 from edgecxr.runs import Run, sha256_file
+from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 EVAL_DIR = "eval"
 
@@ -177,8 +178,13 @@ def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_
 def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str | None = None,
              runtime: str | None = None, target_sensitivity: float | None = None, exclude_train: bool = False,
              force: bool = False, seed: int = 0, threads: int | None = None,
-             class_map: dict[str, str | None] | None = None) -> EvalResult:
-    """Run every model of ``run`` on the same images and write the side-by-side report."""
+             kernels: str = DEFAULT_KERNELS, class_map: dict[str, str | None] | None = None) -> EvalResult:
+    """Run every model of ``run`` on the same images and write the side-by-side report.
+
+    int8 models run on ``kernels`` (default: the reference kernels a microcontroller matches
+    bit for bit); each int8 model is also run with the other kernel families, and the report
+    says how many outputs and decisions they change.
+    """
     from edgecxr.evaluate.report import write_report
 
     run = run if isinstance(run, Run) else Run.open(run)
@@ -191,7 +197,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     if out_dir.exists() and not force:
         raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
 
-    predictors = [load_predictor(run, m, runtime, threads) for m in models]
+    predictors = [load_predictor(run, m, runtime, threads, kernels) for m in models]
     threshold = choose_decision_threshold(run, spec, predictors[0], target_sensitivity)
     if images.split == "val" and data is None and spec.task == "binary":
         images.notes.append("the threshold was chosen on these same validation images: the figures are optimistic")
@@ -211,10 +217,15 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
         probs[p.model.key] = p.predict(pixels.x)
         preds[p.model.key] = predict_classes(probs[p.model.key], spec.task, threshold["value"])
         per_model[p.model.key] = {"title": p.model.title, "file": p.model.file, "runtime": p.runtime,
-                                  "int8": p.model.int8,
+                                  "kernels": p.kernels, "int8": p.model.int8,
                                   "quant": spec.quant.get(p.model.file),
                                   "metrics": classification_metrics(y, probs[p.model.key], spec.labels, spec.task,
                                                                     threshold["value"], seed)}
+    for p in predictors:
+        if p.model.int8:
+            per_model[p.model.key]["kernel_families"] = kernel_family_differences(
+                run, p, pixels.x, probs[p.model.key], preds[p.model.key], spec.task, threshold["value"], runtime,
+                threads)
     ref = REFERENCE.key
     comparisons = {k: {"reference": ref, **compare_models(files, spec.labels, probs[ref], preds[ref], probs[k], preds[k])}
                    for k in probs if k != ref}
@@ -232,6 +243,22 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     previous = run.read_manifest().get("stages", {}).get("evaluate", {})
     run.update_manifest("evaluate", {**previous, images.tag: _summary(report)})
     return EvalResult(out_dir, report, written)
+
+
+def kernel_family_differences(run: Run, predictor, x: np.ndarray, probs: np.ndarray, decisions: np.ndarray,
+                              task: str, threshold: float | None, runtime: str | None, threads: int | None) -> dict:
+    """How the other kernel families change an int8 model's outputs and decisions on these images."""
+    out = {}
+    for family in KERNELS:
+        if family == predictor.kernels:
+            continue
+        other = load_predictor(run, predictor.model, runtime, threads, family)
+        log(f"checking {predictor.model.title} with {family} kernels against {predictor.kernels}")
+        other_probs = other.predict(x)
+        differ = (predict_classes(other_probs, task, threshold) != decisions).reshape(len(x), -1)
+        out[family] = {"images_with_different_outputs": int(np.sum(np.any(other_probs != probs, axis=1))),
+                       "decisions_differ": int(np.sum(np.any(differ, axis=1)))}
+    return out
 
 
 def _summary(report: dict) -> dict:

@@ -1,0 +1,135 @@
+"""The Keras callbacks of a training run: resumable checkpoints and the progress bar.
+
+Kept apart from ``edgecxr.train`` because these classes subclass Keras' Callback when they are
+defined, which loads TensorFlow; ``edgecxr.train`` imports this module only when it trains.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.config import TrainConfig
+from edgecxr.runs import write_json
+from edgecxr.train import BEST_WEIGHTS, STATE_FILE
+
+# Keras callbacks whose counters must survive an interruption: config -> callback, the
+# attributes that ``Checkpoint`` saves every epoch and puts back on resume, and whether the
+# config uses it. A new LR schedule or selection rule is a new row.
+STATEFUL_CALLBACKS = {
+    "early_stopping": (lambda k, c: k.callbacks.EarlyStopping(monitor=c.monitor, patience=c.early_stopping_patience,
+                                                               restore_best_weights=True),
+                       ("wait", "best", "best_epoch"), lambda c: True),
+    "plateau": (lambda k, c: k.callbacks.ReduceLROnPlateau(monitor=c.monitor, factor=c.lr_plateau_factor,
+                                                           patience=c.lr_plateau_patience,
+                                                           min_lr=c.min_learning_rate),
+                ("wait", "best", "cooldown_counter"), lambda c: c.schedule == "plateau"),
+}
+
+
+def training_callbacks(checkpoints: Path, tensorboard: Path, config: TrainConfig, state: dict | None, steps: int,
+                       progress: bool):
+    """(callbacks for fit, the early-stopping one, the checkpoint one)."""
+    from edgecxr.tfenv import keras
+
+    k = keras()
+    stateful = {name: (make(k, config), keys) for name, (make, keys, used) in STATEFUL_CALLBACKS.items()
+                if used(config)}
+    early = stateful["early_stopping"][0]
+    board = k.callbacks.TensorBoard(log_dir=str(tensorboard), write_graph=False, profile_batch=0)
+    checkpoint = Checkpoint(checkpoints, early, stateful, state)
+    shown = [ProgressBar(config.epochs, steps)] if progress else []
+    return [*(cb for cb, _ in stateful.values()), board, checkpoint, *shown], early, checkpoint
+
+
+def _callback_base():
+    from edgecxr.tfenv import keras
+
+    return keras().callbacks.Callback
+
+
+class Checkpoint(_callback_base()):
+    """Every epoch: weights + optimizer (tf.train.Checkpoint), best weights, the counters of
+    the stateful callbacks and the history so far (state.json, written last, atomically: a
+    kill at any moment leaves the previous epoch's checkpoint usable)."""
+
+    def __init__(self, folder: Path, early, stateful: dict, state: dict | None):
+        super().__init__()
+        self.folder, self.early, self.stateful, self.state = Path(folder), early, stateful, state
+        self.history: list[dict] = list(state["history"]) if state else []
+
+    def on_train_begin(self, logs=None):
+        # Keras resets these counters at the start of fit(); put the saved ones back
+        if self.state:
+            for name, (callback, _) in self.stateful.items():
+                for key, value in self.state["callbacks"].get(name, {}).items():
+                    setattr(callback, key, value)
+            best = self.folder / BEST_WEIGHTS
+            if best.exists():
+                with np.load(best) as f:
+                    self.early.best_weights = [f[f"w{i}"] for i in range(len(f.files))]
+
+    def on_epoch_end(self, epoch, logs=None):
+        from edgecxr.tfenv import tf
+
+        lr = float(np.asarray(self.model.optimizer.learning_rate))
+        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "lr"},
+                             "lr": lr})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        prefix = self.folder / f"epoch-{epoch + 1:04d}"
+        tf().train.Checkpoint(model=self.model, optimizer=self.model.optimizer).write(str(prefix))
+        if self.early.best_epoch == epoch and self.early.best_weights is not None:
+            tmp = self.folder / f".{BEST_WEIGHTS}.tmp.npz"
+            np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self.early.best_weights)})
+            os.replace(tmp, self.folder / BEST_WEIGHTS)
+        counters = {name: {key: _plain(getattr(callback, key)) for key in keys}
+                    for name, (callback, keys) in self.stateful.items()}
+        state = {"epoch": epoch + 1, "checkpoint": prefix.name, "history": self.history, "callbacks": counters}
+        write_json(self.folder / STATE_FILE, state)
+        for old in self.folder.glob("epoch-*"):
+            if not old.name.startswith(prefix.name):
+                old.unlink()
+
+
+def _plain(value):
+    """numpy scalars (Keras keeps ``best`` as one) -> JSON numbers."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class ProgressBar(_callback_base()):
+    """A bar per epoch on stderr (batches, running loss), then one summary line per epoch."""
+
+    def __init__(self, epochs: int, steps: int):
+        super().__init__()
+        self.epochs, self.steps = epochs, steps
+
+    def on_train_begin(self, logs=None):
+        from edgecxr.progress import bar
+
+        self.bar = bar("training", transient=True)
+        self.bar.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.task = self.bar.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps, info="")
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.bar.update(self.task, advance=1, info=f"loss {logs.get('loss', float('nan')):.4f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.remove_task(self.task)
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k != "lr")
+        self.bar.console.print(f"epoch {epoch + 1}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f} s)",
+                               highlight=False, soft_wrap=True)
+
+    def on_train_end(self, logs=None):
+        self.close()
+
+    def close(self):
+        """Stop the live display (also when training ends by an exception or Ctrl-C)."""
+        if hasattr(self, "bar"):
+            self.bar.stop()
