@@ -8,8 +8,9 @@ Each variant is `edgecxr train --data KERMANY` with the overrides below (a run a
 --runs-root is reused, not retrained), then `edgecxr quantize` (PTQ; --qat adds QAT), then
 `edgecxr evaluate` on validation and on the external folders. Printed per variant: validation
 ROC-AUC; external accuracy / sensitivity / specificity / ROC-AUC (95 % intervals) at the run's
-own threshold, chosen on validation; external specificity / accuracy at the maximum-Youden
-threshold, also chosen on validation (never on the external images); and which int8 model the
+own threshold, chosen on validation by the run's rule ("rule"); external specificity /
+accuracy at the maximum-Youden threshold, also chosen on validation (never on the external
+images); and which int8 model the
 run ships (edgecxr.artifacts.choose_int8) with its float/int8 agreement on the external images.
 Only 140 external images (70 / 70), and all of the pneumonia ones viral: the intervals are wide
 and sensitivity there is lower than on Kermany's test, whose pneumonia is mostly bacterial.
@@ -36,6 +37,7 @@ VARIANTS = {
     "strong_aug": {"aspect": 0.1, "sharpness": 0.5, "noise": 0.03, "rotation": 5.0, "shift": 0.05},
     "mixup": {"mixup": 0.2},
     "size128": {"size": 128},
+    "ema": {"ema": 0.99},
 }
 
 
@@ -69,7 +71,8 @@ def variant_row(name: str, run: Path, qat: bool) -> dict:
     at_youden = binary_metrics(*scores(Path(ext["out_dir"])), youden)
     chosen = ext["int8_model"]
     i8 = ext["models"][chosen["model"]]["metrics"]
-    return {"variant": name, "val_auc": f"{val['models']['keras_float']['metrics']['roc_auc']['value']:.4f}",
+    rule = json.loads((run / "val_metrics.json").read_text()).get("threshold_rule")
+    return {"variant": name, "rule": rule, "val_auc": f"{val['models']['keras_float']['metrics']['roc_auc']['value']:.4f}",
             "ext_acc": ci(f["accuracy"]), "ext_sens": ci(f["sensitivity"]), "ext_spec": ci(f["specificity"]),
             "ext_auc": ci(f["roc_auc"]), "youden_spec": f"{at_youden['specificity']['value']:.3f}",
             "youden_acc": f"{at_youden['accuracy']['value']:.3f}",
