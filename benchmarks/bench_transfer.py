@@ -15,26 +15,15 @@ and int8 accuracy (95 % intervals) on the held-out images, and the int8 model th
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_external import SHARED  # the sibling scripts (benchmarks/ is on sys.path)
+from bench_external import SHARED, edgecxr  # the sibling scripts (benchmarks/ is on sys.path)
 from bench_train_throughput import REPO, machine
 
 VARIANTS = {"default (auto backbone)": [], "--backbone none": ["--backbone", "none"]}
-
-
-def edgecxr(*args) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "edgecxr", *map(str, args), "--json"], stdout=subprocess.PIPE,
-                          text=True, cwd=REPO)
-    if proc.returncode != 0:
-        sys.exit(f"edgecxr {' '.join(map(str, args))} failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def hold_out(source: Path, out: Path, fraction: float, seed: int) -> dict[str, dict[str, int]]:
