@@ -197,6 +197,8 @@ def resolve(config, shape: tuple[int, int, int], train_images: int, build_missin
     backbone when the training split is small and the run's input fits it (built now, announced,
     when this machine has none yet)."""
     choice = config.backbone or NONE
+    if config.weights and choice not in (AUTO, NONE):
+        raise ConfigError(f"--weights and --backbone {choice} both give the starting weights", "pass only one of them")
     if config.weights or choice == NONE:
         return None
     if choice != AUTO:

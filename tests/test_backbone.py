@@ -85,6 +85,7 @@ def test_corrupt_and_missing_backbones_are_one_error(built, tiny_table, synth_bi
     one_error(cli(*train), "not built on this machine")
     one_error(cli("backbone", "show", "tiny"), "not built on this machine")
     one_error(cli(*train[:-2], "--backbone", "tinyy"), "did you mean 'tiny'")
+    one_error(cli(*train, "--weights", built[0] / "model.keras"), "both give the starting weights")
     shutil.copytree(built[0], tiny_table)
     (tiny_table / "model.keras").write_bytes(b"truncated")
     one_error(cli(*train), "not the file that was built")
