@@ -38,6 +38,8 @@ VARIANTS = {
     "mixup": {"mixup": 0.2},
     "size128": {"size": 128},
     "ema": {"ema": 0.99},
+    "intensity": {"gamma": 0.5, "contrast": 0.4, "brightness": 0.15, "sharpness": 0.3},
+    "seed1": {"seed": 1},  # the default again with another seed: how far chance alone moves the figures
 }
 
 
