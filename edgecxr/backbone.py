@@ -35,7 +35,10 @@ AUTO, NONE = "auto", "none"
 # train from scratch to 0.99 validation ROC-AUC; covid3's 200 do not)
 SMALL_TRAINING_SET = 2000
 # what must match between a backbone and the run that loads it (TrainConfig fields / spec keys)
-INPUT_KEYS = ("model", "alpha", "width", "height", "channels", "normalize", "resize_mode")
+# -> how a user sets it on `edgecxr train`
+INPUT_KEYS = {"model": "--model {}", "alpha": "--alpha {}", "width": "--size {}", "height": "--size {}",
+              "channels": "--channels {}", "normalize": "normalize = {!r} in --config",
+              "resize_mode": "resize_mode = {!r} in --config"}
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def check_fits(meta: dict, config, shape: tuple[int, int, int]) -> None:
     for key in INPUT_KEYS:
         if want[key] != have[key]:
             raise ConfigError(f"backbone {meta['name']} was built for {key} {want[key]!r}, this run uses "
-                              f"{have[key]!r}", f"train with {key} {want[key]!r}, or --backbone none")
+                              f"{have[key]!r}", f"train with {INPUT_KEYS[key].format(want[key])}, or --backbone none")
 
 
 def resolve(config, shape: tuple[int, int, int], train_images: int, build_missing: bool = True) -> dict | None:

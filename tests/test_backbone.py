@@ -77,6 +77,7 @@ def test_backbone_of_another_input_is_one_error(built, tiny_table, synth_binary,
     r = cli("train", "--data", synth_binary, *TRAIN, "--size", "48", "--backbone", "tiny", "--runs-root",
             tmp_path / "runs", "--name", "b")
     one_error(r, "built for width 32, this run uses 48")
+    assert "--size 32" in r.output
     assert not (tmp_path / "runs" / "b").exists()
 
 
@@ -95,6 +96,11 @@ def test_corrupt_and_missing_backbones_are_one_error(built, tiny_table, synth_bi
 
 
 def test_auto_builds_the_default_backbone_for_a_small_training_set(tiny_table, synth_binary, tmp_path, monkeypatch):
+    # without the backbone's dataset anywhere: one error saying where it was looked for
+    monkeypatch.setenv("EDGECXR_SHARED_DATA", str(tmp_path / "nowhere"))
+    one_error(cli("train", "--data", synth_binary, *TRAIN, "--backbone", "auto", "--runs-root", tmp_path / "runs"),
+              "no binary folder was found")
+    assert not (tmp_path / "runs").exists()
     monkeypatch.setenv("EDGECXR_SHARED_DATA", str(synth_binary.parent))
     r = cli("train", "--data", synth_binary, *TRAIN, "--backbone", "auto", "--runs-root", tmp_path / "runs",
             "--name", "a", "--json")
