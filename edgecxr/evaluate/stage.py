@@ -26,7 +26,7 @@ import numpy as np
 
 from edgecxr.artifacts import choose_int8
 from edgecxr.data.cache import load_pixels
-from edgecxr.data.dataset import SPLIT_NAMES, Sample, scan_folder
+from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
@@ -117,9 +117,7 @@ def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split
                           "drop --split to evaluate every image in the folder")
     else:
         samples = ds.samples
-    # a folder named like a split (covid3/train) is tagged with its parent: eval/covid3-train, not eval/train
-    name = f"{ds.root.parent.name}-{ds.root.name}" if ds.root.name.lower() in SPLIT_NAMES else ds.root.name
-    tag = _slug(f"{name}-{split}" if split else name)
+    tag = _slug(f"{ds.root.name}-{split}" if split else ds.root.name)
     mapped = apply_class_map(samples, ds.classes, spec.labels, class_map)
     images = _Images(mapped.samples, tag, str(ds.root) + (f" (split '{split}')" if split else ""), split,
                      notes=mapped.notes(), dropped_classes=mapped.dropped)
