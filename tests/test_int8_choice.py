@@ -66,3 +66,22 @@ def test_quantize_records_agreement_and_the_choice(quantized_run):
         a = models[BY_KIND[kind].file]["agreement"]
         assert 0.0 <= a["value"] <= 1.0 and a["n"] > 0 and a["split"] == "validation"
     assert result.int8_model == choose_int8(run).to_dict()
+
+
+@pytest.mark.slow
+def test_bench_and_export_of_a_run_use_the_same_choice(quantized_run, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    import edgecxr.cli
+
+    run, _ = quantized_run
+    chosen = choose_int8(run)
+    r = CliRunner().invoke(edgecxr.cli.app, ["bench", str(run.path), "--device", "nano33ble", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["int8_model"] == chosen.to_dict() and report["model"] == chosen.path.name
+    r = CliRunner().invoke(edgecxr.cli.app, ["export", str(run.path), "--format", "tflite", "--out",
+                                             str(tmp_path / "t")])
+    assert r.exit_code == 0 and f"model: {chosen.kind} int8 ({chosen.reason})" in r.stdout
