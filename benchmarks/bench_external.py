@@ -40,6 +40,9 @@ VARIANTS = {
     "ema": {"ema": 0.99},
     "intensity": {"gamma": 0.5, "contrast": 0.4, "brightness": 0.15, "sharpness": 0.3},
     "seed1": {"seed": 1},  # the default again with another seed: how far chance alone moves the figures
+    # the student of the six runs above averaged (they must exist under --runs-root first)
+    "distill6": {"teacher": ",".join(f"{{root}}/{n}" for n in ("default", "strong_aug", "mixup", "size128",
+                                                               "intensity", "seed1"))},
 }
 
 
@@ -102,8 +105,10 @@ def main() -> None:
         if not (run / "model.keras").exists():
             from edgecxr.config import recipe_config
 
+            overrides = {k: v.format(root=args.runs_root) if isinstance(v, str) else v
+                         for k, v in VARIANTS[name].items()}
             with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-                f.write(to_toml(recipe_config(DEFAULT_RECIPE, **VARIANTS[name])))
+                f.write(to_toml(recipe_config(DEFAULT_RECIPE, **overrides)))
             started = time.perf_counter()
             edgecxr("train", "--data", args.data, "--config", f.name, "--backbone", "none", "--name", name,
                     "--runs-root", args.runs_root, "--force")
