@@ -26,7 +26,7 @@ def train_command(
     val_fraction: Annotated[float | None, typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
     no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation off (all of the recipe's).")] = False,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help="Random horizontal flip (cxr: off, it moves the heart; edge-impulse: on).")] = None,
-    teacher: Annotated[Path | None, typer.Option("--teacher", help="Distil from this finished run (same labels, task and normalization; its own input size).")] = None,
+    teacher: Annotated[str | None, typer.Option("--teacher", help="Distil from this finished run, or several comma-separated (their averaged outputs; same labels, task and normalization; each its own input size).")] = None,
     distill_alpha: Annotated[float | None, typer.Option("--distill-alpha", help="Weight of the labels in the distillation loss; 1 - alpha goes to the teacher (default: 0.5).")] = None,
     distill_temperature: Annotated[float | None, typer.Option("--distill-temperature", help="Softening temperature T of the distillation loss (default: 2).")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Labels from this CSV (one row per image; NIH ChestX-ray14 style) instead of class folders; --data is the image folder.")] = None,
@@ -56,7 +56,7 @@ def train_command(
                  "batch_size": batch_size, "learning_rate": lr, "val_fraction": val_fraction, "seed": seed,
                  "weights": str(weights) if weights else None, "backbone": backbone,
                  "augment": False if no_augment else None, "balance": False if no_balance else None,
-                 "flip": flip, "teacher": str(teacher) if teacher else None, "distill_alpha": distill_alpha,
+                 "flip": flip, "teacher": teacher, "distill_alpha": distill_alpha,
                  "distill_temperature": distill_temperature}
     cfg = load_train_config(config, overrides, recipe)
     if csv is not None and not resume:
