@@ -68,6 +68,9 @@ def main() -> None:
     p.add_argument("--runtimes", nargs="+", default=None,
                    help="runtimes to time (default: every installed one; the TFLM Python runtime runs the "
                         "reference kernels and takes seconds per image on the large CNNs)")
+    p.add_argument("--kernels", nargs="+", default=["xnnpack"], choices=["reference", "builtin", "xnnpack"],
+                   help="kernel families to time (default: xnnpack, what the runtimes apply unless told; the "
+                        "TFLM Python runtime has only its reference kernels)")
     args = p.parse_args()
     data = args.data if args.data.is_dir() else None
     rows, ratios = [], []
@@ -80,9 +83,10 @@ def main() -> None:
             for kind in ("float", "int8"):
                 (folder / f"{name}_{kind}.tflite").write_bytes(convert(model, kind == "int8"))
             out = bench_host(folder, BenchOptions(runs=args.runs, warmup=5, threads=args.threads, data=data,
-                                                    runtimes=args.runtimes))
+                                                    runtimes=args.runtimes, kernels=args.kernels))
             for r in out["results"]:
                 rows.append({"model": r["model"], "MACs": count_macs(model), "runtime": r["runtime"],
+                             "kernels": r["kernels"],
                              "threads": r["threads"], "p50_ms": r["p50_ms"], "p90_ms": r["p90_ms"],
                              "p99_ms": r["p99_ms"], "img/s": r["images_per_s"], "peak_MB": r["peak_rss_mb"]})
             by = {(r["model"], r["runtime"], r["threads"]): r["p50_ms"] for r in out["results"]}

@@ -3,8 +3,9 @@
 ``deploy``: the bundle's rpi/ folder goes over SSH (edgecxr.remote) as one archive, its files
 are checked on the device against the bundle manifest's sha256, its requirements are installed
 (install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
-on the bundled image. ``flash``: arduino-cli builds the bundle's Arduino example and uploads it
-to a board of benchmarks/devices.toml.
+on the bundled images near the decision threshold, byte for byte for one kernel family.
+``flash``: arduino-cli builds the bundle's Arduino example and uploads it to a board of
+benchmarks/devices.toml.
 """
 
 from __future__ import annotations
@@ -88,10 +89,21 @@ def _check(proc, what: str, host: str, hint: str) -> str:
     return proc.stdout
 
 
+def _check_python(target, python: str) -> None:
+    """Fail before copying anything when ``python`` on the device is missing or not Python 3.9+."""
+    from edgecxr import remote
+
+    proc = remote.run(target, [python, "-c", "import sys; print(sys.version_info >= (3, 9))"], timeout=STEP_TIMEOUT)
+    if proc.returncode != 0 or proc.stdout.strip() != "True":
+        said = next(iter((proc.stderr or proc.stdout).strip().splitlines()), f"exit {proc.returncode}")
+        raise DeviceError(f"--python {python} on {target.host} is not a Python 3.9 or newer ({said})",
+                          "pass --python PATH to the device's python3 (e.g. /usr/bin/python3)")
+
+
 def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = None, identity: Path | None = None,
            ssh_config: Path | None = None, remote_dir: str | None = None, install: str = "venv",
            python: str = "python3", runtime: str | None = None, model: str | None = None,
-           connect_timeout: int = 10, runs_root: Path = DEFAULT_RUNS_ROOT) -> dict:
+           connect_timeout: int = 10, runs_root: Path = DEFAULT_RUNS_ROOT, kernels: str | None = None) -> dict:
     """Copy the rpi bundle to ``host``, verify it, install it, self-test it; returns the report."""
     from edgecxr import remote
 
@@ -101,11 +113,16 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
     if install not in INSTALL_MODES:
         raise ConfigError(f"unknown install mode {install!r}", f"choose one of {', '.join(INSTALL_MODES)}")
     mode = INSTALL_MODES[install]
+    if kernels:
+        from edgecxr.runtimes import check_kernels
+
+        check_kernels(kernels)
     the_run = Run.open(run, runs_root)
     bundle = bundle_folder(the_run, model)
     target = remote.SSHTarget(host, port=port, identity=identity, config=ssh_config, connect_timeout=connect_timeout)
     folder = remote_dir or f"edgecxr/{the_run.name}"  # relative paths start in the user's home
 
+    _check_python(target, python)
     hint_space = "check free space and permissions of the folder on the device (--remote-dir)"
     _check(remote.run(target, ["mkdir", "-p", folder], timeout=STEP_TIMEOUT), "creating " + folder, host, hint_space)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,7 +147,8 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
         _check(proc, "installing the requirements (install.sh)", host,
                "read the pip error above; offline devices: --install none with a Python that has a TFLite runtime")
     runner_python = f"{folder}/.venv/bin/python" if mode.venv else python
-    proc = remote.run(target, [runner_python, f"{folder}/selftest.py", *(["--runtime", runtime] if runtime else [])],
+    options = [*(["--runtime", runtime] if runtime else []), *(["--kernels", kernels] if kernels else [])]
+    proc = remote.run(target, remote.reporting_signals([runner_python, f"{folder}/selftest.py", *options]),
                       timeout=STEP_TIMEOUT)
     try:
         selftest = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -140,10 +158,14 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
     report = {"host": host, "remote_dir": folder, "install": install, "python": runner_python,
               "files_verified": len(expected), "selftest": selftest}
     if not selftest.get("ok"):
-        why = selftest.get("error") or (f"label {selftest.get('label')!r}, expected {selftest.get('expected_label')!r}, "
-                                        f"{selftest.get('max_step_difference')} int8 steps apart")
+        why = selftest.get("error") or (
+            f"files changed: {', '.join(selftest['checksums_bad'][:3])}" if selftest.get("checksums_bad") else
+            f"{selftest.get('images_differ')} of {selftest.get('images')} images differ from the expected bytes "
+            f"({selftest.get('kernels')} kernels), by up to {selftest.get('max_step_difference')} int8 steps, "
+            f"{selftest.get('labels_differ')} label(s) changed")
         raise DeviceError(f"the self-test on {host} failed: {why}",
-                          f"run `{runner_python} {folder}/selftest.py` on the device for details")
+                          f"run `{shlex.join([runner_python, f'{folder}/selftest.py', *options])}` on the device "
+                          "for details")
     return report
 
 

@@ -95,6 +95,18 @@ def run(target: SSHTarget, command: list[str], timeout: float = 120) -> subproce
     return _call(target, target.ssh_command(shlex.join(command)), timeout, f"`{command[0]}`")
 
 
+# COMMAND runs as a child of a shell, so its death by a signal becomes status 128+N and a line
+# on stderr (edgecxr.bench.runner.crash_signal reads it). Without this, sshd forwards the signal
+# and ssh exits 255, which reads like a failed connection.
+_REPORT_SIGNAL = ('"$@"; s=$?; if [ $s -gt 128 ] && [ $s -lt 193 ]; then '
+                  'echo "edgecxr: killed by signal $(kill -l $s)" >&2; fi; exit $s')
+
+
+def reporting_signals(command: list[str]) -> list[str]:
+    """``command`` wrapped so that a crash on the device is reported by its signal's name."""
+    return ["sh", "-c", _REPORT_SIGNAL, "sh", *command]
+
+
 def copy_to(target: SSHTarget, files: list[Path], remote_dir: str, timeout: float = 120) -> None:
     """Copy local ``files`` into the existing folder ``remote_dir`` on the device."""
     proc = _call(target, target.scp_command(files, remote_dir), timeout, "copying files")

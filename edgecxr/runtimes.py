@@ -57,6 +57,13 @@ KERNELS = {
 DEFAULT_KERNELS = "reference"
 
 
+def check_kernels(name: str) -> str:
+    """``name`` if it is a kernel family, else an error listing them."""
+    if name not in KERNELS:
+        raise ModelError(f"unknown kernels {name!r}", f"choose one of {', '.join(KERNELS)}")
+    return name
+
+
 def _interpreter_class(rt: Runtime):
     if rt.module == "tensorflow":
         from edgecxr.tfenv import tf
@@ -112,9 +119,7 @@ class TFLiteModel:
     def __init__(self, path: str | Path, runtime: str | None = None, threads: int | None = None,
                  kernels: str = DEFAULT_KERNELS):
         self.path = Path(path)
-        if kernels not in KERNELS:
-            raise ModelError(f"unknown kernels {kernels!r}", f"choose one of {', '.join(KERNELS)}")
-        self.kernels = kernels
+        self.kernels = check_kernels(kernels)
         content = check_tflite(self.path)
         names = [runtime] if runtime else available()
         if runtime and runtime not in RUNTIMES:

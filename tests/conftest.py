@@ -12,7 +12,7 @@ os.environ.setdefault("EDGECXR_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-cac
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_ssh", "tests.fixtures_export",
-                  "tests.fixtures_run", "tests.fixtures_quantize"]
+                  "tests.fixtures_run", "tests.fixtures_quantize", "tests.fixtures_pi_emu"]
 
 REPO = Path(__file__).resolve().parents[1]
 

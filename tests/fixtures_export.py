@@ -43,3 +43,12 @@ def exported_bundle(tmp_path_factory, export_run) -> Path:
     out = tmp_path_factory.mktemp("exported") / "bundle"
     export(export_run.path, "bundle", out=out)
     return out
+
+
+@pytest.fixture(scope="session")
+def deploy_run(tmp_path_factory, export_run, exported_bundle) -> Path:
+    """A copy of the tiny run whose export/bundle is the session's bundle (deploy reads it there)."""
+    run = tmp_path_factory.mktemp("deploy") / "tiny-run"
+    shutil.copytree(export_run.path, run)
+    shutil.copytree(exported_bundle, run / "export" / "bundle")
+    return run

@@ -38,6 +38,16 @@ def test_real_images_and_all_threads_through_the_cli(tiny_int8_tflite, synth_bin
     assert rows[-1]["threads"] >= 1  # 1 and all cores (the same on a 1-core machine)
 
 
+def test_each_kernel_family_is_a_row_that_names_it(tiny_int8_tflite, synth_binary):
+    result = CliRunner().invoke(app, ["bench", str(tiny_int8_tflite), "--runtime", "litert", "--runs", "4",
+                                      "--warmup", "0", "--threads", "1", "--kernels", "reference", "--kernels",
+                                      "xnnpack", "--data", str(synth_binary), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [r["kernels"] for r in rows] == ["reference", "xnnpack"]
+    assert all("outputs" not in r for r in rows)  # timings only; the emulated bench compares outputs
+
+
 def test_runner_classifies_images(tiny_int8_tflite, synth_binary, tmp_path):
     script = runner.stage(tmp_path / "rpi")
     spec = tmp_path / "spec.json"

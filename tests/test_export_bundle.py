@@ -80,12 +80,14 @@ def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run,
     # the compiled-in test image is the real preprocessed image, int8-quantized with the model's params
     spec = PreprocessSpec.load(exported_bundle / "tflite" / "spec.json")
     q = spec.quant["model.tflite"]["input"]
-    expected = json.loads((exported_bundle / "rpi" / "selftest" / "expected.json").read_text())
-    image = exported_bundle / "rpi" / "selftest" / expected["image"]
+    from edgecxr.export.source import choose_test_image, load_source, reference
+
+    ref = reference(load_source(export_run), choose_test_image(load_source(export_run)))  # the run's first val image
     header = (sketch_dir / "test_image.h").read_text()
+    assert f"The test image {ref.image.name}," in header
     values = np.array([int(v) for v in re.search(r"= \{(.*?)\};", header, re.DOTALL).group(1).replace(",", " ").split()])
-    np.testing.assert_array_equal(values, to_int8(preprocess_file(image, spec), q["scale"], q["zero_point"]).ravel())
-    assert f'EXPECTED_LABEL "{expected["label"]}"' in header
+    np.testing.assert_array_equal(values, to_int8(preprocess_file(ref.image, spec), q["scale"], q["zero_point"]).ravel())
+    assert f'EXPECTED_LABEL "{ref.label}"' in header
 
     # the hooks compile as C++ against the generated headers
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(sketch_dir / "image_provider.cpp"),

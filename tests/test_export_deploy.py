@@ -6,7 +6,6 @@ import shutil
 import socket
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,15 +14,6 @@ from edgecxr.cli import app
 from tests.fixtures_ssh import free_port
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def deploy_run(tmp_path_factory, export_run, exported_bundle) -> Path:
-    """A copy of the tiny run whose export/bundle is the session's bundle (deploy reads it there)."""
-    run = tmp_path_factory.mktemp("deploy") / "tiny-run"
-    shutil.copytree(export_run.path, run)
-    shutil.copytree(exported_bundle, run / "export" / "bundle")
-    return run
 
 
 def ssh_args(server, **override) -> list[str]:
@@ -50,7 +40,7 @@ def test_deploy_installs_verifies_and_self_tests(ssh_server, deploy_run, tmp_pat
     rpi_files = [rel for rel in manifest["files"] if rel.startswith("rpi/")]
     assert doc["files_verified"] == len(rpi_files)
     assert doc["selftest"]["ok"] and doc["selftest"]["bit_exact"] and doc["selftest"]["checksums_bad"] == []
-    assert doc["selftest"]["label"] == manifest["selftest"]["label"]
+    assert [r["label"] for r in doc["selftest"]["results"]] == [r["label"] for r in manifest["selftest"]["images"]]
     for rel in rpi_files:  # what landed on the device is what the manifest lists
         assert (remote / rel[len("rpi/"):]).read_bytes() == (deploy_run / "export" / "bundle" / rel).read_bytes()
     unit = (remote / "edgecxr-classify.service").read_text()  # install.sh filled in the paths

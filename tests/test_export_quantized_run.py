@@ -32,14 +32,16 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     eval_doc = json.loads((run.path / source).read_text())
     assert figures["metrics"] == eval_doc["models"][chosen.artifact.key]["metrics"]
     assert eval_doc["int8_model"] == chosen.to_dict()
-    # the self-test expectation is the evaluation path's own output for the bundled image
+    # the self-test expectations are the evaluation path's own outputs for the bundled images, per kernel family
     expected = json.loads((bundle / "rpi" / "selftest" / "expected.json").read_text())
-    spec_image = bundle / "rpi" / "selftest" / expected["image"]
     from edgecxr.preprocess import PreprocessSpec
 
     spec = PreprocessSpec.load(bundle / "rpi" / "spec.json")
-    raw = TFLiteModel(chosen.path).raw(preprocess_file(spec_image, spec)[None])[0]
-    np.testing.assert_array_equal(raw, expected["raw"])
+    for row in expected["images"]:
+        pixels = preprocess_file(bundle / "rpi" / "selftest" / row["image"], spec)[None]
+        for kernels in ("reference", "xnnpack"):
+            raw = TFLiteModel(chosen.path, kernels=kernels).raw(pixels)[0]
+            np.testing.assert_array_equal(raw, row["raw"][kernels])
     assert run.read_manifest()["stages"]["export"]["format"] == "bundle"
 
     ptq = export(run.path, "tflite", model="ptq", out=tmp_path / "ptq")

@@ -105,3 +105,59 @@ def test_folder_is_self_contained(rpi):
     subprocess.run(["sh", "-n", str(rpi / "install.sh")], check=True)
     unit = (rpi / "edgecxr-classify.service.in").read_text()
     assert "--watch @DIR@/incoming" in unit and "[Install]" in unit
+
+
+# -- kernel families and the self-test that can fail -------------------------------------------------
+def test_runner_names_the_same_kernel_families_as_the_host(rpi):
+    import importlib.util
+
+    from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
+
+    spec = importlib.util.spec_from_file_location("classify_under_test", rpi / "classify.py")
+    classify = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(classify)
+    assert classify.KERNELS == {name: k.resolver for name, k in KERNELS.items()}
+    assert classify.DEFAULT_KERNELS == DEFAULT_KERNELS
+
+
+@pytest.mark.parametrize("kernels", ["reference", "builtin", "xnnpack"])
+def test_runner_gives_each_familys_bytes_and_says_which(rpi, synth_binary, kernels):
+    images = sorted(synth_binary.rglob("*.png"))[:4]
+    spec = PreprocessSpec.load(rpi / "spec.json")
+    want = TFLiteModel(rpi / "model.tflite", runtime="litert", kernels=kernels).raw(
+        np.stack([preprocess_file(p, spec) for p in images]))
+    proc = subprocess.run([sys.executable, "classify.py", "--model", "model.tflite", "--spec", "spec.json",
+                           "--runtime", "litert", "--kernels", kernels, *map(str, images)], check=True, cwd=rpi,
+                          capture_output=True, text=True, timeout=120)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [d["kernels"] for d in lines] == [kernels] * len(images)
+    np.testing.assert_array_equal(np.array([d["raw"] for d in lines]), want)
+
+
+def test_self_test_images_are_near_the_threshold_with_bytes_per_family(rpi):
+    doc = json.loads((rpi / "selftest" / "expected.json").read_text())
+    assert doc["default_kernels"] == "reference" and set(doc["kernels"]) == {"reference", "builtin", "xnnpack"}
+    assert len(doc["images"]) >= 2
+    for row in doc["images"]:
+        assert (rpi / "selftest" / row["image"]).is_file()
+        assert set(row["raw"]) == set(doc["kernels"]) and not row["saturated"]
+        assert row["raw"]["reference"] not in ([127, -128], [-128, 127])
+
+
+def test_self_test_fails_when_one_byte_differs(rpi, tmp_path):
+    import shutil
+
+    from edgecxr.export.rpi import SUMS, sha256sums
+
+    copy = tmp_path / "rpi"
+    shutil.copytree(rpi, copy)
+    path = copy / "selftest" / "expected.json"
+    doc = json.loads(path.read_text())
+    doc["images"][-1]["raw"]["reference"][0] += 1  # what a runtime one step off would give
+    path.write_text(json.dumps(doc))
+    (copy / SUMS).write_text(sha256sums(copy))  # the files are intact: only the bytes disagree
+    proc = subprocess.run([sys.executable, "selftest.py"], check=False, cwd=copy, capture_output=True, text=True,
+                          timeout=120)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and not report["ok"] and report["checksums_bad"] == []
+    assert report["images_differ"] == 1 and report["max_step_difference"] == 1 and not report["bit_exact"]

@@ -13,18 +13,20 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 from edgecxr.bench import runner
 from edgecxr.bench.micro import TFLM_INSTALL
 from edgecxr.errors import ModelError
 from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
-from edgecxr.runtimes import RUNTIMES, check_tflite
+from edgecxr.runtimes import RUNTIMES, check_kernels, check_tflite
 
 # runner runtime name -> (top-level module that must be importable, how to install it)
 HOST_RUNTIMES = {**{name: (rt.module.split(".")[0], rt.install) for name, rt in RUNTIMES.items()},
                  "tflite-micro": ("tflite_micro", TFLM_INSTALL)}
 SINGLE_THREADED = {"tflite-micro"}
+REFERENCE_ONLY = {"tflite-micro"}  # TFLite Micro has its reference kernels and nothing else
 
 
 @dataclass
@@ -35,6 +37,7 @@ class BenchOptions:
     runtimes: list[str] | None = None  # None: every installed one
     data: Path | None = None  # folder of images; None: random valid inputs
     timeout: float = 600  # seconds per runner call
+    kernels: list[str] | None = None  # kernel families; None: the runner's default (reference)
 
 
 def model_files(target: str | Path) -> list[Path]:
@@ -77,11 +80,20 @@ def spec_for(model: Path, folder: Path) -> Path:
     return path
 
 
+def _families(runtime: str, requested: list[str] | None) -> list[str | None]:
+    """The kernel families to time on ``runtime``; None is the runner's default."""
+    if runtime in REFERENCE_ONLY:
+        return ["reference"]
+    return list(requested or [None])
+
+
 def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
     """{"device": "host", "machine": {...}, "results": [one row per model x runtime x threads]}."""
     options = options or BenchOptions()
     models = model_files(target)
     names = choose_runtimes(options.runtimes)
+    for kernels in options.kernels or []:
+        check_kernels(kernels)
     all_threads = options.threads or sorted({1, os.cpu_count() or 1})
     rows, machine = [], {}
     with tempfile.TemporaryDirectory(prefix="edgecxr-bench-") as tmp:
@@ -89,12 +101,14 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
         for model in models:
             spec = spec_for(model, Path(tmp)) if options.data else None
             for name in names:
-                for threads in [1] if name in SINGLE_THREADED else all_threads:
+                for threads, kernels in product([1] if name in SINGLE_THREADED else all_threads,
+                                                _families(name, options.kernels)):
                     args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
-                                             spec and str(spec), options.data and str(options.data))
+                                             spec and str(spec), options.data and str(options.data), kernels)
                     proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
                                           text=True, timeout=options.timeout)
                     result = runner.parse_result(proc.returncode, proc.stdout, proc.stderr, "this computer", name)
-                    machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
+                    machine = runner.split_machine(result)
+                    result.pop("outputs", None)  # --data's int8 outputs: compared by the emulated bench, not here
                     rows.append(result)
     return {"device": "host", "machine": machine, "results": rows}

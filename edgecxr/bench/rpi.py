@@ -33,11 +33,16 @@ class RpiOptions:
     install: bool = False
     python: str = "python3"  # the interpreter on the device (e.g. a venv's bin/python3)
     timeout: float = 600  # seconds for the benchmark run itself
+    kernels: str | None = None  # None: the runner's default (reference)
 
 
 def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | None = None) -> dict:
     """{"device": "rpi", "host": ..., "machine": {...}, "results": [one row per model]}."""
     options = options or RpiOptions()
+    if options.kernels:
+        from edgecxr.runtimes import check_kernels
+
+        check_kernels(options.kernels)
     models = model_files(target)
     rows, machine = [], {}
     spec = models[0].parent / SPEC_FILE
@@ -48,15 +53,16 @@ def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | N
         remote.copy_to(ssh, [script, script.parent / runner.PREPROCESS_COPY, *models, *specs], folder)
         for model in models:
             result = _run(ssh, folder, model.name, options, specs and f"{folder}/{SPEC_FILE}")
-            machine = {k: result.pop(k) for k in ("python", "machine", "cores", "cpu", "board", "throttled")}
+            machine = runner.split_machine(result)
             rows.append(result)
     return {"device": "rpi", "host": ssh.host, "machine": machine, "results": rows}
 
 
 def _run(ssh: remote.SSHTarget, folder: str, model: str, options: RpiOptions, spec: str | None) -> dict:
     args = runner.bench_args(f"{folder}/{model}", options.runs, options.warmup, options.threads, options.runtime,
-                             spec or None)
-    command = ["timeout", "--kill-after=5", f"{options.timeout:g}", options.python, f"{folder}/classify.py", *args]
+                             spec or None, kernels=options.kernels)
+    command = remote.reporting_signals(["timeout", "--kill-after=5", f"{options.timeout:g}", options.python,
+                                        f"{folder}/classify.py", *args])
     for attempt in ("first", "after install"):
         proc = remote.run(ssh, command, timeout=options.timeout + ssh.connect_timeout + 30)
         if proc.returncode in COMMAND_NOT_FOUND:
@@ -66,6 +72,9 @@ def _run(ssh: remote.SSHTarget, folder: str, model: str, options: RpiOptions, sp
         if proc.returncode == TIMED_OUT:
             raise DeviceError(f"the benchmark on {ssh.host} timed out after {options.timeout:g} s",
                               "use fewer --runs, or raise --timeout")
+        if proc.returncode == 0 and not proc.stdout.strip():
+            raise DeviceError(f"--remote-python {options.python} on {ssh.host} ran but printed nothing: not a Python "
+                              "that runs the runner", "pass --remote-python PATH to the device's python3")
         if proc.returncode == runner.EXIT_NO_RUNTIME and options.install and attempt == "first":
             _install(ssh, options.python)
             continue

@@ -8,7 +8,9 @@ edgecxr/preprocess.py placed next to it: ``runner_files()`` is that pair.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 from pathlib import Path
 
 from edgecxr import preprocess
@@ -19,6 +21,13 @@ RUNNER = "firmware_bundle/rpi/classify.py"  # shipped beside the package (edgecx
 PREPROCESS_COPY = "edgecxr_preprocess.py"
 # the runner's exit statuses (firmware_bundle/rpi/classify.py)
 EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
+# what the runner says about the machine it ran on (the rest of its JSON is about the model)
+MACHINE_KEYS = ("python", "machine", "cores", "cpu", "board", "throttled", "emulated")
+# what edgecxr.remote.reporting_signals prints when a remote command dies from a signal
+SIGNAL_LINE = re.compile(r"^edgecxr: killed by signal (\w+)$", re.M)
+SIGNAL_NAME = re.compile(r"killed by (SIG\w+)")  # in the message parse_result raises for a crash
+CRASH_HINT = ("the TFLite runtime itself crashed (not a Python error): try another --runtime or --kernels, "
+              "and check that its wheel is built for this device's CPU and OS")
 
 
 def runner_files() -> dict[str, Path]:
@@ -35,16 +44,35 @@ def stage(folder: Path) -> Path:
 
 
 def bench_args(model: str, runs: int, warmup: int, threads: int | None, runtime: str | None,
-               spec: str | None = None, data: str | None = None) -> list[str]:
+               spec: str | None = None, data: str | None = None, kernels: str | None = None) -> list[str]:
     args = ["--model", model, "--bench", str(runs), "--warmup", str(warmup)]
-    for flag, value in (("--threads", threads), ("--runtime", runtime), ("--spec", spec), ("--data", data)):
+    for flag, value in (("--threads", threads), ("--runtime", runtime), ("--spec", spec), ("--data", data),
+                        ("--kernels", kernels)):
         if value is not None:
             args += [flag, str(value)]
     return args
 
 
+def crash_signal(returncode: int, stderr: str) -> str | None:
+    """The name of the signal that killed the runner ("SIGSEGV"), or None when it exited.
+    Locally a signal is a negative status; over SSH it is the line reporting_signals printed."""
+    if returncode < 0:
+        return signal.Signals(-returncode).name
+    found = SIGNAL_LINE.search(stderr)
+    return f"SIG{found.group(1)}" if found and returncode > 128 else None
+
+
+def split_machine(result: dict) -> dict:
+    """Take the machine's keys out of a runner result (in place); returns them."""
+    return {k: result.pop(k) for k in MACHINE_KEYS if k in result}
+
+
 def parse_result(returncode: int, stdout: str, stderr: str, where: str, runtime: str | None) -> dict:
     """The runner's JSON, or the one-line error that its exit status stands for."""
+    crashed = crash_signal(returncode, stderr)
+    if crashed:
+        raise DeviceError(f"the runner crashed on {where}" + (f" ({runtime})" if runtime else "")
+                          + f": killed by {crashed}", CRASH_HINT)
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     said = next((ln[len("error: "):] for ln in lines if ln.startswith("error: ")), lines[-1] if lines else "")
     hint = next((ln[len("hint: "):] for ln in lines if ln.startswith("hint: ")), "")

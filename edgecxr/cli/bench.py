@@ -10,8 +10,14 @@ import typer
 from edgecxr.cli import app
 from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, table
 
-HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "threads", "p50_ms", "p90_ms", "p99_ms",
+EMULATED = ("pi4-emu", "pi5-emu")  # the boards of edgecxr.bench.pi_emu (not imported here: CLI start-up)
+
+HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "kernels", "threads", "p50_ms", "p90_ms", "p99_ms",
                 "images_per_s", "peak_rss_mb"]
+EMU_COLUMNS = ["model", "runtime", "kernels", "emulated_p50_ms", "images", "bit_exact_with_host",
+               "max_step_difference", "decisions_differ_from_host"]
+FAMILY_COLUMNS = ["model", "runtime", "kernels", "vs", "images", "outputs_differ", "max_step_difference",
+                  "decisions_differ"]
 MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_needed_kb", "ram_available_kb",
             "ram_margin_kb", "flash_needed_kb", "flash_kb", "flash_margin_kb", "macs", "latency_ms_reference",
             "latency_ms_optimized", "optimized_library", "verdict"]
@@ -20,8 +26,8 @@ MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_
 @app.command()
 def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
-    device: Annotated[str, typer.Option("--device", help="host, rpi, or a board of the devices file "
-                                        "(e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
+    device: Annotated[str, typer.Option("--device", help="host, rpi, an emulated Pi (pi4-emu, pi5-emu), or a "
+                                        "board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,
@@ -37,8 +43,10 @@ def bench(
                                                          "several; host default: 1 and all cores).")] = None,
     runtime: Annotated[list[str] | None, typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
                                                          "tflite-micro (repeat; default: all installed).")] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="host: time real preprocessed images from this "
-                                                 "folder instead of random inputs.")] = None,
+    kernels: Annotated[list[str] | None, typer.Option("--kernels", help="Kernel family: reference, builtin or "
+                                                         "xnnpack (repeat; default: reference; emulated Pi: all).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="host, emulated Pi: real preprocessed images from "
+                                                 "this folder instead of random (or synthetic) inputs.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
                                                          "benchmarks/devices.toml).")] = None,
@@ -49,10 +57,15 @@ def bench(
     if device == "host":
         from edgecxr.bench.host import BenchOptions, bench_host
 
-        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout))
+        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout, kernels))
     elif device == "rpi":
         result = _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup,
-                      threads, runtime, timeout)
+                      threads, runtime, timeout, (kernels or [None])[0])
+    elif device in EMULATED:
+        from edgecxr.bench.emulated import EmuOptions, bench_emulated
+
+        result = bench_emulated(target, device, EmuOptions(runs, warmup, (threads or [None])[0], runtime, kernels,
+                                                           data, timeout=timeout))
     else:
         from edgecxr.bench.mcu import mcu_report
 
@@ -74,14 +87,16 @@ def _run_choice(target: str):
     return choose_int8(Run(path))
 
 
-def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout):
+def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout,
+         kernels):
     from edgecxr.bench.rpi import RpiOptions, bench_rpi
     from edgecxr.errors import ConfigError
     from edgecxr.remote import SSHTarget
 
     if not host:
         raise ConfigError("--device rpi needs --host USER@HOST", "e.g. --host pi@raspberrypi.local")
-    options = RpiOptions(runs, warmup, (threads or [None])[0], (runtime or [None])[0], install, remote_python, timeout)
+    options = RpiOptions(runs, warmup, (threads or [None])[0], (runtime or [None])[0], install, remote_python, timeout,
+                         kernels)
     return bench_rpi(target, SSHTarget(host, port, identity, ssh_config), options)
 
 
@@ -98,13 +113,27 @@ def _print(result: dict) -> None:
     if "int8_model" in result:
         m = result["int8_model"]
         typer.echo(f"int8 model of the run (what export ships): {m['file']} -- {m['reason']}")
+    if result.get("emulated"):
+        m = result["machine"]
+        typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulated']} on this computer, Python {m['python']}; "
+                   f"outputs on {result['images']} compared with this computer")
+        crashed = ["error"] if any("error" in r for r in result["results"]) else []
+        typer.echo(table(result["results"], EMU_COLUMNS + crashed))
+        if result["families"]:
+            typer.echo("\nkernel families against the reference kernels, on the emulated board:")
+            typer.echo(table(result["families"], FAMILY_COLUMNS))
+        typer.echo(f"note: {result['note']}")
+        return
     if "results" in result:
         where = result.get("host", "this computer")
         m = result["machine"]
         typer.echo(f"{result['device']} ({where}): {m['cpu']}, {m['cores']} cores, Python {m['python']}"
                    + (f", {m['board']}" if m.get("board") else "")
-                   + (f", throttled={m['throttled']}" if m.get("throttled") else ""))
+                   + (f", throttled={m['throttled']}" if m.get("throttled") else "")
+                   + (f", EMULATED by {m['emulated']}" if m.get("emulated") else ""))
         typer.echo(table(result["results"], HOST_COLUMNS))
+        if m.get("emulated"):
+            typer.echo("note: timings under emulation are this computer's, not the board's")
         return
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
     typer.echo(f"operators: {', '.join(result['ops'])}")

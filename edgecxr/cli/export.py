@@ -48,8 +48,8 @@ def _print_export(r: dict) -> None:
     if "arena_size" in r:
         typer.echo(f"TFLM ops: {', '.join(r['tflm_ops'])}; tensor arena {r['arena_size']} bytes")
     expected = r.get("expected") or r.get("selftest")
-    if expected:
-        typer.echo(f"self-test image {expected['image']}: {expected['label']} {expected['scores']}")
+    for image in expected.get("images", [expected]) if expected else []:  # rpi: several, arduino: one
+        typer.echo(f"self-test image {image['image']}: {image['label']} {image['scores']}")
     if "archive" in r:
         typer.echo(f"archive: {r['archive']}  sha256 {r['archive_sha256']}")
     if "metadata" in r:
@@ -73,6 +73,8 @@ def deploy(
     python: Annotated[str, typer.Option("--python", help="Python on the device.")] = "python3",
     runtime: Annotated[str | None, typer.Option("--runtime", help="TFLite runtime for the self-test "
                                                    "(default: the first installed).")] = None,
+    kernels: Annotated[str | None, typer.Option("--kernels", help="Kernel family the self-test checks: reference "
+                                                   "(default), builtin or xnnpack.")] = None,
     model: ModelOpt = None,
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to wait for the "
                                                  "SSH connection.")] = 10,
@@ -84,7 +86,8 @@ def deploy(
 
     result = run_deploy(run, host, device=device, port=port, identity=identity, ssh_config=ssh_config,
                         remote_dir=remote_dir, install="none" if no_install else install, python=python,
-                        runtime=runtime, model=model, connect_timeout=connect_timeout, runs_root=runs_root)
+                        runtime=runtime, model=model, connect_timeout=connect_timeout, runs_root=runs_root,
+                        kernels=kernels)
     emit(result, as_json, _print_deploy)
 
 
@@ -92,8 +95,10 @@ def _print_deploy(r: dict) -> None:
     s = r["selftest"]
     typer.echo(f"deployed to {r['host']}:{r['remote_dir']} ({r['files_verified']} files match the manifest; "
                f"install: {r['install']})")
-    typer.echo(f"self-test OK: {s['image']} -> {s['label']} in {s['latency_ms']} ms "
-               f"({'bit-exact' if s['bit_exact'] else str(s['max_step_difference']) + ' int8 step(s) off'})")
+    typer.echo(f"self-test OK on {s['machine']}: {s['images']} images near the threshold, int8 outputs bit-exact "
+               f"with {s['expected_from']} ({s['runtime']}, {s['kernels']} kernels)")
+    for row in s["results"]:
+        typer.echo(f"  {row['image']} -> {row['label']} {row['raw']} in {row['latency_ms']} ms")
     typer.echo(f"classify on the device: {r['python']} {r['remote_dir']}/classify.py --model "
                f"{r['remote_dir']}/model.tflite --spec {r['remote_dir']}/spec.json IMAGE...")
 

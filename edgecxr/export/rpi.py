@@ -4,7 +4,8 @@
     model.tflite, spec.json, labels.txt  the model and everything needed to feed it
     requirements.txt, install.sh         venv + pip, then the self-test
     edgecxr-classify.service.in          the folder-watch mode as a systemd unit (install.sh fills it)
-    selftest.py, selftest/               a bundled image and what edgecxr computed for it
+    selftest.py, selftest/               images near the decision threshold and the int8 bytes each
+                                         kernel family gave for them here (expected.json)
     SHA256SUMS                           `sha256sum -c SHA256SUMS` verifies the folder
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import edgecxr.preprocess
 from edgecxr.export.folder import template
-from edgecxr.export.source import ExportSource, choose_test_image, reference
+from edgecxr.export.selftest import choose_images, expected
+from edgecxr.export.source import ExportSource
 from edgecxr.export.tflite import write_model_files
 from edgecxr.runs import write_json, write_text
 
@@ -33,21 +35,21 @@ SUMS = "SHA256SUMS"
 
 
 def export_rpi(source: ExportSource, out: Path, test_image: Path | None = None) -> dict:
-    from edgecxr.runtimes import available
-
     write_model_files(source, out)
     for relpath, (name, executable) in COPIED.items():
         shutil.copyfile(template(relpath), out / name)
         (out / name).chmod(0o755 if executable else 0o644)
     shutil.copyfile(edgecxr.preprocess.__file__, out / PREPROCESS_COPY)
-    image = choose_test_image(source, test_image)
-    ref = reference(source, image)
+    # numbered: two classes' folders may hold files of the same name
+    images = {f"{i:02d}-{path.name}": path for i, path in enumerate(choose_images(source, test_image), 1)}
     (out / "selftest").mkdir()
-    shutil.copyfile(image, out / "selftest" / image.name)
-    write_json(out / "selftest" / "expected.json", {**ref.to_dict(), "runtime": available()[0]})
+    for name, path in images.items():
+        shutil.copyfile(path, out / "selftest" / name)
+    doc = expected(source, images)
+    write_json(out / "selftest" / "expected.json", doc)
     write_text(out / SUMS, sha256sums(out))
     return {"files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()),
-            "test_image": image.name, "expected": ref.to_dict()}
+            "test_images": list(images), "expected": doc}
 
 
 def sha256sums(folder: Path) -> str:

@@ -9,6 +9,12 @@ edgecxr places next to this file, so the device feeds the model exactly as train
     classify.py --model model.tflite --spec spec.json image1.png image2.jpg   # one JSON line each
     classify.py --model model.tflite --spec spec.json --watch incoming/       # new files as they land
     classify.py --model model.tflite --bench 100 --warmup 10 --threads 4      # one JSON object
+    classify.py --model model.tflite --spec spec.json --kernels xnnpack image.png
+
+--kernels picks the kernel family, which decides the int8 bytes, not only the speed:
+"reference" (the default; TFLite's reference kernels: the same bytes on every CPU and on
+TFLite Micro), "builtin" (optimized kernels without XNNPACK: bytes differ between x86 and
+ARM) or "xnnpack" (the runtime's default: fastest). Every output line names the family used.
 
 Exit status: 0 ok, 2 bad input (model, image, spec), 3 no TFLite runtime, 4 numpy/Pillow missing.
 Not a medical device.
@@ -30,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True  # no __pycache__: the folder stays exactly what SHA256SUMS lists
 
 EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm"}
@@ -56,8 +63,8 @@ class Failure(Exception):
 class _TFLite:
     """The TFLite Interpreter API shared by LiteRT, tflite-runtime and tf.lite."""
 
-    def __init__(self, cls, content: bytes, threads: int | None):
-        self.it = cls(model_content=content, num_threads=threads)
+    def __init__(self, cls, content: bytes, threads: int | None, resolver):
+        self.it = cls(model_content=content, num_threads=threads, experimental_op_resolver_type=resolver)
         self.it.allocate_tensors()
         self.inp, self.out = self.it.get_input_details()[0], self.it.get_output_details()[0]
         self.input_shape, self.input_dtype = tuple(self.inp["shape"]), self.inp["dtype"]
@@ -74,7 +81,7 @@ class _Micro:
 
     fixed_threads = 1
 
-    def __init__(self, cls, content: bytes, threads: int | None):
+    def __init__(self, cls, content: bytes, threads: int | None, resolver):
         self.it = cls.from_bytes(content, arena_size=64 * 1024 * 1024)
         inp, out = self.it.get_input_details(0), self.it.get_output_details(0)
         self.input_shape, self.input_dtype = tuple(inp["shape"]), inp["dtype"]
@@ -100,10 +107,17 @@ RUNTIMES = {
     "tflite-micro": ("tflite_micro.python.tflite_micro.runtime", "Interpreter", "tflite-micro", _Micro),
 }
 DEFAULT_ORDER = ["litert", "tflite-runtime", "tf.lite"]  # TFLM only when asked for
+# kernel family -> member of the runtime's OpResolverType (the names of edgecxr.runtimes.KERNELS)
+KERNELS = {"reference": "BUILTIN_REF", "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "xnnpack": "AUTO"}
+DEFAULT_KERNELS = "reference"
+MICRO_KERNELS = "reference"  # TFLite Micro has only its own reference kernels
+# where each runtime keeps OpResolverType
+RESOLVER_ENUMS = {"litert": ("ai_edge_litert.interpreter", "OpResolverType"),
+                  "tflite-runtime": ("tflite_runtime.interpreter", "OpResolverType"),
+                  "tf.lite": ("tensorflow", "lite.experimental.OpResolverType")}
 
 
-def _load_class(name: str):
-    module, attr, _, _ = RUNTIMES[name]
+def _attribute(module: str, attr: str):
     if module == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     obj = importlib.import_module(module)
@@ -112,17 +126,29 @@ def _load_class(name: str):
     return obj
 
 
-def open_model(path: Path, runtime: str | None, threads: int | None):
+def _resolver(name: str, kernels: str):
+    """The runtime's OpResolverType member for a kernel family (None for TFLite Micro)."""
+    if name not in RESOLVER_ENUMS:
+        if kernels != MICRO_KERNELS:
+            raise Failure(f"{name} has only its {MICRO_KERNELS} kernels, not {kernels}",
+                          f"pass --kernels {MICRO_KERNELS} with --runtime {name}")
+        return None
+    return getattr(_attribute(*RESOLVER_ENUMS[name]), KERNELS[kernels])
+
+
+def open_model(path: Path, runtime: str | None, threads: int | None, kernels: str = DEFAULT_KERNELS):
     """(runtime name, adapter) for the first runtime that is installed, or the one asked for."""
     content = path.read_bytes() if path.is_file() else b""
     if content[4:8] != b"TFL3":
         raise Failure(f"{path} is not a TFLite model", "pass the .tflite file that edgecxr exported")
     for name in [runtime] if runtime else DEFAULT_ORDER:
         try:
-            cls = _load_class(name)
+            cls = _attribute(*RUNTIMES[name][:2])
         except ImportError:
             continue
-        return name, RUNTIMES[name][3](cls, content, threads)
+        model = RUNTIMES[name][3](cls, content, threads, _resolver(name, kernels))
+        model.runtime, model.kernels = name, kernels
+        return name, model
     wanted = f"the {runtime} runtime is" if runtime else "no TFLite runtime is"
     hint = f"pip install {RUNTIMES[runtime][2]}" if runtime else INSTALL_HINT
     raise Failure(f"{wanted} installed for {sys.executable}", hint, EXIT_NO_RUNTIME)
@@ -152,6 +178,12 @@ def scores(model, raw) -> list[float]:
     return [round(float(v), 6) for v in raw]
 
 
+def raw_bytes(raw) -> list[int] | None:
+    """The int8 outputs themselves (what kernel families and devices are compared on)."""
+    raw = np.asarray(raw)[0]
+    return [int(v) for v in raw] if raw.dtype in (np.int8, np.uint8) else None
+
+
 def label_of(probs: list[float], spec) -> str | list[str]:
     labels = spec.labels or [str(i) for i in range(max(2, len(probs)))]
     threshold = spec.threshold if spec.threshold is not None else 0.5
@@ -170,7 +202,8 @@ def classify(model, spec, path: Path) -> dict:
     raw = model(model_input(model, pixels))
     ms = (time.perf_counter() - t0) * 1000
     probs = scores(model, raw)
-    return {"file": str(path), "label": label_of(probs, spec), "scores": probs, "latency_ms": round(ms, 3)}
+    return {"file": str(path), "label": label_of(probs, spec), "scores": probs, "raw": raw_bytes(raw),
+            "runtime": model.runtime, "kernels": model.kernels, "latency_ms": round(ms, 3)}
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -201,10 +234,10 @@ def bench_inputs(model, spec, data: Path | None, limit: int) -> tuple[list, str]
         files = image_files(data)[:limit]
         if not files:
             raise Failure(f"no images found under {data}", "pass a folder that holds .png/.jpg images")
-        return [model_input(model, preprocess_file(f, spec)) for f in files], f"{len(files)} images from {data}"
+        return [model_input(model, preprocess_file(f, spec)) for f in files], [str(f.relative_to(data)) for f in files]
     rng = np.random.default_rng(0)
     h, w, c = model.input_shape[1:]
-    return [model_input(model, rng.integers(0, 256, (h, w, c), dtype=np.uint8)) for _ in range(8)], "random pixels"
+    return [model_input(model, rng.integers(0, 256, (h, w, c), dtype=np.uint8)) for _ in range(8)], []
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -222,7 +255,8 @@ def bench(model, runtime: str, inputs: list, runs: int, warmup: int, threads: in
         model(x)
         times.append((time.perf_counter() - t0) * 1000)
     p50 = percentile(times, 50)
-    return {"runtime": runtime, "runtime_version": runtime_version(runtime), "threads": threads,
+    return {"runtime": runtime, "runtime_version": runtime_version(runtime), "kernels": model.kernels,
+            "threads": threads,
             "runs": runs, "warmup": warmup, "p50_ms": p50, "p90_ms": percentile(times, 90),
             "p99_ms": percentile(times, 99), "mean_ms": round(float(np.mean(times)), 4),
             "images_per_s": round(1000.0 / float(np.mean(times)), 2),
@@ -243,9 +277,11 @@ def peak_rss_mb() -> float:
 
 
 def machine() -> dict:
-    """What ran the benchmark: CPU, cores, Python, and on a Raspberry Pi its model and throttling."""
+    """What ran the benchmark: CPU, cores, Python, on a Raspberry Pi its model and throttling, and
+    whether it was an emulation (whose timings are not the board's)."""
     info = {"python": platform.python_version(), "machine": platform.machine(), "cores": os.cpu_count(),
-            "cpu": _cpu_name(), "board": None, "throttled": None}
+            "cpu": _cpu_name(), "board": None, "throttled": None,
+            "emulated": os.environ.get("EDGECXR_EMULATED")}  # set by edgecxr's emulated-Pi python3
     model_file = Path("/proc/device-tree/model")
     if model_file.exists():
         info["board"] = model_file.read_bytes().rstrip(b"\0").decode(errors="replace")
@@ -272,12 +308,15 @@ def parse_args(argv):
     p.add_argument("--model", type=Path, required=True, help=".tflite model")
     p.add_argument("--spec", type=Path, help="spec.json written by edgecxr (preprocessing, labels)")
     p.add_argument("--runtime", choices=list(RUNTIMES), help="interpreter to use (default: first installed)")
+    p.add_argument("--kernels", choices=list(KERNELS), default=DEFAULT_KERNELS,
+                   help="kernel family (default: %(default)s, the same int8 bytes on every CPU)")
     p.add_argument("--threads", type=int, help="interpreter threads (default: the runtime's choice)")
     p.add_argument("--watch", type=Path, help="classify new images that appear in this folder")
     p.add_argument("--interval", type=float, default=0.5, help="--watch polling period, seconds")
     p.add_argument("--bench", type=int, metavar="N", help="time N inferences, print one JSON object")
     p.add_argument("--warmup", type=int, default=10, help="untimed inferences before --bench")
-    p.add_argument("--data", type=Path, help="--bench on real images from this folder (needs --spec)")
+    p.add_argument("--data", type=Path, help="--bench on real images from this folder (needs --spec); "
+                   "also prints their int8 outputs")
     return p.parse_args(argv)
 
 
@@ -285,12 +324,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         spec = PreprocessSpec.load(args.spec) if args.spec else None
-        runtime, model = open_model(args.model, args.runtime, args.threads)
+        runtime, model = open_model(args.model, args.runtime, args.threads, args.kernels)
         if args.bench:
-            inputs, source = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))
+            inputs, files = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))
             result = bench(model, runtime, inputs, args.bench, args.warmup, args.threads)
+            source = f"{len(files)} images from {args.data}" if files else "random pixels"
+            outputs = {"outputs": {f: raw_bytes(model(x)) for f, x in zip(files, inputs)}} if files else {}
             emit_line({"model": args.model.name, "input_dtype": np.dtype(model.input_dtype).name,
-                       "inputs": source, **result, **machine()})
+                       "inputs": source, **result, **outputs, **machine()})
             return 0
         if spec is None:
             raise Failure("classifying images needs --spec", "pass the spec.json exported with the model")

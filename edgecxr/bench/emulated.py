@@ -1,0 +1,153 @@
+"""`edgecxr bench MODEL --device pi4-emu|pi5-emu`: the Raspberry Pi runner on an emulated Pi
+(edgecxr.bench.pi_emu), compared byte for byte with the same runner on this computer, for
+each runtime and kernel family.
+
+The int8 bytes depend on the kernel family as well as the model, so the report says, per
+(runtime, family), how many images give the host's exact bytes and how many decisions change,
+and how many decisions each family changes against the reference kernels. Timings are QEMU
+user-mode emulation on this computer: the report labels them ``emulated_*`` so that they are
+never read, or tabled, as a Pi's speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from edgecxr.bench import pi_emu, runner
+from edgecxr.bench.host import model_files, spec_for
+from edgecxr.errors import DeviceError
+from edgecxr.preprocess import PreprocessSpec, dequantize
+from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
+
+KERNEL_FAMILIES = list(KERNELS)
+REFERENCE = DEFAULT_KERNELS  # the family every other one is compared with
+SYNTHETIC_SEED = 14
+
+
+@dataclass
+class EmuOptions:
+    runs: int = 20
+    warmup: int = 2
+    threads: int | None = None  # None: the runtime's default
+    runtimes: list[str] | None = None  # None: pi_emu.DEFAULT_RUNTIMES
+    kernels: list[str] | None = None  # None: every family
+    data: Path | None = None  # folder of images; None: synthetic chest images
+    images: int = 8  # how many images are compared
+    timeout: float = 600  # seconds per runner call
+
+
+def synthetic_images(folder: Path, count: int, size: int) -> Path:
+    """Seeded chest-like images (half with opacities), so outputs spread around the threshold."""
+    from edgecxr.data.synth import chest_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SYNTHETIC_SEED)
+    for i in range(count):
+        Image.fromarray(chest_image(rng, size, opacities=3 * (i % 2))).save(folder / f"synth_{i:02d}.png")
+    return folder
+
+
+def _call(argv: list[str], where: str, runtime: str, timeout: float) -> dict:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return runner.parse_result(proc.returncode, proc.stdout, proc.stderr, where, runtime)
+
+
+def _decisions(outputs: dict[str, list[int]], spec: PreprocessSpec, quant: dict) -> dict[str, object]:
+    from edgecxr.export.source import decide
+
+    if not spec.labels:  # a bare .tflite: classes by index, as the runner names them
+        width = max(2, *(len(raw) for raw in outputs.values()))
+        spec = dataclasses.replace(spec, labels=[str(i) for i in range(width)])
+    return {f: decide(dequantize(np.array(raw), quant["scale"], quant["zero_point"]), spec)
+            for f, raw in outputs.items()}
+
+
+def compare(device: dict[str, list[int]], host: dict[str, list[int]], spec: PreprocessSpec, quant: dict) -> dict:
+    """Images with the same bytes, the largest difference in int8 steps, decisions that differ."""
+    steps = [int(np.max(np.abs(np.array(device[f]) - np.array(host[f])))) for f in host]
+    d, h = _decisions(device, spec, quant), _decisions(host, spec, quant)
+    return {"images": len(host), "bit_exact": sum(s == 0 for s in steps), "max_step_difference": max(steps, default=0),
+            "decisions_differ": sum(d[f] != h[f] for f in host)}
+
+
+def _measure(python: Path, script: Path, args: list[str], where: str, runtime: str, timeout: float) -> tuple[dict, dict]:
+    """(the emulated run's result, this computer's) for one runner call; a crash on the board is
+    kept as the row's error (the other families still run), a crash here is raised."""
+    host = _call([sys.executable, str(script), *args], "this computer", runtime, timeout)
+    try:
+        return _call([str(python), str(script), *args], where, runtime, timeout), host
+    except DeviceError as e:
+        if not runner.SIGNAL_NAME.search(e.message):
+            raise
+        return {"error": e.message.rsplit(": ", 1)[-1]}, host
+
+
+def _row(model: Path, runtime: str, kernels: str, dev: dict, host: dict, spec: PreprocessSpec, quant: dict | None) -> dict:
+    row = {"model": model.name, "runtime": runtime, "runtime_version": host["runtime_version"], "kernels": kernels}
+    if "error" in dev:
+        return {**row, "error": dev["error"]}
+    row.update(threads=dev["threads"], emulated_p50_ms=dev["p50_ms"], emulated_p90_ms=dev["p90_ms"],
+               emulated_images_per_s=dev["images_per_s"])
+    if quant is not None:
+        same = compare(dev["outputs"], host["outputs"], spec, quant)
+        row.update(images=same["images"], bit_exact_with_host=same["bit_exact"],
+                   max_step_difference=same["max_step_difference"], decisions_differ_from_host=same["decisions_differ"])
+    return row
+
+
+def _families(model: Path, runtime: str, on_device: dict, spec: PreprocessSpec, quant: dict) -> list[dict]:
+    """Each family against the reference kernels, on the emulated board."""
+    rows = []
+    for kernels, outputs in on_device.items():
+        if kernels != REFERENCE and REFERENCE in on_device:
+            diff = compare(outputs, on_device[REFERENCE], spec, quant)
+            rows.append({"model": model.name, "runtime": runtime, "kernels": kernels, "vs": REFERENCE,
+                         "images": diff["images"], "outputs_differ": diff["images"] - diff["bit_exact"],
+                         "max_step_difference": diff["max_step_difference"], "decisions_differ": diff["decisions_differ"]})
+    return rows
+
+
+def bench_emulated(target: str | Path, device: str, options: EmuOptions | None = None) -> dict:
+    """{"device", "emulated": True, "machine", "results": per (model, runtime, family), "families"}."""
+    from edgecxr.runtimes import TFLiteModel, check_kernels
+
+    options = options or EmuOptions()
+    for kernels in options.kernels or []:
+        check_kernels(kernels)
+    runtimes = tuple(options.runtimes or pi_emu.DEFAULT_RUNTIMES)
+    board = pi_emu.board(device)
+    python = pi_emu.userland(device, tuple(sorted({*pi_emu.DEFAULT_RUNTIMES, *runtimes})))  # one cached userland
+    where = f"{device} (emulated)"
+    rows, families, machine = [], [], {}
+    with tempfile.TemporaryDirectory(prefix="edgecxr-emu-") as tmp:
+        script = runner.stage(Path(tmp) / "runner")
+        for model in model_files(target):
+            spec_path = spec_for(model, Path(tmp))
+            spec = PreprocessSpec.load(spec_path)
+            data = options.data or synthetic_images(Path(tmp) / "images", options.images, max(spec.width, 64))
+            quant = TFLiteModel(model).output_quant
+            for rt in runtimes:
+                on_device = {}
+                for kernels in options.kernels or KERNEL_FAMILIES:
+                    args = runner.bench_args(str(model), max(options.runs, options.images), options.warmup,
+                                             options.threads, rt, str(spec_path), str(data), kernels)
+                    dev, host = _measure(python, script, args, where, rt, options.timeout)
+                    machine = runner.split_machine(dev) or machine
+                    rows.append(_row(model, rt, kernels, dev, host, spec, quant))
+                    if "outputs" in dev:
+                        on_device[kernels] = dev["outputs"]
+                if quant is not None:
+                    families += _families(model, rt, on_device, spec, quant)
+    machine["emulated"] = machine.get("emulated") or f"qemu-aarch64 -cpu {board.qemu_cpu}"
+    return {"device": device, "emulated": True, "board": board.model, "machine": machine,
+            "images": str(options.data) if options.data else f"{options.images} synthetic chest images",
+            "results": rows, "families": families,
+            "note": "timings are QEMU emulation on this computer, not a Raspberry Pi's speed"}
