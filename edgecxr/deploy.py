@@ -5,7 +5,8 @@ are checked on the device against the bundle manifest's sha256, its requirements
 (install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
 on the bundled images near the decision threshold, byte for byte for one kernel family.
 ``flash``: arduino-cli builds the bundle's Arduino example and uploads it to a board of
-benchmarks/devices.toml.
+edgecxr/boards.toml; an emulated board (qemu-m4, ...) gets the bare-metal firmware, built and
+booted on QEMU.
 """
 
 from __future__ import annotations
@@ -207,6 +208,33 @@ def _board_present(target, port_given: bool) -> bool:
             if match.get("fqbn") == target.fqbn:
                 return True
     return False
+
+
+def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernels: str = "cmsis-nn",
+                   model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, timeout: float = 120) -> dict:
+    """An emulated board: export the firmware, build it, boot it on QEMU, return its serial output
+    (the self-test image's label, score and instructions) next to what the host expects."""
+    from edgecxr.bench import micro
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.export.source import load_source
+    from edgecxr.firmware import build as fb
+    from edgecxr.firmware import emulator
+    from edgecxr.firmware.project import write_project
+
+    b = get_board(board)
+    fb.check_tools(("qemu-system-arm",))
+    tree = fb.tflm_tree(tflm)
+    source = load_source(Run.open(run, runs_root), model)
+    with tempfile.TemporaryDirectory(prefix="edgecxr-flash-") as tmp:
+        project = Path(tmp) / "firmware"
+        made = write_project(source, project)
+        build = fb.Build(project, b, kernels, tree, Path(tmp) / "out")
+        elf = fb.build(build, [f"Register_{op}" for op in micro.builtin_ops(source.model_path)])
+        size = fb.sizes(elf)
+        serial, report = emulator.boot(b, elf, timeout=timeout)
+    return {"board": board, "name": b.name, "kernels": kernels, "command": " ".join(emulator.command(b, elf)),
+            "serial": serial, "selftest": report["results"][0], "expected": made["reference"].to_dict(),
+            "flash_bytes": size["flash_bytes"], "dry_run": False, "emulated": True}
 
 
 def flash(run: str | Path, board: str, port: str | None = None, dry_run: bool = False, model: str | None = None,

@@ -1,7 +1,8 @@
 """Files that ship beside the package: the dataset registry, the board table and the
-device-side templates. From a source checkout they are the repository's own top-level
-files (``datasets.toml``, ``benchmarks/devices.toml``, ``firmware_bundle/``); an installed
-wheel carries copies under ``<prefix>/share/edgecxr/`` (pyproject's data-files)."""
+device-side templates. From a source checkout they are the repository's own files
+(``datasets.toml``, ``firmware_bundle/``, and ``edgecxr/boards.toml``, which is package data);
+an installed wheel carries the top-level ones under ``<prefix>/share/edgecxr/`` (pyproject's
+data-files) and the board table inside the package."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def roots() -> list[Path]:
 
 
 def resource(relpath: str) -> Path:
-    """The shipped file or folder ``relpath`` (e.g. "benchmarks/devices.toml")."""
+    """The shipped file or folder ``relpath`` (e.g. "datasets.toml")."""
     for root in roots():
         if (root / relpath).exists():
             return root / relpath

@@ -10,9 +10,11 @@ import pytest
 # the decoded-image cache of the tests never touches the user's ~/.cache
 os.environ.setdefault("EDGECXR_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-cache-"))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# TFLM object files are shared by the session's firmware builds, never the user's ~/.cache
+os.environ.setdefault("EDGECXR_TFLM_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-tflm-"))
 
 pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_ssh", "tests.fixtures_export",
-                  "tests.fixtures_run", "tests.fixtures_quantize", "tests.fixtures_pi_emu"]
+                  "tests.fixtures_run", "tests.fixtures_quantize", "tests.fixtures_pi_emu", "tests.fixtures_firmware"]
 
 REPO = Path(__file__).resolve().parents[1]
 

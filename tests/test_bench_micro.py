@@ -32,10 +32,22 @@ def test_io_bytes_and_float_detection(tiny_int8_tflite, tiny_float_tflite):
     assert micro.is_float_model(tiny_float_tflite) and not micro.is_float_model(tiny_int8_tflite)
 
 
-def test_resolver_names():
-    assert micro.resolver_name("DEPTHWISE_CONV_2D") == "AddDepthwiseConv2D"
-    assert micro.resolver_name("AVERAGE_POOL_2D") == "AddAveragePool2D"
-    assert micro.resolver_name("RELU6") == "AddRelu6"
+def test_resolver_names_come_from_tflm():
+    from edgecxr.firmware.resolver import registration, table
+
+    assert registration("DEPTHWISE_CONV_2D")["method"] == "AddDepthwiseConv2D"
+    assert registration("BATCH_MATMUL")["method"] == "AddBatchMatMul"  # not "AddBatchMatmul"
+    assert registration("BATCH_TO_SPACE_ND")["method"] == "AddBatchToSpaceNd"
+    assert registration("CONV_2D")["int8"] == "Register_CONV_2D_INT8"
+    assert len(table()) > 90
+    with pytest.raises(ModelError, match="no kernel for operator NOT_AN_OP"):
+        registration("NOT_AN_OP")
+
+
+def test_resolver_table_matches_the_tflm_tree(tflm_dir):
+    from edgecxr.firmware.resolver import parse_tree, table
+
+    assert parse_tree(tflm_dir) == table()
 
 
 def test_not_a_tflite(tmp_path):

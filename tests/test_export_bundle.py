@@ -66,14 +66,20 @@ def test_default_output_lands_in_the_run_and_its_manifest(export_run, tmp_path):
 def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run, tmp_path):
     lib = exported_bundle / "arduino" / "edgecxr_tiny_run"
     props = dict(line.split("=", 1) for line in (lib / "library.properties").read_text().splitlines())
-    assert props["name"] == "edgecxr_tiny_run" and props["includes"] == "tiny_run_model.h"
+    assert props["name"] == "edgecxr_tiny_run" and props["includes"] == "edgecxr_app.h"
     sketch_dir = lib / "examples" / "tiny_run_classify"
     sketch = (sketch_dir / "tiny_run_classify.ino").read_text()
     model = exported_bundle / "tflite" / "model.tflite"
-    assert re.findall(r"resolver\.(\w+)\(\);", sketch) == tflm_ops(model)
-    assert "MicroMutableOpResolver<EDGECXR_TFLM_OP_COUNT>" in sketch
-    assert "alignas(16) uint8_t tensor_arena[EDGECXR_ARENA_SIZE]" in sketch
+    ops = (lib / "src" / "edgecxr_ops.h").read_text()
+    assert re.findall(r"r\.(\w+)\(", ops) == tflm_ops(model)
+    assert "edgecxr_app_setup()" in sketch and "edgecxr_app_step()" in sketch
     assert "void setup()" in sketch and "void loop()" in sketch and "${" not in sketch
+    # the same main loop and generated files as the bare-metal firmware: only the board hooks differ
+    firmware = exported_bundle / "firmware"
+    assert (lib / "src" / "edgecxr_app.cpp").read_text() == (firmware / "app" / "edgecxr_app.cc").read_text()
+    for generated in ("model_settings.h", "edgecxr_ops.h", "tiny_run_model.c", "edgecxr_preprocess.h"):
+        assert (lib / "src" / generated).read_text() == (firmware / "generated" / generated).read_text(), generated
+    assert (sketch_dir / "test_image.h").read_text() == (firmware / "generated" / "test_image.h").read_text()
     settings = (lib / "src" / "model_settings.h").read_text()
     assert (exported_bundle / "c-header" / "model_settings.h").read_text() == settings
 
@@ -89,8 +95,12 @@ def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run,
     np.testing.assert_array_equal(values, to_int8(preprocess_file(ref.image, spec), q["scale"], q["zero_point"]).ravel())
     assert f'EXPECTED_LABEL "{ref.label}"' in header
 
-    # the hooks compile as C++ against the generated headers
-    subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(sketch_dir / "image_provider.cpp"),
-                    "-I", str(lib / "src"), "-o", str(tmp_path / "ip.o")], check=True, capture_output=True, text=True)
+    # the board hooks compile as C++ against the generated headers (the whole library: test_firmware.py)
+    (tmp_path / "Arduino.h").write_text("#pragma once\n#include <stdint.h>\nstruct S { void println(const char*); "
+                                        "void print(const char*); };\nextern S Serial;\nuint32_t micros();\n"
+                                        "void delay(uint32_t);\n")
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(sketch_dir / "board_arduino.cpp"),
+                    "-I", str(lib / "src"), "-I", str(tmp_path), "-o", str(tmp_path / "b.o")], check=True,
+                   capture_output=True, text=True)
     readme = (lib / "README.md").read_text()
     assert "arduino-cli compile --fqbn arduino:mbed_nano:nano33ble" in readme and "${" not in readme

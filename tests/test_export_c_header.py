@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edgecxr.bench.micro import measure_arena, tflm_ops
+from edgecxr.bench.micro import arena_size, measure_arena, tflm_ops
 from edgecxr.cli import app
-from edgecxr.export.c_header import arena_with_margin
 from edgecxr.runtimes import TFLiteModel
 
 NAME = "tiny_run"  # the fixture run "tiny-run", sanitized
@@ -88,7 +87,7 @@ def test_settings_are_the_models_own_numbers(tmp_path, header_dir, exported_bund
     assert (h, w, c) == tuple(int(d) for d in tfl.input["shape"][1:])
     assert k == 2 and lines[4:6] == ["NORMAL", "PNEUMONIA"]
     measured = measure_arena(model)
-    assert arena == arena_with_margin(measured) and measured < arena <= measured * 1.1 + 1024
+    assert arena == arena_size(measured) and arena % 16 == 0 and measured <= arena < measured + 16
     settings = (header_dir / "model_settings.h").read_text()
     assert f"#define EDGECXR_ARENA_MEASURED_BYTES {measured}\n" in settings
     ops = re.search(r"#define EDGECXR_TFLM_OPS\(X\) (.*)", settings).group(1)
@@ -126,7 +125,7 @@ def test_a_name_that_is_not_a_c_identifier_is_sanitized_and_compiles(export_run,
 
     doc = json.loads(result.stdout)
     assert doc["name"] == "m_9_lives_cxr" and doc["sanitized_from"] == "9 lives-cxr!"
-    assert sorted(p.name for p in out.iterdir()) == ["edgecxr_preprocess.h", "m_9_lives_cxr_model.c", "m_9_lives_cxr_model.h",
-                                                     "model_settings.h"]
+    assert sorted(p.name for p in out.iterdir()) == ["edgecxr_ops.h", "edgecxr_preprocess.h", "m_9_lives_cxr_model.c",
+                                                     "m_9_lives_cxr_model.h", "model_settings.h"]
     subprocess.run(["gcc", "-std=c99", "-pedantic", *WARN, "-c", str(out / "m_9_lives_cxr_model.c"), "-o",
                     str(tmp_path / "m.o")], check=True, capture_output=True, text=True)

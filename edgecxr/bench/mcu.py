@@ -3,7 +3,7 @@
 RAM = the tensor arena TFLM really allocates (measured, edgecxr.bench.micro) + the input and
 output buffers of the application; flash = model bytes + the runtime's code for that core;
 latency = MACs x cycles-per-MAC / clock, for the reference kernels and the core's optimized
-library, with coefficients (and their sources) in benchmarks/devices.toml.
+library, with coefficients (and their sources) in edgecxr/boards.toml.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.resources import resource
 from edgecxr.runtimes import check_tflite
 
-DEVICES_FILE = "benchmarks/devices.toml"  # shipped beside the package (edgecxr.resources)
+DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
 KB = 1024
 
 
@@ -37,17 +37,25 @@ class Board:
     optimized_library: str
     runtime_code_kb: float
     fqbn: str | None = None  # arduino-cli board id, read by `edgecxr flash`
+    gcc_cpu: str | None = None  # arm-none-eabi-gcc CPU flags of the core (firmware builds)
+    emulated_by: str | None = None  # the emulated board of this core (measured instruction counts)
+    qemu_machine: str | None = None  # set: an emulated board (qemu-system-arm -M)
+    qemu_cpu: str | None = None
+
+    @property
+    def emulated(self) -> bool:
+        return self.qemu_machine is not None
 
 
 def load_boards(path: Path | None = None) -> dict[str, Board]:
-    """Boards of ``path`` (default benchmarks/devices.toml), each merged with its core's figures."""
+    """Boards of ``path`` (default edgecxr/boards.toml), each merged with its core's figures."""
     path = Path(path) if path else resource(DEVICES_FILE)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"devices file {path} not found", "pass --devices-file PATH to a boards TOML") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see benchmarks/devices.toml)") from None
+        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see edgecxr/boards.toml)") from None
     cores, boards = data.get("cores", {}), {}
     for key, b in data.get("boards", {}).items():
         if b.get("core") not in cores:
@@ -56,7 +64,7 @@ def load_boards(path: Path | None = None) -> dict[str, Board]:
         try:
             boards[key] = Board(key=key, **b, **cores[b["core"]])
         except TypeError as e:
-            raise ConfigError(f"{path}: board {key}: {e}", "compare with benchmarks/devices.toml") from None
+            raise ConfigError(f"{path}: board {key}: {e}", "compare with edgecxr/boards.toml") from None
     return boards
 
 
@@ -86,8 +94,18 @@ def _advice(ram_over_kb: float, flash_over_kb: float, is_float: bool) -> list[st
     return advice
 
 
-def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None = None) -> dict:
-    """Fits / does not fit on ``board_key``, with RAM and flash margins, MACs and latency estimates."""
+def measured_latency(instructions: int, clock_mhz: float) -> float:
+    """Milliseconds at one instruction per cycle: a lower bound (no wait states, no stalls)."""
+    return round(instructions / (clock_mhz * 1e3), 3)
+
+
+def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None = None,
+               measured: dict | None = None) -> dict:
+    """Fits / does not fit on ``board_key``, with RAM and flash margins, MACs and latency estimates.
+
+    ``measured`` ({"board": "qemu-m4", "reference": instructions, "cmsis-nn": instructions}, from
+    ``edgecxr.bench.qemu`` on the emulated board of the same core) replaces the MLPerf-derived
+    coefficients with those instruction counts at this board's clock."""
     model_path = Path(model_path)
     model_bytes = len(check_tflite(model_path))
     board = get_board(board_key, devices_file)
@@ -118,6 +136,15 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
         "optimized_library": board.optimized_library,
         "fits": fits, "verdict": "fits" if fits else "does not fit",
         "advice": [] if fits else _advice(-ram_margin_kb, -flash_margin_kb, is_float),
-        "estimate_note": "latency = MACs x cycles/MAC (MLPerf Tiny-derived, see devices.toml) / clock; "
+        "estimate_note": "latency = MACs x cycles/MAC (MLPerf Tiny-derived, see boards.toml) / clock; "
                          "RAM arena measured with the TFLM Python runtime (64-bit host: slight over-estimate)",
-    }
+    } | (_measured(measured, board) if measured else {})
+
+
+def _measured(measured: dict, board: Board) -> dict:
+    return {"latency_ms_reference": measured_latency(measured["reference"], board.clock_mhz),
+            "latency_ms_optimized": measured_latency(measured["cmsis-nn"], board.clock_mhz),
+            "instructions_reference": measured["reference"], "instructions_optimized": measured["cmsis-nn"],
+            "estimate_note": f"latency = instructions per inference measured on {measured['board']} (QEMU, "
+                             f"same core) / {board.clock_mhz:g} MHz, at one instruction per cycle: a lower bound "
+                             "(real cores add wait states and stalls); RAM arena measured with the TFLM Python runtime"}

@@ -24,8 +24,7 @@ from edgecxr.runtimes import check_tflite
 TFLM_INSTALL = "pip install tflite-micro"
 MEASURE_ARENA_BYTES = 64 * 1024 * 1024  # large enough for any model a microcontroller could hold
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
-# operators TFLM names differently from the CamelCase of their builtin name
-_RESOLVER_NAME_EXCEPTIONS = {"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd"}
+ARENA_ALIGN = 16  # TFLM aligns the arena to 16 bytes; the arena that works is the measured size rounded up
 
 
 def _schema():
@@ -65,17 +64,34 @@ def _opcode(model, op) -> str:
     return _builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
 
 
-def resolver_name(builtin: str) -> str:
-    """CONV_2D -> AddConv2D: the MicroMutableOpResolver method that registers the operator."""
-    if builtin in _RESOLVER_NAME_EXCEPTIONS:
-        return _RESOLVER_NAME_EXCEPTIONS[builtin]
-    return "Add" + "".join(part if part[0].isdigit() else part.capitalize() for part in builtin.split("_"))
+def builtin_ops(model_path: str | Path) -> dict[str, bool]:
+    """{builtin operator: True when every use of it is int8 in and out}, sorted by name.
+
+    An operator used only on int8 tensors can be registered with its int8-only kernel
+    (``Register_CONV_2D_INT8``), which leaves the other dtypes' code out of the firmware."""
+    model = _model(model_path)
+    int8 = _schema().TensorType.INT8
+    found: dict[str, bool] = {}
+    for g in model.subgraphs:
+        for op in g.operators or []:
+            name = _opcode(model, op)
+            ends = [g.tensors[i].type for i in (op.inputs[0], op.outputs[0]) if i >= 0]
+            found[name] = found.get(name, True) and all(t == int8 for t in ends)
+    return dict(sorted(found.items()))
 
 
 def tflm_ops(model_path: str | Path) -> list[str]:
-    """The resolver methods the model needs ("AddConv2D", "AddSoftmax", ...), sorted, unique."""
-    model = _model(model_path)
-    return sorted({resolver_name(_opcode(model, op)) for g in model.subgraphs for op in (g.operators or [])})
+    """The resolver methods the model needs ("AddConv2D", "AddSoftmax", ...), sorted, unique,
+    named by TFLM's own resolver header (edgecxr.firmware.resolver)."""
+    from edgecxr.firmware.resolver import registration
+
+    return sorted({registration(op)["method"] for op in builtin_ops(model_path)})
+
+
+def arena_size(measured: int) -> int:
+    """The tensor arena to reserve for ``measured`` bytes, rounded up to 16. ``measured`` is the
+    64-bit host's figure, a little above what a 32-bit core uses (the firmware reports its own)."""
+    return -(-measured // ARENA_ALIGN) * ARENA_ALIGN
 
 
 def _per_sample(shape) -> int:
@@ -99,18 +115,22 @@ def _fc_macs(out_shape, filt_shape) -> int:  # weights (Out, In)
 _MAC_RULES = {"CONV_2D": _conv_macs, "DEPTHWISE_CONV_2D": _depthwise_macs, "FULLY_CONNECTED": _fc_macs}
 
 
-def count_macs(model_path: str | Path) -> int:
-    """Multiply-accumulates of one inference (batch of 1) from conv, depthwise and FC operators."""
+def layer_macs(model_path: str | Path) -> list[tuple[str, int]]:
+    """(operator, MACs) of every operator in execution order (0 for operators without weights)."""
     model = _model(model_path)
-    total = 0
+    layers = []
     for g in model.subgraphs:
         for op in g.operators or []:
-            rule = _MAC_RULES.get(_opcode(model, op))
-            if rule:
-                out = g.tensors[op.outputs[0]].shape
-                weights = g.tensors[op.inputs[1]].shape
-                total += rule(list(out), list(weights))
-    return total
+            name = _opcode(model, op)
+            rule = _MAC_RULES.get(name)
+            macs = rule(list(g.tensors[op.outputs[0]].shape), list(g.tensors[op.inputs[1]].shape)) if rule else 0
+            layers.append((name, int(macs)))
+    return layers
+
+
+def count_macs(model_path: str | Path) -> int:
+    """Multiply-accumulates of one inference (batch of 1) from conv, depthwise and FC operators."""
+    return sum(macs for _, macs in layer_macs(model_path))
 
 
 def measure_arena(model_path: str | Path) -> int:

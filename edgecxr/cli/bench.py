@@ -26,8 +26,9 @@ MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_
 @app.command()
 def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
-    device: Annotated[str, typer.Option("--device", help="host, rpi, an emulated Pi (pi4-emu, pi5-emu), or a "
-                                        "board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico).")] = "host",
+    device: Annotated[str, typer.Option("--device", help="host, rpi, an emulated Pi (pi4-emu, pi5-emu), a "
+                                        "board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico), or an "
+                                        "emulated Cortex-M board that runs the firmware (qemu-m4, qemu-m7, qemu-m3).")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,
@@ -44,15 +45,24 @@ def bench(
     runtime: Annotated[list[str] | None, typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
                                                          "tflite-micro (repeat; default: all installed).")] = None,
     kernels: Annotated[list[str] | None, typer.Option("--kernels", help="Kernel family: reference, builtin or "
-                                                         "xnnpack (repeat; default: reference; emulated Pi: all).")] = None,
+                                                         "xnnpack (repeat; default: reference; emulated Pi: all); "
+                                                         "qemu-*: reference or cmsis-nn (default both).")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="host, emulated Pi: real preprocessed images from "
-                                                 "this folder instead of random (or synthetic) inputs.")] = None,
+                                                 "this folder instead of random (or synthetic) inputs; qemu-*: the "
+                                                 "images the firmware runs (default: the run's validation split).")] = None,
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="TensorFlow Lite Micro tree for firmware builds "
+                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
+    images: Annotated[int, typer.Option("--images", min=1, help="qemu-*: how many images the firmware "
+                                        "classifies.")] = 50,
+    layers: Annotated[bool, typer.Option("--layers", help="qemu-*: also count instructions per layer "
+                                         "(first image).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
-                                                         "benchmarks/devices.toml).")] = None,
+                                                         "edgecxr/boards.toml).")] = None,
     as_json: JsonOpt = False,
 ):
-    """How fast a model runs on this computer or a Raspberry Pi, and whether it fits a microcontroller."""
+    """How fast a model runs on this computer or a Raspberry Pi, whether it fits a microcontroller, and
+    what its firmware does on an emulated Cortex-M board."""
     choice = _run_choice(target)
     if device == "host":
         from edgecxr.bench.host import BenchOptions, bench_host
@@ -66,10 +76,16 @@ def bench(
 
         result = bench_emulated(target, device, EmuOptions(runs, warmup, (threads or [None])[0], runtime, kernels,
                                                            data, timeout=timeout))
+    elif device.startswith("qemu-"):
+        from edgecxr.bench.qemu import KERNEL_SETS, QemuOptions, bench_qemu
+
+        result = bench_qemu(target, device, QemuOptions(tflm, data, images, tuple(kernels or KERNEL_SETS), timeout,
+                                                        profile=layers), devices_file)
     else:
         from edgecxr.bench.mcu import mcu_report
 
-        result = mcu_report(choice.path if choice else _single_model(target), device, devices_file)
+        measured = _measure_core(target, device, tflm, devices_file, timeout)
+        result = mcu_report(choice.path if choice else _single_model(target), device, devices_file, measured)
     if choice:
         result["int8_model"] = choice.to_dict()
     emit(result, as_json, _print)
@@ -85,6 +101,22 @@ def _run_choice(target: str):
     if not path.is_dir() or not any((path / a.file).is_file() for a in INT8):
         return None
     return choose_int8(Run(path))
+
+
+def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) -> dict | None:
+    """With a TFLM tree (--tflm or $EDGECXR_TFLM_DIR) and an emulated board of the same core: the
+    instruction counts measured there, per kernel set; else None (the verdict estimates)."""
+    import os
+
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.bench.qemu import QemuOptions, bench_qemu
+    from edgecxr.firmware.build import TFLM_ENV
+
+    board = get_board(device, devices_file)
+    if not (tflm or os.environ.get(TFLM_ENV)) or not board.emulated_by:
+        return None
+    rows = bench_qemu(target, board.emulated_by, QemuOptions(tflm, images=images, timeout=timeout), devices_file)
+    return {"board": board.emulated_by, **{r["kernels"]: r["instructions_per_inference"] for r in rows["results"]}}
 
 
 def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout,
@@ -109,10 +141,32 @@ def _single_model(target: str) -> Path:
     return (int8 or files)[0]
 
 
+QEMU_COLUMNS = ["kernels", "identical", "images", "instructions_per_inference", "instructions_per_mac", "flash_bytes",
+                "ram_bytes", "stack_peak_bytes", "ram_total_bytes", "arena_used_bytes"]
+
+
+def _print_qemu(result: dict) -> None:
+    typer.echo(f"{result['board']}: {result['model']}, {result['macs']} MACs, {result['images']} images from "
+               f"{result['images_from']}")
+    typer.echo(table(result["results"], QEMU_COLUMNS))
+    for row in result["results"]:
+        diff = row.get("first_difference")
+        typer.echo(f"{row['kernels']}: " + ("int8 outputs identical to the host's " + result["host_reference"]
+                                             + f" on all {row['images']} images" if row["bit_exact"] else
+                                             f"first difference on {diff['image']}: device {diff['device']}, "
+                                             f"host {diff['host']}"))
+        for i, layer in enumerate(row.get("layers", [])):
+            typer.echo(f"  layer {i:>2} {layer['op']:<20} {layer['instructions']:>12}")
+    typer.echo(f"note: {result['note']}")
+
+
 def _print(result: dict) -> None:
     if "int8_model" in result:
         m = result["int8_model"]
         typer.echo(f"int8 model of the run (what export ships): {m['file']} -- {m['reason']}")
+    if "qemu_machine" in result:
+        _print_qemu(result)
+        return
     if result.get("emulated"):
         m = result["machine"]
         typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulated']} on this computer, Python {m['python']}; "
@@ -136,6 +190,7 @@ def _print(result: dict) -> None:
             typer.echo("note: timings under emulation are this computer's, not the board's")
         return
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
+    typer.echo(f"note: {result['estimate_note']}")
     typer.echo(f"operators: {', '.join(result['ops'])}")
     for line in result["advice"]:
         typer.echo(f"- {line}")

@@ -106,16 +106,29 @@ def _print_deploy(r: dict) -> None:
 @app.command()
 def flash(
     run: RunArg,
-    board: Annotated[str, typer.Option("--board", help="A board of benchmarks/devices.toml (e.g. nano33ble).")],
+    board: Annotated[str, typer.Option("--board", help="A board of edgecxr/boards.toml (e.g. nano33ble, or qemu-m4 to boot the firmware on QEMU).")],
     port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: found by "
                                                 "arduino-cli board list).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "
                                           "(the bundle is still exported if the run has none).")] = False,
     model: ModelOpt = None,
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="Emulated boards: TensorFlow Lite Micro tree "
+                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
+    kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards: cmsis-nn or reference.")] = "cmsis-nn",
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
 ):
-    """Build the Arduino example with arduino-cli and upload it to the board."""
+    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3) boots it on QEMU
+    and shows its serial output; a physical board gets the Arduino example through arduino-cli."""
+    if board.startswith("qemu-"):
+        from edgecxr.bench.qemu import KERNEL_SETS
+        from edgecxr.deploy import flash_emulated
+        from edgecxr.errors import ConfigError
+
+        if kernels not in KERNEL_SETS:
+            raise ConfigError(f"unknown --kernels {kernels!r}", f"choose {' or '.join(KERNEL_SETS)}")
+        emit(flash_emulated(run, board, tflm, kernels, model, runs_root), as_json, _print_flash)
+        return
     from edgecxr.deploy import flash as run_flash
 
     result = run_flash(run, board, port=port, dry_run=dry_run, model=model, runs_root=runs_root)
@@ -123,6 +136,13 @@ def flash(
 
 
 def _print_flash(r: dict) -> None:
+    if r.get("emulated"):
+        typer.echo(f"$ {r['command']}")
+        typer.echo(r["serial"].rstrip())
+        same = r["selftest"]["raw"] == r["expected"]["raw"]
+        typer.echo(f"host reference kernels: {r['expected']['label']} raw {r['expected']['raw']} -> "
+                   + ("identical" if same else "DIFFERENT"))
+        return
     if r["dry_run"]:
         typer.echo("# one-time setup (board core + TensorFlow Lite Micro library):")
         for c in r["setup"]:

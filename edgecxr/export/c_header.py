@@ -9,20 +9,15 @@ needs -- input size, quantization, labels, the TFLM operators, the arena size TF
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from edgecxr import __version__
 from edgecxr.export.folder import template
-from edgecxr.export.source import ExportSource
+from edgecxr.export.source import ExportSource, Reference
 from edgecxr.runs import sha256_file, write_text
 
 BYTES_PER_LINE = 12
 ALIGNMENT = 16
-# The arena TFLM measures on this (64-bit) host, plus 10 %, rounded up to whole KiB: room for
-# a different TFLM version's bookkeeping. A 32-bit MCU needs less than the host (smaller pointers).
-ARENA_MARGIN = 0.10
-ARENA_ROUND = 1024
 
 ALIGN_MACRO = """\
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -37,10 +32,6 @@ ALIGN_MACRO = """\
 #error "edgecxr: no known way to align the model array to 16 bytes with this compiler"
 #endif
 """
-
-
-def arena_with_margin(measured: int) -> int:
-    return int(math.ceil(measured * (1 + ARENA_MARGIN) / ARENA_ROUND) * ARENA_ROUND)
 
 
 def c_string(text: str) -> str:
@@ -93,6 +84,8 @@ def model_files(source: ExportSource) -> dict[str, str]:
 
 def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
     """The values model_settings.h defines, as a dict (also returned to the caller/JSON)."""
+    from edgecxr.bench.micro import arena_size
+
     spec = source.spec
     n_out = int(_output_count(source))
     return {
@@ -105,7 +98,7 @@ def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
         "binary_threshold": spec.task == "binary" and (spec.output == "sigmoid" or spec.threshold is not None),
         "threshold": spec.threshold if spec.threshold is not None else 0.5,
         "resize_mode": spec.resize_mode, "normalize": spec.normalize,
-        "tflm_ops": list(ops), "arena_measured": arena_measured, "arena_size": arena_with_margin(arena_measured),
+        "tflm_ops": list(ops), "arena_measured": arena_measured, "arena_size": arena_size(arena_measured),
     }
 
 
@@ -146,7 +139,8 @@ def settings_header(source: ExportSource, s: dict) -> str:
         "/* The TFLM operators the model uses: X(AddConv2D) calls resolver.AddConv2D(). */",
         d("TFLM_OP_COUNT", len(s["tflm_ops"])),
         d("TFLM_OPS(X)", ops), "",
-        f"/* Tensor arena: TFLM measured {s['arena_measured']} bytes for this model; +10 %, whole KiB. */",
+        f"/* Tensor arena: TFLM measured {s['arena_measured']} bytes for this model on a 64-bit host (a 32-bit",
+        " * core uses a little less); rounded up to 16 bytes. */",
         d("ARENA_MEASURED_BYTES", s["arena_measured"]),
         d("ARENA_SIZE", s["arena_size"]), "",
         "#endif  /* EDGECXR_MODEL_SETTINGS_H_ */", "",
@@ -155,16 +149,55 @@ def settings_header(source: ExportSource, s: dict) -> str:
 
 
 PREPROCESS_HEADER = "edgecxr_preprocess.h"  # equalize + quantize in C, bit-exact with edgecxr.preprocess
+OPS_HEADER = "edgecxr_ops.h"  # the resolver with exactly the model's operators
+
+
+def _kernel(entry: dict, int8_only: bool) -> str:
+    """The registration argument: the int8-only kernel when there is one and it applies."""
+    return f"tflite::{entry['int8']}()" if int8_only and entry["int8"] else ""
+
+
+def ops_header(source: ExportSource) -> str:
+    """``edgecxr_register_ops()``: each operator once, its int8-only kernel where every use is int8."""
+    from edgecxr.bench.micro import builtin_ops
+    from edgecxr.firmware.resolver import RESOLVER_HEADER, registration
+
+    ops = builtin_ops(source.model_path)
+    entries = [(registration(op), int8) for op, int8 in ops.items()]
+    headers = sorted({e["header"] for e, int8 in entries if int8 and e["int8"]})
+    calls = [f"  if (r.{e['method']}({_kernel(e, int8)}) != kTfLiteOk) return kTfLiteError;" for e, int8 in entries]
+    return "\n".join([
+        _banner(source, "The model's operators for TFLM's MicroMutableOpResolver (names from TFLM's own header)."),
+        "#ifndef EDGECXR_OPS_H_", "#define EDGECXR_OPS_H_", "", f'#include "{RESOLVER_HEADER}"',
+        *[f'#include "{h}"' for h in headers], "",
+        f"typedef tflite::MicroMutableOpResolver<{len(entries)}> EdgecxrOpResolver;", "",
+        "inline TfLiteStatus edgecxr_register_ops(EdgecxrOpResolver& r) {", *calls, "  return kTfLiteOk;", "}", "",
+        "#endif  /* EDGECXR_OPS_H_ */", ""])
+
+
+def test_image_header(ref: Reference, spec_input: tuple[int, int, int]) -> str:
+    h, w, c = spec_input
+    expected = ref.label if isinstance(ref.label, str) else ",".join(ref.label)
+    flat = [int(v) for v in ref.input_int8.reshape(-1)]
+    values = "\n".join("  " + " ".join(f"{v}," for v in flat[i:i + 16]) for i in range(0, len(flat), 16))
+    return (f"// The test image {ref.image.name}, preprocessed and int8-quantized by edgecxr\n"
+            f"// ({w}x{h}x{c}). The model's answer on this machine: {expected}, raw int8 {ref.raw}.\n"
+            "#ifndef EDGECXR_TEST_IMAGE_H_\n#define EDGECXR_TEST_IMAGE_H_\n\n#include <stdint.h>\n\n"
+            f"#define EDGECXR_TEST_IMAGE_SIZE {len(flat)}\n"
+            f"#define EDGECXR_TEST_IMAGE_EXPECTED_LABEL {c_string(expected)}\n\n"
+            f"static const int8_t edgecxr_test_image[EDGECXR_TEST_IMAGE_SIZE] = {{\n{values}\n}};\n\n"
+            "#endif  // EDGECXR_TEST_IMAGE_H_\n")
 
 
 def write_c_sources(source: ExportSource, out: Path) -> dict:
-    """Write the model .h/.c, model_settings.h and the C preprocessing into ``out``."""
+    """Write the model .h/.c, model_settings.h, the operator registration and the C preprocessing."""
     from edgecxr.bench.micro import measure_arena, tflm_ops
 
     s = settings(source, tflm_ops(source.model_path), measure_arena(source.model_path))
     for filename, text in model_files(source).items():
         write_text(out / filename, text)
     write_text(out / "model_settings.h", settings_header(source, s))
+    write_text(out / OPS_HEADER, ops_header(source))
     write_text(out / PREPROCESS_HEADER, template(f"c/{PREPROCESS_HEADER}").read_text())
     return s
 

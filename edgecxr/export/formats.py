@@ -34,15 +34,21 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite", "model.tflite, labels.txt, spec.json", "tflite", frozenset({"model"}),
            "the int8 .tflite with its labels and preprocessing spec alongside",
            "edgecxr.export.tflite:export_tflite"),
-    Format("c-header", "<name>_model.h/.c, model_settings.h", "c-header", frozenset({"model", "name"}),
-           "C99/C++ source: the model as an aligned byte array and a generated model_settings.h "
-           "(input size, quantization, labels, TFLM operators, arena size)",
+    Format("c-header", "<name>_model.h/.c, model_settings.h, edgecxr_ops.h", "c-header", frozenset({"model", "name"}),
+           "C99/C++ source: the model as an aligned byte array, a generated model_settings.h "
+           "(input size, quantization, labels, TFLM operators, arena size) and edgecxr_ops.h (the TFLM resolver)",
            "edgecxr.export.c_header:export_c_header"),
     Format("arduino", "an Arduino library folder with a TFLM example sketch", "arduino",
            frozenset({"model", "name", "test_image"}),
            "Arduino library (library.properties, src/, examples/) whose sketch classifies a bundled "
            "test image with TensorFlow Lite Micro",
            "edgecxr.export.arduino:export_arduino"),
+    Format("firmware", "a bare-metal TFLM project: Makefile, app/, boards/qemu/, generated/", "firmware",
+           frozenset({"model", "name", "test_image"}),
+           "bare-metal TensorFlow Lite Micro firmware (main loop, exactly the model's operators, measured "
+           "arena, start-up, linker script, semihosting) with a Makefile for arm-none-eabi-g++ "
+           "(TFLM_DIR, KERNELS=cmsis-nn|reference, BOARD=qemu-m4|qemu-m7|qemu-m3)",
+           "edgecxr.firmware.project:export_firmware"),
     Format("rpi", "classify.py, model, spec, install.sh, systemd unit, self-test", "rpi",
            frozenset({"model", "test_image"}),
            "a self-contained Raspberry Pi runner folder with an install script and a self-test",

@@ -1,0 +1,129 @@
+"""``bench RUN --device qemu-m4`` (any emulated board): the run's int8 model as bare-metal TFLM
+firmware, built with each kernel set and run on QEMU on real preprocessed images.
+
+Per kernel set it reports: the int8 outputs against the host's TFLite reference kernels (the
+ones TFLM matches bit for bit), identical on every image or the first difference named;
+instructions per inference and per MAC (QEMU counts instructions, not cycles); flash and RAM
+from the ELF plus the measured stack peak; and TFLM's own arena_used_bytes on the 32-bit core.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.errors import ConfigError, DataError, DeviceError
+
+KERNEL_SETS = ("reference", "cmsis-nn")
+DEFAULT_IMAGES = 50
+KB = 1024
+CYCLES_NOTE = ("instructions counted by QEMU (-icount shift=0), not cycles: QEMU models no pipeline, "
+               "caches or flash wait states")
+
+
+@dataclass(frozen=True)
+class QemuOptions:
+    tflm: Path | None = None
+    data: Path | None = None
+    images: int = DEFAULT_IMAGES
+    kernels: tuple[str, ...] = KERNEL_SETS
+    timeout: float = 600
+    model: str | None = None
+    profile: bool = False  # per-layer instruction counts (first image)
+
+
+def image_paths(run, data: Path | None, n: int) -> list[Path]:
+    """``n`` images: the first of ``data`` (sorted), else of the run's validation split."""
+    from edgecxr.data.dataset import IMAGE_SUFFIXES
+
+    if data is not None:
+        if not Path(data).is_dir():
+            raise DataError(f"--data {data} is not a folder", "pass a folder of X-ray images")
+        found = sorted(p for p in Path(data).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    else:
+        from edgecxr.data.split import SPLIT_FILE, read_split
+
+        dataset, assignment = read_split(run.require(SPLIT_FILE, "pass --data DIR with X-ray images"))
+        found = sorted((s.path for s in dataset.samples if assignment[s.path] == "val" and s.path.is_file()), key=str)
+    if not found:
+        raise DataError(f"no images found in {data or 'the run validation split'}", "pass --data DIR with X-ray images")
+    return found[:n]
+
+
+def _compare(device: list[list[int]], host: np.ndarray, names: list[str]) -> dict:
+    diffs = [i for i, (d, h) in enumerate(zip(device, host.tolist())) if d != h]
+    out = {"images": len(device), "identical": len(device) - len(diffs), "bit_exact": not diffs}
+    if diffs:
+        i = diffs[0]
+        out["first_difference"] = {"image": names[i], "device": device[i], "host": host[i].tolist()}
+    return out
+
+
+def _one_kernel_set(project: Path, board, kernels: str, tree: Path, registrations: list[str], images, host,
+                    names, macs: int, opts: QemuOptions, work: Path) -> dict:
+    from edgecxr.firmware import build as fb
+    from edgecxr.firmware import emulator
+
+    b = fb.Build(project, board, kernels, tree, work / kernels, profile=opts.profile)
+    elf = fb.build(b, registrations)
+    size = fb.sizes(elf)
+    _, report = emulator.boot(board, elf, images, opts.timeout)
+    if len(report["results"]) != len(images):
+        raise DeviceError(f"the firmware classified {len(report['results'])} of {len(images)} images",
+                          "run `make run` in the exported firmware folder")
+    counts = [r["instructions"] for r in report["results"]]
+    per_inference = int(np.median(counts))
+    row = {"kernels": kernels, **_compare([r["raw"] for r in report["results"]], host, names),
+           "instructions_per_inference": per_inference, "instructions_min": min(counts), "instructions_max": max(counts),
+           "instructions_per_mac": round(per_inference / macs, 2) if macs else None,
+           **size, "stack_peak_bytes": report["stack_peak_bytes"],
+           "ram_total_bytes": size["ram_bytes"] + report["stack_peak_bytes"],
+           "arena_size": report["arena_size"], "arena_used_bytes": report["arena_used_bytes"]}
+    if report["layers"]:
+        row["layers"] = report["layers"]
+    return row
+
+
+def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_file: Path | None = None,
+               runs_root: Path | None = None) -> dict:
+    """Build, boot and compare, per kernel set; returns the report."""
+    from edgecxr.bench import micro
+    from edgecxr.bench.mcu import get_board
+    from edgecxr.export.source import load_source
+    from edgecxr.firmware import build as fb
+    from edgecxr.firmware.project import write_project
+    from edgecxr.preprocess import preprocess_file
+    from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
+    from edgecxr.runtimes import TFLiteModel
+
+    board = get_board(board_key, devices_file)
+    if not board.emulated:
+        raise ConfigError(f"{board_key} is not an emulated board", "use qemu-m4, qemu-m7 or qemu-m3")
+    unknown = [k for k in opts.kernels if k not in KERNEL_SETS]
+    if unknown:
+        raise ConfigError(f"unknown kernel set {unknown[0]!r}", f"choose {' or '.join(KERNEL_SETS)}")
+    fb.check_tools(("qemu-system-arm",))
+    tree = fb.tflm_tree(opts.tflm)
+    run = Run.open(target, runs_root or DEFAULT_RUNS_ROOT)
+    source = load_source(run, opts.model)
+    paths = image_paths(run, opts.data, opts.images)
+    host_model = TFLiteModel(source.model_path, kernels="reference")
+    pixels = np.stack([preprocess_file(p, source.spec) for p in paths])
+    images = np.concatenate([host_model.input_tensor(px) for px in pixels])
+    host = host_model.raw(pixels).astype(int)
+    macs = micro.count_macs(source.model_path)
+    registrations = [f"Register_{op}" for op in micro.builtin_ops(source.model_path)]
+    names = [p.name for p in paths]
+    with tempfile.TemporaryDirectory(prefix="edgecxr-firmware-") as tmp:
+        project = Path(tmp) / "firmware"
+        write_project(source, project, test_image=paths[0], devices_file=devices_file)
+        rows = [_one_kernel_set(project, board, k, tree, registrations, images, host, names, macs, opts, Path(tmp))
+                for k in opts.kernels]
+    return {"device": board.key, "board": board.name, "core": board.core, "qemu_machine": board.qemu_machine,
+            "model": source.model_path.name, "run": str(run.path), "macs": macs, "images": len(paths),
+            "images_from": str(opts.data) if opts.data else "the run's validation split",
+            "host_reference": f"TFLite reference kernels ({host_model.runtime})", "tflm": str(tree),
+            "results": rows, "note": CYCLES_NOTE}

@@ -1,0 +1,159 @@
+"""Building the exported firmware: find the tools and the TFLM tree, compile only the TFLM
+files the model needs into a shared object cache, link, and read flash and RAM from the ELF.
+
+The project's own Makefile does the work (one set of flags); this module chooses its inputs:
+``TFLM_SRCS`` (the runtime core, the kernels that define the model's registrations and their
+``*_common`` siblings, and for CMSIS-NN the library functions the link asks for) and
+``TFLM_OBJ_DIR`` under ``~/.cache/edgecxr/tflm/<core, kernel set, flags>``, so the second build
+of any model takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgecxr.errors import ConfigError, DeviceError
+
+TFLM_ENV = "EDGECXR_TFLM_DIR"
+CACHE_ENV = "EDGECXR_TFLM_CACHE"
+KERNEL_SETS = {"cmsis-nn": ["kernels_cmsis.txt", "cmsis_nn.txt"], "reference": ["kernels_ref.txt"]}
+TOOLS = {"make": "apt install make", "arm-none-eabi-g++": "apt install gcc-arm-none-eabi "
+         "libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"}
+KERNELS_DIR = "tensorflow/lite/micro/kernels/"
+SUPPORT_KERNELS = ("kernel_util.cc", "micro_tensor_utils.cc")  # helpers every kernel links against
+BUILD_TIMEOUT = 1800
+_UNDEFINED = re.compile(r"undefined reference to `([A-Za-z_]\w*)")
+_C_DEFINITION = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(arm_\w+)\s*\([^;{]*\)\s*\{", re.M)
+TREE_HINT = (f"pass --tflm DIR or set {TFLM_ENV} to a TensorFlow Lite Micro tree with sources/*.txt "
+             "(README: 'The TFLM tree')")
+
+
+def check_tools(extra: tuple[str, ...] = ()) -> None:
+    for tool, how in [*TOOLS.items(), *((t, "apt install qemu-system-arm") for t in extra)]:
+        if not shutil.which(tool):
+            raise DeviceError(f"{tool} is not installed", how)
+
+
+def tflm_tree(given: Path | None = None) -> Path:
+    """The TFLM tree: ``given`` (--tflm), else $EDGECXR_TFLM_DIR; checked for its file lists."""
+    path = given or (Path(os.environ[TFLM_ENV]) if os.environ.get(TFLM_ENV) else None)
+    if path is None:
+        raise ConfigError("no TensorFlow Lite Micro tree given", TREE_HINT)
+    path = Path(path).expanduser().resolve()
+    missing = [f for f in ("core.txt", *sum(KERNEL_SETS.values(), [])) if not (path / "sources" / f).is_file()]
+    if not path.is_dir() or missing or not (path / "tensorflow/lite/micro/micro_interpreter.h").is_file():
+        raise ConfigError(f"{path} is not a TFLM tree" + (f" (no sources/{missing[0]})" if missing else ""),
+                          TREE_HINT)
+    return path
+
+
+def _list(tree: Path, name: str) -> list[str]:
+    return [ln.strip() for ln in (tree / "sources" / name).read_text().splitlines() if ln.strip()]
+
+
+def kernel_sources(tree: Path, kernels: str, registrations: list[str]) -> list[str]:
+    """The kernel files that define ``registrations`` (e.g. Register_CONV_2D), their
+    ``*_common.cc`` siblings and the shared helpers; a registration no file defines is an error."""
+    listed = [f for f in _list(tree, KERNEL_SETS[kernels][0]) if f.startswith(KERNELS_DIR)]
+    chosen = {f for f in listed if f.endswith(SUPPORT_KERNELS)}
+    for reg in registrations:
+        define = re.compile(rf"^TFLMRegistration {reg}\(\)", re.M)
+        files = [f for f in listed if define.search((tree / f).read_text(errors="replace"))]
+        if not files:
+            raise DeviceError(f"the TFLM tree {tree} has no {kernels} kernel defining {reg}()",
+                              "use a complete TFLM tree (README: 'The TFLM tree') or --kernels reference")
+        for f in files:
+            stem = Path(f).stem
+            chosen |= {g for g in listed if Path(g).stem in (stem, f"{stem}_common")}
+    return sorted(chosen)
+
+
+@dataclass
+class Build:
+    """One firmware build: project folder, board, kernel set, where objects and the ELF go."""
+
+    project: Path
+    board: object  # edgecxr.bench.mcu.Board (emulated)
+    kernels: str
+    tree: Path
+    out: Path
+    profile: bool = False
+
+    @property
+    def elf(self) -> Path:
+        return self.out / "firmware.elf"
+
+    def obj_dir(self) -> Path:
+        """Objects shared by every model: keyed by core flags, kernel set, compiler and tree."""
+        gcc = subprocess.run(["arm-none-eabi-g++", "--version"], capture_output=True, text=True).stdout
+        makefile = (self.project / "Makefile").read_text()
+        key = hashlib.sha256("\n".join([self.board.gcc_cpu, self.kernels, gcc, str(self.tree), makefile])
+                             .encode()).hexdigest()[:16]
+        base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "edgecxr" / "tflm")
+        return base / f"{self.board.core}-{self.kernels}-{key}"
+
+    def make(self, sources: list[str], jobs: int) -> subprocess.CompletedProcess:
+        args = ["make", "-C", str(self.project), f"-j{jobs}", f"TFLM_DIR={self.tree}", f"KERNELS={self.kernels}",
+                f"BOARD={self.board.key}", f"BUILD_DIR={self.out}", f"TFLM_OBJ_DIR={self.obj_dir()}",
+                f"ELF={self.elf}", f"PROFILE={int(self.profile)}", f"TFLM_SRCS={' '.join(sources)}"]
+        return subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+
+
+def _fail(proc: subprocess.CompletedProcess, build: Build) -> None:
+    text = proc.stderr + proc.stdout
+    if "does not fit the board's flash" in text or "do not fit the board's RAM" in text:
+        what = "flash" if "flash" in text.split("edgecxr:")[-1] else "RAM"
+        raise DeviceError(f"the firmware does not fit {build.board.name}'s {what}",
+                          "use a smaller model (alpha, input size) or a board with more memory")
+    errors = [ln for ln in text.splitlines() if re.search(r"error:|undefined reference", ln)]
+    errors = errors or text.strip().splitlines()[-1:] or [f"make exited with status {proc.returncode}"]
+    log = build.obj_dir().parent / "last-build.log"  # the build folder itself may be temporary
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(text)
+    raise DeviceError(f"building the firmware failed: {errors[0].strip()[:300]}", f"the whole log: {log}")
+
+
+def _c_functions(tree: Path, files: list[str]) -> dict[str, str]:
+    """{function: file} of the functions the C ``files`` define (CMSIS-NN: arm_*)."""
+    return {name: f for f in files for name in _C_DEFINITION.findall((tree / f).read_text(errors="replace"))}
+
+
+def build(b: Build, registrations: list[str], jobs: int | None = None) -> Path:
+    """Compile and link ``b``; CMSIS-NN library files are added as the link asks for them."""
+    check_tools()
+    jobs = jobs or os.cpu_count() or 1
+    core = _list(b.tree, "core.txt")
+    sources = core + kernel_sources(b.tree, b.kernels, registrations)
+    library = _c_functions(b.tree, _list(b.tree, "cmsis_nn.txt")) if b.kernels == "cmsis-nn" else {}
+    b.out.mkdir(parents=True, exist_ok=True)
+    for _ in range(8):  # each round adds the library functions the last link missed
+        proc = b.make(sources, jobs)
+        (b.out / "build.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode == 0:
+            return b.elf
+        wanted = {library[s] for s in _UNDEFINED.findall(proc.stderr) if s in library} - set(sources)
+        if not wanted:
+            break
+        sources += sorted(wanted)
+    _fail(proc, b)
+    raise AssertionError("unreachable")
+
+
+def sizes(elf: Path) -> dict:
+    """Flash (.text + .rodata + .data + tables) and RAM (.data + .bss with the arena) in bytes."""
+    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    sections = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sections[parts[0]] = int(parts[1])
+    flash = sum(sections.get(s, 0) for s in (".text", ".rodata", ".ARM.exidx", ".init_array", ".data"))
+    return {"flash_bytes": flash, "ram_bytes": sections.get(".data", 0) + sections.get(".bss", 0),
+            "text_bytes": sections.get(".text", 0), "rodata_bytes": sections.get(".rodata", 0),
+            "data_bytes": sections.get(".data", 0), "bss_bytes": sections.get(".bss", 0)}
