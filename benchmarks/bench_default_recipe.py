@@ -1,5 +1,7 @@
 """The default recipe end to end, as a user runs it: `edgecxr train --data DATA` (nothing else),
-`edgecxr quantize RUN --qat` (PTQ and QAT int8), `edgecxr evaluate RUN --split val`.
+`edgecxr quantize RUN --qat` (PTQ and QAT int8), `edgecxr evaluate RUN --split val`, and
+`edgecxr evaluate RUN --data ../shared/data/covid3/train --class-map ...` (the external proxy:
+covid3's Normal / Viral Pneumonia, near-copies of Kermany's separately acquired test split).
 
     python benchmarks/bench_default_recipe.py [DATA] [--runs-root DIR] [--name default] [--force]
 
@@ -21,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench_train_throughput import REPO, machine  # the sibling script (benchmarks/ is on sys.path)
+from bench_external import EXTERNAL_MAP, SHARED  # the sibling scripts (benchmarks/ is on sys.path)
+from bench_train_throughput import REPO, machine
 
 
 def edgecxr(*args) -> tuple[dict, float]:
@@ -38,6 +41,17 @@ def ci(m: dict) -> str:
     if m is None or m.get("value") is None:
         return "-"
     return f"{m['value']:.3f} ({m['ci95'][0]:.3f}-{m['ci95'][1]:.3f})"
+
+
+def model_rows(report: dict) -> list[dict]:
+    rows = []
+    for key, m in report["models"].items():
+        metrics = m["metrics"]
+        agreement = report["comparisons"].get(key, {}).get("agreement")
+        rows.append({"model": m["title"], "accuracy": ci(metrics.get("accuracy")),
+                     "sensitivity": ci(metrics.get("sensitivity")), "specificity": ci(metrics.get("specificity")),
+                     "roc_auc": ci(metrics.get("roc_auc")), "agreement_vs_float": ci(agreement) if agreement else "-"})
+    return rows
 
 
 def main() -> None:
@@ -63,13 +77,7 @@ def main() -> None:
     print(f"quantize --qat (float, PTQ and QAT int8): {quant_s / 60:.1f} min wall", flush=True)
     evaluated, eval_s = edgecxr("evaluate", run, "--split", "val", "--force")
     report = evaluated
-    rows = []
-    for key, m in report["models"].items():
-        metrics = m["metrics"]
-        agreement = report["comparisons"].get(key, {}).get("agreement")
-        rows.append({"model": m["title"], "accuracy": ci(metrics.get("accuracy")),
-                     "sensitivity": ci(metrics.get("sensitivity")), "specificity": ci(metrics.get("specificity")),
-                     "roc_auc": ci(metrics.get("roc_auc")), "agreement_vs_float": ci(agreement) if agreement else "-"})
+    rows = model_rows(report)
     rule = trained["val_metrics"]["threshold_rule"]
     print(f"\nvalidation ({report['dataset']['n']} images, patient-grouped), threshold "
           f"{report['threshold']['value']:.4f} on P(PNEUMONIA) chosen on validation ({rule}):")
@@ -78,6 +86,13 @@ def main() -> None:
     print("\nKeras float, shifted validation (gamma 0.6-1.6, contrast 0.7-1.3, brightness +-0.1 on raw pixels):")
     print(table([{"set": name, **{k: ci(m[k]) for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}}
                  for name, m in shifted.items()]))
+    external = SHARED / "covid3" / "train"
+    if external.is_dir():
+        ext, _ = edgecxr("evaluate", run, "--data", external, "--class-map", EXTERNAL_MAP, "--force")
+        print(f"\nexternal proxy: {external} read as NORMAL / PNEUMONIA ({ext['dataset']['n']} images; "
+              f"dropped {ext['dataset']['dropped_by_class_map']}), same threshold:")
+        print(table(model_rows(ext)))
+        print(f"int8 model of the run (export ships it): {ext['int8_model']['file']} -- {ext['int8_model']['reason']}")
     print(f"\nwall time: train {train_s / 60:.1f} min + quantize {quant_s / 60:.1f} min + evaluate "
           f"{eval_s / 60:.1f} min; run kept at {run}")
     print("Validation is carved from train/ and the threshold was chosen on it: it flatters. Not a medical device.")

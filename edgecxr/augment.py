@@ -32,10 +32,13 @@ def random_zoom_crop(x, config: TrainConfig, seed):
 
     t = tf()
     n = t.shape(x)[0]
-    zoom, top, left = t.unstack(t.random.stateless_uniform([3, n], seed))
+    zoom, top, left, aspect = t.unstack(t.random.stateless_uniform([4, n], seed))
     side = 1.0 / (1.0 + zoom * (config.zoom_max - 1.0))
-    rows = _bilinear_matrix(top * (1.0 - side), side, x.shape[1])
-    cols = _bilinear_matrix(left * (1.0 - side), side, x.shape[2])
+    # aspect: one side's window shrinks by up to that fraction more (films squashed differently)
+    tall = 1.0 - (2.0 * aspect - 1.0) * config.aspect
+    side_h, side_w = side * t.minimum(tall, 1.0), side * t.minimum(2.0 - tall, 1.0)
+    rows = _bilinear_matrix(top * (1.0 - side_h), side_h, x.shape[1])
+    cols = _bilinear_matrix(left * (1.0 - side_w), side_w, x.shape[2])
     return t.einsum("bih,bhwc,bjw->bijc", rows, x, cols)
 
 
@@ -109,13 +112,40 @@ def random_gamma(x, config: TrainConfig, seed):
     return t.pow(t.clip_by_value(x, 1e-6, 1.0), g)
 
 
+def random_sharpness(x, config: TrainConfig, seed):
+    """x + a (x - blur(x)), a uniform in [-sharpness, +sharpness]: a < 0 blurs (a film
+    resampled from a smaller original), a > 0 sharpens (a scanner's edge enhancement)."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    kernel = t.constant([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16.0
+    channels = x.shape[3]
+    kernel = t.tile(kernel[:, :, None, None], [1, 1, channels, 1])
+    padded = t.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    blurred = t.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
+    amount = t.random.stateless_uniform([t.shape(x)[0], 1, 1, 1], seed, -config.sharpness, config.sharpness)
+    return t.clip_by_value(x + amount * (x - blurred), 0.0, 1.0)
+
+
+def random_noise(x, config: TrainConfig, seed):
+    """Gaussian pixel noise of a random level up to ``noise`` (a noisier detector)."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    s1, s2 = t.unstack(t.random.experimental.stateless_split(seed, 2))
+    level = t.random.stateless_uniform([t.shape(x)[0], 1, 1, 1], s1, 0.0, config.noise)
+    return t.clip_by_value(x + level * t.random.stateless_normal(t.shape(x), s2), 0.0, 1.0)
+
+
 AUGMENTATIONS: dict[str, tuple[Callable[[TrainConfig], bool], Callable]] = {
     "flip": (lambda c: c.flip, random_flip),
-    "zoom_crop": (lambda c: c.zoom_max > 1.0, random_zoom_crop),
+    "zoom_crop": (lambda c: c.zoom_max > 1.0 or c.aspect > 0.0, random_zoom_crop),
     "rotate_shift": (lambda c: c.rotation > 0.0 or c.shift > 0.0, random_rotate_shift),
     "contrast": (lambda c: c.contrast > 0.0, random_contrast),
     "gamma": (lambda c: c.gamma > 0.0, random_gamma),
     "brightness": (lambda c: c.brightness > 0.0, random_brightness),
+    "sharpness": (lambda c: c.sharpness > 0.0, random_sharpness),
+    "noise": (lambda c: c.noise > 0.0, random_noise),
 }
 
 
@@ -133,3 +163,23 @@ def augment_batch(x, config: TrainConfig, seed):
     for i, name in enumerate(names):
         x = AUGMENTATIONS[name][1](x, config, seeds[i])
     return x
+
+
+def mixup(x, rest: list, alpha: float, seed):
+    """Blend each image, target and sample weight with the batch's mirror order: lam x_i +
+    (1 - lam) x_(n-1-i), lam ~ Beta(alpha, alpha) per image (a smoother decision surface; the
+    model cannot lean on one texture of the training scanner)."""
+    from edgecxr.tfenv import tf
+
+    t = tf()
+    s1, s2 = t.unstack(t.random.experimental.stateless_split(t.reverse(seed, [0]), 2))
+    n = t.shape(x)[0]
+    a = t.random.stateless_gamma([n], s1, alpha)
+    b = t.random.stateless_gamma([n], s2, alpha)
+    lam = a / (a + b + 1e-9)
+
+    def blend(v):
+        w = t.reshape(lam, [-1] + [1] * (len(v.shape) - 1))
+        return w * v + (1.0 - w) * t.reverse(v, [0])
+
+    return (blend(x), *(blend(t.cast(v, t.float32)) for v in rest))

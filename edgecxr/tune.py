@@ -262,9 +262,10 @@ def check_budget(cands: list[Candidate], train_images: int, batch_size: int, bud
 def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     """Accuracy/sensitivity/specificity (binary) or accuracy of the PTQ int8 model on validation."""
     from edgecxr import train_metrics
+    from edgecxr.artifacts import BY_KIND
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
-    from edgecxr.evaluate.models import RUN_MODELS, load_predictor
+    from edgecxr.evaluate.models import load_predictor
     from edgecxr.preprocess import PreprocessSpec
 
     run = Run(run_dir)
@@ -272,8 +273,7 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     dataset, assignment = read_split(run.file("split.json"))
     val = {s.path: s for s in dataset.samples if assignment[s.path] == "val"}
     pixels = load_pixels(list(val), spec, progress=False)
-    ptq = next(m for m in RUN_MODELS if m.key == "ptq_int8")
-    probs = load_predictor(run, ptq).predict(pixels.x)
+    probs = load_predictor(run, BY_KIND["ptq"]).predict(pixels.x)
     labels = [val[Path(p)].labels for p in pixels.paths]
     if spec.task == "binary":
         positive = spec.labels.index(spec.positive_label)
@@ -284,15 +284,15 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     else:
         y = np.array([ls[0] for ls in labels])
         out = {"accuracy": round(float((probs.argmax(1) == y).mean()), 4)}
-    return out, run.file("model_ptq_int8.tflite").stat().st_size / KB
+    return out, run.file(BY_KIND["ptq"].file).stat().st_size / KB
 
 
 def _ptq(run_dir: Path, seed: int) -> None:
     """model_ptq_int8.tflite and its spec.json quant entry, as `edgecxr quantize` writes them
     (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
+    from edgecxr.artifacts import file_of
     from edgecxr.preprocess import to_float
     from edgecxr.quantize import (
-        ARTIFACTS,
         DEFAULT_CALIBRATION_SIZE,
         SPEC_FILE,
         calibration_sample,
@@ -307,11 +307,11 @@ def _ptq(run_dir: Path, seed: int) -> None:
     spec = load_spec(run)
     calibration, _ = calibration_sample(run, spec, DEFAULT_CALIBRATION_SIZE, seed)
     content = convert_int8(load_keras_model(run), to_float(calibration))
-    write_bytes(run.file(ARTIFACTS["ptq"]), content, force=True)
+    write_bytes(run.file(file_of("ptq")), content, force=True)
     inp, out = io_quant(content)
-    spec.quant[ARTIFACTS["ptq"]] = {"input": inp, "output": out}
+    spec.quant[file_of("ptq")] = {"input": inp, "output": out}
     write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
-    run.update_manifest("quantize", {"models": {ARTIFACTS["ptq"]: {"kind": "ptq", "bytes": len(content), "by": "tune"}}})
+    run.update_manifest("quantize", {"models": {file_of("ptq"): {"kind": "ptq", "bytes": len(content), "by": "tune"}}})
 
 
 def pareto(cands: list[Candidate]) -> None:

@@ -8,10 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
+from edgecxr.artifacts import file_of
 from edgecxr.data.synth import make_dataset
 from edgecxr.evaluate.metrics import choose_threshold, confusion_matrix
 from edgecxr.preprocess import PreprocessSpec, to_float
-from edgecxr.quantize import ARTIFACTS, load_keras_model
+from edgecxr.quantize import load_keras_model
 from tests.fixtures_quantize import copy_run, file_hashes
 
 pytestmark = pytest.mark.slow
@@ -107,11 +108,11 @@ def test_training_images_do_not_count_as_test_data(quantized_run, synth_binary, 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_corrupt_tflite_is_one_line(quantized_run, tmp_path, damage):
     run = copy_run(quantized_run[0], tmp_path / "run")
-    path = run.file(ARTIFACTS["ptq"])
+    path = run.file(file_of("ptq"))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a model at all")
     before = file_hashes(run.path)
     r = cli("evaluate", run.path)
     assert r.exit_code == 2, r.output
-    assert ARTIFACTS["ptq"] in next(ln for ln in r.output.splitlines() if ln.startswith("error:"))
+    assert file_of("ptq") in next(ln for ln in r.output.splitlines() if ln.startswith("error:"))
     assert file_hashes(run.path) == before and not run.has("eval")

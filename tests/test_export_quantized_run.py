@@ -1,11 +1,13 @@
-"""Export of a run made by the real `edgecxr quantize` and `edgecxr evaluate` stages: QAT is
-picked by default, and the bundle carries that model's evaluation figures."""
+"""Export of a run made by the real `edgecxr quantize` and `edgecxr evaluate` stages: the int8
+model `choose_int8` picks (measured agreement with float) is shipped, and the bundle carries
+that model's evaluation figures."""
 
 import json
 
 import numpy as np
 import pytest
 
+from edgecxr.artifacts import choose_int8
 from edgecxr.export import export
 from edgecxr.preprocess import preprocess_file
 from edgecxr.runtimes import TFLiteModel
@@ -19,15 +21,17 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     run = copy_run(quantized_run[0], tmp_path / "tiny")
     evaluate(run, split="val")
     summary = export(run.path, "bundle")
-    assert summary["model"] == "qat"
+    chosen = choose_int8(run)
+    assert summary["model"] == chosen.kind and summary["model_reason"] == chosen.reason
     bundle = run.path / "export" / "bundle"
-    assert (bundle / "tflite" / "model.tflite").read_bytes() == run.file("model_qat_int8.tflite").read_bytes()
+    assert (bundle / "tflite" / "model.tflite").read_bytes() == chosen.path.read_bytes()
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["model"]["kind"] == "qat_int8"
+    assert manifest["model"]["kind"] == chosen.artifact.key
     (source, figures), = manifest["metrics"].items()
-    assert source.startswith("eval/") and figures["model"] == "qat_int8"
+    assert source.startswith("eval/") and figures["model"] == chosen.artifact.key
     eval_doc = json.loads((run.path / source).read_text())
-    assert figures["metrics"] == eval_doc["models"]["qat_int8"]["metrics"]
+    assert figures["metrics"] == eval_doc["models"][chosen.artifact.key]["metrics"]
+    assert eval_doc["int8_model"] == chosen.to_dict()
     # the self-test expectations are the evaluation path's own outputs for the bundled images, per kernel family
     expected = json.loads((bundle / "rpi" / "selftest" / "expected.json").read_text())
     from edgecxr.preprocess import PreprocessSpec
@@ -36,7 +40,7 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     for row in expected["images"]:
         pixels = preprocess_file(bundle / "rpi" / "selftest" / row["image"], spec)[None]
         for kernels in ("reference", "xnnpack"):
-            raw = TFLiteModel(run.file("model_qat_int8.tflite"), kernels=kernels).raw(pixels)[0]
+            raw = TFLiteModel(chosen.path, kernels=kernels).raw(pixels)[0]
             np.testing.assert_array_equal(raw, row["raw"][kernels])
     assert run.read_manifest()["stages"]["export"]["format"] == "bundle"
 

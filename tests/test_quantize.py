@@ -7,10 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
+from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
 from edgecxr.errors import ModelError
 from edgecxr.preprocess import PreprocessSpec, to_float
-from edgecxr.quantize import ARTIFACTS, calibration_files, convert_float, convert_int8, stratified_quota
+from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
 from edgecxr.runtimes import TFLiteModel, available
 from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
 
@@ -46,7 +47,7 @@ def test_reference_kernels_give_the_same_int8_bytes_on_every_runtime(quantized_r
     or its version: tflite-runtime 2.14 agrees with LiteRT and tf.lite 2.20 bit for bit."""
     run, _ = quantized_run
     pixels = np.concatenate([quant_val_pixels, np.random.default_rng(2).integers(0, 256, (16, SIZE, SIZE, 1), np.uint8)])
-    for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
+    for name in (file_of("ptq"), file_of("qat")):
         models = [TFLiteModel(run.file(name), runtime=rt) for rt in available()]
         assert len(models) == 3 and all(m.kernels == "reference" for m in models)
         outputs = [m.raw(pixels) for m in models]
@@ -56,21 +57,21 @@ def test_reference_kernels_give_the_same_int8_bytes_on_every_runtime(quantized_r
 
 def test_unknown_kernel_family_is_refused(quantized_run):
     with pytest.raises(ModelError, match="unknown kernels"):
-        TFLiteModel(quantized_run[0].file(ARTIFACTS["ptq"]), kernels="fast")
+        TFLiteModel(quantized_run[0].file(file_of("ptq")), kernels="fast")
 
 
 def test_quantize_records_files_quant_params_and_manifest(quantized_run):
     run, result = quantized_run
-    assert [a.file for a in result.artifacts] == list(ARTIFACTS.values())
+    assert [a.file for a in result.artifacts] == [file_of(k) for k in ("float", "ptq", "qat")]
     spec = PreprocessSpec.load(run.file("spec.json"))
-    for name in (ARTIFACTS["ptq"], ARTIFACTS["qat"]):
+    for name in (file_of("ptq"), file_of("qat")):
         model = TFLiteModel(run.file(name))
         assert spec.quant[name] == {"input": model.input_quant, "output": model.output_quant}
         assert model.input_quant["zero_point"] == -128
-    assert ARTIFACTS["float"] not in spec.quant
+    assert file_of("float") not in spec.quant
     assert all(a.float_ops == [] for a in result.artifacts)
     stage = run.read_manifest()["stages"]["quantize"]
-    assert set(stage["models"]) == set(ARTIFACTS.values())
+    assert set(stage["models"]) == {file_of(k) for k in ("float", "ptq", "qat")}
     assert all(m["bytes"] > 0 and m["seconds"] > 0 for m in stage["models"].values())
     assert stage["calibration"]["size"] == 40 and stage["qat"]["epochs"] == 1
     assert run.verify() == []
@@ -96,7 +97,7 @@ def test_cli_float_only_json(quant_base_run, tmp_path):
     r = cli("quantize", run.path, "--no-int8", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert [a["file"] for a in out["artifacts"]] == [ARTIFACTS["float"]] and out["calibration"] is None
+    assert [a["file"] for a in out["artifacts"]] == [file_of("float")] and out["calibration"] is None
     again = cli("quantize", run.path, "--no-int8", "--json")  # same model.keras -> same bytes, not an overwrite
     assert again.exit_code == 0 and json.loads(again.stdout)["artifacts"][0]["unchanged"] is True
 
@@ -114,7 +115,7 @@ def _fails_cleanly(run, args, *needles):
 
 def test_refuses_to_overwrite_without_force(quantized_run, tmp_path):
     run = copy_run(quantized_run[0], tmp_path / "run")
-    _fails_cleanly(run, ["quantize", run.path, "--int8"], ARTIFACTS["ptq"], "already has")
+    _fails_cleanly(run, ["quantize", run.path, "--int8"], file_of("ptq"), "already has")
 
 
 def test_run_without_trained_model(quant_base_run, tmp_path):

@@ -81,3 +81,34 @@ def test_contrast_keeps_the_mean_and_gamma_keeps_the_order():
     flat_x, flat_g = x[0].ravel(), g[0].ravel()
     assert np.array_equal(np.argsort(flat_x), np.argsort(flat_g))  # monotonic per image
     assert 0.0 <= g.min() and g.max() <= 1.0 and not np.allclose(g, x)
+
+
+def test_sharpness_blurs_or_sharpens_and_keeps_flat_images():
+    flat = np.full((8, 6, 6, 1), 0.3, np.float32)
+    np.testing.assert_allclose(augment.random_sharpness(flat, replace(TrainConfig(), sharpness=1.0), _seed(4)),
+                               flat, atol=1e-6)
+    edge = np.zeros((32, 6, 6, 1), np.float32)
+    edge[:, :, 3:] = 0.5
+    y = augment.random_sharpness(edge, replace(TrainConfig(), sharpness=1.0), _seed(4)).numpy()
+    step = y[:, 0, 3, 0] - y[:, 0, 2, 0]  # < 0.5: blurred, > 0.5: sharpened
+    assert (step < 0.5 - 1e-3).any() and (step > 0.5 + 1e-3).any() and y.min() >= 0.0 and y.max() <= 1.0
+
+
+def test_noise_and_aspect_change_images_within_range():
+    x = _batch(8)
+    noisy = augment.random_noise(x, replace(TrainConfig(), noise=0.05), _seed(5)).numpy()
+    assert 0.0 < np.abs(noisy - x).mean() < 0.05 and noisy.min() >= 0.0 and noisy.max() <= 1.0
+    assert augment.enabled(replace(TrainConfig(), zoom_max=1.0, aspect=0.1, flip=False, brightness=0.0)) == ["zoom_crop"]
+    squashed = augment.random_zoom_crop(x, replace(TrainConfig(), zoom_max=1.0, aspect=0.2), _seed(5)).numpy()
+    assert squashed.shape == x.shape and not np.allclose(squashed, x)
+
+
+def test_mixup_blends_images_targets_and_weights_alike():
+    x = _batch(6)
+    y = np.eye(2, dtype=np.float32)[[0, 1, 0, 1, 1, 0]]
+    w = np.arange(1, 7, dtype=np.float32)
+    mx, my, mw = (v.numpy() for v in augment.mixup(x, [y, w], 0.4, _seed(6)))
+    lam = (mw - w[::-1]) / (w - w[::-1])  # the per-image weight, recovered from the sample weights
+    np.testing.assert_allclose(mx, lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[::-1], atol=1e-5)
+    np.testing.assert_allclose(my, lam[:, None] * y + (1 - lam[:, None]) * y[::-1], atol=1e-5)
+    assert np.all((lam >= 0) & (lam <= 1)) and np.allclose(my.sum(axis=1), 1.0)

@@ -75,7 +75,8 @@ def test_recipes_are_rows_over_the_edge_impulse_defaults():
     cxr = recipe_config()
     assert DEFAULT_RECIPE == "cxr" and cxr.recipe == "cxr"
     assert (cxr.normalize, cxr.schedule, cxr.monitor, cxr.flip, cxr.threshold_rule) == \
-        ("equalize", "cosine", "val_auc", False, "sensitivity")
+        ("equalize", "cosine", "val_auc", False, "youden")
+    assert cxr.backbone == "auto" and TrainConfig().backbone is None
     assert all(set(values) <= set(TrainConfig.__dataclass_fields__) for values in RECIPES.values())
 
 

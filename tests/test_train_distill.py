@@ -81,3 +81,19 @@ def test_teacher_that_is_not_a_run(synth_binary, tmp_path):
     result = invoke("train", "--data", synth_binary, "--teacher", tmp_path, "--runs-root", tmp_path / "runs")
     _one_line_error(result, f"teacher {tmp_path} is not a trained run")
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_ensemble_teacher_averages_its_members(trained_run, synth_binary, tmp_path):
+    from edgecxr import distill
+    from edgecxr.data.dataset import scan_folder
+
+    paths = [s.path for s in scan_folder(synth_binary).samples[:6]]
+    one = distill.load_teacher(trained_run).targets(paths, 2, "softmax")
+    both = distill.load_teacher(f"{trained_run}, {trained_run}")
+    assert len(both.members) == 2 and np.allclose(both.targets(paths, 2, "softmax"), one)
+    # every member is checked: a second name that is not a run is one error, nothing written
+    result = invoke("train", "--recipe", "edge-impulse", "--data", synth_binary, "--teacher",
+                    f"{trained_run},{tmp_path}", "--runs-root",
+                    tmp_path / "runs")
+    _one_line_error(result, f"teacher {tmp_path} is not a trained run")
+    assert not (tmp_path / "runs").exists()

@@ -97,7 +97,7 @@ def _root(
 
 
 # Each module registers its commands on `app` (imported for that side effect).
-from edgecxr.cli import bench, data, demo, evaluate, export, quantize, train, tune  # noqa: E402,F401
+from edgecxr.cli import backbone, bench, data, demo, evaluate, export, quantize, train, tune  # noqa: E402,F401
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ def bench(
 ):
     """How fast a model runs on this computer or a Raspberry Pi, whether it fits a microcontroller, and
     what its firmware does on an emulated Cortex-M board."""
+    choice = _run_choice(target)
     if device == "host":
         from edgecxr.bench.host import BenchOptions, bench_host
 
@@ -84,8 +85,22 @@ def bench(
         from edgecxr.bench.mcu import mcu_report
 
         measured = _measure_core(target, device, tflm, devices_file, timeout)
-        result = mcu_report(_single_model(target), device, devices_file, measured)
+        result = mcu_report(choice.path if choice else _single_model(target), device, devices_file, measured)
+    if choice:
+        result["int8_model"] = choice.to_dict()
     emit(result, as_json, _print)
+
+
+def _run_choice(target: str):
+    """A run directory's int8 model (edgecxr.artifacts.choose_int8: the one export ships), or
+    None when ``target`` is a .tflite file or a folder without int8 models."""
+    from edgecxr.artifacts import INT8, choose_int8
+    from edgecxr.runs import Run
+
+    path = Path(target)
+    if not path.is_dir() or not any((path / a.file).is_file() for a in INT8):
+        return None
+    return choose_int8(Run(path))
 
 
 def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) -> dict | None:
@@ -118,7 +133,7 @@ def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs,
 
 
 def _single_model(target: str) -> Path:
-    """A board verdict is per model: the int8 model of a run directory, or the file given."""
+    """A board verdict is per model: the file given, or a folder's (first) int8 .tflite."""
     from edgecxr.bench.host import model_files
 
     files = model_files(target)
@@ -146,6 +161,9 @@ def _print_qemu(result: dict) -> None:
 
 
 def _print(result: dict) -> None:
+    if "int8_model" in result:
+        m = result["int8_model"]
+        typer.echo(f"int8 model of the run (what export ships): {m['file']} -- {m['reason']}")
     if "qemu_machine" in result:
         _print_qemu(result)
         return

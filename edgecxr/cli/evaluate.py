@@ -28,6 +28,11 @@ def evaluate_cmd(
     target_sensitivity: Annotated[float | None, typer.Option(help="Binary: choose the threshold on the "
                                                                 "validation split for this sensitivity "
                                                                 "(e.g. 0.95) instead of spec.json's.")] = None,
+    class_map: Annotated[str | None, typer.Option(help="Read another dataset's class folders as the model's "
+                                                     "labels: 'DATA=LABEL,...'; 'DATA=' drops a class (e.g. "
+                                                     "\"Viral Pneumonia=PNEUMONIA,Normal=NORMAL,Covid=\"). "
+                                                     "Unnamed classes keep their name if the model has it, "
+                                                     "else are dropped; drops are counted.")] = None,
     exclude_train: Annotated[bool, typer.Option(help="Drop images that were in the run's training split "
                                                 "instead of refusing the data.")] = False,
     seed: SeedOpt = 0,
@@ -37,6 +42,7 @@ def evaluate_cmd(
 ):
     """Evaluate Keras float, TFLite float, PTQ int8 and QAT int8 on the same images, with 95 % intervals."""
     from edgecxr.errors import ConfigError
+    from edgecxr.evaluate.classmap import parse_class_map
     from edgecxr.evaluate.stage import evaluate
     from edgecxr.runs import Run
 
@@ -45,7 +51,8 @@ def evaluate_cmd(
     if kernels not in KERNELS:
         raise ConfigError(f"unknown kernels {kernels!r}", f"choose one of {', '.join(KERNELS)}")
     result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime, kernels=kernels,
-                      target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed)
+                      target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed,
+                      class_map=parse_class_map(class_map) if class_map is not None else None)
     emit(result.to_dict(), as_json, _human)
 
 
@@ -68,4 +75,7 @@ def _human(r: dict) -> None:
                        f"{r['models'][cmp['reference']]['title']} ({shown}{', ...' if len(flips) > 5 else ''})")
     for line in kernel_family_lines(r):
         typer.echo(line)
+    if r.get("int8_model"):
+        m = r["int8_model"]
+        typer.echo(f"int8 model of the run (what export ships): {r['models'][m['model']]['title']} -- {m['reason']}")
     typer.echo(f"\nreport: {Path(r['out_dir']) / 'report.html'}  (not a medical device)")

@@ -12,8 +12,9 @@ from edgecxr.cli.common import ForceOpt, IdentityOpt, JsonOpt, PortOpt, RunArg, 
 from edgecxr.export.formats import FORMATS, formats_help
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Which int8 model: qat or ptq (default: qat "
-                                                 "when the run has it, else ptq).")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Which int8 model: ptq or qat (default: the one "
+                                                 "that agrees most with float on validation, as measured by "
+                                                 "`edgecxr quantize`).")]
 
 
 @app.command()
@@ -39,7 +40,8 @@ def export(
 
 
 def _print_export(r: dict) -> None:
-    typer.echo(f"{r['format']}: {FORMATS[r['format']].writes} -> {r['out']}  (model: {r['model']} int8)")
+    typer.echo(f"{r['format']}: {FORMATS[r['format']].writes} -> {r['out']}")
+    typer.echo(f"model: {r['model']} int8 ({r['model_reason']})")
     if "name" in r:
         renamed = f" (from {r['sanitized_from']!r}, made a valid C identifier)" if r.get("sanitized_from") else ""
         typer.echo(f"C name: {r['name']}{renamed}")

@@ -47,9 +47,13 @@ def _human(r: dict) -> None:
     rows = [{"file": a["file"], "KB": round(a["bytes"] / 1024, 1), "seconds": a["seconds"],
              "input scale / zp": _q(a["input"]), "output scale / zp": _q(a["output"]),
              "float ops": ", ".join(a["float_ops"]) or "-",
+             "agrees with float (val)": f"{100 * a['agreement']['value']:.2f} %" if a.get("agreement") else "-",
              "note": "unchanged" if a["unchanged"] else ""} for a in r["artifacts"]]
     typer.echo(table(rows))
     if r["calibration"]:
         c = r["calibration"]
         typer.echo(f"calibration: {c['size']} training images, seed {c['seed']}, per class {c['per_class']}")
+    if r.get("int8_model"):
+        m = r["int8_model"]
+        typer.echo(f"int8 model of the run (export, bench, deploy use it): {m['file']} -- {m['reason']}")
     typer.echo(f"written to {r['run']}; next: edgecxr evaluate {r['run']}")

@@ -26,7 +26,7 @@ def train_command(
     val_fraction: Annotated[float | None, typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
     no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation off (all of the recipe's).")] = False,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help="Random horizontal flip (cxr: off, it moves the heart; edge-impulse: on).")] = None,
-    teacher: Annotated[Path | None, typer.Option("--teacher", help="Distil from this finished run (same labels, task and normalization; its own input size).")] = None,
+    teacher: Annotated[str | None, typer.Option("--teacher", help="Distil from this finished run, or several comma-separated (their averaged outputs; same labels, task and normalization; each its own input size).")] = None,
     distill_alpha: Annotated[float | None, typer.Option("--distill-alpha", help="Weight of the labels in the distillation loss; 1 - alpha goes to the teacher (default: 0.5).")] = None,
     distill_temperature: Annotated[float | None, typer.Option("--distill-temperature", help="Softening temperature T of the distillation loss (default: 2).")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Labels from this CSV (one row per image; NIH ChestX-ray14 style) instead of class folders; --data is the image folder.")] = None,
@@ -37,6 +37,9 @@ def train_command(
     no_balance: Annotated[bool, typer.Option("--no-balance", help="Do not weight classes by inverse frequency.")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed; the same seed gives the same run (default: 0).")] = None,
     weights: Annotated[Path | None, typer.Option("--weights", help="Pretrained backbone (.h5/.keras), loaded by layer name; mismatches are skipped and listed.")] = None,
+    backbone: Annotated[str | None, typer.Option("--backbone", help="Start from a cached chest X-ray backbone "
+                                                 "(`edgecxr backbone list`): NAME, none, or auto (default: the "
+                                                 "default backbone when the training split is small).")] = None,
     split: Annotated[Path | None, typer.Option("--split", help="Use this split.json (from `edgecxr data split`) instead of splitting --data.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file of TrainConfig keys (e.g. a run's config.toml); flags override it.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
@@ -51,9 +54,9 @@ def train_command(
 
     overrides = {"model": model, "alpha": alpha, "size": size, "channels": channels, "epochs": epochs,
                  "batch_size": batch_size, "learning_rate": lr, "val_fraction": val_fraction, "seed": seed,
-                 "weights": str(weights) if weights else None,
+                 "weights": str(weights) if weights else None, "backbone": backbone,
                  "augment": False if no_augment else None, "balance": False if no_balance else None,
-                 "flip": flip, "teacher": str(teacher) if teacher else None, "distill_alpha": distill_alpha,
+                 "flip": flip, "teacher": teacher, "distill_alpha": distill_alpha,
                  "distill_temperature": distill_temperature}
     cfg = load_train_config(config, overrides, recipe)
     if csv is not None and not resume:
@@ -67,6 +70,9 @@ def train_command(
 
 def _print_result(r: dict) -> None:
     m = r["val_metrics"]
+    if r.get("backbone") and r["backbone"] != "none":
+        typer.echo(f"started from backbone {r['backbone']} (`edgecxr backbone show {r['backbone']}`; "
+                   "--backbone none trains from scratch)")
     typer.echo(f"run: {r['run_dir']}  ({r['model']}, {r['recipe']} recipe, {r['task']}, {r['epochs_run']} epochs, best {r['best_epoch']}, "
                f"{r['seconds']:.0f} s, {r['images_per_second']:.0f} images/s)")
     typer.echo(f"validation ({r['val_images']} images, patient-grouped):")

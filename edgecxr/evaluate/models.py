@@ -1,4 +1,4 @@
-"""The models of a run, as a table, and one way to get probabilities out of each.
+"""One way to get probabilities out of each model of a run (edgecxr.artifacts.ARTIFACTS).
 
 Keras runs in TensorFlow; every .tflite goes through the interpreter chain
 (``edgecxr.runtimes``: LiteRT -> tflite-runtime -> tf.lite), int8 input quantized and output
@@ -12,46 +12,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact, present
 from edgecxr.errors import ModelError
 from edgecxr.preprocess import to_float
-from edgecxr.quantize import ARTIFACTS, KERAS_MODEL, load_keras_model
+from edgecxr.quantize import load_keras_model
 from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, TFLiteModel
 
-
-@dataclass(frozen=True)
-class RunModel:
-    key: str
-    file: str
-    title: str
-    int8: bool
-
-
-# in report order; the first is the reference every other model is compared with
-RUN_MODELS = [
-    RunModel("keras_float", KERAS_MODEL, "Keras float", False),
-    RunModel("tflite_float", ARTIFACTS["float"], "TFLite float", False),
-    RunModel("ptq_int8", ARTIFACTS["ptq"], "PTQ int8", True),
-    RunModel("qat_int8", ARTIFACTS["qat"], "QAT int8", True),
-]
-REFERENCE = RUN_MODELS[0]
-
-
-def present(run: Run) -> list[RunModel]:
-    """The run's models that exist; the Keras model is required (a RunError says so)."""
-    run.require(KERAS_MODEL, "train a model first: `edgecxr train --data DATA`")
-    return [m for m in RUN_MODELS if run.has(m.file)]
+__all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
 
 
 @dataclass
 class Predictor:
-    model: RunModel
+    model: Artifact
     runtime: str  # "tensorflow" for Keras, else the interpreter that ran the .tflite
     kernels: str | None  # the kernel family of a .tflite (edgecxr.runtimes.KERNELS); None for Keras
     predict: Callable[[np.ndarray], np.ndarray]  # uint8 pixels (N, H, W, C) -> probabilities (N, K)
 
 
-def load_predictor(run: Run, model: RunModel, runtime: str | None = None, threads: int | None = None,
+def load_predictor(run: Run, model: Artifact, runtime: str | None = None, threads: int | None = None,
                    kernels: str = DEFAULT_KERNELS) -> Predictor:
     """The model checked against the run's manifest (and an int8 slot for int8 input) first."""
     again = "re-run `edgecxr quantize RUN --force`" if model.file != KERAS_MODEL else "re-run `edgecxr train`"

@@ -22,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.artifacts import choose_int8
 from edgecxr.config import check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.errors import ConfigError, DataError, RunError
+from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics, positive_score, predict_classes
 from edgecxr.evaluate.models import REFERENCE, load_predictor, present
@@ -58,6 +60,7 @@ class _Images:
     split: str | None
     notes: list[str] = field(default_factory=list)
     excluded_train: int = 0
+    dropped_classes: dict[str, int] = field(default_factory=dict)  # by --class-map
 
 
 def _slug(text: str) -> str:
@@ -85,7 +88,7 @@ def _was_trained_on(path: Path, index) -> bool:
 
 
 def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split: str | None,
-                  exclude_train: bool) -> _Images:
+                  exclude_train: bool, class_map: dict[str, str | None] | None = None) -> _Images:
     """Which images are evaluated, with the checks that keep the figures honest."""
     run_ds, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
     if data is None:
@@ -100,9 +103,7 @@ def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split
         return images
 
     ds = scan_folder(data)
-    if sorted(ds.classes) != sorted(spec.labels):
-        raise DataError(f"{ds.root} has classes {ds.classes} but the model's labels are {spec.labels}",
-                        "evaluate a folder with the same class folders as the training data")
+    check_class_map(ds.classes, spec.labels, class_map)  # refuse a bad map before anything else
     folder_splits = [s for s in ds.splits if s is not None]
     if folder_splits:
         split = split or ("test" if "test" in folder_splits else None)
@@ -117,8 +118,9 @@ def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split
     else:
         samples = ds.samples
     tag = _slug(f"{ds.root.name}-{split}" if split else ds.root.name)
-    images = _Images(_relabel(samples, ds.classes, spec), tag, str(ds.root) + (f" (split '{split}')" if split else ""),
-                     split)
+    mapped = apply_class_map(samples, ds.classes, spec.labels, class_map)
+    images = _Images(mapped.samples, tag, str(ds.root) + (f" (split '{split}')" if split else ""), split,
+                     notes=mapped.notes(), dropped_classes=mapped.dropped)
     index = _train_index(run_ds, assignment)
     trained = [s for s in images.samples if _was_trained_on(s.path, index)]
     if trained and not exclude_train:
@@ -176,7 +178,7 @@ def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_
 def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str | None = None,
              runtime: str | None = None, target_sensitivity: float | None = None, exclude_train: bool = False,
              force: bool = False, seed: int = 0, threads: int | None = None,
-             kernels: str = DEFAULT_KERNELS) -> EvalResult:
+             kernels: str = DEFAULT_KERNELS, class_map: dict[str, str | None] | None = None) -> EvalResult:
     """Run every model of ``run`` on the same images and write the side-by-side report.
 
     int8 models run on ``kernels`` (default: the reference kernels a microcontroller matches
@@ -191,7 +193,9 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     run = run if isinstance(run, Run) else Run.open(run)
     spec = load_spec(run)
     models = present(run)
-    images = select_images(run, spec, data, split, exclude_train)
+    if class_map is not None and data is None:
+        raise ConfigError("--class-map applies to --data only", "pass --data FOLDER with the class map")
+    images = select_images(run, spec, data, split, exclude_train, class_map)
     out_dir = run.file(EVAL_DIR) / images.tag
     if out_dir.exists() and not force:
         raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
@@ -239,8 +243,10 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
                     "unreadable": len(pixels.errors),
                     "unreadable_files": [{"path": p, "error": e} for p, e in pixels.errors],
                     "excluded_train_images": images.excluded_train,
+                    "dropped_by_class_map": images.dropped_classes,
                     "notes": images.notes},
         "threshold": threshold, "models": per_model, "comparisons": comparisons,
+        "int8_model": choose_int8(run).to_dict() if any(m.int8 for m in models) else None,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
     with staged_folder(out_dir, True, "eval", check=False) as tmp:  # all of the report or none of it

@@ -34,7 +34,8 @@ def export(run: str | Path, fmt: str, out: Path | None = None, force: bool = Fal
     extra = {"test_image": opts["test_image"]} if "test_image" in opts else {}
     with staged_folder(target, force, "export") as tmp:
         result = f.load_handler()(source, tmp, **extra)
-    summary = {"format": f.name, "run": str(the_run.path), "model": source.model_key, "out": str(target), **result}
+    summary = {"format": f.name, "run": str(the_run.path), "model": source.model_key,
+               "model_reason": source.reason, "out": str(target), **result}
     if f.archive:
         summary["archive"] = str(pack(target, archive))
         summary["archive_sha256"] = sha256_file(archive)

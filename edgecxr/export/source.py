@@ -14,15 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.artifacts import choose_int8
 from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
 from edgecxr.runs import Run
-
-# --model choice -> the run file it exports, in the order tried when --model is not given
-INT8_MODELS = {
-    "qat": "model_qat_int8.tflite",
-    "ptq": "model_ptq_int8.tflite",
-}
 
 # C and C++ keywords (and a few names every toolchain reserves) a sanitized name must not be
 C_RESERVED = {
@@ -53,6 +48,7 @@ class ExportSource:
 
     run: Run
     model_key: str  # "qat" | "ptq"
+    reason: str  # why this int8 model (edgecxr.artifacts.choose_int8)
     model_path: Path
     spec: PreprocessSpec
     input_quant: dict  # {"scale": float, "zero_point": int}
@@ -71,27 +67,12 @@ class ExportSource:
         return d
 
 
-def choose_model(run: Run, model: str | None) -> tuple[str, Path]:
-    """QAT int8 when the run has it, else PTQ int8; ``model`` picks one explicitly."""
-    how = "make one with `edgecxr quantize RUN` (PTQ) or `edgecxr quantize RUN --qat`"
-    if model is not None:
-        if model not in INT8_MODELS:
-            raise ConfigError(f"unknown --model {model!r}", f"choose one of {', '.join(INT8_MODELS)}")
-        path = run.file(INT8_MODELS[model])
-        if not path.exists():
-            raise RunError(f"{run.path} has no {INT8_MODELS[model]} (--model {model})", how)
-        return model, path
-    for key, filename in INT8_MODELS.items():
-        if run.has(filename):
-            return key, run.file(filename)
-    raise RunError(f"{run.path} has no int8 model ({' or '.join(INT8_MODELS.values())})", how)
-
-
 def load_source(run: Run, model: str | None = None, name: str | None = None) -> ExportSource:
     from edgecxr.quantize import load_spec
     from edgecxr.runtimes import TFLiteModel
 
-    key, path = choose_model(run, model)
+    choice = choose_int8(run, model)
+    key, path = choice.kind, choice.path
     run.verified(path.name, "re-run `edgecxr quantize RUN --force`")
     spec_path = run.file(SPEC_FILE)
     spec = load_spec(run)
@@ -111,7 +92,7 @@ def load_source(run: Run, model: str | None = None, name: str | None = None) -> 
         raise ModelError(f"{path} takes input {in_shape} but {spec_path} says {spec.input_shape}",
                          "re-run `edgecxr quantize` on this run")
     requested = name or run.name
-    return ExportSource(run=run, model_key=key, model_path=path, spec=spec, input_quant=tfl.input_quant,
+    return ExportSource(run=run, model_key=key, reason=choice.reason, model_path=path, spec=spec, input_quant=tfl.input_quant,
                         output_quant=tfl.output_quant, name=c_identifier(requested), requested_name=requested)
 
 

@@ -1,0 +1,123 @@
+"""Recipes judged out of distribution: Kermany-trained models on covid3's Normal / Viral Pneumonia
+folders read as NORMAL / PNEUMONIA (`evaluate --class-map`; near-copies of Kermany's separately
+acquired test split, the closest thing to it here).
+
+    python benchmarks/bench_external.py [--variants default mixup ...] [--runs-root DIR] [--qat]
+
+Each variant is `edgecxr train --data KERMANY` with the overrides below (a run already in
+--runs-root is reused, not retrained), then `edgecxr quantize` (PTQ; --qat adds QAT), then
+`edgecxr evaluate` on validation and on the external folders. Printed per variant: validation
+ROC-AUC; external accuracy / sensitivity / specificity / ROC-AUC (95 % intervals) at the run's
+own threshold, chosen on validation by the run's rule ("rule"); external specificity /
+accuracy at the maximum-Youden threshold, also chosen on validation (never on the external
+images); and which int8 model the
+run ships (edgecxr.artifacts.choose_int8) with its float/int8 agreement on the external images.
+Only 140 external images (70 / 70), and all of the pneumonia ones viral: the intervals are wide
+and sensitivity there is lower than on Kermany's test, whose pneumonia is mostly bacterial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_train_throughput import REPO, machine  # the sibling script (benchmarks/ is on sys.path)
+
+SHARED = REPO.parent / "shared" / "data"
+EXTERNAL_MAP = "Viral Pneumonia=PNEUMONIA,Normal=NORMAL,Covid="
+# name -> TrainConfig overrides on top of the default recipe (edgecxr.config.DEFAULT_RECIPE)
+VARIANTS = {
+    "default": {},
+    "strong_aug": {"aspect": 0.1, "sharpness": 0.5, "noise": 0.03, "rotation": 5.0, "shift": 0.05},
+    "mixup": {"mixup": 0.2},
+    "size128": {"size": 128},
+    "ema": {"ema": 0.99},
+    "intensity": {"gamma": 0.5, "contrast": 0.4, "brightness": 0.15, "sharpness": 0.3},
+    "seed1": {"seed": 1},  # the default again with another seed: how far chance alone moves the figures
+    # the student of the six runs above averaged (they must exist under --runs-root first)
+    "distill6": {"teacher": ",".join(f"{{root}}/{n}" for n in ("default", "strong_aug", "mixup", "size128",
+                                                               "intensity", "seed1"))},
+}
+
+
+def edgecxr(*args) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "edgecxr", *map(str, args), "--json"], stdout=subprocess.PIPE,
+                          text=True, cwd=REPO)
+    if proc.returncode != 0:
+        sys.exit(f"edgecxr {' '.join(map(str, args))} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def scores(eval_dir: Path, key: str = "keras_float") -> tuple[list[int], list[float]]:
+    """(true PNEUMONIA?, P(PNEUMONIA)) of one evaluation's predictions.csv."""
+    rows = list(csv.DictReader((eval_dir / "predictions.csv").open()))
+    return [int(r["true"] == "PNEUMONIA") for r in rows], [float(r[f"{key}:PNEUMONIA"]) for r in rows]
+
+
+def ci(m: dict) -> str:
+    return "-" if m.get("value") is None else f"{m['value']:.3f} ({m['ci95'][0]:.2f}-{m['ci95'][1]:.2f})"
+
+
+def variant_row(name: str, run: Path, qat: bool) -> dict:
+    from edgecxr.train_metrics import binary_metrics, choose_threshold
+
+    if not (run / "model_ptq_int8.tflite").exists() or (qat and not (run / "model_qat_int8.tflite").exists()):
+        edgecxr("quantize", run, *(["--qat"] if qat else []), "--force")
+    val = edgecxr("evaluate", run, "--split", "val", "--force")
+    ext = edgecxr("evaluate", run, "--data", SHARED / "covid3" / "train", "--class-map", EXTERNAL_MAP, "--force")
+    f = ext["models"]["keras_float"]["metrics"]
+    youden = choose_threshold(*scores(Path(val["out_dir"])), "youden")
+    at_youden = binary_metrics(*scores(Path(ext["out_dir"])), youden)
+    chosen = ext["int8_model"]
+    i8 = ext["models"][chosen["model"]]["metrics"]
+    rule = json.loads((run / "val_metrics.json").read_text()).get("threshold_rule")
+    return {"variant": name, "rule": rule, "val_auc": f"{val['models']['keras_float']['metrics']['roc_auc']['value']:.4f}",
+            "ext_acc": ci(f["accuracy"]), "ext_sens": ci(f["sensitivity"]), "ext_spec": ci(f["specificity"]),
+            "ext_auc": ci(f["roc_auc"]), "youden_spec": f"{at_youden['specificity']['value']:.3f}",
+            "youden_acc": f"{at_youden['accuracy']['value']:.3f}",
+            "int8": chosen["model"], "int8_acc": f"{i8['accuracy']['value']:.3f}",
+            "agree_ext": f"{ext['comparisons'][chosen['model']]['agreement']['value']:.4f}"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--data", type=Path, default=SHARED / "kermany224")
+    p.add_argument("--runs-root", type=Path, default=REPO.parent / "runs-bench-external")
+    p.add_argument("--qat", action="store_true", help="also QAT int8 (the choice rule then compares both)")
+    args = p.parse_args()
+
+    from edgecxr.cli.common import table
+    from edgecxr.config import DEFAULT_RECIPE, to_toml
+
+    print(f"machine: {machine()}")
+    print(f"recipe under test: {DEFAULT_RECIPE} + the overrides of each variant; external: {SHARED / 'covid3/train'} "
+          f"--class-map \"{EXTERNAL_MAP}\"")
+    rows = []
+    for name in args.variants:
+        run = args.runs_root / name
+        if not (run / "model.keras").exists():
+            from edgecxr.config import recipe_config
+
+            overrides = {k: v.format(root=args.runs_root) if isinstance(v, str) else v
+                         for k, v in VARIANTS[name].items()}
+            with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+                f.write(to_toml(recipe_config(DEFAULT_RECIPE, **overrides)))
+            started = time.perf_counter()
+            edgecxr("train", "--data", args.data, "--config", f.name, "--backbone", "none", "--name", name,
+                    "--runs-root", args.runs_root, "--force")
+            print(f"{name}: trained in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+        rows.append(variant_row(name, run, args.qat))
+        print(table(rows[-1:]), flush=True)
+    print("\nexternal = covid3 Normal (70) + Viral Pneumonia (70); thresholds chosen on validation only:")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Transfer learning as the default path: the 3-class COVID task (covid3) with the default
+commands, from the cached Kermany backbone vs from scratch.
+
+    python benchmarks/bench_transfer.py [--runs-root DIR] [--heldout 0.2] [--seed 11]
+
+covid3's test split is a hold-out not in ../shared, so a seeded, class-stratified 20 % of its
+train/ folder is held out here (symlinks; covid3 names no patients, so every image counts as its
+own patient -- near-duplicate images of one patient, if any, could sit on both sides). On the
+rest: `edgecxr train --data TRAIN` (the default: a training set this small starts from the
+`kermany-mnv1` backbone, built first if this machine has none) and the same with
+`--backbone none`; then `edgecxr quantize` and `edgecxr evaluate --data HELDOUT`. Printed: float
+and int8 accuracy (95 % intervals) on the held-out images, and the int8 model the run ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from bench_external import SHARED, edgecxr  # the sibling scripts (benchmarks/ is on sys.path)
+from bench_train_throughput import REPO, machine
+
+VARIANTS = {"default (auto backbone)": [], "--backbone none": ["--backbone", "none"]}
+
+
+def hold_out(source: Path, out: Path, fraction: float, seed: int) -> dict[str, dict[str, int]]:
+    """out/{train,heldout}/CLASS/ symlinks: a seeded ``fraction`` of each class held out."""
+    rng, counts = random.Random(seed), {"train": {}, "heldout": {}}
+    for cls in sorted(d.name for d in source.iterdir() if d.is_dir()):
+        files = sorted(p for p in (source / cls).iterdir() if p.is_file())
+        rng.shuffle(files)
+        k = round(len(files) * fraction)
+        for part, chosen in (("heldout", files[:k]), ("train", files[k:])):
+            (out / part / cls).mkdir(parents=True)
+            for f in chosen:
+                (out / part / cls / f.name).symlink_to(f)
+            counts[part][cls] = len(chosen)
+    return counts
+
+
+def ci(m: dict) -> str:
+    return f"{100 * m['value']:.1f} [{100 * m['ci95'][0]:.1f}, {100 * m['ci95'][1]:.1f}]"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=SHARED / "covid3" / "train")
+    p.add_argument("--runs-root", type=Path, default=REPO.parent / "runs-bench-transfer")
+    p.add_argument("--heldout", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=11)
+    args = p.parse_args()
+
+    from edgecxr.cli.common import table
+
+    print(f"machine: {machine()}")
+    work = Path(tempfile.mkdtemp(prefix="covid3-heldout-"))
+    counts = hold_out(args.data, work, args.heldout, args.seed)
+    print(f"data: {args.data}; train {counts['train']}, held out {counts['heldout']} (seed {args.seed})")
+    rows = []
+    for i, (name, flags) in enumerate(VARIANTS.items()):
+        run_name = f"covid3-{i}"
+        started = time.perf_counter()
+        trained = edgecxr("train", "--data", work / "train", *flags, "--name", run_name, "--runs-root",
+                          args.runs_root, "--force")
+        minutes = (time.perf_counter() - started) / 60
+        run = trained["run_dir"]
+        edgecxr("quantize", run, "--force")
+        ev = edgecxr("evaluate", run, "--data", work / "heldout", "--force")
+        chosen = ev["int8_model"]
+        rows.append({"variant": name, "backbone": trained["backbone"], "train_min": f"{minutes:.1f}",
+                     "float_acc": ci(ev["models"]["keras_float"]["metrics"]["accuracy"]),
+                     "int8_acc": ci(ev["models"][chosen["model"]]["metrics"]["accuracy"]),
+                     "int8": chosen["model"],
+                     "agreement": f"{100 * ev['comparisons'][chosen['model']]['agreement']['value']:.1f}"})
+        print(table(rows[-1:]), flush=True)
+    print(f"\ncovid3, {sum(counts['heldout'].values())} held-out images (accuracy %, 95 % intervals):")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

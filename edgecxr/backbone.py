@@ -1,0 +1,232 @@
+"""Chest X-ray backbones edgecxr builds itself, cached per machine, and reused by `train`.
+
+No pretrained weights can be downloaded for these small gray-scale models, and ImageNet weights
+do not fit 96x96x1 anyway; but a public chest X-ray dataset (Kermany, CC BY 4.0) can be trained
+on once. A small training set then starts from those weights instead of from scratch (covid3,
+251 images: 41.9 % from scratch vs 91.9 % from Kermany weights on its unseen test).
+
+    BACKBONES (the table: name -> dataset, model, input, recipe)
+      --build-->  ~/.cache/edgecxr/backbones/NAME/{model.keras, backbone.json}
+      --train --backbone NAME (or "auto" with a small training set)--> weights loaded by layer name
+
+``backbone.json`` is the provenance: dataset, license, where the images were, the recipe and
+seed, the validation figures, and the sha256 of model.keras (checked on every use).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgecxr.errors import ConfigError, ModelError
+from edgecxr.progress import log
+from edgecxr.runs import sha256_file, write_json
+
+MODEL_FILE = "model.keras"
+INFO_FILE = "backbone.json"
+AUTO, NONE = "auto", "none"
+# "auto" uses a backbone when the training split has fewer images than this (Kermany's 4,000+
+# train from scratch to 0.99 validation ROC-AUC; covid3's 200 do not)
+SMALL_TRAINING_SET = 2000
+# what must match between a backbone and the run that loads it (TrainConfig fields / spec keys)
+# -> how a user sets it on `edgecxr train`
+INPUT_KEYS = {"model": "--model {}", "alpha": "--alpha {}", "width": "--size {}", "height": "--size {}",
+              "channels": "--channels {}", "normalize": "normalize = {!r} in --config",
+              "resize_mode": "resize_mode = {!r} in --config"}
+
+
+@dataclass(frozen=True)
+class BackboneRecipe:
+    name: str
+    dataset: str  # registry name (datasets.toml)
+    folder: str  # the folder name it is looked for under EDGECXR_SHARED_DATA / ../shared/data
+    license: str
+    recipe: str  # edgecxr.config.RECIPES row
+    overrides: dict = field(default_factory=dict)
+    seed: int = 0
+    about: str = ""
+
+
+BACKBONES = {
+    "kermany-mnv1": BackboneRecipe(
+        "kermany-mnv1", "kermany", "kermany224", "CC BY 4.0", "cxr",
+        about="MobileNetV1 0.25, 96x96 gray, equalized: trained on Kermany's train split (NORMAL / PNEUMONIA)"),
+}
+DEFAULT_BACKBONE = "kermany-mnv1"
+
+
+def cache_root() -> Path:
+    """EDGECXR_CACHE, else $XDG_CACHE_HOME/edgecxr, else ~/.cache/edgecxr; backbones live below."""
+    base = os.environ.get("EDGECXR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgecxr"
+    return Path(base) / "backbones"
+
+
+def get_recipe(name: str) -> BackboneRecipe:
+    if name not in BACKBONES:
+        near = difflib.get_close_matches(name, BACKBONES, n=1)
+        raise ConfigError(f"unknown backbone {name!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
+                          f"known backbones: {', '.join(BACKBONES)} (or --backbone none)")
+    return BACKBONES[name]
+
+
+def find_data(recipe: BackboneRecipe, data: str | Path | None = None) -> Path:
+    """The dataset folder a backbone is built from: ``data``, else EDGECXR_SHARED_DATA/FOLDER,
+    else ../shared/data/FOLDER beside the working directory or the package's checkout."""
+    if data is not None:
+        return Path(data)
+    roots = [os.environ.get("EDGECXR_SHARED_DATA"), Path.cwd().parent / "shared" / "data",
+             Path(__file__).resolve().parents[2] / "shared" / "data"]
+    for root in filter(None, roots):
+        if (Path(root) / recipe.folder).is_dir():
+            return Path(root) / recipe.folder
+    raise ConfigError(f"backbone {recipe.name} is built from the {recipe.dataset} dataset, and no "
+                      f"{recipe.folder} folder was found (EDGECXR_SHARED_DATA, ../shared/data)",
+                      f"get it (`edgecxr data info {recipe.dataset}`), then `edgecxr backbone build {recipe.name} "
+                      "--data PATH`; or train with --backbone none")
+
+
+def _folder(name: str) -> Path:
+    return cache_root() / name
+
+
+def info(name: str) -> dict:
+    """A cached backbone's provenance, checked: a ConfigError when it is not built, a ModelError
+    when its files are missing, unreadable or changed since they were built."""
+    get_recipe(name)
+    folder = _folder(name)
+    build = f"edgecxr backbone build {name} --force"
+    if not folder.is_dir():
+        raise ConfigError(f"backbone {name} is not built on this machine (looked in {folder})",
+                          f"build it once: edgecxr backbone build {name}; or train with --backbone none")
+    try:
+        meta = json.loads((folder / INFO_FILE).read_text())
+    except (OSError, ValueError):
+        raise ModelError(f"backbone {name}: {folder / INFO_FILE} is missing or not JSON", build) from None
+    model = folder / MODEL_FILE
+    if not model.is_file():
+        raise ModelError(f"backbone {name}: {model} is missing", build)
+    if sha256_file(model) != meta.get("sha256"):
+        raise ModelError(f"backbone {name}: {model} is not the file that was built (sha256 differs)", build)
+    return {**meta, "path": str(model)}
+
+
+def cached() -> list[dict]:
+    """Every table entry with its state: built (and its figures), not built, or broken (why)."""
+    rows = []
+    for name, r in BACKBONES.items():
+        try:
+            meta = info(name)
+            state, val = "built", meta["figures"]
+        except ConfigError:
+            state, val = "not built", {}
+        except ModelError as e:
+            state, val = f"broken: {e.message}", {}
+        rows.append({"name": name, "state": state, "dataset": r.dataset, "license": r.license,
+                     "val_roc_auc": val.get("roc_auc"), "val_accuracy": val.get("accuracy"), "about": r.about,
+                     "path": str(_folder(name))})
+    return rows
+
+
+def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
+          epochs: int | None = None, progress: bool = True) -> dict:
+    """Train backbone ``name`` on its dataset with its recipe; cache model.keras + backbone.json."""
+    from edgecxr.config import as_dict, recipe_config
+    from edgecxr.train import train
+
+    recipe = get_recipe(name)
+    folder = _folder(name)
+    if folder.exists() and not force:
+        raise ConfigError(f"backbone {name} is already built ({folder})", "pass --force to build it again")
+    source = find_data(recipe, data)
+    config = recipe_config(recipe.recipe, seed=recipe.seed, backbone=NONE, **recipe.overrides,
+                           **({"epochs": epochs} if epochs else {}))
+    log(f"building backbone {name}: {recipe.recipe} recipe on {source} (seed {recipe.seed})")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=folder.parent) as tmp:
+        result = train(config, source, runs_root=tmp, name="run", progress=progress)
+        staged = Path(tmp) / "staged"
+        staged.mkdir()
+        shutil.move(str(result.run_dir / MODEL_FILE), staged / MODEL_FILE)
+        m = result.val_metrics
+        spec = json.loads((result.run_dir / "spec.json").read_text())
+        meta = {
+            "name": name, "dataset": recipe.dataset, "license": recipe.license, "data": str(Path(source).resolve()),
+            "recipe": recipe.recipe, "seed": recipe.seed, "config": as_dict(config),
+            "input": {k: spec[k] for k in ("width", "height", "channels", "normalize", "resize_mode")},
+            "model": config.model, "alpha": config.alpha, "labels": result.labels,
+            "figures": {"split": f"validation ({result.val_images} images, patient-grouped)",
+                        "roc_auc": m["roc_auc"]["value"], "accuracy": m["accuracy"]["value"],
+                        "best_epoch": result.best_epoch, "train_images": result.train_images},
+            "seconds": result.seconds, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "sha256": sha256_file(staged / MODEL_FILE),
+        }
+        write_json(staged / INFO_FILE, meta)
+        old = folder.with_name(f".{name}.old")
+        if folder.exists():
+            folder.rename(old)
+        staged.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    return info(name)
+
+
+def _run_input(config, shape: tuple[int, int, int]) -> dict:
+    return {"model": config.model, "alpha": config.alpha, "width": shape[1], "height": shape[0],
+            "channels": shape[2], "normalize": config.normalize, "resize_mode": config.resize_mode}
+
+
+def _backbone_input(meta: dict) -> dict:
+    return {"model": meta["model"], "alpha": meta["alpha"], **meta["input"]}
+
+
+def check_fits(meta: dict, config, shape: tuple[int, int, int]) -> None:
+    """A ConfigError naming the first difference between the backbone's input and the run's."""
+    want, have = _backbone_input(meta), _run_input(config, shape)
+    for key in INPUT_KEYS:
+        if want[key] != have[key]:
+            raise ConfigError(f"backbone {meta['name']} was built for {key} {want[key]!r}, this run uses "
+                              f"{have[key]!r}", f"train with {INPUT_KEYS[key].format(want[key])}, or --backbone none")
+
+
+def resolve(config, shape: tuple[int, int, int], train_images: int, build_missing: bool = True) -> dict | None:
+    """The backbone a run starts from (its checked provenance), or None.
+
+    ``config.backbone``: a name (must be built and fit the run), "none", or "auto": the default
+    backbone when the training split is small and the run's input fits it (built now, announced,
+    when this machine has none yet)."""
+    choice = config.backbone or NONE
+    if config.weights and choice not in (AUTO, NONE):
+        raise ConfigError(f"--weights and --backbone {choice} both give the starting weights", "pass only one of them")
+    if config.weights or choice == NONE:
+        return None
+    if choice != AUTO:
+        meta = info(choice)
+        check_fits(meta, config, shape)
+        return meta
+    if train_images >= SMALL_TRAINING_SET:
+        return None
+    recipe = get_recipe(DEFAULT_BACKBONE)
+    from edgecxr.config import recipe_config
+
+    planned = recipe_config(recipe.recipe, **recipe.overrides)
+    planned_shape = _planned_shape(planned)
+    if _run_input(planned, planned_shape) != _run_input(config, shape):
+        log(f"backbone: none (the training set is small, {train_images} images, but {DEFAULT_BACKBONE} "
+            "was made for another model or input)")
+        return None
+    if not _folder(DEFAULT_BACKBONE).exists() and build_missing:
+        log(f"backbone {DEFAULT_BACKBONE} is not built on this machine yet: building it now (once; "
+            f"`edgecxr backbone build` does the same; --backbone none skips it)")
+        build(DEFAULT_BACKBONE)
+    return info(DEFAULT_BACKBONE)
+
+
+def _planned_shape(config) -> tuple[int, int, int]:
+    from edgecxr.models import zoo
+
+    return zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)

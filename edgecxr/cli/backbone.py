@@ -1,0 +1,61 @@
+"""`edgecxr backbone build|list|show`: chest X-ray backbones cached on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecxr.cli import app as root_app
+from edgecxr.cli.common import ForceOpt, JsonOpt, emit, table
+
+backbone_app = typer.Typer(help="Build, list and inspect the chest X-ray backbones `train --backbone` starts from.",
+                           no_args_is_help=True)
+root_app.add_typer(backbone_app, name="backbone")
+NameArg = Annotated[str, typer.Argument(help="Backbone name (see `edgecxr backbone list`).")]
+
+
+@backbone_app.command("build")
+def build_cmd(
+    name: NameArg = "kermany-mnv1",
+    data: Annotated[Path | None, typer.Option("--data", help="The dataset folder (default: EDGECXR_SHARED_DATA/"
+                                                 "<folder> or ../shared/data/<folder>).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the recipe's epochs.")] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+):
+    """Train a backbone on its public dataset with its recipe and cache it (with provenance)."""
+    from edgecxr.backbone import build
+
+    emit(build(name, data, force=force, epochs=epochs), as_json, _show)
+
+
+@backbone_app.command("list")
+def list_cmd(as_json: JsonOpt = False):
+    """Every backbone edgecxr knows, and whether it is built on this machine."""
+    from edgecxr.backbone import cache_root, cached
+
+    emit({"cache": str(cache_root()), "backbones": cached()}, as_json,
+         lambda r: (typer.echo(f"cache: {r['cache']}"),
+                    typer.echo(table(r["backbones"], ["name", "state", "dataset", "license", "val_roc_auc",
+                                                      "val_accuracy", "about"]))))
+
+
+@backbone_app.command("show")
+def show_cmd(name: NameArg, as_json: JsonOpt = False):
+    """A built backbone's provenance: dataset, license, recipe, seed, figures, checksum."""
+    from edgecxr.backbone import info
+
+    emit(info(name), as_json, _show)
+
+
+def _show(m: dict) -> None:
+    i, f = m["input"], m["figures"]
+    typer.echo(f"{m['name']}: {m['model']} alpha {m['alpha']}, {i['width']}x{i['height']}x{i['channels']}, "
+               f"{i['normalize']} / {i['resize_mode']}; labels {', '.join(m['labels'])}")
+    typer.echo(f"dataset: {m['dataset']} ({m['license']}) from {m['data']}")
+    typer.echo(f"recipe: {m['recipe']}, seed {m['seed']}, {f['train_images']} training images, best epoch "
+               f"{f['best_epoch']}, {m['seconds']:.0f} s, built {m['created']}")
+    typer.echo(f"{f['split']}: ROC-AUC {f['roc_auc']:.4f}, accuracy {f['accuracy']:.4f}")
+    typer.echo(f"file: {m['path']} (sha256 {m['sha256'][:16]}...)")

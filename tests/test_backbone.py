@@ -1,0 +1,114 @@
+"""`edgecxr backbone build|list|show` and `train --backbone`: a tiny backbone on synthetic data."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+import edgecxr.cli
+from edgecxr import backbone
+from edgecxr.backbone import BackboneRecipe
+
+pytestmark = pytest.mark.slow
+TINY = BackboneRecipe("tiny", "synthetic", "binary", "CC0", "edge-impulse",
+                      overrides={"size": 32, "epochs": 2, "batch_size": 8, "learning_rate": 0.005, "bn_momentum": 0.5})
+# a run whose input fits the tiny backbone
+TRAIN = ["--recipe", "edge-impulse", "--size", "32", "--epochs", "1", "--batch-size", "8"]
+
+
+def cli(*args):
+    r = CliRunner().invoke(edgecxr.cli.app, [str(a) for a in args])
+    return r
+
+
+def one_error(r, words: str):
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2, r.output
+    assert lines[-2].startswith("error:") and words in lines[-2] and lines[-1].startswith("hint:"), r.output
+
+
+@pytest.fixture
+def tiny_table(monkeypatch, tmp_path):
+    monkeypatch.setitem(backbone.BACKBONES, "tiny", TINY)
+    monkeypatch.setattr(backbone, "DEFAULT_BACKBONE", "tiny")
+    monkeypatch.setenv("EDGECXR_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "backbones" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, synth_binary):
+    """A built tiny backbone's cache folder (copied into each test's cache)."""
+    mp = pytest.MonkeyPatch()
+    cache = tmp_path_factory.mktemp("bbcache")
+    mp.setitem(backbone.BACKBONES, "tiny", TINY)
+    mp.setenv("EDGECXR_CACHE", str(cache))
+    r = cli("backbone", "build", "tiny", "--data", synth_binary, "--json")
+    mp.undo()
+    assert r.exit_code == 0, r.output
+    return cache / "backbones" / "tiny", json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_build_records_provenance_and_list_show_read_it(built, tiny_table):
+    folder, meta = built
+    shutil.copytree(folder, tiny_table)
+    assert meta["dataset"] == "synthetic" and meta["recipe"] == "edge-impulse" and meta["seed"] == 0
+    assert meta["input"]["width"] == 32 and 0.0 <= meta["figures"]["roc_auc"] <= 1.0
+    assert sorted(p.name for p in tiny_table.iterdir()) == ["backbone.json", "model.keras"]
+    listed = cli("backbone", "list")
+    assert listed.exit_code == 0 and any(ln.startswith("tiny") and "built" in ln for ln in listed.stdout.splitlines())
+    shown = cli("backbone", "show", "tiny")
+    assert shown.exit_code == 0 and "dataset: synthetic (CC0)" in shown.stdout and "recipe: edge-impulse" in shown.stdout
+    one_error(cli("backbone", "build", "tiny", "--data", meta["data"]), "already built")
+
+
+def test_train_from_a_backbone(built, tiny_table, synth_binary, tmp_path):
+    shutil.copytree(built[0], tiny_table)
+    r = cli("train", "--data", synth_binary, *TRAIN, "--backbone", "tiny", "--runs-root", tmp_path / "runs",
+            "--name", "b", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["backbone"] == "tiny" and out["weights_report"]["loaded"]
+    assert 'backbone = "tiny"' in (tmp_path / "runs" / "b" / "config.toml").read_text()
+
+
+def test_backbone_of_another_input_is_one_error(built, tiny_table, synth_binary, tmp_path):
+    shutil.copytree(built[0], tiny_table)
+    r = cli("train", "--data", synth_binary, *TRAIN, "--size", "48", "--backbone", "tiny", "--runs-root",
+            tmp_path / "runs", "--name", "b")
+    one_error(r, "built for width 32, this run uses 48")
+    assert "--size 32" in r.output
+    assert not (tmp_path / "runs" / "b").exists()
+
+
+def test_corrupt_and_missing_backbones_are_one_error(built, tiny_table, synth_binary, tmp_path):
+    train = ["train", "--data", synth_binary, *TRAIN, "--backbone", "tiny", "--runs-root", tmp_path / "runs"]
+    one_error(cli(*train), "not built on this machine")
+    one_error(cli("backbone", "show", "tiny"), "not built on this machine")
+    one_error(cli(*train[:-2], "--backbone", "tinyy"), "did you mean 'tiny'")
+    one_error(cli(*train, "--weights", built[0] / "model.keras"), "both give the starting weights")
+    shutil.copytree(built[0], tiny_table)
+    (tiny_table / "model.keras").write_bytes(b"truncated")
+    one_error(cli(*train), "not the file that was built")
+    (tiny_table / "backbone.json").write_text("{")
+    one_error(cli(*train), "not JSON")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_auto_builds_the_default_backbone_for_a_small_training_set(tiny_table, synth_binary, tmp_path, monkeypatch):
+    # without the backbone's dataset anywhere: one error saying where it was looked for
+    monkeypatch.setenv("EDGECXR_SHARED_DATA", str(tmp_path / "nowhere"))
+    one_error(cli("train", "--data", synth_binary, *TRAIN, "--backbone", "auto", "--runs-root", tmp_path / "runs"),
+              "no binary folder was found")
+    assert not (tmp_path / "runs").exists()
+    monkeypatch.setenv("EDGECXR_SHARED_DATA", str(synth_binary.parent))
+    r = cli("train", "--data", synth_binary, *TRAIN, "--backbone", "auto", "--runs-root", tmp_path / "runs",
+            "--name", "a", "--json")
+    assert r.exit_code == 0, r.output
+    assert "building it now" in r.stderr and "--backbone none" in r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["backbone"] == "tiny" and (tiny_table / "model.keras").is_file()
+    # large enough training sets train from scratch
+    monkeypatch.setattr(backbone, "SMALL_TRAINING_SET", 10)
+    r = cli("train", "--data", synth_binary, *TRAIN, "--backbone", "auto", "--runs-root", tmp_path / "runs",
+            "--name", "big", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["backbone"] == "none"
