@@ -78,8 +78,13 @@ def _bench(ctx: DemoContext) -> dict:
     from edgecxr.bench.host import BenchOptions, bench_host
     from edgecxr.bench.mcu import mcu_report
 
-    host = bench_host(ctx.run, BenchOptions(runs=50, warmup=5, threads=[1], runtimes=["litert"]))
-    board = mcu_report(ctx.run / "model_ptq_int8.tflite", DEMO_BOARD)
+    from edgecxr.artifacts import choose_int8
+    from edgecxr.runs import Run
+
+    # the reference kernels (what the device computes, bit for bit) and XNNPACK (the fast path)
+    host = bench_host(ctx.run, BenchOptions(runs=50, warmup=5, threads=[1], runtimes=["litert"],
+                                            kernels=["reference", "xnnpack"]))
+    board = mcu_report(choose_int8(Run.open(ctx.run)).path, DEMO_BOARD)
     return {"host": host, "board": board}
 
 
@@ -87,7 +92,8 @@ def _export(ctx: DemoContext) -> dict:
     from edgecxr.export import export
 
     result = export(ctx.run, "bundle", force=ctx.force)
-    return {"folder": result["out"], "archive": result["archive"], "selftest": result.get("selftest")}
+    return {"folder": result["out"], "archive": result["archive"], "selftest": result.get("selftest"),
+            "model": result["model"], "model_reason": result["model_reason"]}
 
 
 STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [

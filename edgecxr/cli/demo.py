@@ -52,12 +52,14 @@ def _print(s: dict) -> None:
                    + (f"  agreement with Keras float {agree:.3f}" if agree is not None else ""))
     typer.echo(f"          report: {e['report']}")
     for row in b["host"]["results"]:
-        typer.echo(f"bench     host {row.get('model')} {row.get('runtime')} p50 {row.get('p50_ms', float('nan')):.3f} ms")
+        typer.echo(f"bench     host {row.get('model')} {row.get('runtime')} ({row.get('kernels')} kernels) "
+                   f"p50 {row.get('p50_ms', float('nan')):.3f} ms")
     board = b["board"]
     typer.echo(f"bench     {board['board']}: {board['verdict']} "
                f"(RAM {board['ram_needed_kb']:.0f}/{board['ram_available_kb']:.0f} KB, "
                f"flash {board['flash_needed_kb']:.0f}/{board['flash_kb']:.0f} KB)")
     typer.echo(f"export    {x['folder']}  (+ {Path(x['archive']).name})")
+    typer.echo(f"          ships {x['model']}: {x['model_reason']}")
     typer.echo("Not a medical device: synthetic data, for showing the pipeline only.")
 
 
