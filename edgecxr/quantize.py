@@ -30,9 +30,9 @@ from edgecxr.config import TASKS, check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
-from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.progress import log
 from edgecxr.runs import Run, json_bytes, read_json_object, write_all
+from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 
 DEFAULT_CALIBRATION_SIZE = 300
 DEFAULT_QAT_EPOCHS = 3
@@ -311,18 +311,18 @@ def validation_agreement(run: Run, spec: PreprocessSpec, model, files: list[str]
     """file -> share of the run's VALIDATION images on which the int8 model's decision equals
     the float model's (spec.json's threshold; argmax for multiclass; every label for
     multilabel). ``edgecxr.artifacts.choose_int8`` picks the shipped model by it."""
-    from edgecxr.evaluate.metrics import predict_classes
     from edgecxr.runtimes import TFLiteModel
+    from edgecxr_device.decision import decide
 
     dataset, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
     val = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "val"], spec, progress=False)
     if len(val.x) == 0:
         return {}
     log(f"measuring float/int8 agreement on {len(val.x)} validation images")
-    ref = predict_classes(model.predict(to_float(val.x), batch_size=128, verbose=0), spec.task, spec.threshold)
+    ref = decide(model.predict(to_float(val.x), batch_size=128, verbose=0), spec.task, spec.threshold)
     out = {}
     for name in files:
-        pred = predict_classes(TFLiteModel(run.file(name)).predict(val.x), spec.task, spec.threshold)
+        pred = decide(TFLiteModel(run.file(name)).predict(val.x), spec.task, spec.threshold)
         same = (pred == ref).reshape(len(ref), -1).all(axis=1)
         out[name] = {"value": float(same.mean()), "n": int(len(same)), "split": "validation"}
     return out

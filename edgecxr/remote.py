@@ -69,7 +69,7 @@ class SSHTarget:
         which does not unquote, reads the same path)."""
         port = ["-P", str(self.port)] if self.port else []  # scp spells it -P
         target = f"{self.host}:{shlex.quote(check_remote_path(remote_dir))}/"
-        return ["scp", "-q", *self._options(), *port, *map(str, files), target]
+        return ["scp", "-q", "-r", *self._options(), *port, *map(str, files), target]
 
 
 # A remote folder goes through the device's shell (legacy scp): plain characters only, and no
@@ -125,7 +125,7 @@ def reporting_signals(command: list[str]) -> list[str]:
 
 
 def copy_to(target: SSHTarget, files: list[Path], remote_dir: str, timeout: float = 120) -> None:
-    """Copy local ``files`` into the existing folder ``remote_dir`` on the device."""
+    """Copy local ``files`` (folders with their contents) into the existing folder ``remote_dir`` on the device."""
     proc = _call(target, target.scp_command(files, remote_dir), timeout, "copying files")
     if proc.returncode != 0:
         raise DeviceError(f"copying to {target.host}:{remote_dir} failed: {proc.stderr.strip()[-200:]}",

@@ -1,5 +1,5 @@
-"""Files that ship beside the package: the dataset registry, the board table and the
-device-side templates. From a source checkout they are the repository's own files
+"""Files that ship beside the package: the dataset registry, the board table, the
+device-side templates and the device package (edgecxr_device, which goes to a device whole). From a source checkout they are the repository's own files
 (``datasets.toml``, ``firmware_bundle/``, and ``edgecxr/boards.toml``, which is package data);
 an installed wheel carries the top-level ones under ``<prefix>/share/edgecxr/`` (pyproject's
 data-files) and the board table inside the package."""
@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sysconfig
 from pathlib import Path
 
+import edgecxr_device
 from edgecxr.errors import RunError
+
+DEVICE_PACKAGE = Path(edgecxr_device.__file__).parent
 
 
 def roots() -> list[Path]:
@@ -31,3 +35,13 @@ def resource(relpath: str) -> Path:
             return root / relpath
     raise RunError(f"{relpath} is missing from this installation",
                    f"reinstall edgecxr (looked in {', '.join(str(r) for r in roots())})")
+
+
+def ship_device_package(folder: Path) -> Path:
+    """Copy the device package whole (its .py files, no caches) into ``folder``, where a runner
+    next to it imports it; returns the package's folder there."""
+    shipped = folder / DEVICE_PACKAGE.name
+    shipped.mkdir(parents=True, exist_ok=True)
+    for src in sorted(DEVICE_PACKAGE.glob("*.py")):
+        shutil.copyfile(src, shipped / src.name)
+    return shipped

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.errors import ModelError
-from edgecxr.preprocess import dequantize, to_float, to_int8
+from edgecxr_device.preprocess import dequantize, to_float, to_int8
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from edgecxr import train_metrics
-from edgecxr.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
+from edgecxr_device.decision import positive_score
+from edgecxr_device.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,6 @@ def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     out = {}
     for name, x in (("val", clean.x), ("shifted_val", shifted_pixels([s.path for s in val], spec, seed))):
         probs = model.predict(to_float(x), batch_size=128, verbose=0)
-        p_pos = probs[:, positive] if probs.shape[1] > 1 else probs[:, 0]
+        p_pos = positive_score(probs)
         out[name] = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
     return out

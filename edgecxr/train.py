@@ -34,7 +34,6 @@ from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split, split_by_patient, write_split
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.models import zoo
-from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
 from edgecxr.progress import log
 from edgecxr.runs import (
     DEFAULT_RUNS_ROOT,
@@ -45,6 +44,8 @@ from edgecxr.runs import (
     write_json,
     write_text,
 )
+from edgecxr_device.decision import positive_score
+from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.json"
@@ -402,7 +403,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
 def _val_metrics(task: str, val: _Arrays, probs: np.ndarray, spec: PreprocessSpec,
                  config: TrainConfig) -> tuple[dict, float | None]:
     if task == "binary":
-        p_pos = probs[:, 1] if probs.shape[1] == 2 else probs[:, 0]
+        p_pos = positive_score(probs)
         threshold = train_metrics.choose_threshold(val.index, p_pos, config.threshold_rule, config.target_sensitivity)
         m = train_metrics.binary_metrics(val.index, p_pos, threshold, config.seed)
         m["threshold_rule"] = config.threshold_rule

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from edgecxr_device.decision import decide
+
 Z95 = 1.959963984540054
 BOOTSTRAP = 1000
 
@@ -85,7 +87,7 @@ def choose_threshold(y: np.ndarray, p_pos: np.ndarray, rule: str = "youden",
 def binary_metrics(y: np.ndarray, p_pos: np.ndarray, threshold: float, seed: int = 0) -> dict:
     """Accuracy / sensitivity / specificity at ``threshold`` and ROC-AUC, each with a 95 % CI."""
     y, p_pos = np.asarray(y).astype(bool), np.asarray(p_pos, np.float64)
-    pred = p_pos >= threshold
+    pred = decide(p_pos[:, None], "binary", threshold) == 1
     tp, tn = int((pred & y).sum()), int((~pred & ~y).sum())
     fp, fn = int((pred & ~y).sum()), int((~pred & y).sum())
     return {"threshold": threshold, "accuracy": wilson(tp + tn, len(y)), "sensitivity": wilson(tp, tp + fn),
@@ -96,7 +98,7 @@ def binary_metrics(y: np.ndarray, p_pos: np.ndarray, threshold: float, seed: int
 def multiclass_metrics(y: np.ndarray, probs: np.ndarray, labels: list[str], seed: int = 0) -> dict:
     """Accuracy (argmax) and one-vs-rest ROC-AUC per class, with 95 % CIs."""
     y = np.asarray(y)
-    pred = probs.argmax(axis=1)
+    pred = decide(probs, "multiclass")
     per_class = {}
     for k, name in enumerate(labels):
         per_class[name] = {"recall": wilson(int(((pred == k) & (y == k)).sum()), int((y == k).sum())),

@@ -121,8 +121,8 @@ def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dic
     """Flash check on the int8 size estimate; then a few timed training steps on real training
     images (c.step_seconds). Returns (settled model, its float inputs), or None when pruned."""
     from edgecxr.models import zoo
-    from edgecxr.preprocess import PreprocessSpec, to_float
     from edgecxr.tfenv import keras, set_seed
+    from edgecxr_device.preprocess import PreprocessSpec, to_float
 
     config = _config(space, c, 1, seed)
     set_seed(seed)
@@ -266,7 +266,8 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
     from edgecxr.evaluate.models import load_predictor
-    from edgecxr.preprocess import PreprocessSpec
+    from edgecxr_device.decision import decide, positive_score
+    from edgecxr_device.preprocess import PreprocessSpec
 
     run = Run(run_dir)
     spec = PreprocessSpec.load(run.file("spec.json"))
@@ -278,12 +279,12 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     if spec.task == "binary":
         positive = spec.labels.index(spec.positive_label)
         y = np.array([positive in ls for ls in labels])
-        p_pos = probs[:, positive] if probs.shape[1] > 1 else probs[:, 0]
+        p_pos = positive_score(probs)
         m = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
         out = {k: round(m[k]["value"], 4) for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}
     else:
         y = np.array([ls[0] for ls in labels])
-        out = {"accuracy": round(float((probs.argmax(1) == y).mean()), 4)}
+        out = {"accuracy": round(float((decide(probs, spec.task) == y).mean()), 4)}
     return out, run.file(BY_KIND["ptq"].file).stat().st_size / KB
 
 
@@ -291,7 +292,6 @@ def _ptq(run_dir: Path, seed: int) -> None:
     """model_ptq_int8.tflite and its spec.json quant entry, as `edgecxr quantize` writes them
     (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
     from edgecxr.artifacts import file_of
-    from edgecxr.preprocess import to_float
     from edgecxr.quantize import (
         DEFAULT_CALIBRATION_SIZE,
         SPEC_FILE,
@@ -302,6 +302,7 @@ def _ptq(run_dir: Path, seed: int) -> None:
         load_spec,
     )
     from edgecxr.runs import write_bytes
+    from edgecxr_device.preprocess import to_float
 
     run = Run(run_dir)
     spec = load_spec(run)

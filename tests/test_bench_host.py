@@ -11,7 +11,8 @@ from edgecxr.bench import runner
 from edgecxr.bench.host import HOST_RUNTIMES, BenchOptions, bench_host, installed
 from edgecxr.cli import app
 from edgecxr.errors import ModelError
-from edgecxr.preprocess import PreprocessSpec
+from edgecxr_device.exits import EXIT_NO_RUNTIME
+from edgecxr_device.preprocess import PreprocessSpec
 
 
 def test_each_installed_runtime_float_and_int8(tiny_int8_tflite):
@@ -49,7 +50,7 @@ def test_each_kernel_family_is_a_row_that_names_it(tiny_int8_tflite, synth_binar
 
 
 def test_runner_classifies_images(tiny_int8_tflite, synth_binary, tmp_path):
-    script = runner.stage(tmp_path / "rpi")
+    script, _ = runner.stage(tmp_path / "rpi")
     spec = tmp_path / "spec.json"
     PreprocessSpec(width=32, height=32, labels=["NORMAL", "PNEUMONIA"], task="binary").save(spec)
     images = sorted(synth_binary.rglob("*.png"))[:2]
@@ -80,8 +81,8 @@ def test_runtime_not_installed_or_unknown(tiny_int8_tflite):
 
 
 def test_runner_without_runtime_exits_3(tiny_int8_tflite, python_without_runtimes, tmp_path):
-    script = runner.stage(tmp_path / "rpi")
+    script, _ = runner.stage(tmp_path / "rpi")
     proc = subprocess.run([str(python_without_runtimes), str(script), "--model", str(tiny_int8_tflite),
                            "--bench", "3"], capture_output=True, text=True)
-    assert proc.returncode == runner.EXIT_NO_RUNTIME
+    assert proc.returncode == EXIT_NO_RUNTIME
     assert "no TFLite runtime" in proc.stderr and "pip install ai-edge-litert" in proc.stderr

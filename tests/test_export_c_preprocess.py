@@ -1,4 +1,4 @@
-"""The C preprocessing shipped with the header equals edgecxr.preprocess bit for bit."""
+"""The C preprocessing shipped with the header equals edgecxr_device.preprocess bit for bit."""
 
 import shutil
 import subprocess
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from edgecxr.export.folder import template
-from edgecxr.preprocess import to_int8
+from edgecxr_device.preprocess import to_int8
 
 PROGRAM = r"""
 #include <stdio.h>

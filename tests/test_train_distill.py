@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import edgecxr.cli
 from edgecxr.distill import distill_loss
-from edgecxr.preprocess import PreprocessSpec
+from edgecxr_device.preprocess import PreprocessSpec
 
 
 def invoke(*args):

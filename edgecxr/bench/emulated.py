@@ -11,7 +11,6 @@ never read, or tabled, as a Pi's speed.
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,9 @@ from PIL import Image
 from edgecxr.bench import pi_emu, runner
 from edgecxr.bench.host import model_files, spec_for
 from edgecxr.errors import DeviceError
-from edgecxr.preprocess import PreprocessSpec, dequantize
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
+from edgecxr_device import decision
+from edgecxr_device.preprocess import PreprocessSpec, dequantize
 
 KERNEL_FAMILIES = list(KERNELS)
 REFERENCE = DEFAULT_KERNELS  # the family every other one is compared with
@@ -61,12 +61,7 @@ def _call(argv: list[str], where: str, runtime: str, timeout: float) -> dict:
 
 
 def _decisions(outputs: dict[str, list[int]], spec: PreprocessSpec, quant: dict) -> dict[str, object]:
-    from edgecxr.export.source import decide
-
-    if not spec.labels:  # a bare .tflite: classes by index, as the runner names them
-        width = max(2, *(len(raw) for raw in outputs.values()))
-        spec = dataclasses.replace(spec, labels=[str(i) for i in range(width)])
-    return {f: decide(dequantize(np.array(raw), quant["scale"], quant["zero_point"]), spec)
+    return {f: decision.label(dequantize(np.array(raw), quant["scale"], quant["zero_point"]), spec)
             for f, raw in outputs.items()}
 
 
@@ -128,7 +123,7 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
     where = f"{device} (emulated)"
     rows, families, machine = [], [], {}
     with tempfile.TemporaryDirectory(prefix="edgecxr-emu-") as tmp:
-        script = runner.stage(Path(tmp) / "runner")
+        script, _ = runner.stage(Path(tmp) / "runner")
         for model in model_files(target):
             spec_path = spec_for(model, Path(tmp))
             spec = PreprocessSpec.load(spec_path)

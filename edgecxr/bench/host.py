@@ -19,8 +19,8 @@ from pathlib import Path
 from edgecxr.bench import runner
 from edgecxr.bench.micro import TFLM_INSTALL
 from edgecxr.errors import DeviceError, ModelError
-from edgecxr.preprocess import SPEC_FILE, PreprocessSpec
 from edgecxr.runtimes import RUNTIMES, check_kernels, check_tflite
+from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec
 
 # runner runtime name -> (top-level module that must be importable, how to install it)
 HOST_RUNTIMES = {**{name: (rt.module.split(".")[0], rt.install) for name, rt in RUNTIMES.items()},
@@ -109,7 +109,7 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
     all_threads = options.threads or sorted({1, os.cpu_count() or 1})
     rows, machine = [], {}
     with tempfile.TemporaryDirectory(prefix="edgecxr-bench-") as tmp:
-        script = runner.stage(Path(tmp))
+        script, _ = runner.stage(Path(tmp))
         for model in models:
             spec = spec_for(model, Path(tmp)) if options.data else None
             for name in names:

@@ -37,12 +37,12 @@ class QemuOptions:
 
 def image_paths(run, data: Path | None, n: int) -> list[Path]:
     """``n`` images: the first of ``data`` (sorted), else of the run's validation split."""
-    from edgecxr.data.dataset import IMAGE_SUFFIXES
+    from edgecxr_device.preprocess import image_files
 
     if data is not None:
         if not Path(data).is_dir():
             raise DataError(f"--data {data} is not a folder", "pass a folder of X-ray images")
-        found = sorted(p for p in Path(data).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        found = image_files(Path(data))
     else:
         from edgecxr.data.split import SPLIT_FILE, read_split
 
@@ -95,9 +95,9 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project
-    from edgecxr.preprocess import preprocess_file
     from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
     from edgecxr.runtimes import TFLiteModel
+    from edgecxr_device.preprocess import preprocess_file
 
     board = get_board(board_key, devices_file)
     if not board.emulated:

@@ -16,7 +16,8 @@ from edgecxr import remote
 from edgecxr.bench import runner
 from edgecxr.bench.host import model_files
 from edgecxr.errors import DeviceError, ModelError
-from edgecxr.preprocess import SPEC_FILE
+from edgecxr_device.exits import EXIT_NO_RUNTIME
+from edgecxr_device.preprocess import SPEC_FILE
 
 COMMAND_NOT_FOUND = (126, 127)  # the remote shell could not run the interpreter
 TIMED_OUT = 124  # coreutils `timeout`
@@ -55,8 +56,7 @@ def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | N
     specs = [spec] if spec.is_file() else []
     with tempfile.TemporaryDirectory(prefix="edgecxr-rpi-") as local, \
             remote.remote_tempdir(ssh, "edgecxr-bench") as folder:
-        script = runner.stage(Path(local))
-        remote.copy_to(ssh, [script, script.parent / runner.PREPROCESS_COPY, *models, *specs], folder)
+        remote.copy_to(ssh, [*runner.stage(Path(local)), *models, *specs], folder)
         for model in models:
             result = _run(ssh, folder, model.name, options, specs and f"{folder}/{SPEC_FILE}")
             machine = runner.split_machine(result)
@@ -81,13 +81,13 @@ def _run(ssh: remote.SSHTarget, folder: str, model: str, options: RpiOptions, sp
         if proc.returncode == 0 and not proc.stdout.strip():
             raise DeviceError(f"--remote-python {options.python} on {ssh.host} ran but printed nothing: not a Python "
                               "that runs the runner", "pass --remote-python PATH to the device's python3")
-        if proc.returncode == runner.EXIT_NO_RUNTIME and options.install and attempt == "first":
+        if proc.returncode == EXIT_NO_RUNTIME and options.install and attempt == "first":
             _install(ssh, options.python)
             continue
         try:
             return runner.parse_result(proc.returncode, proc.stdout, proc.stderr, ssh.host, options.runtime)
         except ModelError as e:
-            if proc.returncode == runner.EXIT_NO_RUNTIME:
+            if proc.returncode == EXIT_NO_RUNTIME:
                 raise DeviceError(f"no TFLite runtime on {ssh.host}: {e.message}", INSTALL_HINT) from None
             raise
     raise DeviceError(f"installing a TFLite runtime on {ssh.host} did not make one importable", INSTALL_HINT)

@@ -1,8 +1,8 @@
 """The Raspberry Pi runner (firmware_bundle/rpi/classify.py), staged and run the same way on
 the host and on a device, so both benchmarks measure one thing one way.
 
-The runner imports the preprocessing from ``edgecxr_preprocess.py``, a verbatim copy of
-edgecxr/preprocess.py placed next to it: ``runner_files()`` is that pair.
+The runner imports the device's rules from the edgecxr_device package placed next to it;
+``stage`` writes both.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import shutil
 import signal
 from pathlib import Path
 
-from edgecxr import preprocess
 from edgecxr.errors import DeviceError, ModelError
-from edgecxr.resources import resource
+from edgecxr.resources import resource, ship_device_package
+from edgecxr_device.exits import EXIT_MISSING_DEPENDENCY, EXIT_NO_RUNTIME
 
 RUNNER = "firmware_bundle/rpi/classify.py"  # shipped beside the package (edgecxr.resources)
-PREPROCESS_COPY = "edgecxr_preprocess.py"
-# the runner's exit statuses (firmware_bundle/rpi/classify.py)
-EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
 # what the runner says about the machine it ran on (the rest of its JSON is about the model)
 MACHINE_KEYS = ("python", "machine", "cores", "cpu", "board", "throttled", "emulated")
 # what edgecxr.remote.reporting_signals prints when a remote command dies from a signal
@@ -30,17 +27,12 @@ CRASH_HINT = ("the TFLite runtime itself crashed (not a Python error): try anoth
               "and check that its wheel is built for this device's CPU and OS")
 
 
-def runner_files() -> dict[str, Path]:
-    """File name on the device -> local source file."""
-    return {"classify.py": resource(RUNNER), PREPROCESS_COPY: Path(preprocess.__file__)}
-
-
-def stage(folder: Path) -> Path:
-    """Copy the runner and its preprocessing into ``folder``; returns the runner's path there."""
+def stage(folder: Path) -> list[Path]:
+    """Copy the runner and the device package into ``folder``; returns both (the runner first),
+    ready to copy to a device."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, src in runner_files().items():
-        shutil.copyfile(src, folder / name)
-    return folder / "classify.py"
+    shutil.copyfile(resource(RUNNER), folder / "classify.py")
+    return [folder / "classify.py", ship_device_package(folder)]
 
 
 def bench_args(model: str, runs: int, warmup: int, threads: int | None, runtime: str | None,

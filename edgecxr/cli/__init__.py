@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from edgecxr import __version__, tfenv  # tfenv before any stage: it sets TensorFlow's log level
 from edgecxr.errors import EdgecxrError, debug_enabled
-from edgecxr.preprocess import ImageError
+from edgecxr_device.preprocess import ImageError
 
 # errno -> what to do about it (a write that the disk, the mount or the permissions refused)
 FILESYSTEM_ERRORS = {

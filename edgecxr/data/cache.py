@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.errors import DataError
-from edgecxr.preprocess import ImageError, PreprocessSpec, preprocess_file
 from edgecxr.runs import atomic_path, write_json
+from edgecxr_device.preprocess import ImageError, PreprocessSpec, preprocess_file
 
 
 def cache_dir() -> Path:

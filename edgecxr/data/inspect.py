@@ -20,7 +20,7 @@ from PIL import Image
 
 from edgecxr.data.dataset import Dataset
 from edgecxr.errors import DataError
-from edgecxr.preprocess import MAX_PIXELS, ImageError, open_gray
+from edgecxr_device.preprocess import MAX_PIXELS, ImageError, open_gray
 
 EXAMPLES = 10  # how many example paths a report lists per finding
 ALL = "all"  # the split name of a dataset without split folders

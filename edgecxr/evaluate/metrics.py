@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgecxr.train_metrics import BOOTSTRAP, bootstrap_ci, choose_threshold, roc_auc, roc_auc_ci, wilson
+from edgecxr_device.decision import decide, positive_score
 
 __all__ = [
     "average_precision",
@@ -22,8 +23,6 @@ __all__ = [
     "classification_metrics",
     "confusion_matrix",
     "per_class_table",
-    "positive_score",
-    "predict_classes",
     "roc_auc",
     "roc_auc_ci",
     "roc_curve",
@@ -114,22 +113,6 @@ def average_precision_ci(y: np.ndarray, score: np.ndarray, seed: int = 0, resamp
     return bootstrap_ci(average_precision, y, score, seed, resamples)
 
 
-def positive_score(probs: np.ndarray) -> np.ndarray:
-    """P(positive class) of a binary model: column 1 of a softmax pair, or the one sigmoid."""
-    probs = np.asarray(probs)
-    return probs[:, 1] if probs.shape[1] == 2 else probs[:, 0]
-
-
-def predict_classes(probs: np.ndarray, task: str, threshold: float | None = None) -> np.ndarray:
-    """Class index per image: binary -> P(positive) >= threshold; multiclass -> argmax;
-    multilabel -> (N, K) booleans at ``threshold`` (0.5 when None)."""
-    if task == "binary":
-        return (positive_score(probs) >= (0.5 if threshold is None else threshold)).astype(int)
-    if task == "multilabel":
-        return np.asarray(probs) >= (0.5 if threshold is None else threshold)
-    return np.asarray(probs).argmax(axis=1)
-
-
 def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: list[str], task: str,
                            threshold: float | None = None, seed: int = 0) -> dict:
     """Everything the report shows for one model. ``y``: class indices (N,), or (N, K) 0/1 for
@@ -137,7 +120,7 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: list[str], 
     if task == "multilabel":
         return _multilabel(np.asarray(y).astype(bool), np.asarray(probs), labels, threshold, seed)
     y = np.asarray(y, int)
-    pred = predict_classes(probs, task, threshold)
+    pred = decide(probs, task, threshold)
     cm = confusion_matrix(y, pred, len(labels))
     rows = per_class_table(cm, labels)
     out = {"n": len(y), "accuracy": wilson(int(np.trace(cm)), int(cm.sum())),
@@ -166,7 +149,7 @@ def _mean_value(items) -> float | None:
 
 def _multilabel(y: np.ndarray, probs: np.ndarray, labels: list[str], threshold: float | None, seed: int) -> dict:
     """Per-finding ROC-AUC (Mondal et al. table I) plus sensitivity/specificity at the threshold."""
-    pred = predict_classes(probs, "multilabel", threshold)
+    pred = decide(probs, "multilabel", threshold)
     rows = []
     for k, name in enumerate(labels):
         t, p = y[:, k], pred[:, k]

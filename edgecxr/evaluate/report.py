@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.evaluate.metrics import positive_score, roc_curve
+from edgecxr.evaluate.metrics import roc_curve
 from edgecxr.runs import _json_default
+from edgecxr_device.decision import positive_score
 
 PNGS = {"confusion.png": "Confusion matrices (counts and row-normalized %)", "roc.png": "ROC curves"}
 

@@ -30,13 +30,14 @@ from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
-from edgecxr.evaluate.metrics import choose_threshold, classification_metrics, positive_score, predict_classes
+from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
 from edgecxr.evaluate.models import REFERENCE, load_predictor, present
-from edgecxr.preprocess import PreprocessSpec
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
 from edgecxr.runs import Run, sha256_file, staged_folder
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
+from edgecxr_device.decision import decide, positive_score
+from edgecxr_device.preprocess import PreprocessSpec
 
 EVAL_DIR = "eval"
 UNREADABLE_SHOWN = 20  # unreadable images named in the notes; eval.json lists every one
@@ -223,7 +224,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     for p in predictors:
         log(f"evaluating {p.model.title} ({p.runtime}) on {len(samples)} images")
         probs[p.model.key] = p.predict(pixels.x)
-        preds[p.model.key] = predict_classes(probs[p.model.key], spec.task, threshold["value"])
+        preds[p.model.key] = decide(probs[p.model.key], spec.task, threshold["value"])
         per_model[p.model.key] = {"title": p.model.title, "file": p.model.file, "runtime": p.runtime,
                                   "kernels": p.kernels, "int8": p.model.int8,
                                   "quant": spec.quant.get(p.model.file),
@@ -266,7 +267,7 @@ def kernel_family_differences(run: Run, predictor, x: np.ndarray, probs: np.ndar
         other = load_predictor(run, predictor.model, runtime, threads, family)
         log(f"checking {predictor.model.title} with {family} kernels against {predictor.kernels}")
         other_probs = other.predict(x)
-        differ = (predict_classes(other_probs, task, threshold) != decisions).reshape(len(x), -1)
+        differ = (decide(other_probs, task, threshold) != decisions).reshape(len(x), -1)
         out[family] = {"images_with_different_outputs": int(np.sum(np.any(other_probs != probs, axis=1))),
                        "decisions_differ": int(np.sum(np.any(differ, axis=1)))}
     return out

@@ -1,6 +1,6 @@
 """``--format rpi``: a self-contained Raspberry Pi runner folder.
 
-    classify.py, edgecxr_preprocess.py   the runner and the verbatim copy of edgecxr/preprocess.py
+    classify.py, edgecxr_device/         the runner and the device package it imports (its rules)
     model.tflite, spec.json, labels.txt  the model and everything needed to feed it
     requirements.txt, install.sh         venv + pip, then the self-test
     edgecxr-classify.service.in          the folder-watch mode as a systemd unit (install.sh fills it)
@@ -15,11 +15,11 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import edgecxr.preprocess
 from edgecxr.export.folder import template
 from edgecxr.export.selftest import choose_images, expected
 from edgecxr.export.source import ExportSource
 from edgecxr.export.tflite import write_model_files
+from edgecxr.resources import ship_device_package
 from edgecxr.runs import write_json, write_text
 
 # template file -> (name in the folder, executable)
@@ -30,7 +30,6 @@ COPIED = {
     "rpi/selftest.py": ("selftest.py", True),
     "rpi/edgecxr-classify.service.in": ("edgecxr-classify.service.in", False),
 }
-PREPROCESS_COPY = "edgecxr_preprocess.py"
 SUMS = "SHA256SUMS"
 
 
@@ -39,7 +38,7 @@ def export_rpi(source: ExportSource, out: Path, test_image: Path | None = None) 
     for relpath, (name, executable) in COPIED.items():
         shutil.copyfile(template(relpath), out / name)
         (out / name).chmod(0o755 if executable else 0o644)
-    shutil.copyfile(edgecxr.preprocess.__file__, out / PREPROCESS_COPY)
+    ship_device_package(out)
     # numbered: two classes' folders may hold files of the same name
     images = {f"{i:02d}-{path.name}": path for i, path in enumerate(choose_images(source, test_image), 1)}
     (out / "selftest").mkdir()

@@ -16,27 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.export.source import ExportSource, choose_test_image, decide
-from edgecxr.preprocess import PreprocessSpec, dequantize, preprocess_file
+from edgecxr.export.source import ExportSource, choose_test_image
+from edgecxr_device import decision
+from edgecxr_device.preprocess import dequantize, preprocess_file
 
 COUNT = 4  # images in the self-test: a few seconds on a Pi, enough to catch a kernel mismatch
 CANDIDATES = 200  # images of the run looked at (sorted by path): a bounded cost at export
 SPLIT_ORDER = ("val", "train", "test")
 INT8_LIMITS = (-128, 127)
 ARCH_DEPENDENT = ("builtin",)  # families whose bytes differ between x86 and aarch64 (issue 14's probe)
-
-
-def margin(scores: np.ndarray, spec: PreprocessSpec) -> float:
-    """How far the decision is from flipping, in probability (0: on the threshold)."""
-    threshold = spec.threshold if spec.threshold is not None else 0.5
-    if spec.task == "multilabel":
-        return float(np.min(np.abs(scores - threshold)))
-    if spec.output == "sigmoid":
-        return abs(float(scores[0]) - threshold)
-    if spec.task == "binary" and spec.threshold is not None and len(scores) == 2:
-        return abs(float(scores[1]) - threshold)
-    top = np.sort(scores)[::-1]
-    return float(top[0] - top[1]) if len(top) > 1 else 1.0
 
 
 def saturated(raw: np.ndarray) -> bool:
@@ -71,7 +59,7 @@ def choose_images(source: ExportSource, explicit: Path | None = None, count: int
     for path in paths:
         raw = tfl.raw(preprocess_file(path, source.spec)[None])[0]
         scores = dequantize(raw, q["scale"], q["zero_point"])
-        ranked.append((saturated(raw), margin(scores, source.spec), str(decide(scores, source.spec)), path))
+        ranked.append((saturated(raw), decision.margin(scores, source.spec), str(decision.label(scores, source.spec)), path))
     ranked.sort(key=lambda r: (r[0], r[1], str(r[3])))
     by_label: dict[str, list[Path]] = {}
     for _, _, label, path in ranked:
@@ -96,10 +84,10 @@ def expected(source: ExportSource, images: dict[str, Path]) -> dict:
         raw = {name: m.raw(pixels[None])[0].astype(int).tolist() for name, m in models.items()}
         scores = {name: dequantize(np.array(r), q["scale"], q["zero_point"]) for name, r in raw.items()}
         ref = scores[DEFAULT_KERNELS]
-        rows.append({"image": name, "label": decide(ref, source.spec),
+        rows.append({"image": name, "label": decision.label(ref, source.spec),
                      "scores": [round(float(s), 6) for s in ref], "raw": raw,
-                     "labels": {name: decide(s, source.spec) for name, s in scores.items()},
-                     "margin": round(margin(ref, source.spec), 6), "saturated": saturated(np.array(raw[DEFAULT_KERNELS]))})
+                     "labels": {name: decision.label(s, source.spec) for name, s in scores.items()},
+                     "margin": round(decision.margin(ref, source.spec), 6), "saturated": saturated(np.array(raw[DEFAULT_KERNELS]))})
     return {"runtime": models[DEFAULT_KERNELS].runtime, "runtimes_here": available(),
             "machine": platform.machine(), "default_kernels": DEFAULT_KERNELS,
             "kernels": {name: k.about for name, k in KERNELS.items()},

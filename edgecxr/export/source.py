@@ -16,8 +16,9 @@ import numpy as np
 
 from edgecxr.artifacts import choose_int8
 from edgecxr.errors import ConfigError, ModelError, RunError
-from edgecxr.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
 from edgecxr.runs import Run
+from edgecxr_device import decision
+from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
 
 # C and C++ keywords (and a few names every toolchain reserves) a sanitized name must not be
 C_RESERVED = {
@@ -130,19 +131,6 @@ class Reference:
         return {"image": self.image.name, "label": self.label, "raw": self.raw, "scores": self.scores}
 
 
-def decide(scores, spec: PreprocessSpec) -> str | list[str]:
-    """The label the scores mean -- the same rule as the RPi runner (firmware_bundle/rpi/classify.py)."""
-    labels = spec.labels
-    threshold = spec.threshold if spec.threshold is not None else 0.5
-    if spec.task == "multilabel":
-        return [label for label, p in zip(labels, scores) if p >= threshold]
-    if spec.output == "sigmoid":
-        return labels[1] if scores[0] >= threshold else labels[0]
-    if spec.task == "binary" and spec.threshold is not None and len(scores) == 2:
-        return labels[1] if scores[1] >= threshold else labels[0]
-    return labels[int(np.argmax(scores))]
-
-
 def reference(source: ExportSource, image: Path) -> Reference:
     """Run the exported model on ``image`` with edgecxr's own evaluation path."""
     from edgecxr.runtimes import TFLiteModel
@@ -152,4 +140,4 @@ def reference(source: ExportSource, image: Path) -> Reference:
     raw = tfl.raw(pixels[None])[0].astype(int)
     scores = dequantize(raw, source.output_quant["scale"], source.output_quant["zero_point"])
     return Reference(image=image, pixels=pixels, input_int8=tfl.input_tensor(pixels)[0], raw=raw.tolist(),
-                     scores=[round(float(s), 6) for s in scores], label=decide(scores, source.spec))
+                     scores=[round(float(s), 6) for s in scores], label=decision.label(scores, source.spec))

@@ -2,9 +2,10 @@
 """Classify chest X-ray images with a .tflite model on a Raspberry Pi (or any Linux box).
 
 Self-contained: python3 + numpy + Pillow + one TFLite interpreter (ai_edge_litert,
-tflite_runtime, tensorflow or tflite_micro). The preprocessing is NOT re-implemented here:
-it is imported from edgecxr_preprocess.py, the verbatim copy of edgecxr/preprocess.py that
-edgecxr places next to this file, so the device feeds the model exactly as training did.
+tflite_runtime, tensorflow or tflite_micro). The device's rules are NOT re-implemented here:
+preprocessing, image suffixes, the decision rule and the exit statuses come from the
+edgecxr_device package that edgecxr ships whole next to this file, so the device feeds the
+model and reads its answer exactly as training and evaluation did.
 
     classify.py --model model.tflite --spec spec.json image1.png image2.jpg   # one JSON line each
     classify.py --model model.tflite --spec spec.json --watch incoming/       # new files as they land
@@ -38,16 +39,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True  # no __pycache__: the folder stays exactly what SHA256SUMS lists
 
-EXIT_BAD_INPUT, EXIT_NO_RUNTIME, EXIT_MISSING_DEPENDENCY = 2, 3, 4
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm"}
+from edgecxr_device.exits import EXIT_BAD_INPUT, EXIT_MISSING_DEPENDENCY, EXIT_NO_RUNTIME  # noqa: E402
+
 INSTALL_HINT = "pip install ai-edge-litert   (or: pip install tflite-runtime)"
 
 try:
     import numpy as np
-    from edgecxr_preprocess import PreprocessSpec, preprocess_file, to_float, to_int8
-except ImportError as e:  # numpy, Pillow or the preprocessing copy is missing
+
+    from edgecxr_device.decision import label
+    from edgecxr_device.preprocess import PreprocessSpec, dequantize, image_files, preprocess_file, to_float, to_int8
+except ImportError as e:  # numpy or Pillow is missing
     print(f"error: {e}", file=sys.stderr)
-    print("hint: pip install numpy pillow, and keep edgecxr_preprocess.py next to classify.py", file=sys.stderr)
+    print("hint: pip install numpy pillow", file=sys.stderr)
     sys.exit(EXIT_MISSING_DEPENDENCY)
 
 
@@ -173,8 +176,7 @@ def model_input(model, pixels):
 def scores(model, raw) -> list[float]:
     raw = np.asarray(raw)[0]
     if raw.dtype in (np.int8, np.uint8):
-        scale, zp = model.output_quant
-        raw = (raw.astype(np.float32) - zp) * scale
+        raw = dequantize(raw, *model.output_quant)
     return [round(float(v), 6) for v in raw]
 
 
@@ -184,30 +186,14 @@ def raw_bytes(raw) -> list[int] | None:
     return [int(v) for v in raw] if raw.dtype in (np.int8, np.uint8) else None
 
 
-def label_of(probs: list[float], spec) -> str | list[str]:
-    labels = spec.labels or [str(i) for i in range(max(2, len(probs)))]
-    threshold = spec.threshold if spec.threshold is not None else 0.5
-    if spec.task == "multilabel":
-        return [lab for lab, p in zip(labels, probs) if p >= threshold]
-    if spec.output == "sigmoid":  # binary: one probability, of labels[1]
-        return labels[1] if probs[0] >= threshold else labels[0]
-    if spec.task == "binary" and spec.threshold is not None and len(probs) == 2:
-        return labels[1] if probs[1] >= threshold else labels[0]
-    return labels[int(np.argmax(probs))]
-
-
 def classify(model, spec, path: Path) -> dict:
     pixels = preprocess_file(path, spec)
     t0 = time.perf_counter()
     raw = model(model_input(model, pixels))
     ms = (time.perf_counter() - t0) * 1000
     probs = scores(model, raw)
-    return {"file": str(path), "label": label_of(probs, spec), "scores": probs, "raw": raw_bytes(raw),
+    return {"file": str(path), "label": label(probs, spec), "scores": probs, "raw": raw_bytes(raw),
             "runtime": model.runtime, "kernels": model.kernels, "latency_ms": round(ms, 3)}
-
-
-def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def watch(model, spec, folder: Path, interval: float) -> None:

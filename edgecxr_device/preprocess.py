@@ -3,8 +3,8 @@
 Training, evaluation, the Raspberry Pi runner and the C headers all read the same
 ``spec.json``; this module turns an image file into the model's input exactly one way.
 
-This file is copied verbatim next to the Raspberry Pi runner (firmware_bundle/rpi), so it
-imports only the standard library, numpy and Pillow -- never anything from edgecxr.
+Part of edgecxr_device, which ships whole next to the Raspberry Pi runner (firmware_bundle/rpi):
+it imports only the standard library, numpy and Pillow -- never anything from edgecxr.
 
 Data flow: file -> grayscale 8-bit (any mode, 16-bit scaled down) -> resize (squash | crop |
 pad) -> optional histogram equalization -> uint8 HxWxC -> float x/255 (float model) or
@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+# the file suffixes read as images: by the dataset scanner, the importer and the runner's folders
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 MAX_PIXELS = 64_000_000  # a chest X-ray is ~3000x3000 = 9 MP; beyond this is a mistake or a bomb
 RESIZE_MODES = {
     "squash": "resize to the target size, ignoring aspect ratio (the Edge Impulse default)",
@@ -89,6 +91,11 @@ class PreprocessSpec:
     @classmethod
     def load(cls, path: str | Path) -> PreprocessSpec:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def open_gray(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
