@@ -1,5 +1,5 @@
 /* On-device preprocessing that matches edgecxr's Python implementation bit for bit
- * (edgecxr/preprocess.py; a test compiles this file and compares it with Pillow/numpy).
+ * (edgecxr_device/preprocess.py; a test compiles this file and compares it with Pillow/numpy).
  * Feed it the image already resized to EDGECXR_INPUT_WIDTH x EDGECXR_INPUT_HEIGHT, gray:
  *
  *   if EDGECXR_INPUT_NORMALIZE is "equalize":  edgecxr_equalize(pixels, EDGECXR_INPUT_SIZE);

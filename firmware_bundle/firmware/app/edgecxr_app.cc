@@ -142,7 +142,7 @@ int edgecxr_app_step(void) {
   for (int i = 0; i < EDGECXR_NUM_OUTPUTS; ++i) {
     scores[i] = (out[i] - EDGECXR_OUTPUT_ZERO_POINT) * EDGECXR_OUTPUT_SCALE;
   }
-  // The same rule as edgecxr's evaluation and the Raspberry Pi runner.
+  // The one decision rule, edgecxr_device/decision.py (evaluation and the Raspberry Pi runner use it).
   int best = 0;
   float score = scores[0];
   if (EDGECXR_OUTPUT_SIGMOID && EDGECXR_NUM_OUTPUTS == 1) {  // one sigmoid: P(LABELS[1])
