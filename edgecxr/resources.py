@@ -1,8 +1,9 @@
 """Files that ship beside the package: the dataset registry, the board table, the
-device-side templates and the device package (edgecxr_device, which goes to a device whole). From a source checkout they are the repository's own files
-(``datasets.toml``, ``firmware_bundle/``, and ``edgecxr/boards.toml``, which is package data);
-an installed wheel carries the top-level ones under ``<prefix>/share/edgecxr/`` (pyproject's
-data-files) and the board table inside the package."""
+device-side templates and the device package (edgecxr_device, copied whole into a device
+folder). From a source checkout they are the repository's own files (``datasets.toml``,
+``firmware_bundle/``, and ``edgecxr/boards.toml``, which is package data); an installed wheel
+carries the top-level ones under ``<prefix>/share/edgecxr/`` (pyproject's data-files), the
+board table inside the package and edgecxr_device as a package of its own."""
 
 from __future__ import annotations
 
