@@ -49,7 +49,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
-    from edgecxr_device.preprocess import PreprocessSpec
+    from edgecxr.device.preprocess import PreprocessSpec
 
     dataset = scan_folder(args.data)
     paths = [s.path for s in dataset.by_split(args.split)]

@@ -116,8 +116,8 @@ def input_pipelines_alone(data: Path, args) -> dict[str, float]:
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
     from edgecxr.data.split import split_by_patient
+    from edgecxr.device.preprocess import PreprocessSpec
     from edgecxr.train import make_dataset
-    from edgecxr_device.preprocess import PreprocessSpec
 
     config = replace(TrainConfig(), size=args.size)
     dataset = scan_folder(data)

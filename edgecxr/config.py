@@ -24,8 +24,8 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecxr.device.preprocess import NORMALIZATIONS, RESIZE_MODES
 from edgecxr.errors import ConfigError
-from edgecxr_device.preprocess import NORMALIZATIONS, RESIZE_MODES
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
 # where a value would take days or all memory, not where it merely looks unusual.

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.config import TrainConfig
+from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.errors import ConfigError
 from edgecxr.runs import Run
-from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 
 EPS = 1e-7
 # spec fields that must agree between teacher and student: the same question, asked of the

@@ -29,10 +29,10 @@ from edgecxr.artifacts import KERAS_MODEL, choose_int8, file_of
 from edgecxr.config import TASKS, check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
 from edgecxr.progress import log
 from edgecxr.runs import Run, json_bytes, read_json_object, write_all
-from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 
 DEFAULT_CALIBRATION_SIZE = 300
 DEFAULT_QAT_EPOCHS = 3
@@ -311,8 +311,8 @@ def validation_agreement(run: Run, spec: PreprocessSpec, model, files: list[str]
     """file -> share of the run's VALIDATION images on which the int8 model's decision equals
     the float model's (spec.json's threshold; argmax for multiclass; every label for
     multilabel). ``edgecxr.artifacts.choose_int8`` picks the shipped model by it."""
+    from edgecxr.device.decision import decide
     from edgecxr.runtimes import TFLiteModel
-    from edgecxr_device.decision import decide
 
     dataset, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
     val = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "val"], spec, progress=False)

@@ -1,6 +1,6 @@
 """Files that ship beside the package: the dataset registry, the board table, the
-device-side templates and the device package (edgecxr_device, copied whole into a device
-folder). From a source checkout they are the repository's own files (``datasets.toml``,
+device-side templates and the device package (edgecxr/device, copied whole into a device
+folder as ``edgecxr_device``). From a source checkout they are the repository's own files (``datasets.toml``,
 ``firmware_bundle/``, and ``edgecxr/boards.toml``, which is package data); an installed wheel
 carries the top-level ones under ``<prefix>/share/edgecxr/`` (pyproject's data-files), the
 board table inside the package and edgecxr_device as a package of its own."""
@@ -13,10 +13,11 @@ import shutil
 import sysconfig
 from pathlib import Path
 
-import edgecxr_device
+import edgecxr.device
 from edgecxr.errors import RunError
 
-DEVICE_PACKAGE = Path(edgecxr_device.__file__).parent
+DEVICE_PACKAGE = Path(edgecxr.device.__file__).parent
+SHIPPED_NAME = "edgecxr_device"  # its name beside a runner, which has no edgecxr installed
 
 
 def roots() -> list[Path]:
@@ -41,7 +42,7 @@ def resource(relpath: str) -> Path:
 def ship_device_package(folder: Path) -> Path:
     """Copy the device package whole (its .py files, no caches) into ``folder``, where a runner
     next to it imports it; returns the package's folder there."""
-    shipped = folder / DEVICE_PACKAGE.name
+    shipped = folder / SHIPPED_NAME
     shipped.mkdir(parents=True, exist_ok=True)
     for src in sorted(DEVICE_PACKAGE.glob("*.py")):
         shutil.copyfile(src, shipped / src.name)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.device.preprocess import dequantize, to_float, to_int8
 from edgecxr.errors import ModelError
-from edgecxr_device.preprocess import dequantize, to_float, to_int8
 
 
 @dataclass(frozen=True)

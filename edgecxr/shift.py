@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from edgecxr import train_metrics
-from edgecxr_device.decision import positive_score
-from edgecxr_device.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
+from edgecxr.device.decision import positive_score
+from edgecxr.device.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
 
 
 @dataclass(frozen=True)

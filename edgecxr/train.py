@@ -32,6 +32,8 @@ from edgecxr.config import SCHEDULES, TASKS, TrainConfig, load_train_config, to_
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split, split_by_patient, write_split
+from edgecxr.device.decision import positive_score
+from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.models import zoo
 from edgecxr.progress import log
@@ -44,8 +46,6 @@ from edgecxr.runs import (
     write_json,
     write_text,
 )
-from edgecxr_device.decision import positive_score
-from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.json"

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from edgecxr_device.decision import decide
+from edgecxr.device.decision import decide
 
 Z95 = 1.959963984540054
 BOOTSTRAP = 1000

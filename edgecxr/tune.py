@@ -120,9 +120,9 @@ def _settle_images(dataset: Dataset, assignment: dict, spec, n: int) -> tuple[np
 def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dict, task: str, seed: int):
     """Flash check on the int8 size estimate; then a few timed training steps on real training
     images (c.step_seconds). Returns (settled model, its float inputs), or None when pruned."""
+    from edgecxr.device.preprocess import PreprocessSpec, to_float
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed
-    from edgecxr_device.preprocess import PreprocessSpec, to_float
 
     config = _config(space, c, 1, seed)
     set_seed(seed)
@@ -265,9 +265,9 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     from edgecxr.artifacts import BY_KIND
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
+    from edgecxr.device.decision import decide, positive_score
+    from edgecxr.device.preprocess import PreprocessSpec
     from edgecxr.evaluate.models import load_predictor
-    from edgecxr_device.decision import decide, positive_score
-    from edgecxr_device.preprocess import PreprocessSpec
 
     run = Run(run_dir)
     spec = PreprocessSpec.load(run.file("spec.json"))
@@ -292,6 +292,7 @@ def _ptq(run_dir: Path, seed: int) -> None:
     """model_ptq_int8.tflite and its spec.json quant entry, as `edgecxr quantize` writes them
     (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
     from edgecxr.artifacts import file_of
+    from edgecxr.device.preprocess import to_float
     from edgecxr.quantize import (
         DEFAULT_CALIBRATION_SIZE,
         SPEC_FILE,
@@ -302,7 +303,6 @@ def _ptq(run_dir: Path, seed: int) -> None:
         load_spec,
     )
     from edgecxr.runs import write_bytes
-    from edgecxr_device.preprocess import to_float
 
     run = Run(run_dir)
     spec = load_spec(run)

@@ -8,9 +8,9 @@ import pytest
 
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.split import SPLIT_FILE, split_by_patient, write_split
+from edgecxr.device.preprocess import PreprocessSpec
 from edgecxr.runs import Run, write_json
 from edgecxr.runtimes import TFLiteModel
-from edgecxr_device.preprocess import PreprocessSpec
 
 
 def make_run(root: Path, name: str, data: Path, model: Path, filename: str = "model_ptq_int8.tflite") -> Run:

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from edgecxr.bench import runner
 from edgecxr.bench.host import HOST_RUNTIMES, BenchOptions, bench_host, installed
 from edgecxr.cli import app
+from edgecxr.device.exits import EXIT_NO_RUNTIME
+from edgecxr.device.preprocess import PreprocessSpec
 from edgecxr.errors import ModelError
-from edgecxr_device.exits import EXIT_NO_RUNTIME
-from edgecxr_device.preprocess import PreprocessSpec
 
 
 def test_each_installed_runtime_float_and_int8(tiny_int8_tflite):

@@ -12,8 +12,8 @@ import edgecxr.cli
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import scan_csv, scan_folder
 from edgecxr.data.inspect import inspect_dataset
+from edgecxr.device.preprocess import MAX_PIXELS, ImageError, PreprocessSpec, open_gray
 from edgecxr.errors import DataError
-from edgecxr_device.preprocess import MAX_PIXELS, ImageError, PreprocessSpec, open_gray
 
 SPEC = PreprocessSpec(width=32, height=32)
 

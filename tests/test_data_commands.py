@@ -13,7 +13,7 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.inspect import inspect_dataset
 from edgecxr.data.split import patients_in_several_splits, read_split
-from edgecxr_device.preprocess import PreprocessSpec, preprocess_file
+from edgecxr.device.preprocess import PreprocessSpec, preprocess_file
 
 
 def cli(*args):

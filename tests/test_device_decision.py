@@ -1,11 +1,11 @@
-"""The one decision rule (edgecxr_device.decision), case by case, as the C app mirrors it."""
+"""The one decision rule (edgecxr.device.decision), case by case, as the C app mirrors it."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from edgecxr_device.decision import decide, label, margin, positive_score
+from edgecxr.device.decision import decide, label, margin, positive_score
 
 
 def spec(task="binary", threshold=None, labels=("NORMAL", "PNEUMONIA")):

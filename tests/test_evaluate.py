@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.synth import make_dataset
+from edgecxr.device.preprocess import PreprocessSpec, to_float
 from edgecxr.evaluate.metrics import choose_threshold, confusion_matrix
 from edgecxr.quantize import load_keras_model
-from edgecxr_device.preprocess import PreprocessSpec, to_float
 from tests.fixtures_quantize import copy_run, file_hashes
 
 pytestmark = pytest.mark.slow

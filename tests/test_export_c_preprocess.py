@@ -1,4 +1,4 @@
-"""The C preprocessing shipped with the header equals edgecxr_device.preprocess bit for bit."""
+"""The C preprocessing shipped with the header equals edgecxr.device.preprocess bit for bit."""
 
 import shutil
 import subprocess
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from edgecxr.device.preprocess import to_int8
 from edgecxr.export.folder import template
-from edgecxr_device.preprocess import to_int8
 
 PROGRAM = r"""
 #include <stdio.h>

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from edgecxr.artifacts import choose_int8
+from edgecxr.device.preprocess import preprocess_file
 from edgecxr.export import export
 from edgecxr.runtimes import TFLiteModel
-from edgecxr_device.preprocess import preprocess_file
 from tests.fixtures_quantize import copy_run
 
 
@@ -34,7 +34,7 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     assert eval_doc["int8_model"] == chosen.to_dict()
     # the self-test expectations are the evaluation path's own outputs for the bundled images, per kernel family
     expected = json.loads((bundle / "rpi" / "selftest" / "expected.json").read_text())
-    from edgecxr_device.preprocess import PreprocessSpec
+    from edgecxr.device.preprocess import PreprocessSpec
 
     spec = PreprocessSpec.load(bundle / "rpi" / "spec.json")
     for row in expected["images"]:

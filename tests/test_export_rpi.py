@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from edgecxr.device.preprocess import PreprocessSpec, preprocess_file
 from edgecxr.runtimes import TFLiteModel, is_available
-from edgecxr_device.preprocess import PreprocessSpec, preprocess_file
 
 RUNTIMES = [r for r in ("litert", "tflite-runtime") if is_available(r)]
 
@@ -97,9 +97,9 @@ def test_folder_is_self_contained(rpi):
     names = {str(p.relative_to(rpi)) for p in rpi.rglob("*") if p.is_file()}
     assert {"classify.py", "model.tflite", "spec.json", "labels.txt", "requirements.txt",
             "install.sh", "selftest.py", "edgecxr-classify.service.in", "SHA256SUMS", "selftest/expected.json"} <= names
-    import edgecxr_device
+    import edgecxr.device
 
-    package = Path(edgecxr_device.__file__).parent  # shipped whole, byte for byte, no caches
+    package = Path(edgecxr.device.__file__).parent  # shipped whole, byte for byte, no caches
     assert {n for n in names if n.startswith("edgecxr_device/")} == {f"edgecxr_device/{p.name}"
                                                                      for p in package.glob("*.py")}
     assert all((rpi / "edgecxr_device" / p.name).read_bytes() == p.read_bytes() for p in package.glob("*.py"))

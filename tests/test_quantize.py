@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
+from edgecxr.device.preprocess import PreprocessSpec, to_float
 from edgecxr.errors import ModelError
 from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
 from edgecxr.runtimes import TFLiteModel, available
-from edgecxr_device.preprocess import PreprocessSpec, to_float
 from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import edgecxr.cli
 from edgecxr.data.dataset import scan_folder
-from edgecxr_device.preprocess import PreprocessSpec
+from edgecxr.device.preprocess import PreprocessSpec
 
 
 @pytest.mark.slow

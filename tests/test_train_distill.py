@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
+from edgecxr.device.preprocess import PreprocessSpec
 from edgecxr.distill import distill_loss
-from edgecxr_device.preprocess import PreprocessSpec
 
 
 def invoke(*args):

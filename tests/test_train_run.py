@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.config import TrainConfig, load_config
 from edgecxr.data.dataset import Dataset, Sample, scan_folder
+from edgecxr.device.preprocess import PreprocessSpec
 from edgecxr.errors import RunError
 from edgecxr.runs import Run
 from edgecxr.train import CHECKPOINTS, train
-from edgecxr_device.preprocess import PreprocessSpec
 from tests.fixtures_run import TINY_RUN_CONFIG
 
 RUN_FILES = {"model.keras", "spec.json", "config.toml", "split.json", "history.csv", "history.json", "curves.png",

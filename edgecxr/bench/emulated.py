@@ -22,10 +22,10 @@ from PIL import Image
 
 from edgecxr.bench import pi_emu, runner
 from edgecxr.bench.host import model_files, spec_for
+from edgecxr.device import decision
+from edgecxr.device.preprocess import PreprocessSpec, dequantize
 from edgecxr.errors import DeviceError
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
-from edgecxr_device import decision
-from edgecxr_device.preprocess import PreprocessSpec, dequantize
 
 KERNEL_FAMILIES = list(KERNELS)
 REFERENCE = DEFAULT_KERNELS  # the family every other one is compared with

@@ -37,7 +37,7 @@ class QemuOptions:
 
 def image_paths(run, data: Path | None, n: int) -> list[Path]:
     """``n`` images: the first of ``data`` (sorted), else of the run's validation split."""
-    from edgecxr_device.preprocess import image_files
+    from edgecxr.device.preprocess import image_files
 
     if data is not None:
         if not Path(data).is_dir():
@@ -92,12 +92,12 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     """Build, boot and compare, per kernel set; returns the report."""
     from edgecxr.bench import micro
     from edgecxr.bench.mcu import get_board
+    from edgecxr.device.preprocess import preprocess_file
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project
     from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
     from edgecxr.runtimes import TFLiteModel
-    from edgecxr_device.preprocess import preprocess_file
 
     board = get_board(board_key, devices_file)
     if not board.emulated:

@@ -15,9 +15,9 @@ from pathlib import Path
 from edgecxr import remote
 from edgecxr.bench import runner
 from edgecxr.bench.host import model_files
+from edgecxr.device.exits import EXIT_NO_RUNTIME
+from edgecxr.device.preprocess import SPEC_FILE
 from edgecxr.errors import DeviceError, ModelError
-from edgecxr_device.exits import EXIT_NO_RUNTIME
-from edgecxr_device.preprocess import SPEC_FILE
 
 COMMAND_NOT_FOUND = (126, 127)  # the remote shell could not run the interpreter
 TIMED_OUT = 124  # coreutils `timeout`

@@ -13,9 +13,9 @@ import shutil
 import signal
 from pathlib import Path
 
+from edgecxr.device.exits import EXIT_MISSING_DEPENDENCY, EXIT_NO_RUNTIME
 from edgecxr.errors import DeviceError, ModelError
 from edgecxr.resources import resource, ship_device_package
-from edgecxr_device.exits import EXIT_MISSING_DEPENDENCY, EXIT_NO_RUNTIME
 
 RUNNER = "firmware_bundle/rpi/classify.py"  # shipped beside the package (edgecxr.resources)
 # what the runner says about the machine it ran on (the rest of its JSON is about the model)

@@ -17,8 +17,8 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's ven
 from typer.core import TyperGroup
 
 from edgecxr import __version__, tfenv  # tfenv before any stage: it sets TensorFlow's log level
+from edgecxr.device.preprocess import ImageError
 from edgecxr.errors import EdgecxrError, debug_enabled
-from edgecxr_device.preprocess import ImageError
 
 # errno -> what to do about it (a write that the disk, the mount or the permissions refused)
 FILESYSTEM_ERRORS = {

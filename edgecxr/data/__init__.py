@@ -2,7 +2,7 @@
 
     dataset.py   folder / CSV layouts -> Dataset(classes, samples with labels and patient ids)
     split.py     seeded, class-stratified, patient-grouped train/val split -> split.json
-    cache.py     decode + preprocess (edgecxr_device.preprocess) once, then load from a .npy cache
+    cache.py     decode + preprocess (edgecxr.device.preprocess) once, then load from a .npy cache
     synth.py     deterministic synthetic chest-like images for the demo and the tests
     registry.py  datasets.toml: known public chest X-ray datasets, fetch and verify
     importer.py  a folder or .zip (Kaggle's layout included) -> a dataset folder

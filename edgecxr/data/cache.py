@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.device.preprocess import ImageError, PreprocessSpec, preprocess_file
 from edgecxr.errors import DataError
 from edgecxr.runs import atomic_path, write_json
-from edgecxr_device.preprocess import ImageError, PreprocessSpec, preprocess_file
 
 
 def cache_dir() -> Path:

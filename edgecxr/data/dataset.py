@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgecxr.device.preprocess import IMAGE_SUFFIXES
 from edgecxr.errors import DataError
-from edgecxr_device.preprocess import IMAGE_SUFFIXES
 
 SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                "validation": "val", "test": "test", "testing": "test"}

@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image
 
 from edgecxr.data.dataset import Dataset
+from edgecxr.device.preprocess import MAX_PIXELS, ImageError, open_gray
 from edgecxr.errors import DataError
-from edgecxr_device.preprocess import MAX_PIXELS, ImageError, open_gray
 
 EXAMPLES = 10  # how many example paths a report lists per finding
 ALL = "all"  # the split name of a dataset without split folders

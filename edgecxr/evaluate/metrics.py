@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgecxr.device.decision import decide, positive_score
 from edgecxr.train_metrics import BOOTSTRAP, bootstrap_ci, choose_threshold, roc_auc, roc_auc_ci, wilson
-from edgecxr_device.decision import decide, positive_score
 
 __all__ = [
     "average_precision",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact, present
+from edgecxr.device.preprocess import to_float
 from edgecxr.errors import ModelError
 from edgecxr.quantize import load_keras_model
 from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, TFLiteModel
-from edgecxr_device.preprocess import to_float
 
 __all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
 

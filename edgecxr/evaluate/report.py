@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.device.decision import positive_score
 from edgecxr.evaluate.metrics import roc_curve
 from edgecxr.runs import _json_default
-from edgecxr_device.decision import positive_score
 
 PNGS = {"confusion.png": "Confusion matrices (counts and row-normalized %)", "roc.png": "ROC curves"}
 

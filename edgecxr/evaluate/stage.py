@@ -27,6 +27,8 @@ from edgecxr.config import check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.device.decision import decide, positive_score
+from edgecxr.device.preprocess import PreprocessSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
@@ -36,8 +38,6 @@ from edgecxr.progress import log
 from edgecxr.quantize import load_spec
 from edgecxr.runs import Run, sha256_file, staged_folder
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
-from edgecxr_device.decision import decide, positive_score
-from edgecxr_device.preprocess import PreprocessSpec
 
 EVAL_DIR = "eval"
 UNREADABLE_SHOWN = 20  # unreadable images named in the notes; eval.json lists every one

@@ -164,7 +164,7 @@ def settings_header(source: ExportSource, s: dict) -> str:
     return "\n".join(lines)
 
 
-PREPROCESS_HEADER = "edgecxr_preprocess.h"  # equalize + quantize in C, bit-exact with edgecxr_device.preprocess
+PREPROCESS_HEADER = "edgecxr_preprocess.h"  # equalize + quantize in C, bit-exact with edgecxr.device.preprocess
 OPS_HEADER = "edgecxr_ops.h"  # the resolver with exactly the model's operators
 
 

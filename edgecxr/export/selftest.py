@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.device import decision
+from edgecxr.device.preprocess import dequantize, preprocess_file
 from edgecxr.export.source import ExportSource, choose_test_image
-from edgecxr_device import decision
-from edgecxr_device.preprocess import dequantize, preprocess_file
 
 COUNT = 4  # images in the self-test: a few seconds on a Pi, enough to catch a kernel mismatch
 CANDIDATES = 200  # images of the run looked at (sorted by path): a bounded cost at export

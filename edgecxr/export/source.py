@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.artifacts import choose_int8
+from edgecxr.device import decision
+from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
 from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.runs import Run
-from edgecxr_device import decision
-from edgecxr_device.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
 
 # C and C++ keywords (and a few names every toolchain reserves) a sanitized name must not be
 C_RESERVED = {

@@ -3,8 +3,8 @@
 Training, evaluation, the Raspberry Pi runner and the C headers all read the same
 ``spec.json``; this module turns an image file into the model's input exactly one way.
 
-Part of edgecxr_device, which ships whole next to the Raspberry Pi runner (firmware_bundle/rpi):
-it imports only the standard library, numpy and Pillow -- never anything from edgecxr.
+Part of edgecxr.device, which ships whole (as edgecxr_device) next to the Raspberry Pi runner (firmware_bundle/rpi):
+it imports only the standard library, numpy and Pillow -- never anything else from edgecxr.
 
 Data flow: file -> grayscale 8-bit (any mode, 16-bit scaled down) -> resize (squash | crop |
 pad) -> optional histogram equalization -> uint8 HxWxC -> float x/255 (float model) or

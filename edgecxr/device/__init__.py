@@ -1,10 +1,11 @@
 """The device's rules, written once: the host imports this package and the Raspberry Pi runner
-(firmware_bundle/rpi/classify.py) carries it whole, so both read an image, decide a label and
+(firmware_bundle/rpi/classify.py) carries it whole, as ``edgecxr_device`` next to it, so both read an image, decide a label and
 report a failure the same way.
 
     preprocess.py   spec.json, image suffixes, image file -> model input (the C header mirrors it)
     decision.py     scores -> label, and P(positive) (the C app mirrors it)
     exits.py        the runner's exit statuses
 
-Depends only on the standard library, numpy and Pillow -- never on edgecxr.
+Depends only on the standard library, numpy and Pillow -- never on the rest of edgecxr, and
+its modules do not import each other (so they work under either package name).
 """
