@@ -75,10 +75,9 @@ def _evaluate(ctx: DemoContext) -> dict:
 
 
 def _bench(ctx: DemoContext) -> dict:
+    from edgecxr.artifacts import choose_int8
     from edgecxr.bench.host import BenchOptions, bench_host
     from edgecxr.bench.mcu import mcu_report
-
-    from edgecxr.artifacts import choose_int8
     from edgecxr.runs import Run
 
     # the reference kernels (what the device computes, bit for bit) and XNNPACK (the fast path)
