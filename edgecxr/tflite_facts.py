@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.errors import ModelError
+from edgecxr.firmware.resolver import registration
 
 TFLM_INSTALL = "pip install tflite-micro"
 MEASURE_ARENA_BYTES = 64 * 1024 * 1024  # large enough for any model a microcontroller could hold
@@ -102,8 +103,6 @@ def builtin_ops(model: str | Path | bytes) -> dict[str, bool]:
 def tflm_ops(model: str | Path | bytes) -> list[str]:
     """The resolver methods the model needs ("AddConv2D", "AddSoftmax", ...), sorted, unique,
     named by TFLM's own resolver header (edgecxr.firmware.resolver)."""
-    from edgecxr.firmware.resolver import registration
-
     return sorted({registration(op)["method"] for op in builtin_ops(model)})
 
 
