@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench_latency import convert  # the sibling script (benchmarks/ is on sys.path)
 
-from edgecxr.bench import micro
+from edgecxr import tflite_facts
 from edgecxr.cli.common import table
 from edgecxr.models.zoo import build_model
 
@@ -36,13 +36,13 @@ def main() -> None:
             model = build_model("mobilenet_v1", "binary", 2, size=args.size, channels=1, alpha=alpha)
             path = Path(tmp) / f"mnv1_{alpha}.tflite"
             path.write_bytes(convert(model, int8=True))
-            arena = micro.measure_arena(path)
+            arena = tflite_facts.measure_arena(path)
             rows.append({"model": f"mobilenet_v1 a={alpha:g} {args.size}x{args.size}x1 int8",
-                         "tflite_KB": round(path.stat().st_size / 1024, 1), "MACs": micro.count_macs(path),
+                         "tflite_KB": round(path.stat().st_size / 1024, 1), "MACs": tflite_facts.count_macs(path),
                          "arena_KB": round(arena / 1024, 1),
                          "vs_person_detection_136KB": f"{arena / 1024 / PERSON_DETECTION_ARENA_KB:.0%}",
                          "vs_edge_impulse_106KB": f"{arena / 1024 / EDGE_IMPULSE_RAM_KB:.0%}",
-                         "ops": " ".join(micro.tflm_ops(path))})
+                         "ops": " ".join(tflite_facts.tflm_ops(path))})
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           "arena measured by the TFLM Python runtime (64-bit host build)")
     print(table(rows))

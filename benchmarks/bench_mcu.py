@@ -16,7 +16,7 @@ import os
 import platform
 from pathlib import Path
 
-from edgecxr.bench import micro
+from edgecxr import tflite_facts
 from edgecxr.bench.qemu import QemuOptions, bench_qemu
 from edgecxr.cli.common import table
 
@@ -56,7 +56,7 @@ def main() -> None:
     layers = bench_qemu(args.run, "qemu-m4", QemuOptions(args.tflm, args.data, 1, ("cmsis-nn",), profile=True))
     layers = layers["results"][0]["layers"]  # a build with the per-layer profiler (its own few hundred bytes)
     if layers:
-        macs = micro.layer_macs(Path(r["run"]) / r["model"])
+        macs = tflite_facts.layer_macs(Path(r["run"]) / r["model"])
         print("\nCMSIS-NN on qemu-m4, first image, per layer:")
         print(table([{"#": i, "op": lay["op"], "MACs": m, "instructions": lay["instructions"],
                       "instr/MAC": round(lay["instructions"] / m, 2) if m else "-"}

@@ -214,7 +214,7 @@ def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernel
                    model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, timeout: float = 120) -> dict:
     """An emulated board: export the firmware, build it, boot it on QEMU, return its serial output
     (the self-test image's label, score and instructions) next to what the host expects."""
-    from edgecxr.bench import micro
+    from edgecxr import tflite_facts
     from edgecxr.bench.mcu import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
@@ -229,7 +229,7 @@ def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernel
         project = Path(tmp) / "firmware"
         made = write_project(source, project)
         build = fb.Build(project, b, kernels, tree, Path(tmp) / "out")
-        elf = fb.build(build, [f"Register_{op}" for op in micro.builtin_ops(source.model_path)])
+        elf = fb.build(build, [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)])
         size = fb.sizes(elf)
         serial, report = emulator.boot(b, elf, timeout=timeout)
     return {"board": board, "name": b.name, "kernels": kernels, "command": " ".join(emulator.command(b, elf)),

@@ -33,13 +33,12 @@ from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
 from edgecxr.progress import log
 from edgecxr.runs import Run, json_bytes, read_json_object, write_all
+from edgecxr.tflite_facts import float_ops, io_quant
 
 DEFAULT_CALIBRATION_SIZE = 300
 DEFAULT_QAT_EPOCHS = 3
 DEFAULT_QAT_LR = 5e-5
 QAT_BATCH_SIZE = 32
-# ops that only move values between float and int8; any other op touching float32 computes in float
-_BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
 # spec.output + task -> (Keras loss, how to turn class indices into targets)
 _LOSSES = {
     ("softmax", "binary"): "categorical_crossentropy",
@@ -210,42 +209,6 @@ def convert_int8(model, calibration_x: np.ndarray, allow_float_fallback: bool = 
         raise ModelError(f"{what}: op {leftover[0]} has no int8 kernel (it would run in float32)",
                          "replace that layer, or pass --allow-float-fallback to keep it in float32")
     return content
-
-
-def _inspecting_interpreter(content: bytes):
-    """tf.lite's interpreter without delegates, so the model's own ops are listed."""
-    from edgecxr.tfenv import tf
-
-    lite = tf().lite
-    interp = lite.Interpreter(model_content=content,
-                              experimental_op_resolver_type=lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
-    return interp
-
-
-def float_ops(content: bytes) -> list[str]:
-    """Names of the ops that compute in float32 (QUANTIZE/DEQUANTIZE only convert)."""
-    interp = _inspecting_interpreter(content)
-    dtypes = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
-    found = []
-    for op in interp._get_ops_details():
-        tensors = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
-        if op["op_name"] not in _BOUNDARY_OPS and any(dtypes.get(i) == np.float32 for i in tensors):
-            found.append(op["op_name"])
-    return sorted(set(found), key=found.index)
-
-
-def io_quant(content: bytes) -> tuple[dict | None, dict | None]:
-    """(input, output) {"scale", "zero_point"} of a quantized model; None for float tensors."""
-    interp = _inspecting_interpreter(content)
-
-    def q(detail):
-        if detail["dtype"] not in (np.int8, np.uint8):
-            return None
-        scale, zp = detail["quantization"]
-        return {"scale": float(scale), "zero_point": int(zp)}
-
-    return q(interp.get_input_details()[0]), q(interp.get_output_details()[0])
 
 
 # -- QAT -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 
 from edgecxr.device.preprocess import dequantize, to_float, to_int8
 from edgecxr.errors import ModelError
+from edgecxr.tflite_facts import check_tflite, io_quant
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,6 @@ def available() -> list[str]:
     return [n for n in RUNTIMES if is_available(n)]
 
 
-def check_tflite(path: Path) -> bytes:
-    """The model's bytes, or a ModelError when the file is missing or not a TFLite flatbuffer."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path} not found", "pass a .tflite file or a run directory that has one")
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelError(f"{path} is not a TFLite model (no TFL3 identifier)",
-                         "pass a .tflite file written by `edgecxr quantize` or the TFLite converter")
-    return data
-
-
 class TFLiteModel:
     """A .tflite model on one runtime and kernel family: feed uint8 pixels, get probabilities."""
 
@@ -143,37 +132,16 @@ class TFLiteModel:
                              "the file may be truncated or corrupt; re-run `edgecxr quantize`") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        self.input_quant, self.output_quant = io_quant(content)  # {"scale", "zero_point"}; None if float
 
     @property
     def is_int8(self) -> bool:
         return self.input["dtype"] == np.int8
 
-    @staticmethod
-    def _qparams(detail: dict) -> tuple[float, int]:
-        scale, zp = detail["quantization"]
-        return float(scale), int(zp)
-
-    @classmethod
-    def _quant(cls, detail: dict) -> dict | None:
-        """{"scale", "zero_point"} of a quantized tensor; None for a float one."""
-        if detail["dtype"] not in (np.int8, np.uint8):
-            return None
-        s, z = cls._qparams(detail)
-        return {"scale": s, "zero_point": z}
-
-    @property
-    def input_quant(self) -> dict | None:
-        return self._quant(self.input)
-
-    @property
-    def output_quant(self) -> dict | None:
-        return self._quant(self.output)
-
     def input_tensor(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels (H, W, C) -> exactly what goes into the interpreter."""
         if self.is_int8:
-            s, z = self._qparams(self.input)
-            return to_int8(pixels, s, z)[None]
+            return to_int8(pixels, self.input_quant["scale"], self.input_quant["zero_point"])[None]
         return to_float(pixels)[None]
 
     def raw(self, pixels: np.ndarray) -> np.ndarray:
@@ -188,7 +156,6 @@ class TFLiteModel:
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """Probabilities (dequantized for int8 models) for a batch of uint8 pixels."""
         raw = self.raw(pixels)
-        if self.output["dtype"] in (np.int8, np.uint8):
-            s, z = self._qparams(self.output)
-            return dequantize(raw, s, z)
+        if self.output_quant is not None:
+            return dequantize(raw, self.output_quant["scale"], self.output_quant["zero_point"])
         return raw.astype(np.float32)

@@ -298,11 +298,11 @@ def _ptq(run_dir: Path, seed: int) -> None:
         SPEC_FILE,
         calibration_sample,
         convert_int8,
-        io_quant,
         load_keras_model,
         load_spec,
     )
     from edgecxr.runs import write_bytes
+    from edgecxr.tflite_facts import io_quant
 
     run = Run(run_dir)
     spec = load_spec(run)

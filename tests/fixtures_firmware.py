@@ -39,7 +39,7 @@ def xray_run(tmp_path_factory, shared_data, tiny_int8_tflite):
 @pytest.fixture(scope="session")
 def built_firmware(tmp_path_factory, xray_run, tflm_dir, arm_toolchain):
     """(project folder, Build, ELF) of the xray run for qemu-m4 with CMSIS-NN kernels."""
-    from edgecxr.bench import micro
+    from edgecxr import tflite_facts
     from edgecxr.bench.mcu import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
@@ -49,5 +49,5 @@ def built_firmware(tmp_path_factory, xray_run, tflm_dir, arm_toolchain):
     project = tmp_path_factory.mktemp("firmware") / "project"
     write_project(source, project)
     b = fb.Build(project, get_board("qemu-m4"), "cmsis-nn", tflm_dir, project.parent / "out")
-    registrations = [f"Register_{op}" for op in micro.builtin_ops(source.model_path)]
+    registrations = [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)]
     return project, b, fb.build(b, registrations), registrations

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from edgecxr.bench.micro import tflm_ops
 from edgecxr.cli import app
 from edgecxr.device.preprocess import PreprocessSpec, preprocess_file, to_int8
 from edgecxr.export.bundle import verify_bundle
 from edgecxr.runs import sha256_file
+from edgecxr.tflite_facts import tflm_ops
 
 
 def test_manifest_lists_every_file_with_its_sha256(exported_bundle):

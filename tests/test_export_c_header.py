@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edgecxr.bench.micro import arena_size, measure_arena, tflm_ops
 from edgecxr.cli import app
 from edgecxr.runtimes import TFLiteModel
+from edgecxr.tflite_facts import arena_size, measure_arena, tflm_ops
 
 NAME = "tiny_run"  # the fixture run "tiny-run", sanitized
 

@@ -14,8 +14,8 @@ from edgecxr.errors import ConfigError, DeviceError
 
 
 def test_firmware_export_layout(export_run, tmp_path):
-    from edgecxr.bench.micro import measure_arena
     from edgecxr.export import export
+    from edgecxr.tflite_facts import measure_arena
 
     out = tmp_path / "fw"
     r = export(export_run.path, "firmware", out=out)

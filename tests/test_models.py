@@ -79,6 +79,22 @@ def test_macs_counted_by_hand():
     assert zoo.count_macs(zoo.build_model("mobilenet_v1", "binary", 2)) == pytest.approx(7.2e6, rel=0.02)
 
 
+def test_keras_macs_are_the_tflite_macs():
+    """The model table counts a Keras model as `bench` counts its .tflite: the same operators, one rule."""
+    from edgecxr import tflite_facts
+    from edgecxr.quantize import convert_float
+    from edgecxr.tfenv import keras
+
+    k = keras()
+    inp = k.Input((12, 12, 3))
+    x = k.layers.Conv2D(6, 3, strides=2, padding="same")(inp)
+    x = k.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x)
+    x = k.layers.SeparableConv2D(5, 3, padding="same")(x)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    model = k.Model(inp, k.layers.Dense(3)(x))
+    assert zoo.count_macs(model) == tflite_facts.count_macs(convert_float(model)) > 0
+
+
 def test_int8_size_estimate_is_near_the_known_mobilenet_file():
     # this MobileNetV1 0.25 96x96x1 (2 classes) converted to a 295,144-byte int8 .tflite here
     estimate = zoo.int8_size_estimate(zoo.build_model("mobilenet_v1", "binary", 2))

@@ -26,6 +26,7 @@ from edgecxr.device import decision
 from edgecxr.device.preprocess import PreprocessSpec, dequantize
 from edgecxr.errors import DeviceError
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
+from edgecxr.tflite_facts import io_quant
 
 KERNEL_FAMILIES = list(KERNELS)
 REFERENCE = DEFAULT_KERNELS  # the family every other one is compared with
@@ -112,7 +113,7 @@ def _families(model: Path, runtime: str, on_device: dict, spec: PreprocessSpec, 
 
 def bench_emulated(target: str | Path, device: str, options: EmuOptions | None = None) -> dict:
     """{"device", "emulated": True, "machine", "results": per (model, runtime, family), "families"}."""
-    from edgecxr.runtimes import TFLiteModel, check_kernels
+    from edgecxr.runtimes import check_kernels
 
     options = options or EmuOptions()
     for kernels in options.kernels or []:
@@ -128,7 +129,7 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
             spec_path = spec_for(model, Path(tmp))
             spec = PreprocessSpec.load(spec_path)
             data = options.data or synthetic_images(Path(tmp) / "images", options.images, max(spec.width, 64))
-            quant = TFLiteModel(model).output_quant
+            quant = io_quant(model)[1]
             for rt in runtimes:
                 on_device = {}
                 for kernels in options.kernels or KERNEL_FAMILIES:

@@ -17,10 +17,10 @@ from itertools import product
 from pathlib import Path
 
 from edgecxr.bench import runner
-from edgecxr.bench.micro import TFLM_INSTALL
 from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec
 from edgecxr.errors import DeviceError, ModelError
-from edgecxr.runtimes import RUNTIMES, check_kernels, check_tflite
+from edgecxr.runtimes import RUNTIMES, check_kernels
+from edgecxr.tflite_facts import TFLM_INSTALL, check_tflite
 
 # runner runtime name -> (top-level module that must be importable, how to install it)
 HOST_RUNTIMES = {**{name: (rt.module.split(".")[0], rt.install) for name, rt in RUNTIMES.items()},

@@ -1,6 +1,6 @@
 """Does a model fit a microcontroller board, and how fast would it run there?
 
-RAM = the tensor arena TFLM really allocates (measured, edgecxr.bench.micro) + the input and
+RAM = the tensor arena TFLM really allocates (measured, edgecxr.tflite_facts) + the input and
 output buffers of the application; flash = model bytes + the runtime's code for that core;
 latency = MACs x cycles-per-MAC / clock, for the reference kernels and the core's optimized
 library, with coefficients (and their sources) in edgecxr/boards.toml.
@@ -12,10 +12,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecxr.bench import micro
+from edgecxr import tflite_facts
 from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.resources import resource
-from edgecxr.runtimes import check_tflite
 
 DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
 KB = 1024
@@ -107,13 +106,14 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
     ``edgecxr.bench.qemu`` on the emulated board of the same core) replaces the MLPerf-derived
     coefficients with those instruction counts at this board's clock."""
     model_path = Path(model_path)
-    model_bytes = len(check_tflite(model_path))
+    model_bytes = len(tflite_facts.check_tflite(model_path))
     board = get_board(board_key, devices_file)
-    is_float = micro.is_float_model(model_path)
+    is_float = bool(tflite_facts.float_ops(model_path))
     if is_float and not board.fpu:
         raise DeviceError(f"{model_path.name} is a float model and {board.name} ({board.core}) has no FPU",
                           "quantize it to int8 with `edgecxr quantize` and bench the int8 .tflite")
-    arena, io, macs = micro.measure_arena(model_path), micro.io_bytes(model_path), micro.count_macs(model_path)
+    arena, io = tflite_facts.measure_arena(model_path), tflite_facts.io_bytes(model_path)
+    macs = tflite_facts.count_macs(model_path)
     ram_needed_kb = (arena + io["input"] + io["output"]) / KB
     ram_available_kb = board.ram_kb - board.reserved_ram_kb
     flash_needed_kb = model_bytes / KB + board.runtime_code_kb
@@ -128,7 +128,7 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
         "model_bytes": model_bytes, "runtime_code_kb": board.runtime_code_kb,
         "flash_needed_kb": round(flash_needed_kb, 1), "flash_kb": board.flash_kb,
         "flash_margin_kb": round(flash_margin_kb, 1),
-        "macs": macs, "ops": micro.tflm_ops(model_path),
+        "macs": macs, "ops": tflite_facts.tflm_ops(model_path),
         "latency_ms_reference": _latency_ms(macs, board.cycles_per_mac_reference, board.clock_mhz),
         # the optimized libraries (CMSIS-NN, ESP-NN) have int8 kernels only
         "latency_ms_optimized": None if is_float else _latency_ms(macs, board.cycles_per_mac_optimized,

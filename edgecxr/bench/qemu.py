@@ -90,7 +90,7 @@ def _one_kernel_set(project: Path, board, kernels: str, tree: Path, registration
 def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_file: Path | None = None,
                runs_root: Path | None = None) -> dict:
     """Build, boot and compare, per kernel set; returns the report."""
-    from edgecxr.bench import micro
+    from edgecxr import tflite_facts
     from edgecxr.bench.mcu import get_board
     from edgecxr.device.preprocess import preprocess_file
     from edgecxr.export.source import load_source
@@ -114,8 +114,8 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     pixels = np.stack([preprocess_file(p, source.spec) for p in paths])
     images = np.concatenate([host_model.input_tensor(px) for px in pixels])
     host = host_model.raw(pixels).astype(int)
-    macs = micro.count_macs(source.model_path)
-    registrations = [f"Register_{op}" for op in micro.builtin_ops(source.model_path)]
+    macs = tflite_facts.count_macs(source.model_path)
+    registrations = [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)]
     names = [p.name for p in paths]
     with tempfile.TemporaryDirectory(prefix="edgecxr-firmware-") as tmp:
         project = Path(tmp) / "firmware"

@@ -100,7 +100,7 @@ def model_files(source: ExportSource) -> dict[str, str]:
 
 def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
     """The values model_settings.h defines, as a dict (also returned to the caller/JSON)."""
-    from edgecxr.bench.micro import arena_size
+    from edgecxr.tflite_facts import arena_size
 
     spec = source.spec
     n_out = int(_output_count(source))
@@ -175,8 +175,8 @@ def _kernel(entry: dict, int8_only: bool) -> str:
 
 def ops_header(source: ExportSource) -> str:
     """``edgecxr_register_ops()``: each operator once, its int8-only kernel where every use is int8."""
-    from edgecxr.bench.micro import builtin_ops
     from edgecxr.firmware.resolver import RESOLVER_HEADER, registration
+    from edgecxr.tflite_facts import builtin_ops
 
     ops = builtin_ops(source.model_path)
     entries = [(registration(op), int8) for op, int8 in ops.items()]
@@ -207,7 +207,7 @@ def test_image_header(ref: Reference, spec_input: tuple[int, int, int]) -> str:
 
 def write_c_sources(source: ExportSource, out: Path) -> dict:
     """Write the model .h/.c, model_settings.h, the operator registration and the C preprocessing."""
-    from edgecxr.bench.micro import measure_arena, tflm_ops
+    from edgecxr.tflite_facts import measure_arena, tflm_ops
 
     s = settings(source, tflm_ops(source.model_path), measure_arena(source.model_path))
     for filename, text in model_files(source).items():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgecxr.errors import ConfigError, ModelError
 from edgecxr.models import mobilenet, published
+from edgecxr.tflite_facts import op_macs
 
 
 @dataclass(frozen=True)
@@ -119,28 +120,29 @@ def count_params(model) -> int:
 
 
 def count_macs(model) -> int:
-    """Multiply-accumulates of one inference (conv, depthwise, separable conv, dense)."""
-    total = 0
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in _MAC_RULES:
-            continue
-        out = layer.output_shape
-        in_ch = layer.input_shape[-1]
-        total += _MAC_RULES[kind](layer, out, in_ch)
-    return int(total)
+    """Multiply-accumulates of one inference, counted by the .tflite rule (tflite_facts.op_macs)
+    on the TFLite operators each layer converts to, so the model table and `bench` agree."""
+    return sum(op_macs(op, out, weights) for layer in model.layers if type(layer).__name__ in _AS_TFLITE_OPS
+               for op, out, weights in _AS_TFLITE_OPS[type(layer).__name__](layer))
 
 
-def _spatial(out) -> int:
-    return int(out[1] * out[2])
+def _ohwi(kernel_shape) -> tuple:  # a Keras (Kh, Kw, Cin, Cout) kernel in TFLite's (Cout, Kh, Kw, Cin) layout
+    kh, kw, cin, cout = kernel_shape
+    return (cout, kh, kw, cin)
 
 
-_MAC_RULES = {
-    "Conv2D": lambda l, out, c: _spatial(out) * l.kernel_size[0] * l.kernel_size[1] * c // l.groups * out[-1],
-    "DepthwiseConv2D": lambda l, out, c: _spatial(out) * l.kernel_size[0] * l.kernel_size[1] * c * l.depth_multiplier,
-    "SeparableConv2D": lambda l, out, c: _spatial(out) * (l.kernel_size[0] * l.kernel_size[1] * c * l.depth_multiplier
-                                                           + c * l.depth_multiplier * out[-1]),
-    "Dense": lambda l, out, c: int(c) * int(out[-1]),
+def _depthwise(layer, out_shape) -> tuple:
+    kh, kw, cin, mult = layer.depthwise_kernel.shape
+    return "DEPTHWISE_CONV_2D", (*out_shape[:-1], cin * mult), (1, kh, kw, cin * mult)
+
+
+# Keras layer -> [(TFLite operator, output shape, weight shape in TFLite's layout)]; a separable
+# conv is a depthwise conv followed by a 1x1 conv
+_AS_TFLITE_OPS = {
+    "Conv2D": lambda l: [("CONV_2D", l.output_shape, _ohwi(l.kernel.shape))],
+    "DepthwiseConv2D": lambda l: [_depthwise(l, l.output_shape)],
+    "SeparableConv2D": lambda l: [_depthwise(l, l.output_shape), ("CONV_2D", l.output_shape, _ohwi(l.pointwise_kernel.shape))],
+    "Dense": lambda l: [("FULLY_CONNECTED", l.output_shape, tuple(reversed(l.kernel.shape)))],
 }
 
 
@@ -155,7 +157,7 @@ def int8_size_estimate(model) -> int:
     layers = 0
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind in _MAC_RULES:
+        if kind in _AS_TFLITE_OPS:
             layers += 1
             for w in layer.weights:
                 n = int(w.shape.num_elements())

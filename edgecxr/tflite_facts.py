@@ -1,4 +1,9 @@
-"""TensorFlow Lite Micro facts of a .tflite: the arena it really needs, its operators, its MACs.
+"""Facts of a .tflite, read once for every stage: its operators and their TFLM resolver names,
+MACs, input/output quantization, the operators that compute in float, and the TFLM arena.
+
+Everything but the arena is read from the flatbuffer itself (the schema TFLM ships), not from
+an interpreter: no private TFLite API, and the same answer whichever runtime is installed.
+A model is a path or the bytes of one (quantize asks before it writes the file).
 
 The arena is measured, not guessed: the `tflite-micro` Python runtime allocates the model
 in a generous arena and ``print_allocations()`` reports what was used. That report goes to
@@ -19,12 +24,24 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.errors import ModelError
-from edgecxr.runtimes import check_tflite
+from edgecxr.firmware.resolver import registration
 
 TFLM_INSTALL = "pip install tflite-micro"
 MEASURE_ARENA_BYTES = 64 * 1024 * 1024  # large enough for any model a microcontroller could hold
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 ARENA_ALIGN = 16  # TFLM aligns the arena to 16 bytes; the arena that works is the measured size rounded up
+
+
+def check_tflite(path: Path) -> bytes:
+    """The model's bytes, or a ModelError when the file is missing or not a TFLite flatbuffer."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path} not found", "pass a .tflite file or a run directory that has one")
+    data = path.read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelError(f"{path} is not a TFLite model (no TFL3 identifier)",
+                         "pass a .tflite file written by `edgecxr quantize` or the TFLite converter")
+    return data
 
 
 def _schema():
@@ -53,10 +70,13 @@ def _builtin_names() -> dict[int, str]:
     return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def _model(model_path: str | Path):
+def _bytes(model: str | Path | bytes) -> bytes:
+    return model if isinstance(model, bytes) else check_tflite(Path(model))
+
+
+def _model(model: str | Path | bytes):
     schema = _schema()
-    data = check_tflite(Path(model_path))
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(_bytes(model), 0))
 
 
 def _opcode(model, op) -> str:
@@ -64,28 +84,26 @@ def _opcode(model, op) -> str:
     return _builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
 
 
-def builtin_ops(model_path: str | Path) -> dict[str, bool]:
+def builtin_ops(model: str | Path | bytes) -> dict[str, bool]:
     """{builtin operator: True when every use of it is int8 in and out}, sorted by name.
 
     An operator used only on int8 tensors can be registered with its int8-only kernel
     (``Register_CONV_2D_INT8``), which leaves the other dtypes' code out of the firmware."""
-    model = _model(model_path)
+    m = _model(model)
     int8 = _schema().TensorType.INT8
     found: dict[str, bool] = {}
-    for g in model.subgraphs:
+    for g in m.subgraphs:
         for op in g.operators or []:
-            name = _opcode(model, op)
+            name = _opcode(m, op)
             ends = [g.tensors[i].type for i in (op.inputs[0], op.outputs[0]) if i >= 0]
             found[name] = found.get(name, True) and all(t == int8 for t in ends)
     return dict(sorted(found.items()))
 
 
-def tflm_ops(model_path: str | Path) -> list[str]:
+def tflm_ops(model: str | Path | bytes) -> list[str]:
     """The resolver methods the model needs ("AddConv2D", "AddSoftmax", ...), sorted, unique,
     named by TFLM's own resolver header (edgecxr.firmware.resolver)."""
-    from edgecxr.firmware.resolver import registration
-
-    return sorted({registration(op)["method"] for op in builtin_ops(model_path)})
+    return sorted({registration(op)["method"] for op in builtin_ops(model)})
 
 
 def arena_size(measured: int) -> int:
@@ -98,39 +116,73 @@ def _per_sample(shape) -> int:
     return int(np.prod(shape[1:])) if len(shape) > 1 else int(np.prod(shape))
 
 
-def _conv_macs(out_shape, filt_shape) -> int:  # filter (Cout, Kh, Kw, Cin)
-    return _per_sample(out_shape) * int(np.prod(filt_shape[1:]))
+# operator -> multiplies per output element from its weight tensor, in TFLite's layout;
+# pooling, means and element-wise operators do additions only and are left out, as MLPerf
+# Tiny and most papers count
+_MACS_PER_OUTPUT = {
+    "CONV_2D": lambda w: int(np.prod(w[1:])),  # filter (Cout, Kh, Kw, Cin / groups)
+    "DEPTHWISE_CONV_2D": lambda w: int(w[1] * w[2]),  # filter (1, Kh, Kw, Cout)
+    "FULLY_CONNECTED": lambda w: int(w[1]),  # weights (Out, In)
+}
 
 
-def _depthwise_macs(out_shape, filt_shape) -> int:  # filter (1, Kh, Kw, Cout)
-    return _per_sample(out_shape) * int(filt_shape[1] * filt_shape[2])
+def op_macs(op: str, out_shape, weight_shape) -> int:
+    """MACs per image of one operator from its output shape (batch first) and weight shape.
+    The one rule: the Keras model table (edgecxr.models.zoo.count_macs) counts with it too."""
+    return _per_sample(list(out_shape)) * _MACS_PER_OUTPUT[op](list(weight_shape))
 
 
-def _fc_macs(out_shape, filt_shape) -> int:  # weights (Out, In)
-    return _per_sample(out_shape) * int(filt_shape[1])
-
-
-# operator -> MACs per image from (output shape, weight shape); pooling, means and element-wise
-# operators do additions only and are left out, as MLPerf Tiny and most papers count
-_MAC_RULES = {"CONV_2D": _conv_macs, "DEPTHWISE_CONV_2D": _depthwise_macs, "FULLY_CONNECTED": _fc_macs}
-
-
-def layer_macs(model_path: str | Path) -> list[tuple[str, int]]:
+def layer_macs(model: str | Path | bytes) -> list[tuple[str, int]]:
     """(operator, MACs) of every operator in execution order (0 for operators without weights)."""
-    model = _model(model_path)
+    m = _model(model)
     layers = []
-    for g in model.subgraphs:
+    for g in m.subgraphs:
         for op in g.operators or []:
-            name = _opcode(model, op)
-            rule = _MAC_RULES.get(name)
-            macs = rule(list(g.tensors[op.outputs[0]].shape), list(g.tensors[op.inputs[1]].shape)) if rule else 0
-            layers.append((name, int(macs)))
+            name = _opcode(m, op)
+            counted = name in _MACS_PER_OUTPUT
+            layers.append((name, op_macs(name, g.tensors[op.outputs[0]].shape, g.tensors[op.inputs[1]].shape)
+                           if counted else 0))
     return layers
 
 
-def count_macs(model_path: str | Path) -> int:
+def count_macs(model: str | Path | bytes) -> int:
     """Multiply-accumulates of one inference (batch of 1) from conv, depthwise and FC operators."""
-    return sum(macs for _, macs in layer_macs(model_path))
+    return sum(macs for _, macs in layer_macs(model))
+
+
+# operators that only move values between float and int8; any other touching float32 computes in float
+_BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+def float_ops(model: str | Path | bytes) -> list[str]:
+    """Operators that compute in float32, in order of first use (an int8 model has none; a float
+    one needs an FPU, and an int8 conversion with float fallback lists what it left in float)."""
+    m = _model(model)
+    float32 = _schema().TensorType.FLOAT32
+    found = []
+    for g in m.subgraphs:
+        for op in g.operators or []:
+            name = _opcode(m, op)
+            tensors = [i for i in (*op.inputs, *op.outputs) if i >= 0]
+            if name not in _BOUNDARY_OPS and any(g.tensors[i].type == float32 for i in tensors):
+                found.append(name)
+    return sorted(set(found), key=found.index)
+
+
+def io_quant(model: str | Path | bytes) -> tuple[dict | None, dict | None]:
+    """(input, output) {"scale", "zero_point"} of the model's first input and output; None for
+    a float tensor. Read lazily from the flatbuffer: every TFLiteModel asks it when loaded."""
+    schema = _schema()
+    g = schema.Model.GetRootAsModel(_bytes(model), 0).Subgraphs(0)
+
+    def quant(index: int) -> dict | None:
+        t = g.Tensors(index)
+        if t.Type() not in (schema.TensorType.INT8, schema.TensorType.UINT8):
+            return None
+        q = t.Quantization()
+        return {"scale": float(q.Scale(0)), "zero_point": int(q.ZeroPoint(0))}
+
+    return quant(g.Inputs(0)), quant(g.Outputs(0))
 
 
 def measure_arena(model_path: str | Path) -> int:
@@ -140,7 +192,7 @@ def measure_arena(model_path: str | Path) -> int:
     models it cannot plan, and that must become a one-line error, not a dead CLI."""
     check_tflite(Path(model_path))
     _tflm_runtime()
-    proc = subprocess.run([sys.executable, "-m", "edgecxr.bench.micro", str(model_path)],
+    proc = subprocess.run([sys.executable, "-m", "edgecxr.tflite_facts", str(model_path)],
                           capture_output=True, text=True, timeout=300)
     found = _ARENA_TOTAL.search(proc.stdout)
     if proc.returncode != 0 or not found:
@@ -174,10 +226,9 @@ def _capture_fd2(fn) -> str:
         return tmp.read().decode("utf-8", "replace")
 
 
-def io_bytes(model_path: str | Path) -> dict[str, int]:
+def io_bytes(model: str | Path | bytes) -> dict[str, int]:
     """Bytes of the model's input and output tensors (what the application must buffer)."""
-    model = _model(model_path)
-    g = model.subgraphs[0]
+    g = _model(model).subgraphs[0]
     itemsize = {v: np.dtype(n.lower()).itemsize for n, v in vars(_schema().TensorType).items()
                 if not n.startswith("_") and n.lower() in ("float32", "int8", "uint8", "int16", "int32", "float16")}
 
@@ -186,17 +237,6 @@ def io_bytes(model_path: str | Path) -> dict[str, int]:
         return int(np.prod(t.shape)) * itemsize[t.type]
 
     return {"input": sum(size(i) for i in g.inputs), "output": sum(size(i) for i in g.outputs)}
-
-
-def is_float_model(model_path: str | Path) -> bool:
-    """True when any operator computes in float (weights float32), i.e. the model needs an FPU."""
-    model = _model(model_path)
-    schema = _schema()
-    for g in model.subgraphs:
-        for op in g.operators or []:
-            if _opcode(model, op) in _MAC_RULES and g.tensors[op.inputs[1]].type == schema.TensorType.FLOAT32:
-                return True
-    return False
 
 
 if __name__ == "__main__":
