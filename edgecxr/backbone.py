@@ -26,6 +26,7 @@ from pathlib import Path
 
 from edgecxr.errors import ConfigError, ModelError
 from edgecxr.progress import log
+from edgecxr.resources import cache_dir
 from edgecxr.runs import sha256_file, write_json
 
 MODEL_FILE = "model.keras"
@@ -62,9 +63,8 @@ DEFAULT_BACKBONE = "kermany-mnv1"
 
 
 def cache_root() -> Path:
-    """EDGECXR_CACHE, else $XDG_CACHE_HOME/edgecxr, else ~/.cache/edgecxr; backbones live below."""
-    base = os.environ.get("EDGECXR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgecxr"
-    return Path(base) / "backbones"
+    """Where built backbones live (edgecxr.resources.cache_dir)."""
+    return cache_dir("backbones")
 
 
 def get_recipe(name: str) -> BackboneRecipe:

@@ -20,6 +20,13 @@ DEVICE_PACKAGE = Path(edgecxr.device.__file__).parent
 SHIPPED_NAME = "edgecxr_device"  # its name beside a runner, which has no edgecxr installed
 
 
+def cache_dir(name: str) -> Path:
+    """Where edgecxr keeps per-machine files of one kind (pixels, backbones, tflm, pi-userland):
+    $EDGECXR_CACHE, else $XDG_CACHE_HOME/edgecxr, else ~/.cache/edgecxr."""
+    base = os.environ.get("EDGECXR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgecxr"
+    return Path(base) / name
+
+
 def roots() -> list[Path]:
     """Where to look, in order: the source tree, then the install prefixes' share/edgecxr."""
     found = [Path(__file__).resolve().parents[1]]

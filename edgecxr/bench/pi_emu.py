@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError
+from edgecxr.resources import cache_dir
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ READY = "READY"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("EDGECXR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgecxr"
-    return Path(base) / "pi-userland"
+    """Where emulated userlands live (edgecxr.resources.cache_dir)."""
+    return cache_dir("pi-userland")
 
 
 def board(name: str) -> EmulatedPi:

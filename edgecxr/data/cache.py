@@ -2,7 +2,7 @@
 
 The cache key is the list of files (path, size, mtime) plus ``spec.cache_key()`` (size,
 channels, resize mode, normalization): change any of them and the images are decoded again.
-Location: $EDGECXR_CACHE, else ~/.cache/edgecxr.
+Location: pixels/ under edgecxr.resources.cache_dir's folder.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import numpy as np
 
 from edgecxr.device.preprocess import ImageError, PreprocessSpec, preprocess_file
 from edgecxr.errors import DataError
+from edgecxr.resources import cache_dir as user_cache
 from edgecxr.runs import atomic_path, write_json
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("EDGECXR_CACHE", Path.home() / ".cache" / "edgecxr"))
+    return user_cache("pixels")
 
 
 @dataclass

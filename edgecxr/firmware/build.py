@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError
+from edgecxr.resources import cache_dir
 
 TFLM_ENV = "EDGECXR_TFLM_DIR"
 CACHE_ENV = "EDGECXR_TFLM_CACHE"
@@ -95,7 +96,7 @@ class Build:
         makefile = (self.project / "Makefile").read_text()
         key = hashlib.sha256("\n".join([self.board.gcc_cpu, self.kernels, gcc, str(self.tree), makefile])
                              .encode()).hexdigest()[:16]
-        base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "edgecxr" / "tflm")
+        base = Path(os.environ.get(CACHE_ENV) or cache_dir("tflm"))
         return base / f"{self.board.core}-{self.kernels}-{key}"
 
     def make(self, sources: list[str], jobs: int) -> subprocess.CompletedProcess:
