@@ -171,7 +171,7 @@ class TrainConfig:
     lr_plateau_factor: float = 0.5
     min_learning_rate: float = 1e-6
 
-    # augmentation (edgecxr.augment.AUGMENTATIONS, applied in this order)
+    # augmentation (edgecxr.train.augment.AUGMENTATIONS, applied in this order)
     augment: bool = True
     flip: bool = True  # random horizontal flip
     zoom_max: float = 1.2  # random zoom-crop between 1.0x and this

@@ -31,8 +31,9 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
+from edgecxr.files import json_bytes, read_json_object, write_all
 from edgecxr.progress import log
-from edgecxr.runs import Run, json_bytes, read_json_object, write_all
+from edgecxr.runs import Run
 from edgecxr.tflite_facts import float_ops, io_quant
 
 DEFAULT_CALIBRATION_SIZE = 300

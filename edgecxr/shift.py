@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgecxr import train_metrics
+from edgecxr import stats
 from edgecxr.device.decision import positive_score
 from edgecxr.device.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
 
@@ -45,7 +45,7 @@ def shifted_pixels(paths: list[Path], spec: PreprocessSpec, seed: int = 0, shift
 
 def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     """A binary run's validation figures at its own threshold, as trained and shifted:
-    {"val": metrics, "shifted_val": metrics} (edgecxr.train_metrics.binary_metrics)."""
+    {"val": metrics, "shifted_val": metrics} (edgecxr.stats.binary_metrics)."""
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
     from edgecxr.tfenv import keras
@@ -62,5 +62,5 @@ def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     for name, x in (("val", clean.x), ("shifted_val", shifted_pixels([s.path for s in val], spec, seed))):
         probs = model.predict(to_float(x), batch_size=128, verbose=0)
         p_pos = positive_score(probs)
-        out[name] = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
+        out[name] = stats.binary_metrics(y, p_pos, spec.threshold, seed)
     return out

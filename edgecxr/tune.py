@@ -29,16 +29,9 @@ from edgecxr.config import RECIPES, check_number, recipe_config
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import split_by_patient
 from edgecxr.errors import ConfigError, RunError
+from edgecxr.files import check_replaceable, read_json_object, write_json
 from edgecxr.progress import log
-from edgecxr.runs import (
-    DEFAULT_RUNS_ROOT,
-    Run,
-    check_name,
-    check_replaceable,
-    new_run_name,
-    read_json_object,
-    write_json,
-)
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, check_name, new_run_name
 
 STATE_FILE = "tune.json"
 KB = 1024
@@ -261,7 +254,7 @@ def check_budget(cands: list[Candidate], train_images: int, batch_size: int, bud
 # ---------------------------------------------------------------------------------------------
 def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     """Accuracy/sensitivity/specificity (binary) or accuracy of the PTQ int8 model on validation."""
-    from edgecxr import train_metrics
+    from edgecxr import stats
     from edgecxr.artifacts import BY_KIND
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
@@ -280,7 +273,7 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
         positive = spec.labels.index(spec.positive_label)
         y = np.array([positive in ls for ls in labels])
         p_pos = positive_score(probs)
-        m = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
+        m = stats.binary_metrics(y, p_pos, spec.threshold, seed)
         out = {k: round(m[k]["value"], 4) for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}
     else:
         y = np.array([ls[0] for ls in labels])
@@ -293,6 +286,7 @@ def _ptq(run_dir: Path, seed: int) -> None:
     (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
     from edgecxr.artifacts import file_of
     from edgecxr.device.preprocess import to_float
+    from edgecxr.files import write_bytes
     from edgecxr.quantize import (
         DEFAULT_CALIBRATION_SIZE,
         SPEC_FILE,
@@ -301,7 +295,6 @@ def _ptq(run_dir: Path, seed: int) -> None:
         load_keras_model,
         load_spec,
     )
-    from edgecxr.runs import write_bytes
     from edgecxr.tflite_facts import io_quant
 
     run = Run(run_dir)

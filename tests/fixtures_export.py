@@ -9,7 +9,8 @@ import pytest
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.split import SPLIT_FILE, split_by_patient, write_split
 from edgecxr.device.preprocess import PreprocessSpec
-from edgecxr.runs import Run, write_json
+from edgecxr.files import write_json
+from edgecxr.runs import Run
 from edgecxr.runtimes import TFLiteModel
 
 

@@ -13,7 +13,8 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.split import split_by_patient, write_split
 from edgecxr.device.preprocess import PreprocessSpec, to_float
-from edgecxr.runs import Run, write_json, write_text
+from edgecxr.files import write_json, write_text
+from edgecxr.runs import Run
 
 SIZE = 32
 

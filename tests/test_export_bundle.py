@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from edgecxr.cli import app
 from edgecxr.device.preprocess import PreprocessSpec, preprocess_file, to_int8
 from edgecxr.export.bundle import verify_bundle
-from edgecxr.runs import sha256_file
+from edgecxr.files import sha256_file
 from edgecxr.tflite_facts import tflm_ops
 
 

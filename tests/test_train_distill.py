@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import edgecxr.cli
 from edgecxr.device.preprocess import PreprocessSpec
-from edgecxr.distill import distill_loss
+from edgecxr.train.distill import distill_loss
 
 
 def invoke(*args):
@@ -84,8 +84,8 @@ def test_teacher_that_is_not_a_run(synth_binary, tmp_path):
 
 
 def test_an_ensemble_teacher_averages_its_members(trained_run, synth_binary, tmp_path):
-    from edgecxr import distill
     from edgecxr.data.dataset import scan_folder
+    from edgecxr.train import distill
 
     paths = [s.path for s in scan_folder(synth_binary).samples[:6]]
     one = distill.load_teacher(trained_run).targets(paths, 2, "softmax")

@@ -18,8 +18,8 @@ import numpy as np
 
 from edgecxr.device.preprocess import ImageError, PreprocessSpec, preprocess_file
 from edgecxr.errors import DataError
+from edgecxr.files import atomic_path, write_json
 from edgecxr.resources import cache_dir as user_cache
-from edgecxr.runs import atomic_path, write_json
 
 
 def cache_dir() -> Path:

@@ -34,9 +34,10 @@ from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
 from edgecxr.evaluate.models import REFERENCE, load_predictor, present
+from edgecxr.files import sha256_file, staged_folder
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
-from edgecxr.runs import Run, sha256_file, staged_folder
+from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 EVAL_DIR = "eval"

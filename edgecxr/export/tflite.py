@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecxr.export.source import ExportSource
-from edgecxr.runs import sha256_file, write_bytes, write_json, write_text
+from edgecxr.files import sha256_file, write_bytes, write_json, write_text
 
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
