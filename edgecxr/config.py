@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecxr.device.preprocess import NORMALIZATIONS, RESIZE_MODES
+from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES
 from edgecxr.errors import ConfigError
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set

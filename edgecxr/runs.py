@@ -2,7 +2,7 @@
 
     runs/<name>/
       manifest.json    versions + sha256 of every file (rewritten after each stage)
-      spec.json        the preprocessing spec (edgecxr.spec) -- the one source of truth
+      spec.json        the model spec (edgecxr.device.spec), written once by train
       config.toml      the training config actually used
       split.json       which image went to train / val (patient-grouped)
       model.keras      the float Keras model

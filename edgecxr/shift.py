@@ -18,7 +18,8 @@ from PIL import Image
 
 from edgecxr import stats
 from edgecxr.device.decision import positive_score
-from edgecxr.device.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
+from edgecxr.device.preprocess import open_gray, preprocess_image, to_float
+from edgecxr.device.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def shift_image(img: Image.Image, rng: np.random.Generator, shift: Shift = Shift
     return Image.fromarray(np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8), mode="L")
 
 
-def shifted_pixels(paths: list[Path], spec: PreprocessSpec, seed: int = 0, shift: Shift = Shift()) -> np.ndarray:
+def shifted_pixels(paths: list[Path], spec: ModelSpec, seed: int = 0, shift: Shift = Shift()) -> np.ndarray:
     """uint8 model inputs (N, H, W, C) of ``paths`` shifted, then prepared with ``spec``."""
     rng = np.random.default_rng(seed)
     return np.stack([preprocess_image(shift_image(open_gray(p), rng, shift), spec) for p in paths])
@@ -51,7 +52,7 @@ def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     from edgecxr.tfenv import keras
 
     run_dir = Path(run_dir)
-    spec = PreprocessSpec.load(run_dir / "spec.json")
+    spec = ModelSpec.load(run_dir / "spec.json")
     dataset, assignment = read_split(run_dir / "split.json")
     val = [s for s in dataset.samples if assignment[s.path] == "val"]
     positive = spec.labels.index(spec.positive_label)

@@ -113,7 +113,8 @@ def _settle_images(dataset: Dataset, assignment: dict, spec, n: int) -> tuple[np
 def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dict, task: str, seed: int):
     """Flash check on the int8 size estimate; then a few timed training steps on real training
     images (c.step_seconds). Returns (settled model, its float inputs), or None when pruned."""
-    from edgecxr.device.preprocess import PreprocessSpec, to_float
+    from edgecxr.device.preprocess import to_float
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed
 
@@ -128,7 +129,7 @@ def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dic
         return None
     shape = model.input_shape[1:]
     units, activation = zoo.output_head(zoo.get_entry(config.model), task, len(dataset.classes))
-    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
                           normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
     x_u8, index = _settle_images(dataset, assignment, spec, SETTLE_IMAGES)
     x = to_float(x_u8)
@@ -259,11 +260,11 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
     from edgecxr.device.decision import decide, positive_score
-    from edgecxr.device.preprocess import PreprocessSpec
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.evaluate.models import load_predictor
 
     run = Run(run_dir)
-    spec = PreprocessSpec.load(run.file("spec.json"))
+    spec = ModelSpec.load(run.file("spec.json"))
     dataset, assignment = read_split(run.file("split.json"))
     val = {s.path: s for s in dataset.samples if assignment[s.path] == "val"}
     pixels = load_pixels(list(val), spec, progress=False)

@@ -1,4 +1,4 @@
-"""``--format tflite``: the chosen int8 model with its labels and preprocessing spec alongside.
+"""``--format tflite``: the chosen int8 model with its labels and model spec alongside.
 
 The spec and labels are NOT embedded as TFLite metadata: the only writer available here
 (TensorFlow's schema_py_generated object API) re-packs the whole flatbuffer and ignores the

@@ -13,7 +13,7 @@ from edgecxr.config import TASKS, TrainConfig
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import read_split, split_by_patient
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError
 from edgecxr.progress import log
 from edgecxr.train import augment as aug
@@ -60,7 +60,7 @@ def check_split(dataset: Dataset, assignment: dict[Path, str]) -> None:
                         "add images (of several patients) or raise --val-fraction")
 
 
-def arrays(dataset: Dataset, assignment: dict[Path, str], which: str, spec: PreprocessSpec, units: int,
+def arrays(dataset: Dataset, assignment: dict[Path, str], which: str, spec: ModelSpec, units: int,
             class_weight: np.ndarray | None) -> Arrays:
     samples = {s.path: s for s in dataset.samples if assignment[s.path] == which}
     pixels = load_pixels(list(samples), spec)

@@ -8,12 +8,12 @@ import io
 import os
 from pathlib import Path
 
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.files import write_json, write_text
 from edgecxr.runs import Run
 
 
-def write_outputs(run: Run, model, spec: PreprocessSpec, history: list[dict], metrics: dict) -> None:
+def write_outputs(run: Run, model, spec: ModelSpec, history: list[dict], metrics: dict) -> None:
     tmp = run.file(".model.tmp.keras")
     try:
         model.save(tmp)

@@ -27,7 +27,7 @@ from edgecxr.config import TrainConfig, load_train_config, to_toml
 from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, read_split, write_split
 from edgecxr.device.decision import positive_score
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, RunError
 from edgecxr.files import check_replaceable, read_json_object, write_text
 from edgecxr.models import zoo
@@ -156,7 +156,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     task = infer_task(dataset, config.task)
     shape = zoo.input_shape_for(entry, config.size, config.channels)
     units, activation = zoo.output_head(entry, task, len(dataset.classes))
-    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
                           normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
 
     weights = class_weights(dataset, assignment) if config.balance else None
@@ -238,7 +238,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     return result
 
 
-def _val_metrics(task: str, val: Arrays, probs: np.ndarray, spec: PreprocessSpec,
+def _val_metrics(task: str, val: Arrays, probs: np.ndarray, spec: ModelSpec,
                  config: TrainConfig) -> tuple[dict, float | None]:
     if task == "binary":
         p_pos = positive_score(probs)
