@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edgecxr.bench import pi_emu  # noqa: E402
 from edgecxr.bench.emulated import EmuOptions, bench_emulated  # noqa: E402
 from edgecxr.cli.bench import _print  # noqa: E402
-from edgecxr.runtimes import KERNELS  # noqa: E402
+from edgecxr.device.runtime import KERNELS  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kermany224" / "val"
 

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.device.runtime import MICRO_ARENA_BYTES, RUNTIMES
 from edgecxr.errors import ModelError
 from edgecxr.firmware.resolver import registration
 
-TFLM_INSTALL = "pip install tflite-micro"
-MEASURE_ARENA_BYTES = 64 * 1024 * 1024  # large enough for any model a microcontroller could hold
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 ARENA_ALIGN = 16  # TFLM aligns the arena to 16 bytes; the arena that works is the measured size rounded up
 
@@ -60,7 +59,8 @@ def _tflm_runtime():
     try:
         from tflite_micro.python.tflite_micro import runtime
     except ImportError:
-        raise ModelError("the TFLite Micro Python runtime (tflite-micro) is not installed", TFLM_INSTALL) from None
+        raise ModelError("the TFLite Micro Python runtime (tflite-micro) is not installed",
+                         RUNTIMES["tflite-micro"].install) from None
     return runtime
 
 
@@ -207,7 +207,7 @@ def measure_arena(model_path: str | Path) -> int:
 def _print_arena_report(model_path: str) -> None:
     """The child process of ``measure_arena``: TFLM's allocation report, on stdout."""
     interpreter = _tflm_runtime().Interpreter.from_bytes(check_tflite(Path(model_path)),
-                                                        arena_size=MEASURE_ARENA_BYTES)
+                                                        arena_size=MICRO_ARENA_BYTES)
     sys.stdout.write(_capture_fd2(interpreter.print_allocations))
 
 

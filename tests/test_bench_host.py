@@ -8,16 +8,17 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecxr.bench import runner
-from edgecxr.bench.host import HOST_RUNTIMES, BenchOptions, bench_host, installed
+from edgecxr.bench.host import BenchOptions, bench_host
 from edgecxr.cli import app
 from edgecxr.device.exits import EXIT_NO_RUNTIME
+from edgecxr.device.runtime import RUNTIMES, installed
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ModelError
 
 
 def test_each_installed_runtime_float_and_int8(tiny_int8_tflite):
     folder = tiny_int8_tflite.parent  # holds the float and the int8 tiny model
-    names = [n for n in HOST_RUNTIMES if installed(n)]
+    names = [n for n in RUNTIMES if installed(n)]
     assert "litert" in names
     out = bench_host(folder, BenchOptions(runs=20, warmup=2, threads=[1]))
     rows = out["results"]
@@ -71,7 +72,7 @@ def test_not_a_tflite(tmp_path):
 
 
 def test_runtime_not_installed_or_unknown(tiny_int8_tflite):
-    missing = [n for n in HOST_RUNTIMES if not installed(n)]
+    missing = [n for n in RUNTIMES if not installed(n)]
     for name in missing:
         with pytest.raises(ModelError, match="not installed") as e:
             bench_host(tiny_int8_tflite, BenchOptions(runtimes=[name]))

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from edgecxr.device import runtime as device_runtime
 from edgecxr.device.preprocess import preprocess_file
+from edgecxr.device.runtime import installed
 from edgecxr.device.spec import ModelSpec
-from edgecxr.runtimes import TFLiteModel, is_available
+from edgecxr.runtimes import TFLiteModel
 
-RUNTIMES = [r for r in ("litert", "tflite-runtime") if is_available(r)]
+RUNTIMES = [r for r in ("litert", "tflite-runtime") if installed(r)]
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +114,20 @@ def test_folder_is_self_contained(rpi):
 
 
 # -- kernel families and the self-test that can fail -------------------------------------------------
-def test_runner_names_the_same_kernel_families_as_the_host(rpi):
+def test_runner_takes_the_runtime_chain_from_the_shipped_device_package(rpi):
+    """One chain: the runner defines no runtime or kernel table of its own; it uses the copy of
+    edgecxr/device/runtime.py shipped beside it."""
     import importlib.util
 
-    from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
-
+    shipped = rpi / "edgecxr_device" / "runtime.py"
+    assert shipped.read_bytes() == Path(device_runtime.__file__).read_bytes()
     spec = importlib.util.spec_from_file_location("classify_under_test", rpi / "classify.py")
     classify = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(classify)
-    assert classify.KERNELS == {name: k.resolver for name, k in KERNELS.items()}
-    assert classify.DEFAULT_KERNELS == DEFAULT_KERNELS
+    assert classify.Model.__module__ == "edgecxr_device.runtime"
+    assert classify.KERNELS is sys.modules["edgecxr_device.runtime"].KERNELS
+    assert list(classify.KERNELS) == list(device_runtime.KERNELS)
+    assert classify.DEFAULT_KERNELS == device_runtime.DEFAULT_KERNELS
 
 
 @pytest.mark.parametrize("kernels", ["reference", "builtin", "xnnpack"])

@@ -10,10 +10,11 @@ import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
 from edgecxr.device.preprocess import to_float
+from edgecxr.device.runtime import available
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ModelError
 from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
-from edgecxr.runtimes import TFLiteModel, available
+from edgecxr.runtimes import TFLiteModel
 from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
 
 pytestmark = pytest.mark.slow

@@ -24,9 +24,9 @@ from edgecxr.bench import pi_emu, runner
 from edgecxr.bench.host import model_files, spec_for
 from edgecxr.device import decision
 from edgecxr.device.preprocess import dequantize
+from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DeviceError
-from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 from edgecxr.tflite_facts import io_quant
 
 KERNEL_FAMILIES = list(KERNELS)

@@ -7,7 +7,6 @@ host numbers are measured exactly like the device ones.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,16 +16,14 @@ from itertools import product
 from pathlib import Path
 
 from edgecxr.bench import runner
+from edgecxr.device.runtime import INSTALL_HINT, MICRO_KERNELS, RUNTIMES, installed
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import DeviceError, ModelError
-from edgecxr.runtimes import RUNTIMES, check_kernels
-from edgecxr.tflite_facts import TFLM_INSTALL, check_tflite
+from edgecxr.runtimes import check_kernels
+from edgecxr.tflite_facts import check_tflite
 
-# runner runtime name -> (top-level module that must be importable, how to install it)
-HOST_RUNTIMES = {**{name: (rt.module.split(".")[0], rt.install) for name, rt in RUNTIMES.items()},
-                 "tflite-micro": ("tflite_micro", TFLM_INSTALL)}
-SINGLE_THREADED = {"tflite-micro"}
-REFERENCE_ONLY = {"tflite-micro"}  # TFLite Micro has its reference kernels and nothing else
+# TFLite Micro: one thread and its reference kernels, nothing else
+ONE_FAMILY = {name for name, rt in RUNTIMES.items() if rt.resolver_enum is None}
 
 
 @dataclass
@@ -64,19 +61,15 @@ def model_files(target: str | Path) -> list[Path]:
     return [target]
 
 
-def installed(name: str) -> bool:
-    return importlib.util.find_spec(HOST_RUNTIMES[name][0]) is not None
-
-
 def choose_runtimes(requested: list[str] | None) -> list[str]:
     for name in requested or []:
-        if name not in HOST_RUNTIMES:
-            raise ModelError(f"unknown runtime {name!r}", f"choose from {', '.join(HOST_RUNTIMES)}")
+        if name not in RUNTIMES:
+            raise ModelError(f"unknown runtime {name!r}", f"choose from {', '.join(RUNTIMES)}")
         if not installed(name):
-            raise ModelError(f"runtime {name} is not installed", HOST_RUNTIMES[name][1])
-    chosen = requested or [n for n in HOST_RUNTIMES if installed(n)]
+            raise ModelError(f"runtime {name} is not installed", RUNTIMES[name].install)
+    chosen = requested or [n for n in RUNTIMES if installed(n)]
     if not chosen:
-        raise ModelError("no TFLite runtime is installed", RUNTIMES["litert"].install)
+        raise ModelError("no TFLite runtime is installed", INSTALL_HINT)
     return chosen
 
 
@@ -86,7 +79,7 @@ def spec_for(model: Path, folder: Path) -> Path:
         return model.parent / SPEC_FILE
     from edgecxr.runtimes import TFLiteModel
 
-    _, h, w, c = TFLiteModel(model).input["shape"]
+    _, h, w, c = TFLiteModel(model).input_shape
     path = folder / f"{model.stem}.spec.json"
     ModelSpec(width=int(w), height=int(h), channels=int(c)).save(path)
     return path
@@ -94,8 +87,8 @@ def spec_for(model: Path, folder: Path) -> Path:
 
 def _families(runtime: str, requested: list[str] | None) -> list[str | None]:
     """The kernel families to time on ``runtime``; None is the runner's default."""
-    if runtime in REFERENCE_ONLY:
-        return ["reference"]
+    if runtime in ONE_FAMILY:
+        return [MICRO_KERNELS]
     return list(requested or [None])
 
 
@@ -113,7 +106,7 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
         for model in models:
             spec = spec_for(model, Path(tmp)) if options.data else None
             for name in names:
-                for threads, kernels in product([1] if name in SINGLE_THREADED else all_threads,
+                for threads, kernels in product([1] if name in ONE_FAMILY else all_threads,
                                                 _families(name, options.kernels)):
                     args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
                                              spec and str(spec), options.data and str(options.data), kernels)

@@ -9,7 +9,7 @@ import typer
 
 from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, table
-from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS, RUNTIMES
+from edgecxr.device.runtime import CHAIN, DEFAULT_KERNELS, KERNELS
 
 
 @app.command("evaluate")
@@ -20,7 +20,7 @@ def evaluate_cmd(
     split: Annotated[str | None, typer.Option(help="Which split: of the run's split.json without --data "
                                                  "(default val), or the folder's train/val/test subfolder "
                                                  "with --data (default test).")] = None,
-    runtime: Annotated[str | None, typer.Option(help=f"TFLite interpreter: {' | '.join(RUNTIMES)} "
+    runtime: Annotated[str | None, typer.Option(help=f"TFLite interpreter: {' | '.join(CHAIN)} "
                                                    "(default: the first installed).")] = None,
     kernels: Annotated[str, typer.Option(help=f"Kernel family for int8 models: {' | '.join(KERNELS)}. "
                                               "reference = what a microcontroller computes, bit for bit; the "
@@ -45,11 +45,11 @@ def evaluate_cmd(
     from edgecxr.evaluate.classmap import parse_class_map
     from edgecxr.evaluate.stage import evaluate
     from edgecxr.runs import Run
+    from edgecxr.runtimes import check_kernels
 
-    if runtime is not None and runtime not in RUNTIMES:
-        raise ConfigError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(RUNTIMES)}")
-    if kernels not in KERNELS:
-        raise ConfigError(f"unknown kernels {kernels!r}", f"choose one of {', '.join(KERNELS)}")
+    if runtime is not None and runtime not in CHAIN:
+        raise ConfigError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(CHAIN)}")
+    check_kernels(kernels)
     result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime, kernels=kernels,
                       target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed,
                       class_map=parse_class_map(class_map) if class_map is not None else None)

@@ -1,7 +1,7 @@
 """One way to get probabilities out of each model of a run (edgecxr.artifacts.ARTIFACTS).
 
 Keras runs in TensorFlow; every .tflite goes through the interpreter chain
-(``edgecxr.runtimes``: LiteRT -> tflite-runtime -> tf.lite), int8 input quantized and output
+(``edgecxr.device.runtime``: LiteRT -> tflite-runtime -> tf.lite), int8 input quantized and output
 dequantized with the model's own scale and zero point.
 """
 
@@ -14,10 +14,11 @@ import numpy as np
 
 from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact, present
 from edgecxr.device.preprocess import to_float
+from edgecxr.device.runtime import DEFAULT_KERNELS
 from edgecxr.errors import ModelError
 from edgecxr.quantize import load_keras_model
 from edgecxr.runs import Run
-from edgecxr.runtimes import DEFAULT_KERNELS, TFLiteModel
+from edgecxr.runtimes import TFLiteModel
 
 __all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
 
@@ -26,7 +27,7 @@ __all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
 class Predictor:
     model: Artifact
     runtime: str  # "tensorflow" for Keras, else the interpreter that ran the .tflite
-    kernels: str | None  # the kernel family of a .tflite (edgecxr.runtimes.KERNELS); None for Keras
+    kernels: str | None  # the kernel family of a .tflite (edgecxr.device.runtime.KERNELS); None for Keras
     predict: Callable[[np.ndarray], np.ndarray]  # uint8 pixels (N, H, W, C) -> probabilities (N, K)
 
 

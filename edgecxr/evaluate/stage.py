@@ -28,6 +28,7 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.decision import decide, positive_score
+from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
@@ -38,7 +39,6 @@ from edgecxr.files import sha256_file, staged_folder
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
 from edgecxr.runs import Run
-from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 EVAL_DIR = "eval"
 UNREADABLE_SHOWN = 20  # unreadable images named in the notes; eval.json lists every one

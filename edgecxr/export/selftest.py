@@ -74,7 +74,8 @@ def choose_images(source: ExportSource, explicit: Path | None = None, count: int
 
 def expected(source: ExportSource, images: dict[str, Path]) -> dict:
     """What each kernel family gives for each image on this computer (selftest/expected.json)."""
-    from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS, TFLiteModel, available
+    from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS, available
+    from edgecxr.runtimes import TFLiteModel
 
     models = {name: TFLiteModel(source.model_path, kernels=name) for name in KERNELS}
     q = source.output_quant
