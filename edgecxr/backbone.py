@@ -16,7 +16,6 @@ seed, the validation figures, and the sha256 of model.keras (checked on every us
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import json
 import os
 import shutil
@@ -68,11 +67,9 @@ def cache_root() -> Path:
 
 
 def get_recipe(name: str) -> BackboneRecipe:
-    if name not in BACKBONES:
-        near = difflib.get_close_matches(name, BACKBONES, n=1)
-        raise ConfigError(f"unknown backbone {name!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
-                          f"known backbones: {', '.join(BACKBONES)} (or --backbone none)")
-    return BACKBONES[name]
+    from edgecxr.config import lookup
+
+    return lookup(BACKBONES, name, "backbone", hint=" (or --backbone none)")
 
 
 def find_data(recipe: BackboneRecipe, data: str | Path | None = None) -> Path:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES
-from edgecxr.errors import ConfigError
+from edgecxr.errors import ConfigError, EdgecxrError
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
 # where a value would take days or all memory, not where it merely looks unusual.
@@ -107,25 +107,41 @@ def check_number(name: str, value, flag: str | None = None):
     return value
 
 
-def check_choice(name: str, value, flag: str | None = None):
-    allowed = CHOICES[name]
+def check_choice(name: str, value, flag: str | None = None, allowed: tuple | None = None, where: str = ""):
+    """``value`` if it is one of ``allowed`` (default ``CHOICES[name]``; None there = may be unset),
+    else the one "unknown" error naming ``flag`` (default: the field name) and ``where``."""
+    allowed = CHOICES[name] if allowed is None else allowed
     if value not in allowed:
-        shown = [a for a in allowed if a is not None]
-        near = difflib.get_close_matches(str(value), [str(a) for a in shown], n=1)
-        raise ConfigError(f"{flag or name} {value!r} is not one of {', '.join(map(str, shown))}"
-                          + (f"; did you mean {near[0]!r}?" if near else ""),
-                          f"choose one of {', '.join(map(str, shown))}" + (" (or leave it unset)" if None in allowed else ""))
+        raise unknown(flag or name, value, allowed, where=where,
+                      hint=" (or leave it unset)" if None in allowed else "")
     return value
+
+
+def unknown(what: str, value, allowed, error: type[EdgecxrError] = ConfigError, hint: str = "",
+            where: str = "") -> EdgecxrError:
+    """The one error for a value outside a table (a key, a choice, a name): "WHERE: unknown WHAT
+    'value'; did you mean 'nearest'?", and as its hint every allowed value, then ``hint``."""
+    shown = [str(a) for a in allowed if a is not None]
+    near = difflib.get_close_matches(str(value).lower(), shown, n=1, cutoff=0.4)
+    return error(f"{where}: " * bool(where) + f"unknown {what} {value!r}"
+                 + (f"; did you mean {near[0]!r}?" if near else ""), f"choose one of {', '.join(shown)}{hint}")
+
+
+def lookup(table: dict, name: str, what: str, error: type[EdgecxrError] = ConfigError, hint: str = "",
+           where: str = ""):
+    """``table[name]``, else ``unknown``'s error."""
+    if name in table:
+        return table[name]
+    raise unknown(what, name, table, error, hint, where)
 
 
 def check_fields(obj, source: str = "") -> None:
     """Every field of dataclass ``obj`` that LIMITS or CHOICES knows, checked (``source`` prefixes messages)."""
     for f in dataclasses.fields(obj):
-        flag = f"{source}: {f.name}" if source else None
         if f.name in CHOICES:
-            check_choice(f.name, getattr(obj, f.name), flag)
+            check_choice(f.name, getattr(obj, f.name), where=source)
         elif f.name in LIMITS:
-            check_number(f.name, getattr(obj, f.name), flag)
+            check_number(f.name, getattr(obj, f.name), f"{source}: {f.name}" if source else None)
 
 
 @dataclass
@@ -227,11 +243,7 @@ DEFAULT_RECIPE = "cxr"
 
 
 def recipe_values(name: str) -> dict:
-    if name not in RECIPES:
-        near = difflib.get_close_matches(name, RECIPES, n=1)
-        raise ConfigError(f"unknown recipe {name!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
-                          f"choose one of {', '.join(RECIPES)}")
-    return {"recipe": name, **RECIPES[name]}
+    return {"recipe": name, **lookup(RECIPES, name, "recipe")}
 
 
 def recipe_config(name: str = DEFAULT_RECIPE, **overrides) -> TrainConfig:
@@ -244,7 +256,7 @@ def load_train_config(path: str | Path | None = None, overrides: dict | None = N
     """Recipe (``recipe``, else the file's ``recipe`` key, else DEFAULT_RECIPE), then the TOML
     file's keys, then ``overrides`` (None = not given). A run's own config.toml names its recipe
     and lists every key, so it reads back unchanged."""
-    file_values = _read_toml(path) if path is not None else {}
+    file_values = read_toml(path) if path is not None else {}
     name = recipe or file_values.get("recipe") or DEFAULT_RECIPE
     if not isinstance(name, str):
         raise ConfigError(f"{path}: recipe must be str, not {type(name).__name__}",
@@ -262,32 +274,40 @@ def load_config(cls, path: str | Path | None = None, overrides: dict | None = No
 
     ``None`` values in ``overrides`` mean "not given" and leave the file's value alone.
     """
-    values: dict = _read_toml(path) if path is not None else {}
+    values: dict = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return from_dict(cls, values, source)
 
 
-def _read_toml(path: str | Path) -> dict:
+def read_toml(path: str | Path, what: str = "config file", hint: str = "pass the path of a .toml file") -> dict:
+    """The TOML document at ``path`` (one of edgecxr's tables: a config, datasets.toml, boards.toml)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} not found", "pass the path of a .toml file")
+        raise ConfigError(f"{what} {path} not found", hint)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid TOML ({e})", "fix the file's syntax") from None
 
 
 def from_dict(cls, values: dict, source: str = "config"):
+    """An instance of dataclass ``cls`` from a TOML table: every key known, every value of its
+    field's type, every field without a default present; errors say ``source`` (file and table),
+    the key and what is allowed. Value checks (LIMITS, CHOICES) are the class's own."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     checked = {}
     for key, value in values.items():
         if key not in fields:
-            near = difflib.get_close_matches(key, fields, n=1)
-            raise ConfigError(f"{source}: unknown key {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
-                              f"known keys: {', '.join(fields)}")
+            raise unknown("key", key, fields, where=source)
         checked[key] = _check_type(key, value, hints[key], source)
+    required = [f.name for f in fields.values()
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing := [k for k in required if k not in checked]:
+        raise ConfigError(f"{source}: no {', '.join(map(repr, missing))}",
+                          f"add {missing[0]} = {_toml_value(_example(_allowed_types(hints[missing[0]])))}"
+                          f" (required keys: {', '.join(required)})")
     return cls(**checked)
 
 

@@ -11,7 +11,6 @@ booted on QEMU.
 
 from __future__ import annotations
 
-import difflib
 import json
 import shlex
 import shutil
@@ -21,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecxr.config import lookup
 from edgecxr.errors import ConfigError, DeviceError, RunError
 from edgecxr.files import MANIFEST
 from edgecxr.progress import log
@@ -173,15 +173,11 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
 
 # -- flash ----------------------------------------------------------------------------------------
 def _flash_target(board: str, port: str | None):
-    from edgecxr.bench.mcu import load_boards
+    from edgecxr.boards import load_boards
     from edgecxr.export.arduino import FlashTarget
 
     boards = {k: b for k, b in load_boards().items() if b.fqbn}
-    if board not in boards:
-        near = difflib.get_close_matches(board, boards, n=1, cutoff=0.4)
-        raise ConfigError(f"unknown board {board!r}",
-                          ("did you mean " + repr(near[0]) + "? " if near else "") + f"boards: {', '.join(boards)}")
-    b = boards[board]
+    b = lookup(boards, board, "board")
     return FlashTarget(b.name, b.fqbn, port or FlashTarget.port)
 
 
@@ -216,7 +212,7 @@ def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernel
     """An emulated board: export the firmware, build it, boot it on QEMU, return its serial output
     (the self-test image's label, score and instructions) next to what the host expects."""
     from edgecxr import tflite_facts
-    from edgecxr.bench.mcu import get_board
+    from edgecxr.boards import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware import emulator

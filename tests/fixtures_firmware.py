@@ -40,7 +40,7 @@ def xray_run(tmp_path_factory, shared_data, tiny_int8_tflite):
 def built_firmware(tmp_path_factory, xray_run, tflm_dir, arm_toolchain):
     """(project folder, Build, ELF) of the xray run for qemu-m4 with CMSIS-NN kernels."""
     from edgecxr import tflite_facts
-    from edgecxr.bench.mcu import get_board
+    from edgecxr.boards import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project

@@ -5,7 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from edgecxr.bench.mcu import DEVICES_FILE, load_boards, mcu_report
+from edgecxr.bench.mcu import mcu_report
+from edgecxr.boards import DEVICES_FILE, load_boards
 from edgecxr.cli import app
 from edgecxr.errors import DeviceError
 from edgecxr.resources import resource

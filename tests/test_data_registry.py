@@ -54,7 +54,7 @@ def test_the_packaged_registry_is_the_repository_root_file():
 def test_a_bad_registry_entry_is_named(tmp_path):
     bad = tmp_path / "datasets.toml"
     bad.write_text((REPO / "datasets.toml").read_text().replace('label_format = "folders"', 'label_format = "xml"', 1))
-    with pytest.raises(ConfigError, match=r"\[kermany\] label_format 'xml'"):
+    with pytest.raises(ConfigError, match=r"\[kermany\]: unknown label_format 'xml'"):
         load_registry(bad)
 
 

@@ -8,70 +8,13 @@ library, with coefficients (and their sources) in edgecxr/boards.toml.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr import tflite_facts
-from edgecxr.errors import ConfigError, DeviceError
-from edgecxr.resources import resource
+from edgecxr.boards import Board, get_board
+from edgecxr.errors import DeviceError
 
-DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
 KB = 1024
-
-
-@dataclass(frozen=True)
-class Board:
-    key: str
-    name: str
-    mcu: str
-    core: str
-    clock_mhz: float
-    ram_kb: float
-    flash_kb: float
-    reserved_ram_kb: float
-    fpu: bool
-    cycles_per_mac_reference: float
-    cycles_per_mac_optimized: float
-    optimized_library: str
-    runtime_code_kb: float
-    fqbn: str | None = None  # arduino-cli board id, read by `edgecxr flash`
-    gcc_cpu: str | None = None  # arm-none-eabi-gcc CPU flags of the core (firmware builds)
-    emulated_by: str | None = None  # the emulated board of this core (measured instruction counts)
-    qemu_machine: str | None = None  # set: an emulated board (qemu-system-arm -M)
-    qemu_cpu: str | None = None
-
-    @property
-    def emulated(self) -> bool:
-        return self.qemu_machine is not None
-
-
-def load_boards(path: Path | None = None) -> dict[str, Board]:
-    """Boards of ``path`` (default edgecxr/boards.toml), each merged with its core's figures."""
-    path = Path(path) if path else resource(DEVICES_FILE)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"devices file {path} not found", "pass --devices-file PATH to a boards TOML") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file (see edgecxr/boards.toml)") from None
-    cores, boards = data.get("cores", {}), {}
-    for key, b in data.get("boards", {}).items():
-        if b.get("core") not in cores:
-            raise ConfigError(f"{path}: board {key} names unknown core {b.get('core')!r}",
-                              f"add [cores.{b.get('core')}] or use one of {', '.join(cores)}")
-        try:
-            boards[key] = Board(key=key, **b, **cores[b["core"]])
-        except TypeError as e:
-            raise ConfigError(f"{path}: board {key}: {e}", "compare with edgecxr/boards.toml") from None
-    return boards
-
-
-def get_board(key: str, path: Path | None = None) -> Board:
-    boards = load_boards(path)
-    if key not in boards:
-        raise DeviceError(f"unknown device {key!r}", f"choose host, rpi, or a board: {', '.join(boards)}")
-    return boards[key]
 
 
 def _latency_ms(macs: int, cycles_per_mac: float, clock_mhz: float) -> float:

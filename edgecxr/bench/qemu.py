@@ -91,7 +91,7 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
                runs_root: Path | None = None) -> dict:
     """Build, boot and compare, per kernel set; returns the report."""
     from edgecxr import tflite_facts
-    from edgecxr.bench.mcu import get_board
+    from edgecxr.boards import get_board
     from edgecxr.device.preprocess import preprocess_file
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb

@@ -108,8 +108,8 @@ def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) 
     instruction counts measured there, per kernel set; else None (the verdict estimates)."""
     import os
 
-    from edgecxr.bench.mcu import get_board
     from edgecxr.bench.qemu import QemuOptions, bench_qemu
+    from edgecxr.boards import get_board
     from edgecxr.firmware.build import TFLM_ENV
 
     board = get_board(device, devices_file)

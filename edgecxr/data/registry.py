@@ -10,17 +10,16 @@ takes its final name, and deleted (never kept) when the checksum does not match.
 
 from __future__ import annotations
 
-import difflib
 import http.client
 import os
 import re
-import tomllib
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgecxr import __version__
+from edgecxr.config import check_choice, from_dict, lookup, read_toml
 from edgecxr.errors import ConfigError, DataError
 from edgecxr.files import sha256_file
 from edgecxr.resources import resource
@@ -31,16 +30,14 @@ LABEL_FORMATS = {
     "csv-single": "one label per image in a CSV column",
     "csv-multi": "several labels per image in a CSV column (multi-label)",
 }
-# field -> type; every dataset must have all of them (empty string / 0 / [] = unknown or none)
-FIELDS = {"title": str, "homepage": str, "kaggle": str, "url": str, "filename": str, "manual": list,
-          "layout": str, "label_format": str, "label_note": str, "classes": list, "images": int,
-          "image_note": str, "license": str, "citation": str, "sha256": str, "checksum_note": str}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """One [entry] of datasets.toml: every key must be there (empty string / 0 / [] = unknown or none)."""
+
     name: str
     title: str
     homepage: str
@@ -71,55 +68,38 @@ def registry_path() -> Path:
 
 
 def load_registry(path: str | Path | None = None) -> dict[str, DatasetInfo]:
-    """Parse and validate datasets.toml; a bad entry is a ConfigError naming it and the field."""
+    """Parse and validate datasets.toml; a bad entry is a ConfigError naming the file, the entry and the key."""
     path = Path(path) if path else registry_path()
-    if not path.is_file():
-        raise ConfigError(f"dataset registry {path} not found",
-                          "reinstall edgecxr, or set EDGECXR_DATASETS to a datasets.toml")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file") from None
+    doc = read_toml(path, "dataset registry", "reinstall edgecxr, or set EDGECXR_DATASETS to a datasets.toml")
     return {name: _validate(path, name, entry) for name, entry in doc.items()}
 
 
 def _validate(path: Path, name: str, entry) -> DatasetInfo:
+    where = f"{path}: [{name}]"
+
     def bad(what: str) -> ConfigError:
-        return ConfigError(f"{path}: dataset [{name}] {what}", "fix the entry (see the comment at the top of the file)")
+        return ConfigError(f"{where}: {what}", "fix the entry (see the comment at the top of the file)")
 
     if not isinstance(entry, dict):
         raise bad("is not a table")
-    for field, kind in FIELDS.items():
-        if field not in entry:
-            raise bad(f"has no {field!r}")
-        if not isinstance(entry[field], kind):
-            raise bad(f"field {field!r} should be a {kind.__name__}")
-    if unknown := sorted(set(entry) - set(FIELDS)):
-        raise bad(f"has unknown field(s) {unknown}")
-    if entry["label_format"] not in LABEL_FORMATS:
-        raise bad(f"label_format {entry['label_format']!r} is not one of {list(LABEL_FORMATS)}")
-    if entry["sha256"] and not _SHA256.match(entry["sha256"]):
+    info = from_dict(DatasetInfo, {**entry, "name": name}, where)  # every key, of its type
+    check_choice("label_format", info.label_format, allowed=tuple(LABEL_FORMATS), where=where)
+    if info.sha256 and not _SHA256.match(info.sha256):
         raise bad("sha256 is not 64 lowercase hex digits")
-    if not entry["sha256"] and not entry["checksum_note"]:
+    if not info.sha256 and not info.checksum_note:
         raise bad("has no sha256 and no checksum_note saying why")
-    if entry["url"] and not entry["filename"]:
+    if info.url and not info.filename:
         raise bad("has a url but no filename to save it as")
-    if not entry["manual"]:
+    if not info.manual:
         raise bad("has no manual steps")
-    values = {k: entry[k] for k in FIELDS}
-    for unknown_when_empty in ("kaggle", "url", "filename", "sha256", "images"):
-        values[unknown_when_empty] = values[unknown_when_empty] or None
-    return DatasetInfo(name=name, **values)
+    # empty string / 0 = unknown or none
+    return replace(info, **{k: getattr(info, k) or None for k in ("kaggle", "url", "filename", "sha256", "images")})
 
 
 def get_dataset(name: str, registry: dict[str, DatasetInfo] | None = None) -> DatasetInfo:
     """The entry called ``name``; an unknown name is an error suggesting the nearest one."""
     registry = registry if registry is not None else load_registry()
-    if name in registry:
-        return registry[name]
-    near = difflib.get_close_matches(name.lower(), list(registry), n=1, cutoff=0.4)
-    raise DataError(f"unknown dataset {name!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
-                    f"`edgecxr data list` shows the known ones: {', '.join(registry)}")
+    return lookup(registry, name, "dataset", DataError, " (`edgecxr data list` describes them)")
 
 
 # -- fetch ---------------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ never loads TensorFlow.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edgecxr.config import lookup
 from edgecxr.errors import ConfigError
 
 
@@ -65,11 +65,7 @@ OPTION_FLAGS = {"model": "--model", "name": "--name", "test_image": "--test-imag
 
 def get_format(name: str) -> Format:
     """The format called ``name``; an unknown name suggests the nearest one."""
-    if name in FORMATS:
-        return FORMATS[name]
-    near = difflib.get_close_matches(name, FORMATS, n=1, cutoff=0.4)
-    hint = f"did you mean {near[0]!r}? " if near else ""
-    raise ConfigError(f"unknown export format {name!r}", f"{hint}formats: {', '.join(FORMATS)}")
+    return lookup(FORMATS, name, "export format")
 
 
 def check_options(fmt: Format, given: dict) -> dict:

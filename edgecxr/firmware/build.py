@@ -80,7 +80,7 @@ class Build:
     """One firmware build: project folder, board, kernel set, where objects and the ELF go."""
 
     project: Path
-    board: object  # edgecxr.bench.mcu.Board (emulated)
+    board: object  # edgecxr.boards.Board (emulated)
     kernels: str
     tree: Path
     out: Path

@@ -35,7 +35,7 @@ def boards_mk(boards) -> str:
 
 
 def emulated_boards(devices_file: Path | None = None) -> list:
-    from edgecxr.bench.mcu import load_boards
+    from edgecxr.boards import load_boards
 
     return [b for b in load_boards(devices_file).values() if b.emulated]
 

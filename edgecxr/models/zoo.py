@@ -7,12 +7,12 @@ Adding a model is adding a row.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from edgecxr.config import lookup
 from edgecxr.errors import ConfigError, ModelError
 from edgecxr.models import mobilenet, published
 from edgecxr.tflite_facts import op_macs
@@ -70,11 +70,7 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in [
 
 
 def get_entry(name: str) -> ModelEntry:
-    if name not in MODELS:
-        near = difflib.get_close_matches(name, MODELS, n=1, cutoff=0.4)
-        raise ConfigError(f"unknown model {name!r}" + (f"; did you mean {near[0]!r}?" if near else ""),
-                          f"choose one of: {', '.join(MODELS)} (see `edgecxr models`)")
-    return MODELS[name]
+    return lookup(MODELS, name, "model", hint=" (see `edgecxr models`)")
 
 
 def output_head(entry: ModelEntry, task: str, n_classes: int) -> tuple[int, str]:
