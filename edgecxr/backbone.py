@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, ModelError
-from edgecxr.files import sha256_file, write_json
+from edgecxr.files import sha256_file, staged_folder, write_json
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
 
@@ -145,10 +145,10 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
                            **({"epochs": epochs} if epochs else {}))
     log(f"building backbone {name}: {recipe.recipe} recipe on {source} (seed {recipe.seed})")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=folder.parent) as tmp:
-        result = train(config, source, runs_root=tmp, name="run", progress=progress)
-        staged = Path(tmp) / "staged"
-        staged.mkdir()
+    # all of the backbone or none of it: an earlier one is replaced only once this one is whole
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=folder.parent) as runs, \
+            staged_folder(folder, force, "backbone", check=False) as staged:
+        result = train(config, source, runs_root=runs, name="run", progress=progress)
         shutil.move(str(result.run_dir / MODEL_FILE), staged / MODEL_FILE)
         m = result.val_metrics
         spec = json.loads((result.run_dir / "spec.json").read_text())
@@ -164,11 +164,6 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
             "sha256": sha256_file(staged / MODEL_FILE),
         }
         write_json(staged / INFO_FILE, meta)
-        old = folder.with_name(f".{name}.old")
-        if folder.exists():
-            folder.rename(old)
-        staged.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
     return info(name)
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError
+from edgecxr.files import atomic_path
 from edgecxr.resources import cache_dir
 
 
@@ -194,12 +195,10 @@ def _make_board(folder: Path, name: str, the_board: EmulatedPi, qemu: str) -> No
 
 def write_wrapper(wrapper: Path, prefix: Path, the_board: EmulatedPi, qemu: str) -> Path:
     """A python3 that runs ``prefix``'s arm64 Python on the board's core (atomically written)."""
-    wrapper.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wrapper.with_suffix(".partial")
-    tmp.write_text(f"#!/bin/sh\n# {the_board.model}'s Python 3.11, emulated (written by edgecxr/bench/pi_emu.py)\n"
-                   f"export QEMU_CPU={the_board.qemu_cpu}\n"
-                   f"export EDGECXR_EMULATED='qemu-aarch64 -cpu {the_board.qemu_cpu}'\n"
-                   f"exec {qemu} -L '{prefix}' -0 \"$0\" '{prefix / PYTHON}' \"$@\"\n")
-    tmp.chmod(0o755)
-    tmp.rename(wrapper)
+    with atomic_path(wrapper) as tmp:
+        tmp.write_text(f"#!/bin/sh\n# {the_board.model}'s Python 3.11, emulated (written by edgecxr/bench/pi_emu.py)\n"
+                       f"export QEMU_CPU={the_board.qemu_cpu}\n"
+                       f"export EDGECXR_EMULATED='qemu-aarch64 -cpu {the_board.qemu_cpu}'\n"
+                       f"exec {qemu} -L '{prefix}' -0 \"$0\" '{prefix / PYTHON}' \"$@\"\n")
+        tmp.chmod(0o755)
     return wrapper
