@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_export import make_run
+from tests.fixtures_export import PTQ_ONLY
+from tests.fixtures_run import build_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,10 +31,10 @@ def arm_toolchain():
 
 
 @pytest.fixture(scope="session")
-def xray_run(tmp_path_factory, shared_data, tiny_int8_tflite):
-    """The tiny int8 model in a run whose split covers real Kermany X-rays (its val folder)."""
-    return make_run(tmp_path_factory.mktemp("xray_runs"), "xray-run", shared_data / "kermany224" / "val",
-                    tiny_int8_tflite)
+def xray_run(tmp_path_factory, shared_data):
+    """The tiny model trained and quantized (PTQ int8) on real Kermany X-rays (its val folder)."""
+    return build_run(tmp_path_factory.mktemp("xray_runs"), shared_data / "kermany224" / "val", "xray-run",
+                     quantize=PTQ_ONLY)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import edgecxr.cli
 from edgecxr.config import CHOICES, LIMITS
 from edgecxr.errors import ConfigError
 from edgecxr.runs import NAME_PATTERN, check_name
-from tests.fixtures_quantize import file_hashes
+from tests.fixtures_run import file_hashes
 
 # no "explain" phase: tracing every line under TensorFlow takes many minutes per failure
 SETTINGS = settings(max_examples=80, deadline=None, database=None,

@@ -14,7 +14,7 @@ from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import ModelSpec
 from edgecxr.evaluate.metrics import choose_threshold, confusion_matrix
 from edgecxr.quantize import load_keras_model
-from tests.fixtures_quantize import copy_run, file_hashes
+from tests.fixtures_run import copy_run, file_hashes
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

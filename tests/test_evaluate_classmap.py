@@ -11,7 +11,7 @@ from edgecxr.data.dataset import Sample
 from edgecxr.data.synth import make_dataset
 from edgecxr.errors import ConfigError, DataError
 from edgecxr.evaluate.classmap import apply_class_map, parse_class_map
-from tests.fixtures_quantize import copy_run, file_hashes
+from tests.fixtures_run import copy_run, file_hashes
 
 LABELS = ["NORMAL", "PNEUMONIA"]
 CLASSES = ["Covid", "Normal", "Viral Pneumonia"]

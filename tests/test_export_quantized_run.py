@@ -11,7 +11,7 @@ from edgecxr.artifacts import choose_int8
 from edgecxr.device.preprocess import preprocess_file
 from edgecxr.export import export
 from edgecxr.runtimes import TFLiteModel
-from tests.fixtures_quantize import copy_run
+from tests.fixtures_run import copy_run
 
 
 @pytest.mark.slow

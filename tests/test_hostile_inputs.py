@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edgecxr.runs import Run
-from tests.fixtures_quantize import copy_run, file_hashes
+from tests.fixtures_run import copy_run, file_hashes
 from tests.test_cli_contract import assert_contract, invoke
 
 REPO = Path(__file__).resolve().parents[1]

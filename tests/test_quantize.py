@@ -1,6 +1,7 @@
 """`edgecxr quantize`: PTQ/QAT int8 and float .tflite files from a tiny real run."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ModelError
 from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
 from edgecxr.runtimes import TFLiteModel
-from tests.fixtures_quantize import SIZE, copy_run, file_hashes, make_run, tiny_model
+from tests.fixtures_run import SIZE, TINY_CONFIG, build_run, copy_run, file_hashes, tiny_cnn
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -29,7 +30,7 @@ def test_ptq_model_matches_its_float_outputs_within_a_few_steps(tmp_path):
     from edgecxr.tfenv import set_seed
 
     set_seed(0)
-    model = tiny_model()
+    model = tiny_cnn((SIZE, SIZE, 1), 2, "softmax")
     rng = np.random.default_rng(0)
     calibration = rng.integers(0, 256, (64, SIZE, SIZE, 1), dtype=np.uint8)
     pixels = rng.integers(0, 256, (32, SIZE, SIZE, 1), dtype=np.uint8)
@@ -148,7 +149,7 @@ def test_op_without_int8_kernel_is_named(synth_binary, tmp_path):
         def call(self, x):
             return tf().math.sin(x)
 
-    run = make_run(tmp_path, synth_binary, model=tiny_model(extra=Sine()), epochs=1)
+    run = build_run(tmp_path, synth_binary, config=replace(TINY_CONFIG, epochs=1), extra=Sine())
     _fails_cleanly(run, ["quantize", run.path, "--int8"], "op SIN", "int8")
     r = cli("quantize", run.path, "--int8", "--allow-float-fallback", "--calibration-size", "8", "--json")
     assert r.exit_code == 0, r.output
