@@ -44,3 +44,23 @@ def test_the_listed_ones_do_load_it():
     for name in LOADS_TENSORFLOW:
         out = subprocess.run([sys.executable, "-c", PROBE, name], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == name
+
+
+def _loaded_by(package: str) -> set[str]:
+    """The edgecxr modules that importing every module of ``package`` loads."""
+    probe = ("import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+             "print(' '.join(m for m in sys.modules if m.startswith('edgecxr')))")
+    names = [n for n in _modules() if n == package or n.startswith(package + ".")]
+    out = subprocess.run([sys.executable, "-c", probe, *names], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_export_does_not_import_bench():
+    """Shared facts (boards, kernel sets, .tflite facts, the runtime chain) live with their owners."""
+    loaded = _loaded_by("edgecxr.export")
+    assert "edgecxr.export.formats" in loaded and not [m for m in loaded if m.startswith("edgecxr.bench")]
+
+
+def test_the_device_package_imports_nothing_else_of_edgecxr():
+    loaded = _loaded_by("edgecxr.device")
+    assert "edgecxr.device.runtime" in loaded and loaded <= {"edgecxr"} | {m for m in loaded if m.startswith("edgecxr.device")}

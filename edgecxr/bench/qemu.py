@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.errors import ConfigError, DataError, DeviceError
+from edgecxr.firmware.build import KERNEL_SETS
 
-KERNEL_SETS = ("reference", "cmsis-nn")
 DEFAULT_IMAGES = 50
 KB = 1024
 CYCLES_NOTE = ("instructions counted by QEMU (-icount shift=0), not cycles: QEMU models no pipeline, "
@@ -29,7 +29,7 @@ class QemuOptions:
     tflm: Path | None = None
     data: Path | None = None
     images: int = DEFAULT_IMAGES
-    kernels: tuple[str, ...] = KERNEL_SETS
+    kernels: tuple[str, ...] = tuple(KERNEL_SETS)
     timeout: float = 600
     model: str | None = None
     profile: bool = False  # per-layer instruction counts (first image)

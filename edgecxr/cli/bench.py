@@ -77,7 +77,8 @@ def bench(
         result = bench_emulated(target, device, EmuOptions(runs, warmup, (threads or [None])[0], runtime, kernels,
                                                            data, timeout=timeout))
     elif device.startswith("qemu-"):
-        from edgecxr.bench.qemu import KERNEL_SETS, QemuOptions, bench_qemu
+        from edgecxr.bench.qemu import QemuOptions, bench_qemu
+        from edgecxr.firmware.build import KERNEL_SETS
 
         result = bench_qemu(target, device, QemuOptions(tflm, data, images, tuple(kernels or KERNEL_SETS), timeout,
                                                         profile=layers), devices_file)

@@ -121,12 +121,11 @@ def flash(
     """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3) boots it on QEMU
     and shows its serial output; a physical board gets the Arduino example through arduino-cli."""
     if board.startswith("qemu-"):
-        from edgecxr.bench.qemu import KERNEL_SETS
+        from edgecxr.config import lookup
         from edgecxr.deploy import flash_emulated
-        from edgecxr.errors import ConfigError
+        from edgecxr.firmware.build import KERNEL_SETS
 
-        if kernels not in KERNEL_SETS:
-            raise ConfigError(f"unknown --kernels {kernels!r}", f"choose {' or '.join(KERNEL_SETS)}")
+        lookup(KERNEL_SETS, kernels, "--kernels")
         emit(flash_emulated(run, board, tflm, kernels, model, runs_root), as_json, _print_flash)
         return
     from edgecxr.deploy import flash as run_flash

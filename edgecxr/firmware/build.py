@@ -23,7 +23,8 @@ from edgecxr.resources import cache_dir
 
 TFLM_ENV = "EDGECXR_TFLM_DIR"
 CACHE_ENV = "EDGECXR_TFLM_CACHE"
-KERNEL_SETS = {"cmsis-nn": ["kernels_cmsis.txt", "cmsis_nn.txt"], "reference": ["kernels_ref.txt"]}
+# TFLM kernel set -> its source lists in the tree (firmware builds, flash and the emulated bench)
+KERNEL_SETS = {"reference": ["kernels_ref.txt"], "cmsis-nn": ["kernels_cmsis.txt", "cmsis_nn.txt"]}
 TOOLS = {"make": "apt install make", "arm-none-eabi-g++": "apt install gcc-arm-none-eabi "
          "libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"}
 KERNELS_DIR = "tensorflow/lite/micro/kernels/"
