@@ -16,13 +16,16 @@ from edgecxr import remote
 from edgecxr.bench import runner
 from edgecxr.bench.host import model_files
 from edgecxr.device.exits import EXIT_NO_RUNTIME
+from edgecxr.device.runtime import CHAIN, RUNTIMES
+from edgecxr.device.runtime import INSTALL_HINT as DEVICE_INSTALL_HINT
 from edgecxr.device.spec import SPEC_FILE
 from edgecxr.errors import DeviceError, ModelError
 
 COMMAND_NOT_FOUND = (126, 127)  # the remote shell could not run the interpreter
 TIMED_OUT = 124  # coreutils `timeout`
-INSTALL_COMMAND = "{py} -m pip install --quiet ai-edge-litert || {py} -m pip install --quiet tflite-runtime"
-INSTALL_HINT = "pass --install, or on the device: pip install ai-edge-litert (or tflite-runtime)"
+PI_RUNTIMES = CHAIN[:2]  # what --install tries on a Pi, in the chain's order (not all of TensorFlow)
+INSTALL_COMMAND = " || ".join(f"{{py}} -m pip install --quiet {RUNTIMES[n].distribution}" for n in PI_RUNTIMES)
+INSTALL_HINT = f"pass --install, or on the device: {DEVICE_INSTALL_HINT}"
 
 
 @dataclass
