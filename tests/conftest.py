@@ -13,8 +13,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # TFLM object files are shared by the session's firmware builds, never the user's ~/.cache
 os.environ.setdefault("EDGECXR_TFLM_CACHE", tempfile.mkdtemp(prefix="edgecxr-test-tflm-"))
 
-pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_ssh", "tests.fixtures_export",
-                  "tests.fixtures_run", "tests.fixtures_quantize", "tests.fixtures_pi_emu", "tests.fixtures_firmware"]
+# fixtures_run first: it is the one builder of run folders that the later ones import
+pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_ssh", "tests.fixtures_run",
+                  "tests.fixtures_export", "tests.fixtures_quantize", "tests.fixtures_pi_emu", "tests.fixtures_firmware"]
 
 REPO = Path(__file__).resolve().parents[1]
 

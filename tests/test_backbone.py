@@ -54,7 +54,7 @@ def test_build_records_provenance_and_list_show_read_it(built, tiny_table):
     shutil.copytree(folder, tiny_table)
     assert meta["dataset"] == "synthetic" and meta["recipe"] == "edge-impulse" and meta["seed"] == 0
     assert meta["input"]["width"] == 32 and 0.0 <= meta["figures"]["roc_auc"] <= 1.0
-    assert sorted(p.name for p in tiny_table.iterdir()) == ["backbone.json", "model.keras"]
+    assert sorted(p.name for p in tiny_table.iterdir()) == [".edgecxr", "backbone.json", "model.keras"]
     listed = cli("backbone", "list")
     assert listed.exit_code == 0 and any(ln.startswith("tiny") and "built" in ln for ln in listed.stdout.splitlines())
     shown = cli("backbone", "show", "tiny")
