@@ -240,7 +240,9 @@ def predictions_csv(report: dict, y: np.ndarray, probs: dict[str, np.ndarray], f
     w.writerow(["file", "true"] + [f"{key}:{lb}" for key in probs for lb in labels[:probs[key].shape[1]]])
     for i, f in enumerate(files):
         truth = "+".join(labels[k] for k in np.flatnonzero(y[i])) if np.ndim(y[i]) else labels[int(y[i])]
-        w.writerow([str(f), truth] + [f"{v:.9g}" for key in probs for v in probs[key][i]])
+        # repr: the exact value, so the saved scores and threshold give the reported decisions even
+        # for a score equal to the threshold (a threshold chosen on these images is one of them)
+        w.writerow([str(f), truth] + [repr(float(v)) for key in probs for v in probs[key][i]])
     return buf.getvalue()
 
 
