@@ -283,7 +283,7 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
     existing = [file_of(k) for k in kinds[1:] if run.has(file_of(k))]
     if existing and not force:
         raise RunError(f"{run.path} already has {', '.join(existing)}", "pass --force to overwrite")
-    spec = run.spec
+    spec = run.spec()
     model = run.keras_model()
 
     built: dict[str, tuple[bytes, float]] = {}

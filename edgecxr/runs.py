@@ -11,7 +11,7 @@
 Files are written through edgecxr.files (atomic; ``force`` replaces only what edgecxr
 wrote). Run names become folder names, so they are checked (``check_name``); a file
 is checked against the manifest's sha256 before a stage uses it (``Run.verified``). A stage
-reads what train wrote through the run itself -- ``run.spec``, ``run.split()``,
+reads what train wrote through the run itself -- ``run.spec()``, ``run.split()``,
 ``run.keras_model()`` -- and the models through ``run.models()`` / ``run.int8()`` (the one
 rule of edgecxr.artifacts), so there is one way to read each.
 """
@@ -120,7 +120,6 @@ class Run:
         return self.path.name
 
     # -- what train wrote, read back checked against the manifest -----------------------
-    @property
     def spec(self) -> ModelSpec:
         """The run's model spec; missing, changed, damaged or holding a value a device cannot
         follow: one RunError. Keys it does not know (an old run's ``quant``) are ignored."""

@@ -291,7 +291,7 @@ def _ptq(run_dir: Path, seed: int) -> None:
     from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, calibration_sample, convert_int8
 
     run = Run(run_dir)
-    spec = run.spec
+    spec = run.spec()
     calibration, _ = calibration_sample(run, spec, DEFAULT_CALIBRATION_SIZE, seed)
     content = convert_int8(run.keras_model(), to_float(calibration))
     write_bytes(run.file(file_of("ptq")), content, force=True)

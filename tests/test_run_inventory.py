@@ -1,4 +1,4 @@
-"""A run reads back what train wrote through one door each: ``run.spec``, ``run.split()``,
+"""A run reads back what train wrote through one door each: ``run.spec()``, ``run.split()``,
 ``run.models()`` / ``run.int8()``; a missing, changed, damaged or invalid spec is one RunError."""
 
 import json
@@ -25,14 +25,14 @@ def _run(tmp_path, spec: dict) -> Run:
 
 
 def test_the_spec_reads_back_as_train_wrote_it(tmp_path):
-    assert _run(tmp_path, SPEC).spec == ModelSpec(**SPEC)
+    assert _run(tmp_path, SPEC).spec() == ModelSpec(**SPEC)
 
 
 def test_an_old_run_whose_spec_has_quant_still_loads(tmp_path):
     """Runs quantized before the model files carried their own record wrote a ``quant`` key."""
     old = {**SPEC, "quant": {"model_ptq_int8.tflite": {"input": {"scale": 0.0039, "zero_point": -128},
                                                        "output": {"scale": 0.0039, "zero_point": -128}}}}
-    spec = _run(tmp_path, old).spec
+    spec = _run(tmp_path, old).spec()
     assert spec == ModelSpec(**SPEC) and "quant" not in spec.to_dict()
 
 
@@ -49,25 +49,25 @@ def test_an_old_run_whose_spec_has_quant_still_loads(tmp_path):
 ])
 def test_a_spec_value_a_device_cannot_follow_is_one_run_error(tmp_path, change, message):
     with pytest.raises(RunError, match=f"spec.json is damaged: {message}"):
-        _run(tmp_path, {**SPEC, **change}).spec
+        _run(tmp_path, {**SPEC, **change}).spec()
 
 
 def test_a_missing_empty_or_changed_spec_is_one_run_error(tmp_path):
     run = _run(tmp_path, SPEC)
     run.file(SPEC_FILE).write_text(json.dumps({**SPEC, "threshold": 0.9}))
     with pytest.raises(RunError, match="changed since edgecxr wrote it"):
-        run.spec
+        run.spec()
     run.file(SPEC_FILE).write_text("")
     run.update_manifest("train")
     with pytest.raises(RunError, match="is damaged: empty"):
-        run.spec
+        run.spec()
     run.file(SPEC_FILE).write_text("[1, 2]")
     run.update_manifest("train")
     with pytest.raises(RunError, match="not a JSON object"):
-        run.spec
+        run.spec()
     run.file(SPEC_FILE).unlink()
     with pytest.raises(RunError, match="has no spec.json"):
-        run.spec
+        run.spec()
 
 
 def test_split_models_and_int8_are_the_runs(tmp_path, synth_binary):

@@ -81,10 +81,10 @@ def choose_runtimes(requested: list[str] | None) -> list[str]:
 
 def spec_beside(model: Path) -> Path | None:
     """The spec.json next to ``model`` (a run's, or an export's), checked as every stage reads a
-    run's spec (``Run.spec``: manifest and values) before a runner is handed it; None if absent."""
+    run's spec (``Run.spec()``: manifest and values) before a runner is handed it; None if absent."""
     if not (model.parent / SPEC_FILE).is_file():
         return None
-    Run(model.parent).spec  # noqa: B018 -- reading it is the check
+    Run(model.parent).spec()  # reading it is the check
     return model.parent / SPEC_FILE
 
 

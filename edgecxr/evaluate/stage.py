@@ -191,7 +191,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     check_number("seed", seed, "--seed")
     check_number("threads", threads, "--threads")
     run = run if isinstance(run, Run) else Run.open(run)
-    spec = run.spec
+    spec = run.spec()
     models = run.models()
     if class_map is not None and data is None:
         raise ConfigError("--class-map applies to --data only", "pass --data FOLDER with the class map")

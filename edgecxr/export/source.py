@@ -71,7 +71,7 @@ def load_source(run: Run, model: str | None = None, name: str | None = None) -> 
     key, path = choice.kind, choice.path
     run.verified(path.name, "re-run `edgecxr quantize RUN --force`")
     spec_path = run.file(SPEC_FILE)
-    spec = run.spec
+    spec = run.spec()
     if not spec.labels:
         raise RunError(f"{spec_path} has no labels", "re-run `edgecxr train` to write a complete spec")
     tfl = TFLiteModel(path)

@@ -42,7 +42,7 @@ def _teacher_spec(teacher: str | Path) -> tuple[Run, ModelSpec]:
         raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and model.keras)",
                           "pass --teacher runs/NAME of a finished `edgecxr train`")
     run = Run(path)
-    return run, run.spec
+    return run, run.spec()
 
 
 def teacher_runs(teacher: str | Path) -> list[str]:
