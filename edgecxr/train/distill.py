@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.artifacts import KERAS_MODEL
 from edgecxr.config import TrainConfig
 from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
@@ -38,8 +39,8 @@ MUST_MATCH = {
 
 def _teacher_spec(teacher: str | Path) -> tuple[Run, ModelSpec]:
     path = Path(teacher)
-    if not (path / SPEC_FILE).is_file() or not (path / "model.keras").is_file():
-        raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and model.keras)",
+    if not (path / SPEC_FILE).is_file() or not (path / KERAS_MODEL).is_file():
+        raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and {KERAS_MODEL})",
                           "pass --teacher runs/NAME of a finished `edgecxr train`")
     run = Run(path)
     return run, run.spec()
