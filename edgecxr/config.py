@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES
+from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES, TASKS
 from edgecxr.errors import ConfigError, EdgecxrError
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
@@ -72,7 +72,6 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "connect_timeout": (1, 3600, False, False),
 }
 SCHEDULES = ("plateau", "cosine")
-TASKS = ("binary", "multiclass", "multilabel")
 # string field -> the values it may take (None where "not set" is allowed)
 CHOICES: dict[str, tuple] = {
     "resize_mode": tuple(RESIZE_MODES),
@@ -308,7 +307,10 @@ def from_dict(cls, values: dict, source: str = "config"):
         raise ConfigError(f"{source}: no {', '.join(map(repr, missing))}",
                           f"add {missing[0]} = {_toml_value(_example(_allowed_types(hints[missing[0]])))}"
                           f" (required keys: {', '.join(required)})")
-    return cls(**checked)
+    try:
+        return cls(**checked)
+    except ConfigError as e:  # a value the class's own checks refuse: say which file it came from
+        raise ConfigError(f"{source}: {e.message}", e.hint) from None
 
 
 def _allowed_types(hint) -> tuple[type, ...]:
