@@ -21,9 +21,10 @@ import math
 import tomllib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgecxr.device import tta
 from edgecxr.device.preprocess import NORMALIZATIONS, RESIZE_MODES
 from edgecxr.errors import ConfigError
 
@@ -193,11 +194,23 @@ class TrainConfig:
     # decision threshold for binary tasks, chosen on validation
     threshold_rule: str = "youden"  # youden | sensitivity
     target_sensitivity: float = 0.95  # used by threshold_rule = "sensitivity"
+    # test-time augmentation (edgecxr.device.tta): centred zooms whose probabilities evaluate and
+    # the Pi runner average, with their own threshold chosen on validation; [] = one view
+    tta_zooms: list[float] = field(default_factory=list)
 
     seed: int = 0
 
     def __post_init__(self):
         check_fields(self)
+        check_tta_zooms(self.tta_zooms)
+
+
+def check_tta_zooms(zooms: list, flag: str = "tta_zooms") -> list[float]:
+    """``zooms`` if each lies in [1, edgecxr.device.tta.MAX_ZOOM], else a ConfigError."""
+    try:
+        return tta.check_zooms(zooms)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{flag}: {e}", f"write e.g. {flag} = {list(tta.ZOOMS)} (or [] for one view)") from None
 
 
 # Recipes as data: name -> the TrainConfig values that differ from the field defaults (the

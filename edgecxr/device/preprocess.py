@@ -56,6 +56,11 @@ class PreprocessSpec:
     # per .tflite file name: {"input": {"scale": s, "zero_point": z}, "output": {...}};
     # written by `edgecxr quantize`, read by evaluation, the runner and the C headers
     quant: dict[str, dict] = field(default_factory=dict)
+    # test-time augmentation (edgecxr.device.tta) where the device can afford it (evaluate, the Pi
+    # runner; a microcontroller runs one view with ``threshold``): the zooms whose probabilities
+    # are averaged, and the binary threshold chosen on validation for those averaged scores
+    tta_zooms: list[float] = field(default_factory=list)
+    tta_threshold: float | None = None
 
     def __post_init__(self):
         if self.resize_mode not in RESIZE_MODES:

@@ -28,6 +28,7 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.decision import decide, positive_score
+from edgecxr.device.tta import ZOOMS
 from edgecxr.device.preprocess import PreprocessSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
@@ -154,12 +155,23 @@ def _targets(samples: list[Sample], spec: PreprocessSpec) -> np.ndarray:
     return np.array([s.labels[0] for s in samples], np.int64)
 
 
-def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_sensitivity: float | None) -> dict:
-    """The binary threshold and where it came from -- always the run's validation split."""
+def tta_zooms(spec: PreprocessSpec, tta: bool | None) -> list[float]:
+    """The test-time views: spec.json's (None = as the run says), the default ones (True), none (False)."""
+    if tta is None:
+        return list(spec.tta_zooms)
+    return (list(spec.tta_zooms) or list(ZOOMS)) if tta else []
+
+
+def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_sensitivity: float | None,
+                              zooms: list[float] | None = None) -> dict:
+    """The binary threshold and where it came from -- always the run's validation split, scored
+    the way the evaluated images are (``zooms``: test-time augmentation, ``reference`` averages them)."""
     if spec.task != "binary":
         return {"value": None, "source": "argmax" if spec.task == "multiclass" else "0.5 per label"}
-    if target_sensitivity is None and spec.threshold is not None:
-        return {"value": float(spec.threshold), "source": "spec.json (chosen on the validation split by training)"}
+    how = f", test-time augmentation x{len(zooms)}" if zooms else ""
+    stored = spec.tta_threshold if zooms and zooms == list(spec.tta_zooms) else None if zooms else spec.threshold
+    if target_sensitivity is None and stored is not None:
+        return {"value": float(stored), "source": f"spec.json (chosen on the validation split by training{how})"}
     val = select_images(run, spec, None, "val", exclude_train=False)
     px = load_pixels([s.path for s in val.samples], spec, progress=False)
     keep = {str(p) for p in px.paths}
@@ -170,21 +182,23 @@ def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_
             raise ConfigError(f"target sensitivity {target_sensitivity} is not in (0, 1]", "use e.g. 0.95")
         value = choose_threshold(y, p_pos, "sensitivity", target_sensitivity)
         return {"value": value, "source": f"validation split, highest threshold with sensitivity >= "
-                                          f"{target_sensitivity:g} ({REFERENCE.title})",
+                                          f"{target_sensitivity:g} ({REFERENCE.title}{how})",
                 "target_sensitivity": target_sensitivity}
     return {"value": choose_threshold(y, p_pos, "youden"),
-            "source": f"validation split, maximum Youden's J ({REFERENCE.title})"}
+            "source": f"validation split, maximum Youden's J ({REFERENCE.title}{how})"}
 
 
 def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str | None = None,
              runtime: str | None = None, target_sensitivity: float | None = None, exclude_train: bool = False,
              force: bool = False, seed: int = 0, threads: int | None = None,
-             kernels: str = DEFAULT_KERNELS, class_map: dict[str, str | None] | None = None) -> EvalResult:
+             kernels: str = DEFAULT_KERNELS, class_map: dict[str, str | None] | None = None,
+             tta: bool | None = None) -> EvalResult:
     """Run every model of ``run`` on the same images and write the side-by-side report.
 
     int8 models run on ``kernels`` (default: the reference kernels a microcontroller matches
     bit for bit); each int8 model is also run with the other kernel families, and the report
-    says how many outputs and decisions they change.
+    says how many outputs and decisions they change. ``tta``: average test-time zooms
+    (edgecxr.device.tta; None = as spec.json says, True = its zooms or the default ones).
     """
     from edgecxr.evaluate.report import write_report
 
@@ -201,8 +215,9 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     if out_dir.exists() and not force:
         raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
 
-    predictors = [load_predictor(run, m, runtime, threads, kernels) for m in models]
-    threshold = choose_decision_threshold(run, spec, predictors[0], target_sensitivity)
+    zooms = tta_zooms(spec, tta)
+    predictors = [load_predictor(run, m, runtime, threads, kernels, zooms) for m in models]
+    threshold = choose_decision_threshold(run, spec, predictors[0], target_sensitivity, zooms)
     if images.split == "val" and data is None and spec.task == "binary":
         images.notes.append("the threshold was chosen on these same validation images: the figures are optimistic")
 
@@ -234,7 +249,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
         if p.model.int8:
             per_model[p.model.key]["kernel_families"] = kernel_family_differences(
                 run, p, pixels.x, probs[p.model.key], preds[p.model.key], spec.task, threshold["value"], runtime,
-                threads)
+                threads, zooms)
     ref = REFERENCE.key
     comparisons = {k: {"reference": ref, **compare_models(files, spec.labels, probs[ref], preds[ref], probs[k], preds[k])}
                    for k in probs if k != ref}
@@ -246,7 +261,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
                     "excluded_train_images": images.excluded_train,
                     "dropped_by_class_map": images.dropped_classes,
                     "notes": images.notes},
-        "threshold": threshold, "models": per_model, "comparisons": comparisons,
+        "threshold": threshold, "tta_zooms": zooms, "models": per_model, "comparisons": comparisons,
         "int8_model": choose_int8(run).to_dict() if any(m.int8 for m in models) else None,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
@@ -258,13 +273,14 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
 
 
 def kernel_family_differences(run: Run, predictor, x: np.ndarray, probs: np.ndarray, decisions: np.ndarray,
-                              task: str, threshold: float | None, runtime: str | None, threads: int | None) -> dict:
+                              task: str, threshold: float | None, runtime: str | None, threads: int | None,
+                              zooms: list[float] = ()) -> dict:
     """How the other kernel families change an int8 model's outputs and decisions on these images."""
     out = {}
     for family in KERNELS:
         if family == predictor.kernels:
             continue
-        other = load_predictor(run, predictor.model, runtime, threads, family)
+        other = load_predictor(run, predictor.model, runtime, threads, family, zooms)
         log(f"checking {predictor.model.title} with {family} kernels against {predictor.kernels}")
         other_probs = other.predict(x)
         differ = (decide(other_probs, task, threshold) != decisions).reshape(len(x), -1)
