@@ -40,7 +40,10 @@ VARIANTS = {
     "ema": {"ema": 0.99},
     "intensity": {"gamma": 0.5, "contrast": 0.4, "brightness": 0.15, "sharpness": 0.3},
     "seed1": {"seed": 1},
-    "epochs80": {"epochs": 80},  # twice as long (the cosine schedule stretched over 80 epochs)  # the default again with another seed: how far chance alone moves the figures
+    "epochs80": {"epochs": 80},
+    # started from SimCLR weights pretrained on the training images without labels (benchmarks/bench_ssl.py
+    # writes them under --runs-root first)
+    "ssl": {"weights": "{root}/ssl-pretrain.keras"},  # twice as long (the cosine schedule stretched over 80 epochs)  # the default again with another seed: how far chance alone moves the figures
     # the student of the six runs above averaged (they must exist under --runs-root first)
     "distill6": {"teacher": ",".join(f"{{root}}/{n}" for n in ("default", "strong_aug", "mixup", "size128",
                                                                "intensity", "seed1"))},

@@ -47,14 +47,14 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=0.2)
     args = p.parse_args()
 
-    from edgecxr import augment
-    from edgecxr.config import recipe_config
+        from edgecxr.config import recipe_config
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
     from edgecxr.data.split import split_by_patient
-    from edgecxr.device.preprocess import PreprocessSpec
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed, tf
+    from edgecxr.train import augment
 
     config = recipe_config()  # the default recipe: the split, input and width the `ssl` variant uses
     views = recipe_config(**VIEW_AUGMENTATION, flip=False)
@@ -63,7 +63,7 @@ def main() -> None:
     dataset = scan_folder(args.data)
     assignment = split_by_patient(dataset, config.val_fraction, config.seed)
     shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
-    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
                           normalize=config.normalize)
     x = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "train"], spec).x
     print(f"machine: {machine()}")

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, ModelError
+from edgecxr.files import sha256_file, write_json
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
-from edgecxr.runs import sha256_file, write_json
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "backbone.json"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecxr.device import tta
-from edgecxr.device.preprocess import NORMALIZATIONS, RESIZE_MODES
+from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES
 from edgecxr.errors import ConfigError
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
@@ -172,7 +172,7 @@ class TrainConfig:
     lr_plateau_factor: float = 0.5
     min_learning_rate: float = 1e-6
 
-    # augmentation (edgecxr.augment.AUGMENTATIONS, applied in this order)
+    # augmentation (edgecxr.train.augment.AUGMENTATIONS, applied in this order)
     augment: bool = True
     flip: bool = True  # random horizontal flip
     zoom_max: float = 1.2  # random zoom-crop between 1.0x and this
@@ -233,7 +233,7 @@ RECIPES: dict[str, dict] = {
         "warmup_steps": 200, "final_lr_fraction": 0.01, "bn_momentum": 0.9, "monitor": "val_auc",
         "early_stopping_patience": 1000, "label_smoothing": 0.1, "flip": False, "zoom_max": 1.15,
         "brightness": 0.1, "contrast": 0.2, "gamma": 0.25, "rotation": 0.0, "shift": 0.0,
-        "threshold_rule": "youden", "backbone": "auto",
+        "threshold_rule": "youden", "backbone": "auto", "tta_zooms": [1.0, 1.075, 1.15],
     },
 }
 DEFAULT_RECIPE = "cxr"

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError, RunError
+from edgecxr.files import MANIFEST
 from edgecxr.progress import log
-from edgecxr.runs import DEFAULT_RUNS_ROOT, MANIFEST, Run
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
 
 BUNDLE = Path("export") / "bundle"
 RPI_PART = "rpi"
@@ -55,7 +56,7 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
         export(run.path, "bundle", model=model)
     from edgecxr.artifacts import choose_int8
     from edgecxr.export.bundle import verify_bundle
-    from edgecxr.runs import sha256_file
+    from edgecxr.files import sha256_file
 
     again = f"re-export it: edgecxr export {run.path} --format bundle --force" + (f" --model {model}" if model else "")
     bad = verify_bundle(folder)

@@ -29,10 +29,12 @@ from edgecxr.artifacts import KERAS_MODEL, choose_int8, file_of
 from edgecxr.config import TASKS, check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE, read_split
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
+from edgecxr.files import json_bytes, read_json_object, write_all
 from edgecxr.progress import log
-from edgecxr.runs import Run, json_bytes, read_json_object, write_all
+from edgecxr.runs import Run
 from edgecxr.tflite_facts import float_ops, io_quant
 
 DEFAULT_CALIBRATION_SIZE = 300
@@ -77,14 +79,14 @@ class QuantizeResult:
 
 
 # -- loading the run ---------------------------------------------------------------------
-def load_spec(run: Run) -> PreprocessSpec:
+def load_spec(run: Run) -> ModelSpec:
     """The run's spec.json, checked against the manifest; a damaged one is a RunError."""
     hint = "the run's spec.json is incomplete or damaged; re-run `edgecxr train` (and `edgecxr quantize`)"
     path = run.verified(SPEC_FILE, hint)
     doc = read_json_object(path, hint)
     try:
-        spec = PreprocessSpec.from_dict(doc)
-    except (TypeError, ValueError) as e:  # ImageError is a ValueError
+        spec = ModelSpec.from_dict(doc)
+    except (TypeError, ValueError) as e:  # SpecError is a ValueError
         raise RunError(f"{path} is damaged: {e}", hint) from None
     bad = [k for k in ("width", "height") if not isinstance(getattr(spec, k), int) or not 1 <= getattr(spec, k) <= 4096]
     if bad or not isinstance(spec.labels, list) or not all(isinstance(x, str) for x in spec.labels) \
@@ -106,7 +108,7 @@ def load_keras_model(run: Run):
                          "the file may be truncated or from another Keras version; re-run `edgecxr train`") from None
 
 
-def training_samples(run: Run, spec: PreprocessSpec) -> tuple[list[Path], list[tuple[int, ...]]]:
+def training_samples(run: Run, spec: ModelSpec) -> tuple[list[Path], list[tuple[int, ...]]]:
     """The run's TRAIN images (never val/test) with label indices in ``spec.labels`` order."""
     dataset, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
     index = {name: spec.labels.index(name) for name in dataset.classes if name in spec.labels}
@@ -129,7 +131,7 @@ def stratified_quota(counts: dict[int, int], size: int) -> dict[int, int]:
     return quota
 
 
-def calibration_files(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[list[Path], dict[str, int]]:
+def calibration_files(run: Run, spec: ModelSpec, size: int, seed: int) -> tuple[list[Path], dict[str, int]]:
     """A seeded, class-stratified sample of the run's TRAINING images, and its count per class."""
     check_number("calibration_size", size, "--calibration-size")
     paths, labels = training_samples(run, spec)
@@ -146,7 +148,7 @@ def calibration_files(run: Run, spec: PreprocessSpec, size: int, seed: int) -> t
     return chosen, {spec.labels[k] if k >= 0 else "none": quota[k] for k in sorted(quota)}
 
 
-def calibration_sample(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
+def calibration_sample(run: Run, spec: ModelSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
     """The calibration images as uint8 pixels, and what they are (for the manifest)."""
     chosen, per_class = calibration_files(run, spec, size, seed)
     pixels = load_pixels(chosen, spec, progress=False) if chosen else None
@@ -236,7 +238,7 @@ def _frozen_bn_copy(model):
     return copy
 
 
-def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, epochs: int, lr: float,
+def qat_finetune(model, spec: ModelSpec, x_u8: np.ndarray, y: np.ndarray, epochs: int, lr: float,
                  seed: int, freeze_bn: bool = True):
     """tfmot ``quantize_model`` on the float model, then ``epochs`` at ``lr`` on training images
     against ``y`` (``float_targets``: the float model's outputs)."""
@@ -270,7 +272,7 @@ def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, e
 
 
 # -- agreement with float ----------------------------------------------------------------
-def validation_agreement(run: Run, spec: PreprocessSpec, model, files: list[str]) -> dict[str, dict]:
+def validation_agreement(run: Run, spec: ModelSpec, model, files: list[str]) -> dict[str, dict]:
     """file -> share of the run's VALIDATION images on which the int8 model's decision equals
     the float model's (spec.json's threshold; argmax for multiclass; every label for
     multilabel). ``edgecxr.artifacts.choose_int8`` picks the shipped model by it."""

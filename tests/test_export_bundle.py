@@ -11,9 +11,10 @@ import numpy as np
 from typer.testing import CliRunner
 
 from edgecxr.cli import app
-from edgecxr.device.preprocess import PreprocessSpec, preprocess_file, to_int8
+from edgecxr.device.preprocess import preprocess_file, to_int8
+from edgecxr.device.spec import ModelSpec
 from edgecxr.export.bundle import verify_bundle
-from edgecxr.runs import sha256_file
+from edgecxr.files import sha256_file
 from edgecxr.tflite_facts import tflm_ops
 
 
@@ -84,7 +85,7 @@ def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run,
     assert (exported_bundle / "c-header" / "model_settings.h").read_text() == settings
 
     # the compiled-in test image is the real preprocessed image, int8-quantized with the model's params
-    spec = PreprocessSpec.load(exported_bundle / "tflite" / "spec.json")
+    spec = ModelSpec.load(exported_bundle / "tflite" / "spec.json")
     q = spec.quant["model.tflite"]["input"]
     from edgecxr.export.source import choose_test_image, load_source, reference
 

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
-from edgecxr.device.preprocess import PreprocessSpec, to_float
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ModelError
 from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
 from edgecxr.runtimes import TFLiteModel, available
@@ -63,7 +64,7 @@ def test_unknown_kernel_family_is_refused(quantized_run):
 def test_quantize_records_files_quant_params_and_manifest(quantized_run):
     run, result = quantized_run
     assert [a.file for a in result.artifacts] == [file_of(k) for k in ("float", "ptq", "qat")]
-    spec = PreprocessSpec.load(run.file("spec.json"))
+    spec = ModelSpec.load(run.file("spec.json"))
     for name in (file_of("ptq"), file_of("qat")):
         model = TFLiteModel(run.file(name))
         assert spec.quant[name] == {"input": model.input_quant, "output": model.output_quant}
@@ -78,7 +79,7 @@ def test_quantize_records_files_quant_params_and_manifest(quantized_run):
 
 
 def test_calibration_is_training_only_stratified_and_seeded(quant_base_run):
-    spec = PreprocessSpec.load(quant_base_run.file("spec.json"))
+    spec = ModelSpec.load(quant_base_run.file("spec.json"))
     dataset, assignment = read_split(quant_base_run.file("split.json"))
     train = {p for p, s in assignment.items() if s == "train"}
     files, per_class = calibration_files(quant_base_run, spec, 20, seed=0)

@@ -17,7 +17,7 @@ from itertools import product
 from pathlib import Path
 
 from edgecxr.bench import runner
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import DeviceError, ModelError
 from edgecxr.runtimes import RUNTIMES, check_kernels
 from edgecxr.tflite_facts import TFLM_INSTALL, check_tflite
@@ -88,7 +88,7 @@ def spec_for(model: Path, folder: Path) -> Path:
 
     _, h, w, c = TFLiteModel(model).input["shape"]
     path = folder / f"{model.stem}.spec.json"
-    PreprocessSpec(width=int(w), height=int(h), channels=int(c)).save(path)
+    ModelSpec(width=int(w), height=int(h), channels=int(c)).save(path)
     return path
 
 

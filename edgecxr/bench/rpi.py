@@ -16,7 +16,7 @@ from edgecxr import remote
 from edgecxr.bench import runner
 from edgecxr.bench.host import model_files
 from edgecxr.device.exits import EXIT_NO_RUNTIME
-from edgecxr.device.preprocess import SPEC_FILE
+from edgecxr.device.spec import SPEC_FILE
 from edgecxr.errors import DeviceError, ModelError
 
 COMMAND_NOT_FOUND = (126, 127)  # the remote shell could not run the interpreter

@@ -29,15 +29,16 @@ from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.decision import decide, positive_score
 from edgecxr.device.tta import ZOOMS
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
 from edgecxr.evaluate.models import REFERENCE, load_predictor, present
+from edgecxr.files import sha256_file, staged_folder
 from edgecxr.progress import log
 from edgecxr.quantize import load_spec
-from edgecxr.runs import Run, sha256_file, staged_folder
+from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 EVAL_DIR = "eval"
@@ -89,7 +90,7 @@ def _was_trained_on(path: Path, index) -> bool:
     return any(sha256_file(c) == sha256_file(path) for c in candidates)
 
 
-def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split: str | None,
+def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str | None,
                   exclude_train: bool, class_map: dict[str, str | None] | None = None) -> _Images:
     """Which images are evaluated, with the checks that keep the figures honest."""
     run_ds, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
@@ -140,13 +141,13 @@ def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split
     return images
 
 
-def _relabel(samples: list[Sample], classes: list[str], spec: PreprocessSpec) -> list[Sample]:
+def _relabel(samples: list[Sample], classes: list[str], spec: ModelSpec) -> list[Sample]:
     """Class indices of the data -> indices in the model's label order (matched by name)."""
     index = [spec.labels.index(c) for c in classes]
     return [Sample(s.path, tuple(index[k] for k in s.labels), s.patient, s.split) for s in samples]
 
 
-def _targets(samples: list[Sample], spec: PreprocessSpec) -> np.ndarray:
+def _targets(samples: list[Sample], spec: ModelSpec) -> np.ndarray:
     if spec.task == "multilabel":
         y = np.zeros((len(samples), len(spec.labels)), np.int64)
         for i, s in enumerate(samples):
@@ -155,14 +156,14 @@ def _targets(samples: list[Sample], spec: PreprocessSpec) -> np.ndarray:
     return np.array([s.labels[0] for s in samples], np.int64)
 
 
-def tta_zooms(spec: PreprocessSpec, tta: bool | None) -> list[float]:
+def tta_zooms(spec: ModelSpec, tta: bool | None) -> list[float]:
     """The test-time views: spec.json's (None = as the run says), the default ones (True), none (False)."""
     if tta is None:
         return list(spec.tta_zooms)
     return (list(spec.tta_zooms) or list(ZOOMS)) if tta else []
 
 
-def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_sensitivity: float | None,
+def choose_decision_threshold(run: Run, spec: ModelSpec, reference, target_sensitivity: float | None,
                               zooms: list[float] | None = None) -> dict:
     """The binary threshold and where it came from -- always the run's validation split, scored
     the way the evaluated images are (``zooms``: test-time augmentation, ``reference`` averages them)."""

@@ -16,7 +16,8 @@ import numpy as np
 
 from edgecxr.artifacts import choose_int8
 from edgecxr.device import decision
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
+from edgecxr.device.preprocess import dequantize, preprocess_file
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.runs import Run
 
@@ -51,7 +52,7 @@ class ExportSource:
     model_key: str  # "qat" | "ptq"
     reason: str  # why this int8 model (edgecxr.artifacts.choose_int8)
     model_path: Path
-    spec: PreprocessSpec
+    spec: ModelSpec
     input_quant: dict  # {"scale": float, "zero_point": int}
     output_quant: dict
     name: str  # a valid C identifier

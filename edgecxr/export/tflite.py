@@ -1,4 +1,4 @@
-"""``--format tflite``: the chosen int8 model with its labels and preprocessing spec alongside.
+"""``--format tflite``: the chosen int8 model with its labels and model spec alongside.
 
 The spec and labels are NOT embedded as TFLite metadata: the only writer available here
 (TensorFlow's schema_py_generated object API) re-packs the whole flatbuffer and ignores the
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecxr.export.source import ExportSource
-from edgecxr.runs import sha256_file, write_bytes, write_json, write_text
+from edgecxr.files import sha256_file, write_bytes, write_json, write_text
 
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"

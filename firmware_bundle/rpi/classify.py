@@ -47,9 +47,9 @@ INSTALL_HINT = "pip install ai-edge-litert   (or: pip install tflite-runtime)"
 
 try:
     import numpy as np
-
     from edgecxr_device.decision import label
-    from edgecxr_device.preprocess import PreprocessSpec, dequantize, image_files, preprocess_file, to_float, to_int8
+    from edgecxr_device.preprocess import dequantize, image_files, preprocess_file, to_float, to_int8
+    from edgecxr_device.spec import ModelSpec
     from edgecxr_device.tta import zoom_view
 except ImportError as e:  # numpy or Pillow is missing
     print(f"error: {e}", file=sys.stderr)
@@ -191,7 +191,7 @@ def raw_bytes(raw) -> list[int] | None:
 
 def tta_zooms(spec, tta: bool | None) -> list[float]:
     """The test-time zooms to average: spec.json's unless --tta / --no-tta says otherwise."""
-    if tta and not (spec.tta_zooms and spec.tta_threshold is not None):
+    if tta and not (spec.tta_zooms and (spec.tta_threshold is not None or spec.task != "binary")):
         raise Failure(f"this spec.json has no test-time augmentation (tta_zooms {spec.tta_zooms}, "
                       f"tta_threshold {spec.tta_threshold})", "drop --tta, or export a run trained with tta_zooms")
     return [] if tta is False else list(spec.tta_zooms)
@@ -328,7 +328,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        spec = PreprocessSpec.load(args.spec) if args.spec else None
+        spec = ModelSpec.load(args.spec) if args.spec else None
         runtime, model = open_model(args.model, args.runtime, args.threads, args.kernels)
         if args.bench:
             inputs, files = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))
