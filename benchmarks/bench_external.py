@@ -40,7 +40,9 @@ VARIANTS = {
     "ema": {"ema": 0.99},
     "intensity": {"gamma": 0.5, "contrast": 0.4, "brightness": 0.15, "sharpness": 0.3},
     "seed1": {"seed": 1},
-    "epochs80": {"epochs": 80},
+    "epochs80": {"epochs": 80},  # twice as long (the cosine schedule stretched over 80 epochs)
+    "epochs80_seed1": {"epochs": 80, "seed": 1},
+    "seed2": {"seed": 2},
     # started from SimCLR weights pretrained on the training images without labels (benchmarks/bench_ssl.py
     # writes them under --runs-root first)
     "ssl": {"weights": "{root}/ssl-pretrain.keras"},  # twice as long (the cosine schedule stretched over 80 epochs)  # the default again with another seed: how far chance alone moves the figures
