@@ -66,6 +66,26 @@ def scores(eval_dir: Path, key: str = "keras_float") -> tuple[list[int], list[fl
     return [int(r["true"] == "PNEUMONIA") for r in rows], [float(r[f"{key}:PNEUMONIA"]) for r in rows]
 
 
+def val_scores(run: Path, zooms: list[float]) -> tuple[list[int], list[float]]:
+    """(true PNEUMONIA?, Keras P(PNEUMONIA)) on the run's validation split, averaged over ``zooms``
+    (in process: evaluate would also run every int8 model and kernel family on ~1000 images)."""
+    from edgecxr.data.cache import load_pixels
+    from edgecxr.data.split import read_split
+    from edgecxr.device import tta
+    from edgecxr.device.preprocess import to_float
+    from edgecxr.quantize import load_keras_model, load_spec
+    from edgecxr.runs import Run
+
+    r = Run.open(run)
+    spec, model = load_spec(r), load_keras_model(r)
+    dataset, assignment = read_split(run / "split.json")
+    val = [s for s in dataset.samples if assignment[s.path] == "val"]
+    px = load_pixels([s.path for s in val], spec, progress=False)
+    label = {str(s.path): s.labels[0] for s in val}
+    p = tta.averaged(lambda x: model.predict(to_float(x), batch_size=128, verbose=0), zooms or [1.0])(px.x)
+    return [label[str(f)] for f in px.paths], list(p[:, spec.labels.index("PNEUMONIA")])
+
+
 def ci(m: dict) -> str:
     return "-" if m.get("value") is None else f"{m['value']:.3f} ({m['ci95'][0]:.2f}-{m['ci95'][1]:.2f})"
 
@@ -78,18 +98,18 @@ def variant_rows(name: str, run: Path, qat: bool) -> list[dict]:
 
 
 def scored(name: str, run: Path, tta: str) -> dict:
-    from edgecxr.stats import binary_metrics, choose_threshold
+    from edgecxr.stats import binary_metrics, choose_threshold, roc_auc
 
-    val = edgecxr("evaluate", run, "--split", "val", tta, "--force")
     ext = edgecxr("evaluate", run, "--data", SHARED / "covid3" / "train", "--class-map", EXTERNAL_MAP, tta, "--force")
+    y_val, p_val = val_scores(run, ext["tta_zooms"])
     f = ext["models"]["keras_float"]["metrics"]
-    youden = choose_threshold(*scores(Path(val["out_dir"])), "youden")
-    at_youden = binary_metrics(*scores(Path(ext["out_dir"])), youden)
+    at_youden = binary_metrics(*scores(Path(ext["out_dir"])), choose_threshold(y_val, p_val, "youden"))
     chosen = ext["int8_model"]
     i8 = ext["models"][chosen["model"]]["metrics"]
     rule = json.loads((run / "val_metrics.json").read_text()).get("threshold_rule")
-    return {"variant": name, "views": len(ext["tta_zooms"]) or 1, "rule": "youden" if ext["tta_zooms"] else rule,
-            "val_auc": f"{val['models']['keras_float']['metrics']['roc_auc']['value']:.4f}",
+    return {"variant": name, "views": len(ext["tta_zooms"]) or 1,
+            "rule": rule if "spec.json" in ext["threshold"]["source"] else "youden",
+            "val_auc": f"{roc_auc(y_val, p_val):.4f}",
             "ext_acc": ci(f["accuracy"]), "ext_sens": ci(f["sensitivity"]), "ext_spec": ci(f["specificity"]),
             "ext_auc": ci(f["roc_auc"]), "youden_spec": f"{at_youden['specificity']['value']:.3f}",
             "youden_acc": f"{at_youden['accuracy']['value']:.3f}",

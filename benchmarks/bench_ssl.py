@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=0.2)
     args = p.parse_args()
 
-        from edgecxr.config import recipe_config
+    from edgecxr.config import recipe_config
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
     from edgecxr.data.split import split_by_patient

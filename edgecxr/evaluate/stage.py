@@ -28,8 +28,8 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.decision import decide, positive_score
-from edgecxr.device.tta import ZOOMS
 from edgecxr.device.spec import ModelSpec
+from edgecxr.device.tta import ZOOMS
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
