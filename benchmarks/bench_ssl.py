@@ -1,8 +1,9 @@
 """Self-supervised pretraining on unlabelled chest X-rays (SimCLR), judged by what it does to the
 default recipe out of distribution.
 
-    python benchmarks/bench_ssl.py [--data KERMANY] [--out FILE] [--epochs 30]
-    python benchmarks/bench_external.py --variants default ssl --runs-root DIR
+    python benchmarks/bench_ssl.py [--data KERMANY] [--out FILE] [--epochs 30] [--seed 0]
+    python benchmarks/bench_ssl.py --seed 1 --out DIR/ssl-pretrain-seed1.keras
+    python benchmarks/bench_external.py --variants default ssl seed1 ssl_seed1 --runs-root DIR
 
 This script pretrains the default recipe's MobileNetV1 (its input, preprocessing and width) with
 SimCLR -- two augmented views of each image, a projection head, the NT-Xent contrastive loss --
@@ -45,6 +46,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--learning-rate", type=float, default=0.002)
     p.add_argument("--temperature", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0, help="the default recipe's seed: its split, and the pretraining's")
     args = p.parse_args()
 
     from edgecxr.config import recipe_config
@@ -56,7 +58,7 @@ def main() -> None:
     from edgecxr.tfenv import keras, set_seed, tf
     from edgecxr.train import augment
 
-    config = recipe_config()  # the default recipe: the split, input and width the `ssl` variant uses
+    config = recipe_config(seed=args.seed)  # the default recipe: the split, input and width the `ssl` variant uses
     views = recipe_config(**VIEW_AUGMENTATION, flip=False)
     set_seed(config.seed)
     t, k = tf(), keras()
