@@ -228,8 +228,8 @@ RECIPES: dict[str, dict] = {
     # (covid3's Normal / Viral Pneumonia, benchmarks/bench_external.py: accuracy higher or equal
     # with Youden in 4 of 4 recipes, specificity 74 -> 80 % for this one; issue 11).
     # backbone "auto": small training sets start from the Kermany backbone (edgecxr.backbone).
-    # 80 epochs, not 40 (the cosine schedule stretched): external ROC-AUC, accuracy and
-    # specificity higher with both seeds tried. tta_zooms: evaluate and the Pi runner average
+    # 80 epochs, not 40 (the cosine schedule stretched): external ROC-AUC and accuracy higher
+    # with both seeds tried. tta_zooms: evaluate and the Pi runner average
     # three centred zooms spanning the training zoom-crop (a microcontroller runs one view with
     # its own threshold): validation ROC-AUC higher for every run, external for most
     # (benchmarks/bench_external.py; issue 11).
