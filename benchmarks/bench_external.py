@@ -71,15 +71,13 @@ def val_scores(run: Path, zooms: list[float]) -> tuple[list[int], list[float]]:
     """(true PNEUMONIA?, Keras P(PNEUMONIA)) on the run's validation split, averaged over ``zooms``
     (in process: evaluate would also run every int8 model and kernel family on ~1000 images)."""
     from edgecxr.data.cache import load_pixels
-    from edgecxr.data.split import read_split
     from edgecxr.device import tta
     from edgecxr.device.preprocess import to_float
-    from edgecxr.quantize import load_keras_model, load_spec
     from edgecxr.runs import Run
 
     r = Run.open(run)
-    spec, model = load_spec(r), load_keras_model(r)
-    dataset, assignment = read_split(run / "split.json")
+    spec, model = r.spec(), r.keras_model()
+    dataset, assignment = r.split()
     val = [s for s in dataset.samples if assignment[s.path] == "val"]
     px = load_pixels([s.path for s in val], spec, progress=False)
     label = {str(s.path): s.labels[0] for s in val}

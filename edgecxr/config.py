@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecxr.device import tta
-from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES
+from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES, TASKS
 from edgecxr.errors import ConfigError
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
@@ -73,7 +73,6 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "connect_timeout": (1, 3600, False, False),
 }
 SCHEDULES = ("plateau", "cosine")
-TASKS = ("binary", "multiclass", "multilabel")
 # string field -> the values it may take (None where "not set" is allowed)
 CHOICES: dict[str, tuple] = {
     "resize_mode": tuple(RESIZE_MODES),

@@ -283,29 +283,18 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
 
 
 def _ptq(run_dir: Path, seed: int) -> None:
-    """model_ptq_int8.tflite and its spec.json quant entry, as `edgecxr quantize` writes them
-    (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
+    """model_ptq_int8.tflite, as `edgecxr quantize` writes it (without the float .tflite, which
+    a candidate does not need: each conversion costs ~10 s)."""
     from edgecxr.artifacts import file_of
     from edgecxr.device.preprocess import to_float
     from edgecxr.files import write_bytes
-    from edgecxr.quantize import (
-        DEFAULT_CALIBRATION_SIZE,
-        SPEC_FILE,
-        calibration_sample,
-        convert_int8,
-        load_keras_model,
-        load_spec,
-    )
-    from edgecxr.tflite_facts import io_quant
+    from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, calibration_sample, convert_int8
 
     run = Run(run_dir)
-    spec = load_spec(run)
+    spec = run.spec()
     calibration, _ = calibration_sample(run, spec, DEFAULT_CALIBRATION_SIZE, seed)
-    content = convert_int8(load_keras_model(run), to_float(calibration))
+    content = convert_int8(run.keras_model(), to_float(calibration))
     write_bytes(run.file(file_of("ptq")), content, force=True)
-    inp, out = io_quant(content)
-    spec.quant[file_of("ptq")] = {"input": inp, "output": out}
-    write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
     run.update_manifest("quantize", {"models": {file_of("ptq"): {"kind": "ptq", "bytes": len(content), "by": "tune"}}})
 
 
