@@ -16,10 +16,10 @@ from tests.fixtures_quantize import copy_run
 
 @pytest.mark.slow
 def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
-    from edgecxr.evaluate.stage import evaluate
+    from edgecxr.evaluate.stage import EvalOptions, evaluate
 
     run = copy_run(quantized_run[0], tmp_path / "tiny")
-    evaluate(run, split="val")
+    evaluate(run, EvalOptions(split="val"))
     summary = export(run.path, "bundle")
     chosen = choose_int8(run)
     assert summary["model"] == chosen.kind and summary["model_reason"] == chosen.reason
