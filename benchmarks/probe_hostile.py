@@ -75,7 +75,7 @@ def build_base(base: Path) -> None:
 
     from edgecxr.config import TrainConfig
     from edgecxr.data.synth import make_dataset
-    from edgecxr.export import export
+    from edgecxr.export import ExportOptions, export
     from edgecxr.quantize import QuantizeOptions, quantize
     from edgecxr.train import train
 
@@ -84,7 +84,7 @@ def build_base(base: Path) -> None:
                   augment=False)
     result = train(cfg, data, runs_root=base / "runs", name="base", progress=False)
     quantize(result.run_dir, QuantizeOptions(int8=True, qat=False, calibration_size=16))
-    export(result.run_dir, "bundle")
+    export(result.run_dir, ExportOptions("bundle"))
     (base / "done").write_text("ok\n")
 
 
