@@ -54,7 +54,6 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
         from edgecxr.export import ExportOptions, export
 
         export(run, ExportOptions("bundle", model=model))
-    from edgecxr.artifacts import choose_int8
     from edgecxr.export.bundle import verify_bundle
     from edgecxr.files import sha256_file
 
@@ -63,7 +62,7 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
     if bad:
         raise RunError(f"{folder} changed since it was exported ({', '.join(bad[:3])})", again)
     exported = json.loads((folder / MANIFEST).read_text())["model"]
-    choice = choose_int8(run, model)
+    choice = run.int8(model)
     log(f"model: {choice.artifact.title} ({choice.reason})")
     wanted = choice.path
     if exported["source"] != wanted.name or exported["sha256"] != sha256_file(wanted):

@@ -2,15 +2,18 @@
 
     runs/<name>/
       manifest.json    versions + sha256 of every file (rewritten after each stage)
-      spec.json        the model spec (edgecxr.device.spec), written once by train
+      spec.json        the model spec (edgecxr.device.spec), written once by train, read-only after
       config.toml      the training config actually used
       split.json       which image went to train / val (patient-grouped)
       model.keras      the float Keras model
-      ...              later stages add model_float.tflite, model_ptq_int8.tflite, eval/, ...
+      ...              later stages add the .tflite models (edgecxr.artifacts names them), eval/, ...
 
 Files are written through edgecxr.files (atomic; ``force`` replaces only what edgecxr
 wrote). Run names become folder names, so they are checked (``check_name``); a file
-is checked against the manifest's sha256 before a stage uses it (``Run.verified``).
+is checked against the manifest's sha256 before a stage uses it (``Run.verified``). A stage
+reads what train wrote through the run itself -- ``run.spec()``, ``run.split()``,
+``run.keras_model()`` -- and the models through ``run.models()`` / ``run.int8()`` (the one
+rule of edgecxr.artifacts), so there is one way to read each.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ import datetime as _dt
 import platform
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
-from edgecxr import __version__
-from edgecxr.errors import ConfigError, RunError
+from edgecxr import __version__, artifacts
+from edgecxr.data.dataset import Dataset
+from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
+from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.files import MANIFEST, MARKER, check_replaceable, mark, read_json_object, sha256_file, write_json
 
 DEFAULT_RUNS_ROOT = Path("runs")
@@ -111,6 +118,40 @@ class Run:
     @property
     def name(self) -> str:
         return self.path.name
+
+    # -- what train wrote, read back checked against the manifest -----------------------
+    def spec(self) -> ModelSpec:
+        """The run's model spec; missing, changed, damaged or holding a value a device cannot
+        follow: one RunError. Keys it does not know (an old run's ``quant``) are ignored."""
+        hint = "restore the run's spec.json, or re-run `edgecxr train` into a new run"
+        path = self.verified(SPEC_FILE, hint)
+        try:
+            return ModelSpec.from_dict(read_json_object(path, hint))
+        except (TypeError, SpecError) as e:
+            raise RunError(f"{path} is damaged: {e}", hint) from None
+
+    def split(self) -> tuple[Dataset, dict[Path, str]]:
+        """The run's patient-grouped split (split.json): the dataset and image -> train | val | test."""
+        return read_split(self.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+
+    def keras_model(self):
+        """The run's float tf_keras model (TensorFlow loads here, not at import)."""
+        from edgecxr.tfenv import keras
+
+        path = self.verified(artifacts.KERAS_MODEL, artifacts.TRAIN_HINT)
+        try:
+            return keras().models.load_model(path, compile=False)
+        except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            raise ModelError(f"{path} cannot be loaded: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                             "the file may be truncated or from another Keras version; re-run `edgecxr train`") from None
+
+    def models(self) -> list[artifacts.Artifact]:
+        """The run's models that exist, in report order (edgecxr.artifacts.ARTIFACTS)."""
+        return artifacts.present(self)
+
+    def int8(self, requested: str | None = None) -> artifacts.Int8Choice:
+        """The run's int8 model -- the one export, bench, evaluate and deploy use (artifacts.choose_int8)."""
+        return artifacts.choose_int8(self, requested)
 
     # -- manifest ------------------------------------------------------------------------
     def read_manifest(self) -> dict:

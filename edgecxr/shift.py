@@ -21,7 +21,6 @@ from edgecxr.device.preprocess import open_gray, preprocess_image
 from edgecxr.device.spec import ModelSpec
 from edgecxr.evaluate.models import load_predictor
 from edgecxr.evaluate.validation import score, validation_images
-from edgecxr.quantize import load_spec
 from edgecxr.runs import Run
 
 
@@ -52,7 +51,7 @@ def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     shifted: {"val": metrics, "shifted_val": metrics} (edgecxr.evaluate.validation.score), on
     the validation images that decode."""
     run = Run.open(run_dir)
-    spec = load_spec(run)
+    spec = run.spec()
     model = load_predictor(run, REFERENCE)
     images = validation_images(run, spec, progress=True)
     shifted = shifted_pixels(images.paths, spec, seed)

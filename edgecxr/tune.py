@@ -263,11 +263,11 @@ def _ptq_candidate(cand_run: Run, seed: int) -> tuple[dict, float]:
     from edgecxr.artifacts import BY_KIND
     from edgecxr.evaluate.models import load_predictor
     from edgecxr.evaluate.validation import score_on_validation
-    from edgecxr.quantize import QuantizeOptions, load_spec, quantize
+    from edgecxr.quantize import QuantizeOptions, quantize
 
     quantize(cand_run, QuantizeOptions(int8=True, float_tflite=False, seed=seed, force=True))
     ptq = BY_KIND["ptq"]
-    m = score_on_validation(cand_run, load_spec(cand_run), load_predictor(cand_run, ptq).predict, seed)
+    m = score_on_validation(cand_run, cand_run.spec(), load_predictor(cand_run, ptq).predict, seed)
     figures = {k: round(m[k]["value"], 4) for k in VAL_FIGURES if isinstance(m.get(k), dict) and m[k]["value"] is not None}
     return figures, round(cand_run.file(ptq.file).stat().st_size / KB, 1)
 

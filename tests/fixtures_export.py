@@ -1,5 +1,5 @@
 """A tiny but complete run directory for the export tests: split.json over the synthetic
-images, spec.json with labels and quant, the tiny full-int8 model as model_ptq_int8.tflite."""
+images, spec.json with labels, the tiny full-int8 model as model_ptq_int8.tflite."""
 
 import shutil
 from pathlib import Path
@@ -21,8 +21,7 @@ def make_run(root: Path, name: str, data: Path, model: Path, filename: str = "mo
     shutil.copyfile(model, run.file(filename))
     tfl = TFLiteModel(run.file(filename))
     h, w, c = (int(d) for d in tfl.input["shape"][1:])
-    spec = ModelSpec(width=w, height=h, channels=c, labels=list(dataset.classes), task="binary",
-                          output="softmax", quant={filename: {"input": tfl.input_quant, "output": tfl.output_quant}})
+    spec = ModelSpec(width=w, height=h, channels=c, labels=list(dataset.classes), task="binary", output="softmax")
     spec.save(run.file("spec.json"))
     write_json(run.file("val_metrics.json"), {"accuracy": 0.5, "roc_auc": 0.5})
     run.update_manifest("train")

@@ -12,7 +12,6 @@ from edgecxr.data.split import read_split
 from edgecxr.device.decision import decide
 from edgecxr.evaluate.models import load_predictor
 from edgecxr.evaluate.validation import score_on_validation, validation_images
-from edgecxr.quantize import load_spec
 from edgecxr.shift import run_val_report
 from tests.fixtures_quantize import make_run
 
@@ -33,7 +32,7 @@ def run_with_broken_val_image(synth_binary, tmp_path_factory):
 
 def test_an_undecodable_validation_image_is_dropped_with_its_label(run_with_broken_val_image):
     run, val, broken = run_with_broken_val_image
-    images = validation_images(run, load_spec(run))
+    images = validation_images(run, run.spec())
     assert len(images.x) == len(images.samples) == len(val) - 1
     assert broken.path not in images.paths and [e[0] for e in images.errors] == [str(broken.path)]
     by_path = {s.path: s.labels for s in val}
@@ -42,7 +41,7 @@ def test_an_undecodable_validation_image_is_dropped_with_its_label(run_with_brok
 
 def test_shift_report_scores_the_images_that_decoded_against_their_own_labels(run_with_broken_val_image):
     run, val, broken = run_with_broken_val_image
-    spec = load_spec(run)
+    spec = run.spec()
     images = validation_images(run, spec)
     probs = load_predictor(run, REFERENCE).predict(images.x)
     y = np.array([s.labels[0] for s in images.samples])

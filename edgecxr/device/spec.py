@@ -1,7 +1,10 @@
 """The model spec: what a device must know to feed a model and read its answer exactly as
 training did (input geometry, resize and normalization, labels, task, output activation, the
 decision threshold chosen on validation). ``edgecxr train`` writes it once as the run's
-``spec.json``; every later stage, the Raspberry Pi runner and the C headers only read it.
+``spec.json``; every later stage, the Raspberry Pi runner and the C headers only read it. How
+a model file is quantized is not part of it: each .tflite carries its own input/output scale
+and zero point, and readers take them from the model (a ``quant`` key that older runs wrote
+is ignored).
 
 Part of edgecxr.device: standard library only, and imports nothing else of edgecxr.
 """
@@ -22,12 +25,14 @@ NORMALIZATIONS = {
     "none": "pixels as they are",
     "equalize": "histogram equalization per image (evens out exposure between scanners)",
 }
+TASKS = ("binary", "multiclass", "multilabel")
+OUTPUTS = ("softmax", "sigmoid")
+MAX_SIDE = 4096  # pixels: larger than any model edgecxr trains
 SPEC_FILE = "spec.json"
 
 
 class SpecError(ValueError):
     """A spec value a device cannot follow (the message says which and what is allowed)."""
-
 
 
 @dataclass
@@ -43,11 +48,21 @@ class ModelSpec:
     task: str = "binary"  # binary | multiclass | multilabel
     output: str = "softmax"  # softmax (one prob per class) | sigmoid (binary: P(labels[1]); multilabel: per label)
     threshold: float | None = None  # binary: P(positive) >= threshold -> positive; chosen on validation
-    # per .tflite file name: {"input": {"scale": s, "zero_point": z}, "output": {...}};
-    # written by `edgecxr quantize`, read by evaluation, the runner and the C headers
-    quant: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
+        for side in ("width", "height"):
+            value = getattr(self, side)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIDE:
+                raise SpecError(f"{side} must be a whole number of pixels from 1 to {MAX_SIDE}, not {value!r}")
+        if not isinstance(self.labels, list) or not all(isinstance(x, str) for x in self.labels):
+            raise SpecError(f"labels must be a list of names, not {self.labels!r}")
+        if self.task not in TASKS:
+            raise SpecError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.output not in OUTPUTS:
+            raise SpecError(f"unknown output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
+        if self.threshold is not None and (isinstance(self.threshold, bool)
+                                           or not isinstance(self.threshold, (int, float))):
+            raise SpecError(f"threshold must be a number or null, not {self.threshold!r}")
         if self.resize_mode not in RESIZE_MODES:
             raise SpecError(f"unknown resize mode {self.resize_mode!r}; choose one of {', '.join(RESIZE_MODES)}")
         if self.normalize not in NORMALIZATIONS:
@@ -64,7 +79,7 @@ class ModelSpec:
         return self.labels[1] if self.task == "binary" and len(self.labels) == 2 else None
 
     def cache_key(self) -> str:
-        """What changes the pixels (not labels or quantization): keys the decoded-image cache."""
+        """What changes the pixels (not labels or the threshold): keys the decoded-image cache."""
         return f"{self.width}x{self.height}x{self.channels}-{self.resize_mode}-{self.normalize}"
 
     def to_dict(self) -> dict:
@@ -72,6 +87,7 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
+        """The spec of a spec.json document; keys it does not know (an old run's ``quant``) are ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

@@ -22,21 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.artifacts import choose_int8
 from edgecxr.config import check_number
 from edgecxr.data.dataset import Sample, scan_folder
-from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device.decision import decide, positive_score
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
-from edgecxr.evaluate.models import REFERENCE, load_predictor, present
+from edgecxr.evaluate.models import REFERENCE, load_predictor
 from edgecxr.evaluate.validation import decode, run_split, targets, validation_images
 from edgecxr.files import sha256_file, staged_folder
 from edgecxr.progress import log
-from edgecxr.quantize import load_spec
 from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
@@ -122,7 +120,7 @@ def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str
     mapped = apply_class_map(samples, ds.classes, spec.labels, class_map)
     images = _Images(mapped.samples, tag, str(ds.root) + (f" (split '{split}')" if split else ""), split,
                      notes=mapped.notes(), dropped_classes=mapped.dropped)
-    index = _train_index(*read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`")))
+    index = _train_index(*run.split())
     trained = [s for s in images.samples if _was_trained_on(s.path, index)]
     if trained and not exclude_train:
         raise DataError(f"{len(trained)} of {len(images.samples)} images in {ds.root} were in the run's training "
@@ -194,8 +192,8 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
     o = options
     o.check()
     run = run if isinstance(run, Run) else Run.open(run)
-    spec = load_spec(run)
-    models = present(run)
+    spec = run.spec()
+    models = run.models()
     images = select_images(run, spec, o.data, o.split, o.exclude_train, o.class_map)
     out_dir = run.file(EVAL_DIR) / images.tag
     if out_dir.exists() and not o.force:
@@ -226,7 +224,7 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
         preds[p.model.key] = decide(probs[p.model.key], spec.task, threshold["value"])
         per_model[p.model.key] = {"title": p.model.title, "file": p.model.file, "runtime": p.runtime,
                                   "kernels": p.kernels, "int8": p.model.int8,
-                                  "quant": spec.quant.get(p.model.file),
+                                  "quant": p.quant,
                                   "metrics": classification_metrics(y, probs[p.model.key], spec.labels, spec.task,
                                                                     threshold["value"], o.seed)}
     for p in predictors:
@@ -246,7 +244,7 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
                     "dropped_by_class_map": images.dropped_classes,
                     "notes": images.notes},
         "threshold": threshold, "models": per_model, "comparisons": comparisons,
-        "int8_model": choose_int8(run).to_dict() if any(m.int8 for m in models) else None,
+        "int8_model": run.int8().to_dict() if any(m.int8 for m in models) else None,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
     with staged_folder(out_dir, True, "eval", check=False) as tmp:  # all of the report or none of it

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample
-from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DataError
 from edgecxr.evaluate.metrics import classification_metrics
@@ -51,7 +51,7 @@ def relabel(samples: list[Sample], classes: list[str], spec: ModelSpec) -> list[
 
 def run_split(run: Run, spec: ModelSpec, split: str) -> list[Sample]:
     """The images ``split.json`` puts in ``split``, labelled in ``spec.labels`` order."""
-    dataset, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    dataset, assignment = run.split()
     return relabel([s for s in dataset.samples if assignment[s.path] == split], dataset.classes, spec)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.artifacts import KERAS_MODEL
 from edgecxr.config import TrainConfig
 from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
@@ -38,12 +39,11 @@ MUST_MATCH = {
 
 def _teacher_spec(teacher: str | Path) -> tuple[Run, ModelSpec]:
     path = Path(teacher)
-    if not (path / SPEC_FILE).is_file() or not (path / "model.keras").is_file():
-        raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and model.keras)",
+    if not (path / SPEC_FILE).is_file() or not (path / KERAS_MODEL).is_file():
+        raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and {KERAS_MODEL})",
                           "pass --teacher runs/NAME of a finished `edgecxr train`")
-    from edgecxr.quantize import load_spec
-
-    return Run(path), load_spec(Run(path))
+    run = Run(path)
+    return run, run.spec()
 
 
 def teacher_runs(teacher: str | Path) -> list[str]:
@@ -119,12 +119,10 @@ class Ensemble:
 
 
 def load_teacher(teacher: str | Path) -> Ensemble:
-    from edgecxr.tfenv import keras
-
     members = []
     for name in teacher_runs(teacher):
         run, spec = _teacher_spec(name)
-        members.append(Teacher(keras().models.load_model(run.file("model.keras"), compile=False), spec))
+        members.append(Teacher(run.keras_model(), spec))
     return Ensemble(members)
 
 

@@ -8,6 +8,7 @@ import io
 import os
 from pathlib import Path
 
+from edgecxr.artifacts import KERAS_MODEL
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.files import write_json, write_text
 from edgecxr.runs import Run
@@ -17,7 +18,7 @@ def write_outputs(run: Run, model, spec: ModelSpec, history: list[dict], metrics
     tmp = run.file(".model.tmp.keras")
     try:
         model.save(tmp)
-        os.replace(tmp, run.file("model.keras"))
+        os.replace(tmp, run.file(KERAS_MODEL))
     finally:
         tmp.unlink(missing_ok=True)
     write_json(run.file(SPEC_FILE), spec.to_dict())

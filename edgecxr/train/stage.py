@@ -25,7 +25,7 @@ import numpy as np
 from edgecxr import backbone, stats
 from edgecxr.config import TrainConfig, load_train_config, to_toml
 from edgecxr.data.dataset import Dataset
-from edgecxr.data.split import SPLIT_FILE, read_split, write_split
+from edgecxr.data.split import SPLIT_FILE, write_split
 from edgecxr.device.decision import positive_score
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, RunError
@@ -102,7 +102,7 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
             raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
         run = Run.open(runs_root / check_name(name))
         state = read_checkpoint_state(run)
-        dataset, assignment = read_split(run.file(SPLIT_FILE))
+        dataset, assignment = run.split()
         return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
     zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     if data is None and split is None:
