@@ -3,11 +3,13 @@ trained with its paper's recipe (edgecxr.config.RECIPES) on the shared data, flo
 
     python benchmarks/bench_papers.py [--systems NAME ...] [--runs-root DIR]
 
-Per system: `edgecxr train --recipe PAPER --model MODEL --epochs N` (a run already in
---runs-root with the same recipe, model and epochs is reused, not retrained), `edgecxr quantize`
-(PTQ int8; QAT too where the model folds and it was affordable), then `edgecxr evaluate` on the
-run's validation split and on its external images. Printed: one table with the paper's own
-figure, edgecxr's validation figures (float, PTQ int8, QAT int8) and the external ones.
+Per system: `edgecxr train --config` with the paper's recipe plus what had to be shortened
+(a run already in --runs-root trained the same way is reused, not retrained), `edgecxr
+quantize` (PTQ int8; QAT too where the model folds and it was affordable), then `edgecxr
+evaluate` on the system's external images (an evaluation already in the run, newer than its
+models, is reused). Printed: one table with the paper's own figure; edgecxr's validation
+figure (float, from `train`; the int8 models as their float/int8 decision agreement on the
+same validation images, measured by `quantize`); and the external figures, float and int8.
 
 What "external" means differs by dataset, and says so in the table:
 - Kermany-trained CNNs: covid3's Normal + Viral Pneumonia folders read as NORMAL / PNEUMONIA
@@ -17,14 +19,15 @@ What "external" means differs by dataset, and says so in the table:
 - Mondal's NIH multi-label task: none. Its 799 images are 64x64 downscales made by a third
   party; the other NIH images are not here. Validation only, and at 64x64 (upsampled to the
   paper's 128x128 input) no figure is comparable with a paper's at full resolution.
-The thresholds are chosen on validation only; the validation figures of binary tasks use the
-threshold chosen on those same images (optimistic). Epochs are shortened to what 2 shared cores
-allow (the `shortened` column): these are not converged reproductions.
+Binary thresholds are chosen on validation only (so the validation figures of binary tasks are
+optimistic). Epochs are shortened to what 2 shared cores allow (the `shortened` column): these
+are not converged reproductions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -45,17 +48,18 @@ class Data:
     train: tuple
     external: tuple | None
     about: str
+    tag: str | None = None  # the folder under RUN/eval/ that `evaluate` writes for `external`
 
 
 def data_table(runs_root: Path) -> dict[str, Data]:
     return {
         "kermany": Data(("--data", SHARED / "kermany224"),
                         ("--data", COVID3, "--class-map", EXTERNAL_MAP),
-                        "covid3 Normal + Viral Pneumonia read as NORMAL / PNEUMONIA"),
+                        "covid3 Normal+Viral", "train"),
         "covid3": Data(("--split", runs_root / COVID3_SPLIT), ("--split", "test"),
-                       "held-out 20 % of covid3 patients"),
+                       "covid3 held-out 20 %", "test"),
         "nih": Data(("--data", NIH / "images", "--csv", NIH / "labels.csv"), None,
-                    "none (validation only; 64x64 third-party downscales)"),
+                    "none (NIH at 64x64)"),
     }
 
 
@@ -71,13 +75,16 @@ class System:
     # run of a few hundred steps Keras' 0.99 moving averages lag the weights: kirthan_cnn after 3
     # epochs at 0.99 scored 0.88 accuracy in training and called every validation image
     # PNEUMONIA, val ROC-AUC 0.5) and, for the slowest CNNs, a seeded class-stratified subset of
-    # the training patients (validation unchanged)
+    # the training and validation patients (int8 validation agreement on 1,047 images through
+    # TFLite's reference kernels alone takes ~40 min for huynh_cnn3 under that load)
     shortened: dict = field(default_factory=dict)
-    train_images: int | None = None
+    subset: tuple[int, int] | None = None  # (training, validation) images
     qat: bool = False  # QAT too (foldable models only, and only where affordable)
 
 
 NOT_KNOWN = "not in this project's sources"
+COLUMNS = ["paper", "model", "recipe", "shortened", "paper_figure", "val_n", "val_float", "val_agree_ptq",
+           "val_agree_qat", "external", "ext_float", "ext_ptq", "ext_qat", "train"]
 # Cheapest first: an interrupted benchmark still has the cheap rows. About 75 min of training
 # in total on 2 cores shared with four other jobs (measured 4-30 training images/s for the
 # CNNs under that load).
@@ -87,13 +94,14 @@ SYSTEMS = [
     System("kirthan_cnn", "Kirthan", "kirthan", "kirthan_cnn", "kermany", NOT_KNOWN, {"epochs": 4, "bn_momentum": 0.9}),
     System("abdelaal_cnn", "Abdelaal", "abdelaal", "abdelaal_cnn", "kermany", "91.99 % acc. (Kermany test)",
            {"epochs": 3, "bn_momentum": 0.9}),
-    System("huynh_cnn5", "Huynh et al.", "huynh", "huynh_cnn5", "kermany", NOT_KNOWN, {"epochs": 2, "bn_momentum": 0.9}),
+    System("huynh_cnn5", "Huynh et al.", "huynh", "huynh_cnn5", "kermany", NOT_KNOWN,
+           {"epochs": 2, "bn_momentum": 0.9}, subset=(1000, 300)),
     System("mondal_xception", "Mondal et al.", "mondal", "mondal_xception", "nih", NOT_KNOWN + " (table I)",
            {"epochs": 4, "bn_momentum": 0.9}),
     System("huynh_cnn4", "Huynh et al.", "huynh", "huynh_cnn4", "kermany", NOT_KNOWN,
-           {"epochs": 2, "bn_momentum": 0.9}, train_images=1000),
+           {"epochs": 2, "bn_momentum": 0.9}, subset=(1000, 300)),
     System("huynh_cnn3", "Huynh et al.", "huynh", "huynh_cnn3", "kermany", NOT_KNOWN,
-           {"epochs": 2, "bn_momentum": 0.9}, train_images=1000),
+           {"epochs": 2, "bn_momentum": 0.9}, subset=(1000, 300)),
 ]
 
 
@@ -112,9 +120,9 @@ def covid3_split(path: Path) -> None:
     write_split(dataset, assignment, path, seed=0, val_fraction=0.2)
 
 
-def kermany_subset(path: Path, images: int) -> None:
-    """Kermany split as `edgecxr train` makes it (same seed and fraction, so the same validation
-    patients), with training cut to about ``images`` images of whole patients, stratified by class."""
+def kermany_subset(path: Path, images: tuple[int, int]) -> None:
+    """Kermany split as `edgecxr train` makes it (same seed and fraction), each part then cut
+    to about ``images`` (training, validation) images of whole patients, stratified by class."""
     if path.exists():
         return
     import random
@@ -125,19 +133,20 @@ def kermany_subset(path: Path, images: int) -> None:
 
     dataset = scan_folder(SHARED / "kermany224")
     assignment = split_by_patient(dataset, recipe_config().val_fraction, seed=0)
-    train = [s for s in dataset.samples if assignment[s.path] == "train"]
     keep: set[Path] = set()
-    for k in range(len(dataset.classes)):
-        of_class = [s for s in train if s.labels[0] == k]
-        patients = sorted({s.patient for s in of_class})
-        random.Random(k).shuffle(patients)
-        target, taken = images * len(of_class) / len(train), set()
-        for pid in patients:
-            if len(taken) >= target:
-                break
-            taken |= {s.path for s in of_class if s.patient == pid}
-        keep |= taken
-    subset = replace(dataset, samples=[s for s in dataset.samples if assignment[s.path] != "train" or s.path in keep])
+    for part, wanted in zip(("train", "val"), images):
+        samples = [s for s in dataset.samples if assignment[s.path] == part]
+        for k in range(len(dataset.classes)):
+            of_class = [s for s in samples if s.labels[0] == k]
+            patients = sorted({s.patient for s in of_class})
+            random.Random(k).shuffle(patients)
+            target, taken = wanted * len(of_class) / len(samples), set()
+            for pid in patients:
+                if len(taken) >= target:
+                    break
+                taken |= {s.path for s in of_class if s.patient == pid}
+            keep |= taken
+    subset = replace(dataset, samples=[s for s in dataset.samples if s.path in keep])
     write_split(subset, assignment, path, seed=0, val_fraction=recipe_config().val_fraction)
 
 
@@ -180,21 +189,24 @@ def shortened(system: System) -> str:
 
     recipe = asdict(recipe_config(system.recipe))
     changes = [f"{k} {recipe[k]:g}->{v:g}" for k, v in system.shortened.items() if recipe[k] != v]
-    if system.train_images:
-        changes.append(f"train images ->{system.train_images}")
+    if system.subset:
+        changes.append("train/val images ->{}/{}".format(*system.subset))
     return ", ".join(changes) or "-"
 
 
-def system_row(system: System, data: Data, runs_root: Path) -> dict:
+def system_row(system: System, data: Data, runs_root: Path, train: bool = True) -> dict:
     from edgecxr.config import to_toml
 
     run = runs_root / system.name
     trained = "reused"
+    if not reusable(run, system) and not train:
+        return {"paper": system.paper, "model": system.model, "recipe": system.recipe, "shortened": shortened(system),
+                "paper_figure": system.reported, "train": "not trained (--no-train)"}
     if not reusable(run, system):
         train_data = data.train
-        if system.train_images:
-            subset = runs_root / f"kermany_train{system.train_images}.json"
-            kermany_subset(subset, system.train_images)
+        if system.subset:
+            subset = runs_root / "kermany_{}_{}.json".format(*system.subset)
+            kermany_subset(subset, system.subset)
             train_data = ("--split", subset)
         config = runs_root / f"{system.name}.toml"
         config.write_text(to_toml(planned_config(system)))
@@ -203,14 +215,38 @@ def system_row(system: System, data: Data, runs_root: Path) -> dict:
         trained = f"{(time.perf_counter() - started) / 60:.1f} min"
     if not (run / "model_ptq_int8.tflite").exists() or (system.qat and not (run / "model_qat_int8.tflite").exists()):
         edgecxr("quantize", run, "--int8", *(["--qat"] if system.qat else []), "--force")
-    val = edgecxr("evaluate", run, "--split", "val", "--force")
-    ext = edgecxr("evaluate", run, *data.external, "--force") if data.external else None
+    ext = external(run, data)
+    task = json.loads((run / "spec.json").read_text())["task"]
+    val = json.loads((run / "val_metrics.json").read_text())
     return {"paper": system.paper, "model": system.model, "recipe": system.recipe, "shortened": shortened(system),
-            "paper_figure": system.reported, "val_n": val["dataset"]["n"],
-            "val_float": scored(val, "keras_float"), "val_ptq": scored(val, "ptq_int8"), "val_qat": scored(val, "qat_int8"),
+            "paper_figure": system.reported, "val_n": val["images"], "val_float": figure(val, task),
+            "val_agree_ptq": agreement(run, "ptq"), "val_agree_qat": agreement(run, "qat"),
             "external": data.about if ext is None else f"{data.about} ({ext['dataset']['n']})",
             "ext_float": scored(ext, "keras_float"), "ext_ptq": scored(ext, "ptq_int8"), "ext_qat": scored(ext, "qat_int8"),
             "train": trained}
+
+
+def external(run: Path, data: Data) -> dict | None:
+    """The external evaluation: the one already in the run when newer than its models, else
+    `edgecxr evaluate` now."""
+    if data.external is None:
+        return None
+    done = run / "eval" / data.tag / "eval.json"
+    models = [f.stat().st_mtime for f in run.glob("model*") if f.is_file()]
+    if done.exists() and done.stat().st_mtime > max(models):
+        return json.loads(done.read_text())
+    return edgecxr("evaluate", run, *data.external, "--force")
+
+
+def agreement(run: Path, kind: str) -> str:
+    """The int8 model's float/int8 decision agreement on validation, as `edgecxr quantize`
+    measured it (a third pass of TFLite's reference kernels over 1,047 images would take longer
+    than training the big CNNs here)."""
+    from edgecxr.artifacts import recorded_agreement
+    from edgecxr.runs import Run
+
+    measured = recorded_agreement(Run.open(run)).get(f"model_{kind}_int8.tflite")
+    return "-" if measured is None else f"{100 * measured['value']:.1f} %"
 
 
 def main() -> None:
@@ -218,6 +254,8 @@ def main() -> None:
     names = [s.name for s in SYSTEMS]
     p.add_argument("--systems", nargs="+", default=names, choices=names)
     p.add_argument("--runs-root", type=Path, default=REPO.parent / "runs-bench-papers")
+    p.add_argument("--no-train", action="store_true", help="train nothing: systems without a run in --runs-root "
+                   "get a row that says so")
     args = p.parse_args()
     from edgecxr.cli.common import table
 
@@ -227,13 +265,16 @@ def main() -> None:
     print(f"machine: {machine()}")
     rows = []
     for system in (s for s in SYSTEMS if s.name in args.systems):
-        rows.append(system_row(system, data[system.data], args.runs_root))
-        print(table(rows[-1:]), flush=True)
-    print("\nbinary: accuracy (ROC-AUC) at the threshold chosen on validation; 3-class: accuracy; NIH multi-label: "
-          "macro ROC-AUC. val = the run's patient-grouped validation split (binary thresholds chosen on it: "
-          "optimistic). ptq/qat = int8 models; '-' = not made (QAT needs a foldable model; the papers' layer order "
-          "is not foldable).")
-    print(table(rows))
+        rows.append(system_row(system, data[system.data], args.runs_root, train=not args.no_train))
+        print(table(rows[-1:], COLUMNS), flush=True)
+    print("\nbinary: accuracy (ROC-AUC) at the threshold chosen on validation; 3-class: accuracy; NIH "
+          "multi-label: macro ROC-AUC. val_float: the run's patient-grouped validation split; val_agree_ptq/qat: "
+          "int8 decisions equal to float's on it; ext_*: the external images (covid3 Normal+Viral: its Normal and Viral "
+          "Pneumonia folders read as NORMAL / PNEUMONIA; covid3 held-out: 20 % of its patients, never trained on; "
+          "NIH: none, its 799 images are 64x64 third-party downscales of which no figure compares with a paper's "
+          "at full resolution). '-' = not made (QAT needs a "
+          "foldable model: the papers' layer order is not; Xception's QAT was not affordable here).")
+    print(table(rows, COLUMNS))
 
 
 if __name__ == "__main__":
