@@ -49,11 +49,11 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
-    from edgecxr.device.preprocess import PreprocessSpec
+    from edgecxr.device.spec import ModelSpec
 
     dataset = scan_folder(args.data)
     paths = [s.path for s in dataset.by_split(args.split)]
-    spec = PreprocessSpec(width=args.size, height=args.size, channels=1, labels=dataset.classes)
+    spec = ModelSpec(width=args.size, height=args.size, channels=1, labels=dataset.classes)
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
     print(f"data: {args.data} split {args.split}: {len(paths)} images -> {spec.cache_key()}")
 

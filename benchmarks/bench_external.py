@@ -65,7 +65,7 @@ def ci(m: dict) -> str:
 
 
 def variant_row(name: str, run: Path, qat: bool) -> dict:
-    from edgecxr.train_metrics import binary_metrics, choose_threshold
+    from edgecxr.stats import binary_metrics, choose_threshold
 
     if not (run / "model_ptq_int8.tflite").exists() or (qat and not (run / "model_qat_int8.tflite").exists()):
         edgecxr("quantize", run, *(["--qat"] if qat else []), "--force")

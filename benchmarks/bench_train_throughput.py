@@ -116,14 +116,14 @@ def input_pipelines_alone(data: Path, args) -> dict[str, float]:
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
     from edgecxr.data.split import split_by_patient
-    from edgecxr.device.preprocess import PreprocessSpec
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.train import make_dataset
 
     config = replace(TrainConfig(), size=args.size)
     dataset = scan_folder(data)
     assignment = split_by_patient(dataset, config.val_fraction, config.seed)
     paths = [s.path for s in dataset.samples if assignment[s.path] == "train"]
-    pixels = load_pixels(paths, PreprocessSpec(width=args.size, height=args.size, labels=dataset.classes))
+    pixels = load_pixels(paths, ModelSpec(width=args.size, height=args.size, labels=dataset.classes))
     labels = np.zeros((len(pixels.x), 2), np.float32)
     ours = make_dataset(pixels.x, labels, np.ones(len(labels), np.float32), 32, config, shuffle_seed=0)
     plain, _, _ = plain_keras_datasets(data, args)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgecxr.errors import ConfigError, RunError
-from edgecxr.runs import Run
+
+if TYPE_CHECKING:  # a Run reaches this table through run.models() / run.int8()
+    from edgecxr.runs import Run
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ REFERENCE = ARTIFACTS[0]
 INT8 = tuple(a for a in ARTIFACTS if a.int8)
 KERAS_MODEL = REFERENCE.file
 QUANTIZE_HINT = "make one with `edgecxr quantize RUN` (PTQ) or `edgecxr quantize RUN --qat`"
+TRAIN_HINT = "train a model first: `edgecxr train --data DATA`"
 
 
 def file_of(kind: str) -> str:
@@ -47,7 +51,7 @@ def file_of(kind: str) -> str:
 
 def present(run: Run) -> list[Artifact]:
     """The run's models that exist; the Keras model is required (a RunError says so)."""
-    run.require(KERAS_MODEL, "train a model first: `edgecxr train --data DATA`")
+    run.require(KERAS_MODEL, TRAIN_HINT)
     return [a for a in ARTIFACTS if run.has(a.file)]
 
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, ModelError
+from edgecxr.files import sha256_file, write_json
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
-from edgecxr.runs import sha256_file, write_json
+from edgecxr.runs import Run
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "backbone.json"
@@ -154,7 +155,7 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
         staged.mkdir()
         shutil.move(str(result.run_dir / MODEL_FILE), staged / MODEL_FILE)
         m = result.val_metrics
-        spec = json.loads((result.run_dir / "spec.json").read_text())
+        spec = Run(result.run_dir).spec().to_dict()
         meta = {
             "name": name, "dataset": recipe.dataset, "license": recipe.license, "data": str(Path(source).resolve()),
             "recipe": recipe.recipe, "seed": recipe.seed, "config": as_dict(config),

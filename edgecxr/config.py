@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecxr.device.preprocess import NORMALIZATIONS, RESIZE_MODES
+from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES, TASKS
 from edgecxr.errors import ConfigError
 
 # field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
@@ -72,7 +72,6 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "connect_timeout": (1, 3600, False, False),
 }
 SCHEDULES = ("plateau", "cosine")
-TASKS = ("binary", "multiclass", "multilabel")
 # string field -> the values it may take (None where "not set" is allowed)
 CHOICES: dict[str, tuple] = {
     "resize_mode": tuple(RESIZE_MODES),
@@ -171,7 +170,7 @@ class TrainConfig:
     lr_plateau_factor: float = 0.5
     min_learning_rate: float = 1e-6
 
-    # augmentation (edgecxr.augment.AUGMENTATIONS, applied in this order)
+    # augmentation (edgecxr.train.augment.AUGMENTATIONS, applied in this order)
     augment: bool = True
     flip: bool = True  # random horizontal flip
     zoom_max: float = 1.2  # random zoom-crop between 1.0x and this

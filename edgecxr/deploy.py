@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError, RunError
+from edgecxr.files import MANIFEST
 from edgecxr.progress import log
-from edgecxr.runs import DEFAULT_RUNS_ROOT, MANIFEST, Run
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
 
 BUNDLE = Path("export") / "bundle"
 RPI_PART = "rpi"
@@ -53,16 +54,15 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
         from edgecxr.export import export
 
         export(run.path, "bundle", model=model)
-    from edgecxr.artifacts import choose_int8
     from edgecxr.export.bundle import verify_bundle
-    from edgecxr.runs import sha256_file
+    from edgecxr.files import sha256_file
 
     again = f"re-export it: edgecxr export {run.path} --format bundle --force" + (f" --model {model}" if model else "")
     bad = verify_bundle(folder)
     if bad:
         raise RunError(f"{folder} changed since it was exported ({', '.join(bad[:3])})", again)
     exported = json.loads((folder / MANIFEST).read_text())["model"]
-    choice = choose_int8(run, model)
+    choice = run.int8(model)
     log(f"model: {choice.artifact.title} ({choice.reason})")
     wanted = choice.path
     if exported["source"] != wanted.name or exported["sha256"] != sha256_file(wanted):

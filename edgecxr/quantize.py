@@ -9,8 +9,8 @@ converter quietly keeps an op without an int8 kernel in float32 (wrapped in DEQU
 QUANTIZE), so every converted model is inspected and such an op is refused by name unless
 ``allow_float_fallback``. Calibration and QAT never see validation or test images. All
 models are converted and checked in memory before anything is written, so a failure leaves
-the run as it was; each input/output scale and zero point lands in ``spec.json`` (``quant``)
-and in the manifest.
+the run as it was. spec.json is not touched: each .tflite carries its own input/output scale
+and zero point (edgecxr.tflite_facts.io_quant), which the manifest also records.
 """
 
 from __future__ import annotations
@@ -18,21 +18,22 @@ from __future__ import annotations
 import random
 import re
 import time
-import zipfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edgecxr.artifacts import KERAS_MODEL, choose_int8, file_of
-from edgecxr.config import TASKS, check_number
+from edgecxr.artifacts import KERAS_MODEL, file_of
+from edgecxr.config import check_number
 from edgecxr.data.cache import load_pixels
-from edgecxr.data.split import SPLIT_FILE, read_split
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
+from edgecxr.data.split import SPLIT_FILE
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
+from edgecxr.files import write_all
 from edgecxr.progress import log
-from edgecxr.runs import Run, json_bytes, read_json_object, write_all
+from edgecxr.runs import Run
 from edgecxr.tflite_facts import float_ops, io_quant
 
 DEFAULT_CALIBRATION_SIZE = 300
@@ -76,39 +77,10 @@ class QuantizeResult:
                 "calibration": self.calibration, "qat": self.qat, "int8_model": self.int8_model}
 
 
-# -- loading the run ---------------------------------------------------------------------
-def load_spec(run: Run) -> PreprocessSpec:
-    """The run's spec.json, checked against the manifest; a damaged one is a RunError."""
-    hint = "the run's spec.json is incomplete or damaged; re-run `edgecxr train` (and `edgecxr quantize`)"
-    path = run.verified(SPEC_FILE, hint)
-    doc = read_json_object(path, hint)
-    try:
-        spec = PreprocessSpec.from_dict(doc)
-    except (TypeError, ValueError) as e:  # ImageError is a ValueError
-        raise RunError(f"{path} is damaged: {e}", hint) from None
-    bad = [k for k in ("width", "height") if not isinstance(getattr(spec, k), int) or not 1 <= getattr(spec, k) <= 4096]
-    if bad or not isinstance(spec.labels, list) or not all(isinstance(x, str) for x in spec.labels) \
-            or not isinstance(spec.quant, dict) or spec.task not in TASKS:
-        raise RunError(f"{path} is damaged: " + (f"{bad[0]} is {getattr(spec, bad[0])!r}" if bad
-                                                else "labels, task or quant have the wrong type"), hint)
-    return spec
-
-
-def load_keras_model(run: Run):
-    """The run's float tf_keras model, or a RunError/ModelError naming the file."""
-    from edgecxr.tfenv import keras
-
-    path = run.verified(KERAS_MODEL, "train a model first: `edgecxr train --data DATA`")
-    try:
-        return keras().models.load_model(path, compile=False)
-    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        raise ModelError(f"{path} cannot be loaded: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
-                         "the file may be truncated or from another Keras version; re-run `edgecxr train`") from None
-
-
-def training_samples(run: Run, spec: PreprocessSpec) -> tuple[list[Path], list[tuple[int, ...]]]:
+# -- the run's images ---------------------------------------------------------------------
+def training_samples(run: Run, spec: ModelSpec) -> tuple[list[Path], list[tuple[int, ...]]]:
     """The run's TRAIN images (never val/test) with label indices in ``spec.labels`` order."""
-    dataset, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    dataset, assignment = run.split()
     index = {name: spec.labels.index(name) for name in dataset.classes if name in spec.labels}
     train = [s for s in dataset.samples if assignment[s.path] == "train"]
     return [s.path for s in train], [tuple(index[dataset.classes[k]] for k in s.labels) for s in train]
@@ -129,7 +101,7 @@ def stratified_quota(counts: dict[int, int], size: int) -> dict[int, int]:
     return quota
 
 
-def calibration_files(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[list[Path], dict[str, int]]:
+def calibration_files(run: Run, spec: ModelSpec, size: int, seed: int) -> tuple[list[Path], dict[str, int]]:
     """A seeded, class-stratified sample of the run's TRAINING images, and its count per class."""
     check_number("calibration_size", size, "--calibration-size")
     paths, labels = training_samples(run, spec)
@@ -146,7 +118,7 @@ def calibration_files(run: Run, spec: PreprocessSpec, size: int, seed: int) -> t
     return chosen, {spec.labels[k] if k >= 0 else "none": quota[k] for k in sorted(quota)}
 
 
-def calibration_sample(run: Run, spec: PreprocessSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
+def calibration_sample(run: Run, spec: ModelSpec, size: int, seed: int) -> tuple[np.ndarray, dict]:
     """The calibration images as uint8 pixels, and what they are (for the manifest)."""
     chosen, per_class = calibration_files(run, spec, size, seed)
     pixels = load_pixels(chosen, spec, progress=False) if chosen else None
@@ -236,7 +208,7 @@ def _frozen_bn_copy(model):
     return copy
 
 
-def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, epochs: int, lr: float,
+def qat_finetune(model, spec: ModelSpec, x_u8: np.ndarray, y: np.ndarray, epochs: int, lr: float,
                  seed: int, freeze_bn: bool = True):
     """tfmot ``quantize_model`` on the float model, then ``epochs`` at ``lr`` on training images
     against ``y`` (``float_targets``: the float model's outputs)."""
@@ -270,14 +242,14 @@ def qat_finetune(model, spec: PreprocessSpec, x_u8: np.ndarray, y: np.ndarray, e
 
 
 # -- agreement with float ----------------------------------------------------------------
-def validation_agreement(run: Run, spec: PreprocessSpec, model, files: list[str]) -> dict[str, dict]:
+def validation_agreement(run: Run, spec: ModelSpec, model, files: list[str]) -> dict[str, dict]:
     """file -> share of the run's VALIDATION images on which the int8 model's decision equals
     the float model's (spec.json's threshold; argmax for multiclass; every label for
     multilabel). ``edgecxr.artifacts.choose_int8`` picks the shipped model by it."""
     from edgecxr.device.decision import decide
     from edgecxr.runtimes import TFLiteModel
 
-    dataset, assignment = read_split(run.require(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    dataset, assignment = run.split()
     val = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "val"], spec, progress=False)
     if len(val.x) == 0:
         return {}
@@ -306,13 +278,13 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
         check_number("qat_lr", qat_lr, "--qat-lr")
     run.read_manifest()
     if int8 or qat:
-        run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`")
+        run.split()
     kinds = ["float"] + (["ptq"] if int8 else []) + (["qat"] if qat else [])
     existing = [file_of(k) for k in kinds[1:] if run.has(file_of(k))]
     if existing and not force:
         raise RunError(f"{run.path} already has {', '.join(existing)}", "pass --force to overwrite")
-    spec = load_spec(run)
-    model = load_keras_model(run)
+    spec = run.spec()
+    model = run.keras_model()
 
     built: dict[str, tuple[bytes, float]] = {}
     t0 = time.perf_counter()
@@ -355,10 +327,6 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
         inp, out = io_quant(content) if kind != "float" else (None, None)
         artifacts.append(Artifact(kind, name, len(content), round(seconds, 3), inp, out,
                                   float_ops(content) if kind != "float" else [], unchanged))
-    for a in artifacts:
-        if a.input is not None:
-            spec.quant[a.file] = {"input": a.input, "output": a.output}
-    files[run.file(SPEC_FILE)] = json_bytes(spec.to_dict())
     write_all(files)
     int8_files = [a.file for a in artifacts if a.kind != "float"]
     if int8_files:
@@ -371,5 +339,5 @@ def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
     run.update_manifest("quantize", {"models": models, "calibration": cal_info,
                                      **({"qat": {k: v for k, v in qat_info.items() if k != "history"}} if qat_info
                                         else {k: v for k, v in previous.items() if k == "qat"})})
-    choice = choose_int8(run).to_dict() if int8_files else None
+    choice = run.int8().to_dict() if int8_files else None
     return QuantizeResult(run.path, artifacts, cal_info, qat_info, choice)

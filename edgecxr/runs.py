@@ -2,38 +2,36 @@
 
     runs/<name>/
       manifest.json    versions + sha256 of every file (rewritten after each stage)
-      spec.json        the preprocessing spec (edgecxr.spec) -- the one source of truth
+      spec.json        the model spec (edgecxr.device.spec), written once by train, read-only after
       config.toml      the training config actually used
       split.json       which image went to train / val (patient-grouped)
       model.keras      the float Keras model
-      ...              later stages add model_float.tflite, model_ptq_int8.tflite, eval/, ...
+      ...              later stages add the .tflite models (edgecxr.artifacts names them), eval/, ...
 
-Writes are atomic (temp file + rename) so an interrupted command never leaves half a file,
-and nothing is overwritten unless the caller passes ``force``. ``force`` replaces only what
-edgecxr wrote: a folder with the ``.edgecxr`` marker (or an edgecxr manifest), never a folder
-of someone's files. Run names become folder names, so they are checked (``check_name``); a file
-is checked against the manifest's sha256 before a stage uses it (``Run.verified``).
+Files are written through edgecxr.files (atomic; ``force`` replaces only what edgecxr
+wrote). Run names become folder names, so they are checked (``check_name``); a file
+is checked against the manifest's sha256 before a stage uses it (``Run.verified``). A stage
+reads what train wrote through the run itself -- ``run.spec()``, ``run.split()``,
+``run.keras_model()`` -- and the models through ``run.models()`` / ``run.int8()`` (the one
+rule of edgecxr.artifacts), so there is one way to read each.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import hashlib
-import json
-import os
 import platform
 import re
 import shutil
-import tempfile
-from collections.abc import Iterator
+import zipfile
 from pathlib import Path
 
-from edgecxr import __version__
-from edgecxr.errors import ConfigError, RunError
+from edgecxr import __version__, artifacts
+from edgecxr.data.dataset import Dataset
+from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
+from edgecxr.errors import ConfigError, ModelError, RunError
+from edgecxr.files import MANIFEST, MARKER, check_replaceable, mark, read_json_object, sha256_file, write_json
 
-MANIFEST = "manifest.json"
-MARKER = ".edgecxr"  # {"kind": ...}: this folder was written by edgecxr (so --force may replace it)
 DEFAULT_RUNS_ROOT = Path("runs")
 # a run (or tune) name is one folder name: letters, digits and . _ + - ; no path, no shell syntax
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
@@ -46,156 +44,6 @@ def check_name(name: str, flag: str = "--name") -> str:
                           "use 1-100 letters, digits, '.', '_', '+' or '-', starting with a letter or digit "
                           "(no '/', '..' or spaces)")
     return name
-
-
-def read_json(path: Path, hint: str, error=RunError):
-    """The JSON document at ``path``; a truncated, empty or non-UTF-8 file is an ``error``."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"{path} not found", hint) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        why = "empty" if path.stat().st_size == 0 else f"not valid JSON ({str(e).split(':')[0]})"
-        raise error(f"{path} is damaged: {why}", hint) from None
-
-
-def read_json_object(path: Path, hint: str, error=RunError, keys: tuple[str, ...] = ()) -> dict:
-    """``read_json`` that must give an object holding ``keys``."""
-    doc = read_json(path, hint, error)
-    missing = [k for k in keys if k not in doc] if isinstance(doc, dict) else list(keys)
-    if not isinstance(doc, dict) or missing:
-        raise error(f"{path} is damaged: " + ("not a JSON object" if not isinstance(doc, dict)
-                                               else f"no {', '.join(missing)}"), hint)
-    return doc
-
-
-def mark(folder: Path, kind: str) -> None:
-    """Label ``folder`` as edgecxr's own output (what ``--force`` may later replace)."""
-    write_json(Path(folder) / MARKER, {"written_by": "edgecxr", "kind": kind, "version": __version__})
-
-
-def is_ours(folder: Path) -> bool:
-    """Whether ``folder`` was written by edgecxr: its marker, or a manifest edgecxr wrote (a
-    run's names edgecxr among its "versions", an export bundle's has an "edgecxr" version)."""
-    def doc(name: str) -> dict:
-        try:
-            d = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return d if isinstance(d, dict) else {}
-
-    manifest = doc(MANIFEST)
-    versions = manifest.get("versions")
-    return (doc(MARKER).get("written_by") == "edgecxr" or (isinstance(versions, dict) and "edgecxr" in versions)
-            or isinstance(manifest.get("edgecxr"), str))
-
-
-def check_replaceable(target: Path, force: bool, what: str = "") -> None:
-    """May ``target`` be written? Absent or empty: yes; else only with ``force`` and only when
-    edgecxr wrote it (a RunError otherwise: nothing of the user's is ever replaced)."""
-    target = Path(target)
-    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
-        return
-    if not force:
-        raise RunError(f"{target} already exists", "pass --force to replace it, or choose another folder")
-    if not target.is_dir() or not is_ours(target):
-        raise RunError(f"{target} holds files edgecxr did not write{what}; --force will not replace it",
-                       "choose another folder (--out / --name / --runs-root), or move those files away")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
-    """Yield a temp path next to ``target``; rename it over ``target`` only on success."""
-    target = Path(target)
-    if target.exists() and not force:
-        raise RunError(f"{target} already exists", "pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-
-
-@contextlib.contextmanager
-def staged_folder(target: Path, force: bool, kind: str, check: bool = True) -> Iterator[Path]:
-    """Yield a temp folder next to ``target`` holding only edgecxr's marker (``kind``; a
-    manifest written into the folder lists it too); on success it becomes ``target``, an
-    earlier one (ours: ``check_replaceable``; ``check=False`` for a folder inside a run, which
-    is always edgecxr's) removed last. A failure -- a full disk included -- leaves ``target``
-    as it was and no temp folder."""
-    target = Path(target)
-    if check:
-        check_replaceable(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = tmp.with_name(tmp.name + ".old")
-    try:
-        mark(tmp, kind)
-        yield tmp
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_bytes(target: Path, data: bytes, force: bool = True) -> Path:
-    with atomic_path(target, force) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
-
-
-def write_all(files: dict[Path, bytes]) -> None:
-    """Write several files so that either all change or none does: every temp file is written
-    (where a full disk fails) before the first rename (which does not need space)."""
-    with contextlib.ExitStack() as stack:
-        temps = {target: stack.enter_context(atomic_path(target)) for target in files}
-        for target, tmp in temps.items():
-            tmp.write_bytes(files[target])
-    # atomic_path renames each temp over its target as the stack unwinds without an error
-
-
-def write_text(target: Path, text: str, force: bool = True) -> Path:
-    return write_bytes(target, text.encode("utf-8"), force)
-
-
-def json_bytes(obj) -> bytes:
-    """How edgecxr writes a JSON file (numpy scalars and paths included)."""
-    return (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode("utf-8")
-
-
-def write_json(target: Path, obj, force: bool = True) -> Path:
-    return write_bytes(target, json_bytes(obj), force)
-
-
-def _json_default(o):
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 def versions() -> dict[str, str]:
@@ -270,6 +118,40 @@ class Run:
     @property
     def name(self) -> str:
         return self.path.name
+
+    # -- what train wrote, read back checked against the manifest -----------------------
+    def spec(self) -> ModelSpec:
+        """The run's model spec; missing, changed, damaged or holding a value a device cannot
+        follow: one RunError. Keys it does not know (an old run's ``quant``) are ignored."""
+        hint = "restore the run's spec.json, or re-run `edgecxr train` into a new run"
+        path = self.verified(SPEC_FILE, hint)
+        try:
+            return ModelSpec.from_dict(read_json_object(path, hint))
+        except (TypeError, SpecError) as e:
+            raise RunError(f"{path} is damaged: {e}", hint) from None
+
+    def split(self) -> tuple[Dataset, dict[Path, str]]:
+        """The run's patient-grouped split (split.json): the dataset and image -> train | val | test."""
+        return read_split(self.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+
+    def keras_model(self):
+        """The run's float tf_keras model (TensorFlow loads here, not at import)."""
+        from edgecxr.tfenv import keras
+
+        path = self.verified(artifacts.KERAS_MODEL, artifacts.TRAIN_HINT)
+        try:
+            return keras().models.load_model(path, compile=False)
+        except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            raise ModelError(f"{path} cannot be loaded: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                             "the file may be truncated or from another Keras version; re-run `edgecxr train`") from None
+
+    def models(self) -> list[artifacts.Artifact]:
+        """The run's models that exist, in report order (edgecxr.artifacts.ARTIFACTS)."""
+        return artifacts.present(self)
+
+    def int8(self, requested: str | None = None) -> artifacts.Int8Choice:
+        """The run's int8 model -- the one export, bench, evaluate and deploy use (artifacts.choose_int8)."""
+        return artifacts.choose_int8(self, requested)
 
     # -- manifest ------------------------------------------------------------------------
     def read_manifest(self) -> dict:

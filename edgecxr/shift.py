@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgecxr import train_metrics
+from edgecxr import stats
 from edgecxr.device.decision import positive_score
-from edgecxr.device.preprocess import PreprocessSpec, open_gray, preprocess_image, to_float
+from edgecxr.device.preprocess import open_gray, preprocess_image, to_float
+from edgecxr.device.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def shift_image(img: Image.Image, rng: np.random.Generator, shift: Shift = Shift
     return Image.fromarray(np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8), mode="L")
 
 
-def shifted_pixels(paths: list[Path], spec: PreprocessSpec, seed: int = 0, shift: Shift = Shift()) -> np.ndarray:
+def shifted_pixels(paths: list[Path], spec: ModelSpec, seed: int = 0, shift: Shift = Shift()) -> np.ndarray:
     """uint8 model inputs (N, H, W, C) of ``paths`` shifted, then prepared with ``spec``."""
     rng = np.random.default_rng(seed)
     return np.stack([preprocess_image(shift_image(open_gray(p), rng, shift), spec) for p in paths])
@@ -45,13 +46,13 @@ def shifted_pixels(paths: list[Path], spec: PreprocessSpec, seed: int = 0, shift
 
 def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     """A binary run's validation figures at its own threshold, as trained and shifted:
-    {"val": metrics, "shifted_val": metrics} (edgecxr.train_metrics.binary_metrics)."""
+    {"val": metrics, "shifted_val": metrics} (edgecxr.stats.binary_metrics)."""
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
     from edgecxr.tfenv import keras
 
     run_dir = Path(run_dir)
-    spec = PreprocessSpec.load(run_dir / "spec.json")
+    spec = ModelSpec.load(run_dir / "spec.json")
     dataset, assignment = read_split(run_dir / "split.json")
     val = [s for s in dataset.samples if assignment[s.path] == "val"]
     positive = spec.labels.index(spec.positive_label)
@@ -62,5 +63,5 @@ def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
     for name, x in (("val", clean.x), ("shifted_val", shifted_pixels([s.path for s in val], spec, seed))):
         probs = model.predict(to_float(x), batch_size=128, verbose=0)
         p_pos = positive_score(probs)
-        out[name] = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
+        out[name] = stats.binary_metrics(y, p_pos, spec.threshold, seed)
     return out

@@ -29,16 +29,9 @@ from edgecxr.config import RECIPES, check_number, recipe_config
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import split_by_patient
 from edgecxr.errors import ConfigError, RunError
+from edgecxr.files import check_replaceable, read_json_object, write_json
 from edgecxr.progress import log
-from edgecxr.runs import (
-    DEFAULT_RUNS_ROOT,
-    Run,
-    check_name,
-    check_replaceable,
-    new_run_name,
-    read_json_object,
-    write_json,
-)
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, check_name, new_run_name
 
 STATE_FILE = "tune.json"
 KB = 1024
@@ -120,7 +113,8 @@ def _settle_images(dataset: Dataset, assignment: dict, spec, n: int) -> tuple[np
 def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dict, task: str, seed: int):
     """Flash check on the int8 size estimate; then a few timed training steps on real training
     images (c.step_seconds). Returns (settled model, its float inputs), or None when pruned."""
-    from edgecxr.device.preprocess import PreprocessSpec, to_float
+    from edgecxr.device.preprocess import to_float
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed
 
@@ -135,7 +129,7 @@ def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dic
         return None
     shape = model.input_shape[1:]
     units, activation = zoo.output_head(zoo.get_entry(config.model), task, len(dataset.classes))
-    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
                           normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
     x_u8, index = _settle_images(dataset, assignment, spec, SETTLE_IMAGES)
     x = to_float(x_u8)
@@ -261,16 +255,16 @@ def check_budget(cands: list[Candidate], train_images: int, batch_size: int, bud
 # ---------------------------------------------------------------------------------------------
 def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
     """Accuracy/sensitivity/specificity (binary) or accuracy of the PTQ int8 model on validation."""
-    from edgecxr import train_metrics
+    from edgecxr import stats
     from edgecxr.artifacts import BY_KIND
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
     from edgecxr.device.decision import decide, positive_score
-    from edgecxr.device.preprocess import PreprocessSpec
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.evaluate.models import load_predictor
 
     run = Run(run_dir)
-    spec = PreprocessSpec.load(run.file("spec.json"))
+    spec = ModelSpec.load(run.file("spec.json"))
     dataset, assignment = read_split(run.file("split.json"))
     val = {s.path: s for s in dataset.samples if assignment[s.path] == "val"}
     pixels = load_pixels(list(val), spec, progress=False)
@@ -280,7 +274,7 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
         positive = spec.labels.index(spec.positive_label)
         y = np.array([positive in ls for ls in labels])
         p_pos = positive_score(probs)
-        m = train_metrics.binary_metrics(y, p_pos, spec.threshold, seed)
+        m = stats.binary_metrics(y, p_pos, spec.threshold, seed)
         out = {k: round(m[k]["value"], 4) for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}
     else:
         y = np.array([ls[0] for ls in labels])
@@ -289,29 +283,18 @@ def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
 
 
 def _ptq(run_dir: Path, seed: int) -> None:
-    """model_ptq_int8.tflite and its spec.json quant entry, as `edgecxr quantize` writes them
-    (without the float .tflite, which a candidate does not need: each conversion costs ~10 s)."""
+    """model_ptq_int8.tflite, as `edgecxr quantize` writes it (without the float .tflite, which
+    a candidate does not need: each conversion costs ~10 s)."""
     from edgecxr.artifacts import file_of
     from edgecxr.device.preprocess import to_float
-    from edgecxr.quantize import (
-        DEFAULT_CALIBRATION_SIZE,
-        SPEC_FILE,
-        calibration_sample,
-        convert_int8,
-        load_keras_model,
-        load_spec,
-    )
-    from edgecxr.runs import write_bytes
-    from edgecxr.tflite_facts import io_quant
+    from edgecxr.files import write_bytes
+    from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, calibration_sample, convert_int8
 
     run = Run(run_dir)
-    spec = load_spec(run)
+    spec = run.spec()
     calibration, _ = calibration_sample(run, spec, DEFAULT_CALIBRATION_SIZE, seed)
-    content = convert_int8(load_keras_model(run), to_float(calibration))
+    content = convert_int8(run.keras_model(), to_float(calibration))
     write_bytes(run.file(file_of("ptq")), content, force=True)
-    inp, out = io_quant(content)
-    spec.quant[file_of("ptq")] = {"input": inp, "output": out}
-    write_json(run.file(SPEC_FILE), spec.to_dict(), force=True)
     run.update_manifest("quantize", {"models": {file_of("ptq"): {"kind": "ptq", "bytes": len(content), "by": "tune"}}})
 
 

@@ -1,5 +1,5 @@
 """A tiny but complete run directory for the export tests: split.json over the synthetic
-images, spec.json with labels and quant, the tiny full-int8 model as model_ptq_int8.tflite."""
+images, spec.json with labels, the tiny full-int8 model as model_ptq_int8.tflite."""
 
 import shutil
 from pathlib import Path
@@ -8,8 +8,9 @@ import pytest
 
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.split import SPLIT_FILE, split_by_patient, write_split
-from edgecxr.device.preprocess import PreprocessSpec
-from edgecxr.runs import Run, write_json
+from edgecxr.device.spec import ModelSpec
+from edgecxr.files import write_json
+from edgecxr.runs import Run
 from edgecxr.runtimes import TFLiteModel
 
 
@@ -20,8 +21,7 @@ def make_run(root: Path, name: str, data: Path, model: Path, filename: str = "mo
     shutil.copyfile(model, run.file(filename))
     tfl = TFLiteModel(run.file(filename))
     h, w, c = (int(d) for d in tfl.input["shape"][1:])
-    spec = PreprocessSpec(width=w, height=h, channels=c, labels=list(dataset.classes), task="binary",
-                          output="softmax", quant={filename: {"input": tfl.input_quant, "output": tfl.output_quant}})
+    spec = ModelSpec(width=w, height=h, channels=c, labels=list(dataset.classes), task="binary", output="softmax")
     spec.save(run.file("spec.json"))
     write_json(run.file("val_metrics.json"), {"accuracy": 0.5, "roc_auc": 0.5})
     run.update_manifest("train")

@@ -12,8 +12,10 @@ import pytest
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.split import split_by_patient, write_split
-from edgecxr.device.preprocess import PreprocessSpec, to_float
-from edgecxr.runs import Run, write_json, write_text
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import ModelSpec
+from edgecxr.files import write_json, write_text
+from edgecxr.runs import Run
 
 SIZE = 32
 
@@ -43,7 +45,7 @@ def make_run(root: Path, data: Path, model=None, epochs: int = 3, seed: int = 0)
 
     set_seed(seed)
     dataset = scan_folder(data)
-    spec = PreprocessSpec(width=SIZE, height=SIZE, channels=1, labels=dataset.classes, task="binary",
+    spec = ModelSpec(width=SIZE, height=SIZE, channels=1, labels=dataset.classes, task="binary",
                           output="softmax")
     run = Run.create("tiny", root=root)
     assignment = split_by_patient(dataset, val_fraction=0.3, seed=seed)
@@ -97,7 +99,7 @@ def quant_val_pixels(quant_base_run):
     from edgecxr.data.split import read_split
 
     dataset, assignment = read_split(quant_base_run.file("split.json"))
-    spec = PreprocessSpec.load(quant_base_run.file("spec.json"))
+    spec = ModelSpec.load(quant_base_run.file("spec.json"))
     paths = [s.path for s in dataset.samples if assignment[s.path] == "val"]
     return load_pixels(paths, spec, progress=False).x
 

@@ -11,7 +11,7 @@ from edgecxr.bench import runner
 from edgecxr.bench.host import HOST_RUNTIMES, BenchOptions, bench_host, installed
 from edgecxr.cli import app
 from edgecxr.device.exits import EXIT_NO_RUNTIME
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ModelError
 
 
@@ -52,7 +52,7 @@ def test_each_kernel_family_is_a_row_that_names_it(tiny_int8_tflite, synth_binar
 def test_runner_classifies_images(tiny_int8_tflite, synth_binary, tmp_path):
     script, _ = runner.stage(tmp_path / "rpi")
     spec = tmp_path / "spec.json"
-    PreprocessSpec(width=32, height=32, labels=["NORMAL", "PNEUMONIA"], task="binary").save(spec)
+    ModelSpec(width=32, height=32, labels=["NORMAL", "PNEUMONIA"], task="binary").save(spec)
     images = sorted(synth_binary.rglob("*.png"))[:2]
     proc = subprocess.run([sys.executable, str(script), "--model", str(tiny_int8_tflite), "--spec", str(spec),
                            *map(str, images)], capture_output=True, text=True)

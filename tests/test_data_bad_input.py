@@ -12,10 +12,11 @@ import edgecxr.cli
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import scan_csv, scan_folder
 from edgecxr.data.inspect import inspect_dataset
-from edgecxr.device.preprocess import MAX_PIXELS, ImageError, PreprocessSpec, open_gray
+from edgecxr.device.preprocess import MAX_PIXELS, ImageError, open_gray
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DataError
 
-SPEC = PreprocessSpec(width=32, height=32)
+SPEC = ModelSpec(width=32, height=32)
 
 
 def cli(*args):

@@ -13,7 +13,8 @@ from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.inspect import inspect_dataset
 from edgecxr.data.split import patients_in_several_splits, read_split
-from edgecxr.device.preprocess import PreprocessSpec, preprocess_file
+from edgecxr.device.preprocess import preprocess_file
+from edgecxr.device.spec import ModelSpec
 
 
 def cli(*args):
@@ -75,17 +76,17 @@ def test_any_image_mode_becomes_one_gray_channel(tmp_path, mode):
     path = tmp_path / f"x_{mode.replace(';', '')}.png"
     img.save(path)
     for resize in ("squash", "crop", "pad"):
-        x = preprocess_file(path, PreprocessSpec(width=32, height=24, resize_mode=resize))
+        x = preprocess_file(path, ModelSpec(width=32, height=24, resize_mode=resize))
         assert x.shape == (24, 32, 1) and x.dtype == np.uint8
-    x = preprocess_file(path, PreprocessSpec(width=64, height=48))
+    x = preprocess_file(path, ModelSpec(width=64, height=48))
     assert np.abs(x[..., 0].astype(int) - gray).max() <= 2
 
 
 def test_cache_is_keyed_by_spec_and_returns_the_same_pixels(synth_binary):
     paths = sorted(synth_binary.rglob("*.png"))[:10]
-    spec = PreprocessSpec(width=24, height=24)
+    spec = ModelSpec(width=24, height=24)
     first = load_pixels(paths, spec, progress=False)
     second = load_pixels(paths, spec, progress=False)
     assert not first.from_cache and second.from_cache and np.array_equal(first.x, second.x)
-    other = load_pixels(paths, PreprocessSpec(width=24, height=24, resize_mode="pad"), progress=False)
+    other = load_pixels(paths, ModelSpec(width=24, height=24, resize_mode="pad"), progress=False)
     assert not other.from_cache

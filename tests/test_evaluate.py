@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.synth import make_dataset
-from edgecxr.device.preprocess import PreprocessSpec, to_float
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import ModelSpec
 from edgecxr.evaluate.metrics import choose_threshold, confusion_matrix
-from edgecxr.quantize import load_keras_model
 from tests.fixtures_quantize import copy_run, file_hashes
 
 pytestmark = pytest.mark.slow
@@ -75,10 +75,10 @@ def test_threshold_chosen_on_val_is_applied_to_test_data(quantized_run, heldout,
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
 
-    spec = PreprocessSpec.load(run.file("spec.json"))
+    spec = ModelSpec.load(run.file("spec.json"))
     dataset, assignment = read_split(run.file("split.json"))
     val = [s for s in dataset.samples if assignment[s.path] == "val"]
-    p_val = load_keras_model(run).predict(to_float(load_pixels([s.path for s in val], spec).x), verbose=0)[:, 1]
+    p_val = run.keras_model().predict(to_float(load_pixels([s.path for s in val], spec).x), verbose=0)[:, 1]
     t = choose_threshold(np.array([s.labels[0] for s in val]), p_val, "sensitivity", 0.9)
     assert report["threshold"]["value"] == pytest.approx(t)
     assert all(m["runtime"] in ("tf.lite", "tensorflow") for m in report["models"].values())

@@ -11,10 +11,11 @@ import numpy as np
 from typer.testing import CliRunner
 
 from edgecxr.cli import app
-from edgecxr.device.preprocess import PreprocessSpec, preprocess_file, to_int8
+from edgecxr.device.preprocess import preprocess_file, to_int8
+from edgecxr.device.spec import ModelSpec
 from edgecxr.export.bundle import verify_bundle
-from edgecxr.runs import sha256_file
-from edgecxr.tflite_facts import tflm_ops
+from edgecxr.files import sha256_file
+from edgecxr.tflite_facts import io_quant, tflm_ops
 
 
 def test_manifest_lists_every_file_with_its_sha256(exported_bundle):
@@ -84,8 +85,8 @@ def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run,
     assert (exported_bundle / "c-header" / "model_settings.h").read_text() == settings
 
     # the compiled-in test image is the real preprocessed image, int8-quantized with the model's params
-    spec = PreprocessSpec.load(exported_bundle / "tflite" / "spec.json")
-    q = spec.quant["model.tflite"]["input"]
+    spec = ModelSpec.load(exported_bundle / "tflite" / "spec.json")
+    q = io_quant(exported_bundle / "tflite" / "model.tflite")[0]  # the model file's own
     from edgecxr.export.source import choose_test_image, load_source, reference
 
     ref = reference(load_source(export_run), choose_test_image(load_source(export_run)))  # the run's first val image

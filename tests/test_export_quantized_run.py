@@ -34,9 +34,9 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     assert eval_doc["int8_model"] == chosen.to_dict()
     # the self-test expectations are the evaluation path's own outputs for the bundled images, per kernel family
     expected = json.loads((bundle / "rpi" / "selftest" / "expected.json").read_text())
-    from edgecxr.device.preprocess import PreprocessSpec
+    from edgecxr.device.spec import ModelSpec
 
-    spec = PreprocessSpec.load(bundle / "rpi" / "spec.json")
+    spec = ModelSpec.load(bundle / "rpi" / "spec.json")
     for row in expected["images"]:
         pixels = preprocess_file(bundle / "rpi" / "selftest" / row["image"], spec)[None]
         for kernels in ("reference", "xnnpack"):

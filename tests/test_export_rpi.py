@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgecxr.device.preprocess import PreprocessSpec, preprocess_file
+from edgecxr.device.preprocess import preprocess_file
+from edgecxr.device.spec import ModelSpec
 from edgecxr.runtimes import TFLiteModel, is_available
 
 RUNTIMES = [r for r in ("litert", "tflite-runtime") if is_available(r)]
@@ -31,9 +32,9 @@ def run_folder(rpi: Path, images: list[Path], runtime: str) -> list[dict]:
 
 
 def assert_same_int8_outputs(rpi: Path, images: list[Path], runtime: str):
-    spec = PreprocessSpec.load(rpi / "spec.json")
-    q = spec.quant["model.tflite"]["output"]
+    spec = ModelSpec.load(rpi / "spec.json")
     reference = TFLiteModel(rpi / "model.tflite", runtime=runtime)
+    q = reference.output_quant  # the model file's own
     expected = reference.raw(np.stack([preprocess_file(p, spec) for p in images]))
     lines = run_folder(rpi, images, runtime)
     assert [Path(d["file"]).name for d in lines] == [p.name for p in images]
@@ -126,7 +127,7 @@ def test_runner_names_the_same_kernel_families_as_the_host(rpi):
 @pytest.mark.parametrize("kernels", ["reference", "builtin", "xnnpack"])
 def test_runner_gives_each_familys_bytes_and_says_which(rpi, synth_binary, kernels):
     images = sorted(synth_binary.rglob("*.png"))[:4]
-    spec = PreprocessSpec.load(rpi / "spec.json")
+    spec = ModelSpec.load(rpi / "spec.json")
     want = TFLiteModel(rpi / "model.tflite", runtime="litert", kernels=kernels).raw(
         np.stack([preprocess_file(p, spec) for p in images]))
     proc = subprocess.run([sys.executable, "classify.py", "--model", "model.tflite", "--spec", "spec.json",

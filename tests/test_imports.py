@@ -9,7 +9,7 @@ import edgecxr
 
 # modules whose import loads TensorFlow on purpose; a new one belongs here only with a reason
 LOADS_TENSORFLOW = {
-    "edgecxr.train_callbacks",  # subclasses keras.callbacks.Callback; imported when training starts
+    "edgecxr.train.callbacks",  # subclasses keras.callbacks.Callback; imported when training starts
 }
 PROBE = """
 import importlib, sys

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.artifacts import file_of
 from edgecxr.data.split import read_split
-from edgecxr.device.preprocess import PreprocessSpec, to_float
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ModelError
 from edgecxr.quantize import calibration_files, convert_float, convert_int8, stratified_quota
 from edgecxr.runtimes import TFLiteModel, available
@@ -60,17 +61,19 @@ def test_unknown_kernel_family_is_refused(quantized_run):
         TFLiteModel(quantized_run[0].file(file_of("ptq")), kernels="fast")
 
 
-def test_quantize_records_files_quant_params_and_manifest(quantized_run):
+def test_quantize_records_files_quant_params_and_manifest(quantized_run, quant_base_run):
     run, result = quantized_run
     assert [a.file for a in result.artifacts] == [file_of(k) for k in ("float", "ptq", "qat")]
-    spec = PreprocessSpec.load(run.file("spec.json"))
+    # the spec is train's, untouched: each .tflite carries its own quantization
+    assert run.file("spec.json").read_bytes() == quant_base_run.file("spec.json").read_bytes()
+    stage = run.read_manifest()["stages"]["quantize"]
     for name in (file_of("ptq"), file_of("qat")):
         model = TFLiteModel(run.file(name))
-        assert spec.quant[name] == {"input": model.input_quant, "output": model.output_quant}
+        assert (stage["models"][name]["input"], stage["models"][name]["output"]) == \
+            (model.input_quant, model.output_quant)
         assert model.input_quant["zero_point"] == -128
-    assert file_of("float") not in spec.quant
+    assert stage["models"][file_of("float")]["input"] is None
     assert all(a.float_ops == [] for a in result.artifacts)
-    stage = run.read_manifest()["stages"]["quantize"]
     assert set(stage["models"]) == {file_of(k) for k in ("float", "ptq", "qat")}
     assert all(m["bytes"] > 0 and m["seconds"] > 0 for m in stage["models"].values())
     assert stage["calibration"]["size"] == 40 and stage["qat"]["epochs"] == 1
@@ -78,7 +81,7 @@ def test_quantize_records_files_quant_params_and_manifest(quantized_run):
 
 
 def test_calibration_is_training_only_stratified_and_seeded(quant_base_run):
-    spec = PreprocessSpec.load(quant_base_run.file("spec.json"))
+    spec = ModelSpec.load(quant_base_run.file("spec.json"))
     dataset, assignment = read_split(quant_base_run.file("split.json"))
     train = {p for p, s in assignment.items() if s == "train"}
     files, per_class = calibration_files(quant_base_run, spec, 20, seed=0)

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from edgecxr import augment
 from edgecxr.config import TrainConfig, recipe_config
+from edgecxr.train import augment
 
 
 def _batch(n=4, size=12):

@@ -1,5 +1,6 @@
 """TrainConfig: the Edge Impulse defaults, TOML round trip, and one-line errors for bad files."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -68,6 +69,37 @@ def test_cli_config_with_unknown_key_exits_with_one_line(tmp_path, synth_binary)
     assert "error: " in result.output and "did you mean 'learning_rate'?" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("line, message", [
+    ('resize_mode = "zoom"', "resize_mode 'zoom' is not one of squash, crop, pad"),
+    ('normalize = "x"', "normalize 'x' is not one of none, equalize"),
+    ("channels = 2", "channels 2 is not one of 1, 3"),
+    ("epochs = -3", "epochs -3 is out of range"),
+])
+def test_a_bad_config_value_fails_before_the_run_exists(tmp_path, synth_binary, line, message):
+    """Values, not only types, are checked before config.toml and split.json are written, so
+    the same --name is free for the retry."""
+    path = tmp_path / "bad.toml"
+    path.write_text(line + "\n")
+    result = CliRunner().invoke(edgecxr.cli.app, ["train", "--data", str(synth_binary), "--config", str(path),
+                                                  "--name", "r", "--runs-root", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2 and lines[0] == f"error: {message}" and lines[1].startswith("hint: ")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_retry_after_a_bad_config_value_takes_the_same_name(tmp_path, synth_binary):
+    args = ["train", "--data", str(synth_binary), "--recipe", "edge-impulse", "--size", "32", "--epochs", "1",
+            "--name", "r", "--runs-root", str(tmp_path / "runs")]
+    path = tmp_path / "c.toml"
+    path.write_text('resize_mode = "zoom"\n')
+    assert CliRunner().invoke(edgecxr.cli.app, [*args, "--config", str(path)]).exit_code == 2
+    path.write_text('resize_mode = "crop"\n')
+    result = CliRunner().invoke(edgecxr.cli.app, [*args, "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "runs" / "r" / "spec.json").read_text())["resize_mode"] == "crop"
 
 
 def test_recipes_are_rows_over_the_edge_impulse_defaults():

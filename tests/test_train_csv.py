@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import edgecxr.cli
 from edgecxr.data.dataset import scan_folder
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 
 
 @pytest.mark.slow
@@ -31,7 +31,7 @@ def test_multilabel_model_from_a_csv_end_to_end(synth_binary, tmp_path):
     out = json.loads(result.stdout)
     assert out["task"] == "multilabel" and out["labels"] == ["Effusion", "Infiltration", "No Finding", "Nodule"]
     assert set(out["val_metrics"]["per_class"]) == set(out["labels"])
-    spec = PreprocessSpec.load(tmp_path / "runs" / "nih" / "spec.json")
+    spec = ModelSpec.load(tmp_path / "runs" / "nih" / "spec.json")
     assert (spec.task, spec.output) == ("multilabel", "sigmoid")
     split = json.loads((tmp_path / "runs" / "nih" / "split.json").read_text())
     assert {it["patient"] for it in split["items"]} == {r["Patient ID"] for r in rows}

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.device.preprocess import PreprocessSpec
-from edgecxr.distill import distill_loss
+from edgecxr.device.spec import ModelSpec
+from edgecxr.train.distill import distill_loss
 
 
 def invoke(*args):
@@ -42,7 +42,7 @@ def test_loss_is_hard_at_alpha_1_and_soft_kl_at_alpha_0(activation, hard, studen
 
 @pytest.mark.slow
 def test_student_learns_from_a_teacher_with_another_input_size(trained_run, synth_binary, tmp_path):
-    teacher = PreprocessSpec.load(trained_run / "spec.json")
+    teacher = ModelSpec.load(trained_run / "spec.json")
     result = invoke("train", "--recipe", "edge-impulse", "--data", synth_binary, "--teacher", trained_run,
                     "--distill-alpha", 0.3, "--distill-temperature", 3, "--size", 48, "--epochs", 1,
                     "--batch-size", 8, "--name", "student", "--runs-root", tmp_path, "--json")
@@ -53,7 +53,7 @@ def test_student_learns_from_a_teacher_with_another_input_size(trained_run, synt
     assert f'teacher = "{trained_run}"' in config and "distill_alpha = 0.3" in config
     history = json.loads((tmp_path / "student" / "history.json").read_text())
     assert np.isfinite(history[0]["loss"]) and 0.0 <= history[0]["val_auc"] <= 1.0
-    spec = PreprocessSpec.load(tmp_path / "student" / "spec.json")
+    spec = ModelSpec.load(tmp_path / "student" / "spec.json")
     assert spec.labels == teacher.labels and spec.output == "softmax"
 
 
@@ -84,8 +84,8 @@ def test_teacher_that_is_not_a_run(synth_binary, tmp_path):
 
 
 def test_an_ensemble_teacher_averages_its_members(trained_run, synth_binary, tmp_path):
-    from edgecxr import distill
     from edgecxr.data.dataset import scan_folder
+    from edgecxr.train import distill
 
     paths = [s.path for s in scan_folder(synth_binary).samples[:6]]
     one = distill.load_teacher(trained_run).targets(paths, 2, "softmax")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import edgecxr.cli
 from edgecxr.config import TrainConfig, load_config
 from edgecxr.data.dataset import Dataset, Sample, scan_folder
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import RunError
 from edgecxr.runs import Run
 from edgecxr.train import CHECKPOINTS, train
@@ -35,7 +35,7 @@ def test_run_directory_contract(trained_run):
     assert run.verify() == []
     assert load_config(TrainConfig, trained_run / "config.toml") == TINY_RUN_CONFIG
 
-    spec = PreprocessSpec.load(trained_run / "spec.json")
+    spec = ModelSpec.load(trained_run / "spec.json")
     assert (spec.input_shape, spec.labels, spec.task, spec.output) == ((32, 32, 1), ["NORMAL", "PNEUMONIA"],
                                                                         "binary", "softmax")
     assert 0.0 <= spec.threshold <= 1.0
@@ -134,7 +134,7 @@ def test_multilabel_training_reports_per_finding_auc(synth_binary, tmp_path):
     assert not (old_run / "model_ptq_int8.tflite").exists()
     assert result.task == "multilabel"
     assert set(result.val_metrics["per_class"]) == set(findings)
-    spec = PreprocessSpec.load(tmp_path / "ml" / "spec.json")
+    spec = ModelSpec.load(tmp_path / "ml" / "spec.json")
     assert (spec.task, spec.output, spec.threshold) == ("multilabel", "sigmoid", None)
     from edgecxr.tfenv import keras
 

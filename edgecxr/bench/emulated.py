@@ -23,7 +23,8 @@ from PIL import Image
 from edgecxr.bench import pi_emu, runner
 from edgecxr.bench.host import model_files, spec_for
 from edgecxr.device import decision
-from edgecxr.device.preprocess import PreprocessSpec, dequantize
+from edgecxr.device.preprocess import dequantize
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DeviceError
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 from edgecxr.tflite_facts import io_quant
@@ -61,12 +62,12 @@ def _call(argv: list[str], where: str, runtime: str, timeout: float) -> dict:
     return runner.parse_result(proc.returncode, proc.stdout, proc.stderr, where, runtime)
 
 
-def _decisions(outputs: dict[str, list[int]], spec: PreprocessSpec, quant: dict) -> dict[str, object]:
+def _decisions(outputs: dict[str, list[int]], spec: ModelSpec, quant: dict) -> dict[str, object]:
     return {f: decision.label(dequantize(np.array(raw), quant["scale"], quant["zero_point"]), spec)
             for f, raw in outputs.items()}
 
 
-def compare(device: dict[str, list[int]], host: dict[str, list[int]], spec: PreprocessSpec, quant: dict) -> dict:
+def compare(device: dict[str, list[int]], host: dict[str, list[int]], spec: ModelSpec, quant: dict) -> dict:
     """Images with the same bytes, the largest difference in int8 steps, decisions that differ."""
     steps = [int(np.max(np.abs(np.array(device[f]) - np.array(host[f])))) for f in host]
     d, h = _decisions(device, spec, quant), _decisions(host, spec, quant)
@@ -86,7 +87,7 @@ def _measure(python: Path, script: Path, args: list[str], where: str, runtime: s
         return {"error": e.message.rsplit(": ", 1)[-1]}, host
 
 
-def _row(model: Path, runtime: str, kernels: str, dev: dict, host: dict, spec: PreprocessSpec, quant: dict | None) -> dict:
+def _row(model: Path, runtime: str, kernels: str, dev: dict, host: dict, spec: ModelSpec, quant: dict | None) -> dict:
     row = {"model": model.name, "runtime": runtime, "runtime_version": host["runtime_version"], "kernels": kernels}
     if "error" in dev:
         return {**row, "error": dev["error"]}
@@ -99,7 +100,7 @@ def _row(model: Path, runtime: str, kernels: str, dev: dict, host: dict, spec: P
     return row
 
 
-def _families(model: Path, runtime: str, on_device: dict, spec: PreprocessSpec, quant: dict) -> list[dict]:
+def _families(model: Path, runtime: str, on_device: dict, spec: ModelSpec, quant: dict) -> list[dict]:
     """Each family against the reference kernels, on the emulated board."""
     rows = []
     for kernels, outputs in on_device.items():
@@ -127,7 +128,7 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
         script, _ = runner.stage(Path(tmp) / "runner")
         for model in model_files(target):
             spec_path = spec_for(model, Path(tmp))
-            spec = PreprocessSpec.load(spec_path)
+            spec = ModelSpec.load(spec_path)
             data = options.data or synthetic_images(Path(tmp) / "images", options.images, max(spec.width, 64))
             quant = io_quant(model)[1]
             for rt in runtimes:

@@ -17,8 +17,9 @@ from itertools import product
 from pathlib import Path
 
 from edgecxr.bench import runner
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import DeviceError, ModelError
+from edgecxr.runs import Run
 from edgecxr.runtimes import RUNTIMES, check_kernels
 from edgecxr.tflite_facts import TFLM_INSTALL, check_tflite
 
@@ -55,8 +56,6 @@ def model_files(target: str | Path) -> list[Path]:
         files = sorted(target.glob("*.tflite"))
         if not files:
             raise ModelError(f"{target} holds no .tflite model", "run `edgecxr quantize` on it first")
-        from edgecxr.runs import Run
-
         for f in files:  # a run's models are checked against its manifest before use
             Run(target).verified(f.name, "re-run `edgecxr quantize RUN --force`")
         return files
@@ -80,15 +79,25 @@ def choose_runtimes(requested: list[str] | None) -> list[str]:
     return chosen
 
 
+def spec_beside(model: Path) -> Path | None:
+    """The spec.json next to ``model`` (a run's, or an export's), checked as every stage reads a
+    run's spec (``Run.spec()``: manifest and values) before a runner is handed it; None if absent."""
+    if not (model.parent / SPEC_FILE).is_file():
+        return None
+    Run(model.parent).spec()  # reading it is the check
+    return model.parent / SPEC_FILE
+
+
 def spec_for(model: Path, folder: Path) -> Path:
-    """The run's spec.json next to the model, else one made from the model's input shape."""
-    if (model.parent / SPEC_FILE).is_file():
-        return model.parent / SPEC_FILE
+    """The spec.json next to the model (``spec_beside``), else one made from the model's input shape."""
+    beside = spec_beside(model)
+    if beside is not None:
+        return beside
     from edgecxr.runtimes import TFLiteModel
 
     _, h, w, c = TFLiteModel(model).input["shape"]
     path = folder / f"{model.stem}.spec.json"
-    PreprocessSpec(width=int(w), height=int(h), channels=int(c)).save(path)
+    ModelSpec(width=int(w), height=int(h), channels=int(c)).save(path)
     return path
 
 

@@ -44,9 +44,7 @@ def image_paths(run, data: Path | None, n: int) -> list[Path]:
             raise DataError(f"--data {data} is not a folder", "pass a folder of X-ray images")
         found = image_files(Path(data))
     else:
-        from edgecxr.data.split import SPLIT_FILE, read_split
-
-        dataset, assignment = read_split(run.require(SPLIT_FILE, "pass --data DIR with X-ray images"))
+        dataset, assignment = run.split()
         found = sorted((s.path for s in dataset.samples if assignment[s.path] == "val" and s.path.is_file()), key=str)
     if not found:
         raise DataError(f"no images found in {data or 'the run validation split'}", "pass --data DIR with X-ray images")

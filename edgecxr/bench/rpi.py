@@ -14,9 +14,9 @@ from pathlib import Path
 
 from edgecxr import remote
 from edgecxr.bench import runner
-from edgecxr.bench.host import model_files
+from edgecxr.bench.host import model_files, spec_beside
 from edgecxr.device.exits import EXIT_NO_RUNTIME
-from edgecxr.device.preprocess import SPEC_FILE
+from edgecxr.device.spec import SPEC_FILE
 from edgecxr.errors import DeviceError, ModelError
 
 COMMAND_NOT_FOUND = (126, 127)  # the remote shell could not run the interpreter
@@ -52,8 +52,7 @@ def bench_rpi(target: str | Path, ssh: remote.SSHTarget, options: RpiOptions | N
         check_kernels(options.kernels)
     models = model_files(target)
     rows, machine = [], {}
-    spec = models[0].parent / SPEC_FILE
-    specs = [spec] if spec.is_file() else []
+    specs = [spec] if (spec := spec_beside(models[0])) else []
     with tempfile.TemporaryDirectory(prefix="edgecxr-rpi-") as local, \
             remote.remote_tempdir(ssh, "edgecxr-bench") as folder:
         remote.copy_to(ssh, [*runner.stage(Path(local)), *models, *specs], folder)

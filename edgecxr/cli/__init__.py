@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from edgecxr import __version__, tfenv  # tfenv before any stage: it sets TensorFlow's log level
 from edgecxr.device.preprocess import ImageError
+from edgecxr.device.spec import SpecError
 from edgecxr.errors import EdgecxrError, debug_enabled
 
 # errno -> what to do about it (a write that the disk, the mount or the permissions refused)
@@ -58,7 +59,7 @@ class _KnownErrorsGroup(TyperGroup):
                 return super().invoke(ctx)
         except NoArgsIsHelpError:
             raise
-        except (EdgecxrError, ImageError, UsageError, OSError) as e:
+        except (EdgecxrError, ImageError, SpecError, UsageError, OSError) as e:
             if debug_enabled():
                 raise
             if isinstance(e, UsageError):

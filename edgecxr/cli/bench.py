@@ -94,13 +94,13 @@ def bench(
 def _run_choice(target: str):
     """A run directory's int8 model (edgecxr.artifacts.choose_int8: the one export ships), or
     None when ``target`` is a .tflite file or a folder without int8 models."""
-    from edgecxr.artifacts import INT8, choose_int8
+    from edgecxr.artifacts import INT8
     from edgecxr.runs import Run
 
     path = Path(target)
     if not path.is_dir() or not any((path / a.file).is_file() for a in INT8):
         return None
-    return choose_int8(Run(path))
+    return Run(path).int8()
 
 
 def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) -> dict | None:

@@ -25,9 +25,9 @@ SshConfigOpt = Annotated[Path | None, typer.Option("--ssh-config", help="SSH con
 def emit(result: dict, as_json: bool, human: Callable[[dict], None]) -> None:
     """Print ``result`` as one JSON object (``--json``) or through ``human``."""
     if as_json:
-        from edgecxr.runs import _json_default
+        from edgecxr.files import json_default
 
-        sys.stdout.write(json.dumps(result, default=_json_default) + "\n")
+        sys.stdout.write(json.dumps(result, default=json_default) + "\n")
     else:
         human(result)
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.device.preprocess import ImageError, PreprocessSpec, preprocess_file
+from edgecxr.device.preprocess import ImageError, preprocess_file
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DataError
+from edgecxr.files import atomic_path, write_json
 from edgecxr.resources import cache_dir as user_cache
-from edgecxr.runs import atomic_path, write_json
 
 
 def cache_dir() -> Path:
@@ -36,7 +37,7 @@ class Pixels:
     from_cache: bool = False
 
 
-def _key(paths: list[Path], spec: PreprocessSpec) -> str:
+def _key(paths: list[Path], spec: ModelSpec) -> str:
     h = hashlib.sha256(spec.cache_key().encode())
     for p in paths:
         st = p.stat() if p.exists() else None
@@ -44,7 +45,7 @@ def _key(paths: list[Path], spec: PreprocessSpec) -> str:
     return h.hexdigest()[:24]
 
 
-def load_pixels(paths: list[Path], spec: PreprocessSpec, strict: bool = False, use_cache: bool = True,
+def load_pixels(paths: list[Path], spec: ModelSpec, strict: bool = False, use_cache: bool = True,
                 progress: bool = True) -> Pixels:
     """Preprocess ``paths`` per ``spec``; skip (or with ``strict`` refuse) unreadable images."""
     paths = [Path(p) for p in paths]

@@ -25,7 +25,7 @@ from typing import BinaryIO
 from edgecxr.data.dataset import IGNORED_DIRS, SPLIT_NAMES, scan_folder
 from edgecxr.device.preprocess import IMAGE_SUFFIXES
 from edgecxr.errors import DataError
-from edgecxr.runs import check_replaceable, staged_folder
+from edgecxr.files import check_replaceable, staged_folder
 
 KEPT_SUFFIXES = IMAGE_SUFFIXES | {".csv"}  # label files travel with the images
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from edgecxr import __version__
 from edgecxr.errors import ConfigError, DataError
+from edgecxr.files import sha256_file
 from edgecxr.resources import resource
-from edgecxr.runs import sha256_file
 
 REGISTRY_FILE = "datasets.toml"
 LABEL_FORMATS = {

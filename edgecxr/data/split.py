@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edgecxr.data.dataset import Dataset, Sample
 from edgecxr.errors import DataError
-from edgecxr.runs import read_json_object, write_json
+from edgecxr.files import read_json_object, write_json
 
 SPLIT_FILE = "split.json"
 

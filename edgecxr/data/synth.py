@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from edgecxr.errors import DataError
-from edgecxr.runs import staged_folder
+from edgecxr.files import staged_folder
 
 # class name -> number of opacities (0 = normal), in the order of the demo's classes
 SYNTH_CLASSES = {"NORMAL": 0, "PNEUMONIA": 3}

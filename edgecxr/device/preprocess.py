@@ -1,7 +1,7 @@
-"""The preprocessing spec and the one implementation of it.
+"""Image file -> model input, the one implementation of the model spec's preprocessing.
 
-Training, evaluation, the Raspberry Pi runner and the C headers all read the same
-``spec.json``; this module turns an image file into the model's input exactly one way.
+Training, evaluation, the Raspberry Pi runner and the C headers (which mirror it) all feed a
+model through this module, following the run's ``spec.json`` (spec.py).
 
 Part of edgecxr.device, which ships whole (as edgecxr_device) next to the Raspberry Pi runner (firmware_bundle/rpi):
 it imports only the standard library, numpy and Pillow -- never anything else from edgecxr.
@@ -13,84 +13,25 @@ int8 q = round(x/scale) + zero_point (int8 model; with scale 1/255, zp -128 this
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+# relative imports only: this package also ships as edgecxr_device
+from .spec import RESIZE_MODES
+
+if TYPE_CHECKING:
+    from .spec import ModelSpec
+
 # the file suffixes read as images: by the dataset scanner, the importer and the runner's folders
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 MAX_PIXELS = 64_000_000  # a chest X-ray is ~3000x3000 = 9 MP; beyond this is a mistake or a bomb
-RESIZE_MODES = {
-    "squash": "resize to the target size, ignoring aspect ratio (the Edge Impulse default)",
-    "crop": "fit the shortest side, then center-crop",
-    "pad": "fit the longest side, then pad with black",
-}
-NORMALIZATIONS = {
-    "none": "pixels as they are",
-    "equalize": "histogram equalization per image (evens out exposure between scanners)",
-}
-SPEC_FILE = "spec.json"
 
 
 class ImageError(ValueError):
     """An image that cannot be used; the message names the file and what to do."""
-
-
-@dataclass
-class PreprocessSpec:
-    """Everything a device must know to feed the model exactly as training did."""
-
-    width: int = 96
-    height: int = 96
-    channels: int = 1
-    resize_mode: str = "squash"
-    normalize: str = "none"
-    labels: list[str] = field(default_factory=list)
-    task: str = "binary"  # binary | multiclass | multilabel
-    output: str = "softmax"  # softmax (one prob per class) | sigmoid (binary: P(labels[1]); multilabel: per label)
-    threshold: float | None = None  # binary: P(positive) >= threshold -> positive; chosen on validation
-    # per .tflite file name: {"input": {"scale": s, "zero_point": z}, "output": {...}};
-    # written by `edgecxr quantize`, read by evaluation, the runner and the C headers
-    quant: dict[str, dict] = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.resize_mode not in RESIZE_MODES:
-            raise ImageError(f"unknown resize mode {self.resize_mode!r}; choose one of {', '.join(RESIZE_MODES)}")
-        if self.normalize not in NORMALIZATIONS:
-            raise ImageError(f"unknown normalization {self.normalize!r}; choose one of {', '.join(NORMALIZATIONS)}")
-        if self.channels not in (1, 3):
-            raise ImageError(f"channels must be 1 or 3, not {self.channels}")
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (self.height, self.width, self.channels)
-
-    @property
-    def positive_label(self) -> str | None:
-        return self.labels[1] if self.task == "binary" and len(self.labels) == 2 else None
-
-    def cache_key(self) -> str:
-        """What changes the pixels (not labels or quantization): keys the decoded-image cache."""
-        return f"{self.width}x{self.height}x{self.channels}-{self.resize_mode}-{self.normalize}"
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PreprocessSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> PreprocessSpec:
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -153,7 +94,7 @@ def resize(img: Image.Image, width: int, height: int, mode: str) -> Image.Image:
     raise ImageError(f"unknown resize mode {mode!r}; choose one of {', '.join(RESIZE_MODES)}")
 
 
-def preprocess_image(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
+def preprocess_image(img: Image.Image, spec: ModelSpec) -> np.ndarray:
     """A grayscale PIL image -> uint8 array of shape spec.input_shape."""
     img = resize(img, spec.width, spec.height, spec.resize_mode)
     if spec.normalize == "equalize":
@@ -164,7 +105,7 @@ def preprocess_image(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def preprocess_file(path: str | Path, spec: PreprocessSpec) -> np.ndarray:
+def preprocess_file(path: str | Path, spec: ModelSpec) -> np.ndarray:
     return preprocess_image(open_gray(path), spec)
 
 

@@ -2,7 +2,7 @@
 
 Rates (accuracy, sensitivity, specificity, precision, recall, agreement) carry Wilson score
 intervals; ROC-AUC and PR-AUC carry seeded percentile-bootstrap intervals. Every figure is
-``{"value", "ci95": [lo, hi], "n"}`` -- the format of ``edgecxr.train_metrics``, whose
+``{"value", "ci95": [lo, hi], "n"}`` -- the format of ``edgecxr.stats``, whose
 Wilson, ROC-AUC and threshold rules are reused so training and evaluation never disagree.
 
 Confusion matrices: rows are the true class, columns the predicted class.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgecxr.device.decision import decide, positive_score
-from edgecxr.train_metrics import BOOTSTRAP, bootstrap_ci, choose_threshold, roc_auc, roc_auc_ci, wilson
+from edgecxr.stats import BOOTSTRAP, bootstrap_ci, choose_threshold, roc_auc, roc_auc_ci, wilson
 
 __all__ = [
     "average_precision",

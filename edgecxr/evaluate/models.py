@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact, present
+from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact
 from edgecxr.device.preprocess import to_float
 from edgecxr.errors import ModelError
-from edgecxr.quantize import load_keras_model
 from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, TFLiteModel
 
-__all__ = ["REFERENCE", "Predictor", "load_predictor", "present"]
+__all__ = ["REFERENCE", "Predictor", "load_predictor"]
 
 
 @dataclass
@@ -28,6 +27,7 @@ class Predictor:
     runtime: str  # "tensorflow" for Keras, else the interpreter that ran the .tflite
     kernels: str | None  # the kernel family of a .tflite (edgecxr.runtimes.KERNELS); None for Keras
     predict: Callable[[np.ndarray], np.ndarray]  # uint8 pixels (N, H, W, C) -> probabilities (N, K)
+    quant: dict | None = None  # int8: {"input", "output"} scale and zero point, read from the model file
 
 
 def load_predictor(run: Run, model: Artifact, runtime: str | None = None, threads: int | None = None,
@@ -36,7 +36,7 @@ def load_predictor(run: Run, model: Artifact, runtime: str | None = None, thread
     again = "re-run `edgecxr quantize RUN --force`" if model.file != KERAS_MODEL else "re-run `edgecxr train`"
     path = run.verified(model.file, again)
     if model.file == KERAS_MODEL:
-        keras_model = load_keras_model(run)
+        keras_model = run.keras_model()
         return Predictor(model, "tensorflow", None,
                          lambda px: keras_model.predict(to_float(px), batch_size=64, verbose=0).astype(np.float32))
     # kernel families matter for int8 (rounding); a float .tflite runs on the runtime's default kernels
@@ -44,4 +44,5 @@ def load_predictor(run: Run, model: Artifact, runtime: str | None = None, thread
     if model.int8 and not (tfl.is_int8 and tfl.output_quant is not None):
         raise ModelError(f"{path} is not an int8 model (its input is {np.dtype(tfl.input['dtype']).name}), so it "
                          f"cannot be reported as {model.title}", again)
-    return Predictor(model, tfl.runtime, tfl.kernels, tfl.predict)
+    quant = {"input": tfl.input_quant, "output": tfl.output_quant} if tfl.input_quant is not None else None
+    return Predictor(model, tfl.runtime, tfl.kernels, tfl.predict, quant)

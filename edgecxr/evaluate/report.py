@@ -18,7 +18,7 @@ import numpy as np
 
 from edgecxr.device.decision import positive_score
 from edgecxr.evaluate.metrics import roc_curve
-from edgecxr.runs import _json_default
+from edgecxr.files import json_default
 
 PNGS = {"confusion.png": "Confusion matrices (counts and row-normalized %)", "roc.png": "ROC curves"}
 
@@ -248,7 +248,7 @@ def write_report(out_dir: Path, report: dict, y: np.ndarray, probs: dict[str, np
                  files: list[Path]) -> list[str]:
     """Write every report file into ``out_dir``; returns their names."""
     out_dir = Path(out_dir)
-    (out_dir / "eval.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    (out_dir / "eval.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
     (out_dir / "report.md").write_text(markdown(report))
     (out_dir / "predictions.csv").write_text(predictions_csv(report, y, probs, files))
     pngs = {}

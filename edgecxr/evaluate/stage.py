@@ -22,21 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.artifacts import choose_int8
 from edgecxr.config import check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
-from edgecxr.data.split import SPLIT_FILE, read_split
+from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device.decision import decide, positive_score
-from edgecxr.device.preprocess import PreprocessSpec
+from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
-from edgecxr.evaluate.models import REFERENCE, load_predictor, present
+from edgecxr.evaluate.models import REFERENCE, load_predictor
+from edgecxr.files import sha256_file, staged_folder
 from edgecxr.progress import log
-from edgecxr.quantize import load_spec
-from edgecxr.runs import Run, sha256_file, staged_folder
+from edgecxr.runs import Run
 from edgecxr.runtimes import DEFAULT_KERNELS, KERNELS
 
 EVAL_DIR = "eval"
@@ -88,10 +87,10 @@ def _was_trained_on(path: Path, index) -> bool:
     return any(sha256_file(c) == sha256_file(path) for c in candidates)
 
 
-def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split: str | None,
+def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str | None,
                   exclude_train: bool, class_map: dict[str, str | None] | None = None) -> _Images:
     """Which images are evaluated, with the checks that keep the figures honest."""
-    run_ds, assignment = read_split(run.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+    run_ds, assignment = run.split()
     if data is None:
         split = split or "val"
         samples = [s for s in run_ds.samples if assignment[s.path] == split]
@@ -139,13 +138,13 @@ def select_images(run: Run, spec: PreprocessSpec, data: str | Path | None, split
     return images
 
 
-def _relabel(samples: list[Sample], classes: list[str], spec: PreprocessSpec) -> list[Sample]:
+def _relabel(samples: list[Sample], classes: list[str], spec: ModelSpec) -> list[Sample]:
     """Class indices of the data -> indices in the model's label order (matched by name)."""
     index = [spec.labels.index(c) for c in classes]
     return [Sample(s.path, tuple(index[k] for k in s.labels), s.patient, s.split) for s in samples]
 
 
-def _targets(samples: list[Sample], spec: PreprocessSpec) -> np.ndarray:
+def _targets(samples: list[Sample], spec: ModelSpec) -> np.ndarray:
     if spec.task == "multilabel":
         y = np.zeros((len(samples), len(spec.labels)), np.int64)
         for i, s in enumerate(samples):
@@ -154,7 +153,7 @@ def _targets(samples: list[Sample], spec: PreprocessSpec) -> np.ndarray:
     return np.array([s.labels[0] for s in samples], np.int64)
 
 
-def choose_decision_threshold(run: Run, spec: PreprocessSpec, reference, target_sensitivity: float | None) -> dict:
+def choose_decision_threshold(run: Run, spec: ModelSpec, reference, target_sensitivity: float | None) -> dict:
     """The binary threshold and where it came from -- always the run's validation split."""
     if spec.task != "binary":
         return {"value": None, "source": "argmax" if spec.task == "multiclass" else "0.5 per label"}
@@ -192,8 +191,8 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
     check_number("seed", seed, "--seed")
     check_number("threads", threads, "--threads")
     run = run if isinstance(run, Run) else Run.open(run)
-    spec = load_spec(run)
-    models = present(run)
+    spec = run.spec()
+    models = run.models()
     if class_map is not None and data is None:
         raise ConfigError("--class-map applies to --data only", "pass --data FOLDER with the class map")
     images = select_images(run, spec, data, split, exclude_train, class_map)
@@ -227,7 +226,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
         preds[p.model.key] = decide(probs[p.model.key], spec.task, threshold["value"])
         per_model[p.model.key] = {"title": p.model.title, "file": p.model.file, "runtime": p.runtime,
                                   "kernels": p.kernels, "int8": p.model.int8,
-                                  "quant": spec.quant.get(p.model.file),
+                                  "quant": p.quant,
                                   "metrics": classification_metrics(y, probs[p.model.key], spec.labels, spec.task,
                                                                     threshold["value"], seed)}
     for p in predictors:
@@ -247,7 +246,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
                     "dropped_by_class_map": images.dropped_classes,
                     "notes": images.notes},
         "threshold": threshold, "models": per_model, "comparisons": comparisons,
-        "int8_model": choose_int8(run).to_dict() if any(m.int8 for m in models) else None,
+        "int8_model": run.int8().to_dict() if any(m.int8 for m in models) else None,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
     with staged_folder(out_dir, True, "eval", check=False) as tmp:  # all of the report or none of it

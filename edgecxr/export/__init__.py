@@ -12,7 +12,8 @@ from pathlib import Path
 from edgecxr.export.folder import check_free
 from edgecxr.export.formats import FORMATS, check_options, get_format
 from edgecxr.export.source import load_source
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, atomic_path, mark, sha256_file, staged_folder
+from edgecxr.files import atomic_path, mark, sha256_file, staged_folder
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
 
 __all__ = ["FORMATS", "export"]
 

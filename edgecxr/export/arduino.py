@@ -21,7 +21,7 @@ from edgecxr import __version__
 from edgecxr.export.c_header import c_comment, test_image_header, write_c_sources
 from edgecxr.export.folder import template
 from edgecxr.export.source import ExportSource, choose_test_image, reference
-from edgecxr.runs import write_text
+from edgecxr.files import write_text
 
 # the shared main loop (firmware_bundle/firmware/app/) -> the library's src/ (Arduino compiles .cpp, not .cc)
 APP_FILES = {"edgecxr_app.h": "edgecxr_app.h", "edgecxr_app.cc": "edgecxr_app.cpp", "edgecxr_board.h": "edgecxr_board.h"}

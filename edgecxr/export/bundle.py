@@ -17,7 +17,8 @@ from edgecxr import __version__
 from edgecxr.errors import RunError
 from edgecxr.export.formats import FORMATS, Format
 from edgecxr.export.source import ExportSource
-from edgecxr.runs import MANIFEST, read_json, read_json_object, sha256_file, versions, write_json
+from edgecxr.files import MANIFEST, read_json, read_json_object, sha256_file, write_json
+from edgecxr.runs import versions
 
 EVAL_DIR = "eval"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from edgecxr import __version__
 from edgecxr.export.folder import template
 from edgecxr.export.source import ExportSource, Reference
-from edgecxr.runs import sha256_file, write_text
+from edgecxr.files import sha256_file, write_text
 
 BYTES_PER_LINE = 12
 ALIGNMENT = 16

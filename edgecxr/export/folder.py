@@ -1,5 +1,5 @@
 """Where an export may go, and its templates. The folder itself is written all at once
-(``edgecxr.runs.staged_folder``): an interrupted export never leaves half a folder, and an
+(``edgecxr.files.staged_folder``): an interrupted export never leaves half a folder, and an
 existing one is replaced only with ``force`` and only when it is an earlier export.
 """
 
@@ -9,8 +9,8 @@ import tarfile
 from pathlib import Path
 
 from edgecxr.errors import RunError
+from edgecxr.files import MARKER, check_replaceable
 from edgecxr.resources import resource
-from edgecxr.runs import MARKER, check_replaceable
 
 
 def check_free(target: Path, force: bool) -> None:

@@ -32,7 +32,7 @@ class Format:
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite", "model.tflite, labels.txt, spec.json", "tflite", frozenset({"model"}),
-           "the int8 .tflite with its labels and preprocessing spec alongside",
+           "the int8 .tflite with its labels and model spec alongside",
            "edgecxr.export.tflite:export_tflite"),
     Format("c-header", "<name>_model.h/.c, model_settings.h, edgecxr_ops.h", "c-header", frozenset({"model", "name"}),
            "C99/C++ source: the model as an aligned byte array, a generated model_settings.h "

@@ -19,8 +19,8 @@ from edgecxr.export.folder import template
 from edgecxr.export.selftest import choose_images, expected
 from edgecxr.export.source import ExportSource
 from edgecxr.export.tflite import write_model_files
+from edgecxr.files import write_json, write_text
 from edgecxr.resources import ship_device_package
-from edgecxr.runs import write_json, write_text
 
 # template file -> (name in the folder, executable)
 COPIED = {

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device import decision
 from edgecxr.device.preprocess import dequantize, preprocess_file
 from edgecxr.export.source import ExportSource, choose_test_image
@@ -32,12 +33,9 @@ def saturated(raw: np.ndarray) -> bool:
 
 
 def _candidates(source: ExportSource) -> list[Path]:
-    from edgecxr.data.split import SPLIT_FILE, read_split
-
-    split_path = source.run.file(SPLIT_FILE)
-    if not split_path.exists():
+    if not source.run.has(SPLIT_FILE):
         return []
-    dataset, assignment = read_split(split_path)
+    dataset, assignment = source.run.split()
     ordered = sorted(dataset.samples, key=lambda s: (SPLIT_ORDER.index(assignment[s.path])
                                                      if assignment[s.path] in SPLIT_ORDER else 9, str(s.path)))
     return [s.path for s in ordered if s.path.is_file()][:CANDIDATES]

@@ -2,7 +2,8 @@
 
 Every format reads the same ``ExportSource`` so that the .tflite, the C header, the Arduino
 sketch and the Raspberry Pi folder can never disagree about which model, which quantization
-parameters or which labels they carry.
+parameters or which labels they carry. The quantization parameters are the model file's own
+(its flatbuffer's input/output scale and zero point); the spec is the run's, unchanged.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.artifacts import choose_int8
+from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device import decision
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, dequantize, preprocess_file
+from edgecxr.device.preprocess import dequantize, preprocess_file
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.runs import Run
 
@@ -51,8 +53,8 @@ class ExportSource:
     model_key: str  # "qat" | "ptq"
     reason: str  # why this int8 model (edgecxr.artifacts.choose_int8)
     model_path: Path
-    spec: PreprocessSpec
-    input_quant: dict  # {"scale": float, "zero_point": int}
+    spec: ModelSpec
+    input_quant: dict  # {"scale": float, "zero_point": int}, from the model file
     output_quant: dict
     name: str  # a valid C identifier
     requested_name: str  # what the user asked for (differs from name when it had to be sanitized)
@@ -61,33 +63,21 @@ class ExportSource:
     def model_bytes(self) -> bytes:
         return self.model_path.read_bytes()
 
-    def spec_for(self, filename: str) -> dict:
-        """The spec as written next to an exported model file called ``filename``."""
-        d = self.spec.to_dict()
-        d["quant"] = {filename: {"input": self.input_quant, "output": self.output_quant}}
-        return d
-
 
 def load_source(run: Run, model: str | None = None, name: str | None = None) -> ExportSource:
-    from edgecxr.quantize import load_spec
     from edgecxr.runtimes import TFLiteModel
 
-    choice = choose_int8(run, model)
+    choice = run.int8(model)
     key, path = choice.kind, choice.path
     run.verified(path.name, "re-run `edgecxr quantize RUN --force`")
     spec_path = run.file(SPEC_FILE)
-    spec = load_spec(run)
+    spec = run.spec()
     if not spec.labels:
         raise RunError(f"{spec_path} has no labels", "re-run `edgecxr train` to write a complete spec")
     tfl = TFLiteModel(path)
     if not tfl.is_int8 or tfl.output_quant is None:
         raise ModelError(f"{path} does not have int8 input and output",
                          "re-run `edgecxr quantize` (it writes full-int8 models)")
-    saved = spec.quant.get(path.name)
-    if saved and (saved["input"]["zero_point"] != tfl.input_quant["zero_point"]
-                  or not np.isclose(saved["input"]["scale"], tfl.input_quant["scale"])):
-        raise ModelError(f"{spec_path} quant for {path.name} disagrees with the model itself",
-                         "re-run `edgecxr quantize` so spec and model are written together")
     in_shape = tuple(int(d) for d in tfl.input["shape"][1:])
     if in_shape != spec.input_shape:
         raise ModelError(f"{path} takes input {in_shape} but {spec_path} says {spec.input_shape}",
@@ -99,15 +89,12 @@ def load_source(run: Run, model: str | None = None, name: str | None = None) -> 
 
 def choose_test_image(source: ExportSource, explicit: Path | None = None) -> Path:
     """The image the device self-test classifies: ``explicit``, else the run's first val image."""
-    from edgecxr.data.split import SPLIT_FILE, read_split
-
     if explicit is not None:
         if not Path(explicit).is_file():
             raise ConfigError(f"test image {explicit} not found", "pass an existing image file to --test-image")
         return Path(explicit)
-    split_path = source.run.file(SPLIT_FILE)
-    if split_path.exists():
-        dataset, assignment = read_split(split_path)
+    if source.run.has(SPLIT_FILE):
+        dataset, assignment = source.run.split()
         for wanted in ("val", "train", "test"):
             for sample in sorted(dataset.samples, key=lambda s: str(s.path)):
                 if assignment[sample.path] == wanted and sample.path.is_file():

@@ -1,4 +1,4 @@
-"""``--format tflite``: the chosen int8 model with its labels and preprocessing spec alongside.
+"""``--format tflite``: the chosen int8 model with its labels and model spec alongside.
 
 The spec and labels are NOT embedded as TFLite metadata: the only writer available here
 (TensorFlow's schema_py_generated object API) re-packs the whole flatbuffer and ignores the
@@ -10,22 +10,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgecxr.device.spec import SPEC_FILE
 from edgecxr.export.source import ExportSource
-from edgecxr.runs import sha256_file, write_bytes, write_json, write_text
+from edgecxr.files import sha256_file, write_bytes, write_json, write_text
 
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
-SPEC_FILE = "spec.json"
 METADATA_NOTE = ("labels and spec written alongside, not embedded: re-packing the flatbuffer in Python "
                  "drops the 16-byte alignment of weight buffers and changes the converter's bytes")
 
 
 def write_model_files(source: ExportSource, out: Path) -> list[Path]:
-    """model.tflite + labels.txt + spec.json (quant keyed by model.tflite) into ``out``."""
+    """model.tflite + labels.txt + spec.json into ``out``: the spec is the run's as train wrote
+    it (the model file carries its own quantization)."""
     return [
         write_bytes(out / MODEL_FILE, source.model_bytes),
         write_text(out / LABELS_FILE, "".join(f"{label}\n" for label in source.spec.labels)),
-        write_json(out / SPEC_FILE, source.spec_for(MODEL_FILE)),
+        write_json(out / SPEC_FILE, source.spec.to_dict()),
     ]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from edgecxr.export.c_header import test_image_header, write_c_sources
 from edgecxr.export.folder import templates_root
 from edgecxr.export.source import ExportSource, choose_test_image, reference
-from edgecxr.runs import write_text
+from edgecxr.files import write_text
 
 TEMPLATE = "firmware"
 GENERATED = "generated"

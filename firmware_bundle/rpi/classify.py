@@ -45,9 +45,9 @@ INSTALL_HINT = "pip install ai-edge-litert   (or: pip install tflite-runtime)"
 
 try:
     import numpy as np
-
     from edgecxr_device.decision import label
-    from edgecxr_device.preprocess import PreprocessSpec, dequantize, image_files, preprocess_file, to_float, to_int8
+    from edgecxr_device.preprocess import dequantize, image_files, preprocess_file, to_float, to_int8
+    from edgecxr_device.spec import ModelSpec
 except ImportError as e:  # numpy or Pillow is missing
     print(f"error: {e}", file=sys.stderr)
     print("hint: pip install numpy pillow", file=sys.stderr)
@@ -309,7 +309,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        spec = PreprocessSpec.load(args.spec) if args.spec else None
+        spec = ModelSpec.load(args.spec) if args.spec else None
         runtime, model = open_model(args.model, args.runtime, args.threads, args.kernels)
         if args.bench:
             inputs, files = bench_inputs(model, spec, args.data, limit=max(args.bench, 1))

@@ -1,7 +1,7 @@
 """The Keras callbacks of a training run: resumable checkpoints and the progress bar.
 
-Kept apart from ``edgecxr.train`` because these classes subclass Keras' Callback when they are
-defined, which loads TensorFlow; ``edgecxr.train`` imports this module only when it trains.
+Kept apart from ``edgecxr.train.stage`` because these classes subclass Keras' Callback when they are
+defined, which loads TensorFlow; the stage imports this module only when it trains.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.config import TrainConfig
-from edgecxr.runs import write_json
-from edgecxr.train import BEST_WEIGHTS, STATE_FILE
+from edgecxr.files import write_json
+from edgecxr.train.stage import BEST_WEIGHTS, STATE_FILE
 
 # Keras callbacks whose counters must survive an interruption: config -> callback, the
 # attributes that ``Checkpoint`` saves every epoch and puts back on resume, and whether the

@@ -1,8 +1,7 @@
-"""Validation metrics that training reports: accuracy, sensitivity, specificity (Wilson 95 %
-intervals), ROC-AUC (seeded bootstrap 95 % interval), and the decision threshold.
-
-Small on purpose: the evaluation stage owns the full report; training needs just enough to
-choose a threshold on validation and say honestly how good the float model looks there.
+"""The statistics training and evaluation share: accuracy, sensitivity, specificity (Wilson 95 %
+intervals), ROC-AUC (seeded bootstrap 95 % interval), and the rule that picks the decision
+threshold on validation. One module, so the figures training reports and the ones evaluation
+reports can never disagree; edgecxr.evaluate.metrics builds the full report on top.
 """
 
 from __future__ import annotations

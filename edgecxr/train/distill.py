@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecxr.artifacts import KERAS_MODEL
 from edgecxr.config import TrainConfig
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec, to_float
+from edgecxr.device.preprocess import to_float
+from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import ConfigError
 from edgecxr.runs import Run
 
@@ -35,14 +37,13 @@ MUST_MATCH = {
 }
 
 
-def _teacher_spec(teacher: str | Path) -> tuple[Run, PreprocessSpec]:
+def _teacher_spec(teacher: str | Path) -> tuple[Run, ModelSpec]:
     path = Path(teacher)
-    if not (path / SPEC_FILE).is_file() or not (path / "model.keras").is_file():
-        raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and model.keras)",
+    if not (path / SPEC_FILE).is_file() or not (path / KERAS_MODEL).is_file():
+        raise ConfigError(f"teacher {path} is not a trained run (no {SPEC_FILE} and {KERAS_MODEL})",
                           "pass --teacher runs/NAME of a finished `edgecxr train`")
-    from edgecxr.quantize import load_spec
-
-    return Run(path), load_spec(Run(path))
+    run = Run(path)
+    return run, run.spec()
 
 
 def teacher_runs(teacher: str | Path) -> list[str]:
@@ -52,7 +53,7 @@ def teacher_runs(teacher: str | Path) -> list[str]:
     return [t.strip() for t in str(teacher).split(",") if t.strip()]
 
 
-def check_teacher(teacher: str | Path, labels: list[str], task: str, config: TrainConfig) -> PreprocessSpec:
+def check_teacher(teacher: str | Path, labels: list[str], task: str, config: TrainConfig) -> ModelSpec:
     """The (first) teacher's spec, or a one-line ConfigError naming the first field that differs."""
     specs = [_check_one(t, labels, task, config) for t in teacher_runs(teacher)]
     if not specs:
@@ -60,7 +61,7 @@ def check_teacher(teacher: str | Path, labels: list[str], task: str, config: Tra
     return specs[0]
 
 
-def _check_one(teacher: str, labels: list[str], task: str, config: TrainConfig) -> PreprocessSpec:
+def _check_one(teacher: str, labels: list[str], task: str, config: TrainConfig) -> ModelSpec:
     _, spec = _teacher_spec(teacher)
     student = {"labels": list(labels), "task": task, "normalize": config.normalize,
                "resize_mode": config.resize_mode}
@@ -79,7 +80,7 @@ def _check_one(teacher: str, labels: list[str], task: str, config: TrainConfig) 
 @dataclass
 class Teacher:
     model: object
-    spec: PreprocessSpec
+    spec: ModelSpec
 
     def probabilities(self, paths: list[Path]) -> np.ndarray:
         from edgecxr.data.cache import load_pixels
@@ -110,7 +111,7 @@ class Ensemble:
     members: list[Teacher]
 
     @property
-    def spec(self) -> PreprocessSpec:
+    def spec(self) -> ModelSpec:
         return self.members[0].spec
 
     def targets(self, paths: list[Path], units: int, activation: str) -> np.ndarray:
@@ -118,12 +119,10 @@ class Ensemble:
 
 
 def load_teacher(teacher: str | Path) -> Ensemble:
-    from edgecxr.tfenv import keras
-
     members = []
     for name in teacher_runs(teacher):
         run, spec = _teacher_spec(name)
-        members.append(Teacher(keras().models.load_model(run.file("model.keras"), compile=False), spec))
+        members.append(Teacher(run.keras_model(), spec))
     return Ensemble(members)
 
 

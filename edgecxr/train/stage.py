@@ -15,37 +15,29 @@ config.toml and split.json.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from rich.markup import escape
 
-from edgecxr import augment as aug
-from edgecxr import backbone, distill, train_metrics
-from edgecxr.config import SCHEDULES, TASKS, TrainConfig, load_train_config, to_toml
-from edgecxr.data.cache import load_pixels
-from edgecxr.data.dataset import Dataset, scan_folder
-from edgecxr.data.split import SPLIT_FILE, read_split, split_by_patient, write_split
+from edgecxr import backbone, stats
+from edgecxr.config import TrainConfig, load_train_config, to_toml
+from edgecxr.data.dataset import Dataset
+from edgecxr.data.split import SPLIT_FILE, write_split
 from edgecxr.device.decision import positive_score
-from edgecxr.device.preprocess import SPEC_FILE, PreprocessSpec
-from edgecxr.errors import ConfigError, DataError, RunError
+from edgecxr.device.spec import ModelSpec
+from edgecxr.errors import ConfigError, RunError
+from edgecxr.files import check_replaceable, read_json_object, write_text
 from edgecxr.models import zoo
 from edgecxr.progress import log
-from edgecxr.runs import (
-    DEFAULT_RUNS_ROOT,
-    Run,
-    check_name,
-    check_replaceable,
-    read_json_object,
-    write_json,
-    write_text,
-)
+from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, check_name
+from edgecxr.train import augment as aug
+from edgecxr.train import distill
+from edgecxr.train.arrays import Arrays, arrays, check_split, class_weights, infer_task, load_split, make_dataset
+from edgecxr.train.optimizer import compile_model
+from edgecxr.train.outputs import write_outputs
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.json"
@@ -81,161 +73,7 @@ class TrainResult:
         return d
 
 
-# ---------------------------------------------------------------------------------------------
-# Data: split, pixels, targets
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class _Arrays:
-    x: np.ndarray  # uint8 (N, H, W, C)
-    y: np.ndarray  # float32 targets shaped like the model's output
-    index: np.ndarray  # int class index (single-label) or multi-hot (multi-label)
-    weights: np.ndarray  # float32 per-sample weight (class balance)
-    paths: list[Path]  # the images, in order (undecodable ones skipped)
 
-
-def infer_task(dataset: Dataset, requested: str | None) -> str:
-    task = "multilabel" if dataset.multilabel else ("binary" if len(dataset.classes) == 2 else "multiclass")
-    if requested is None:
-        return task
-    if requested not in TASKS:
-        raise ConfigError(f"unknown task {requested!r}", f"use one of {', '.join(TASKS)} (or leave it out)")
-    if (requested == "multilabel") != dataset.multilabel or (requested == "binary" and len(dataset.classes) != 2):
-        raise ConfigError(f"task {requested} does not fit {dataset.root} ({len(dataset.classes)} classes, "
-                          f"{'multi' if dataset.multilabel else 'single'}-label)", "leave task unset to infer it")
-    return task
-
-
-def _load_split(data, split: Path | None, config: TrainConfig) -> tuple[Dataset, dict[Path, str]]:
-    if split is not None:
-        return read_split(split)
-    dataset = data if isinstance(data, Dataset) else scan_folder(data)
-    return dataset, split_by_patient(dataset, config.val_fraction, config.seed)
-
-
-def _check_split(dataset: Dataset, assignment: dict[Path, str]) -> None:
-    train = [s for s in dataset.samples if assignment[s.path] == "train"]
-    val = [s for s in dataset.samples if assignment[s.path] == "val"]
-    present = {k for s in train for k in s.labels}
-    if len(present) < 2:
-        raise DataError(f"{dataset.root}: the training split holds only one class "
-                        f"({', '.join(dataset.classes[k] for k in present) or 'none'})",
-                        "a classifier needs images of at least two classes")
-    if not val:
-        raise DataError(f"{dataset.root}: no images left for validation ({len(train)} in training)",
-                        "add images (of several patients) or raise --val-fraction")
-
-
-def _arrays(dataset: Dataset, assignment: dict[Path, str], which: str, spec: PreprocessSpec, units: int,
-            class_weight: np.ndarray | None) -> _Arrays:
-    samples = {s.path: s for s in dataset.samples if assignment[s.path] == which}
-    pixels = load_pixels(list(samples), spec)
-    for _, error in pixels.errors:
-        log(f"[yellow]skipped[/] {escape(error)}")
-    labels = [samples[Path(p)].labels for p in pixels.paths]
-    k = len(dataset.classes)
-    if dataset.multilabel:
-        index = np.zeros((len(labels), k), np.float32)
-        for i, ls in enumerate(labels):
-            index[i, list(ls)] = 1.0
-        y = index
-        weights = (np.array([class_weight[list(ls)].mean() if ls else 1.0 for ls in labels], np.float32)
-                   if class_weight is not None else np.ones(len(labels), np.float32))
-    else:
-        index = np.array([ls[0] for ls in labels], np.int64)
-        y = np.eye(k, dtype=np.float32)[index] if units == k else index[:, None].astype(np.float32)
-        weights = class_weight[index].astype(np.float32) if class_weight is not None else np.ones(len(index), np.float32)
-    return _Arrays(pixels.x, y, index, weights, [Path(p) for p in pixels.paths])
-
-
-def class_weights(dataset: Dataset, assignment: dict[Path, str]) -> np.ndarray:
-    """n / (K * n_k) per class over the training split: each class weighs the same in total."""
-    counts = np.array(list(dataset.class_counts([s for s in dataset.samples if assignment[s.path] == "train"]).values()),
-                      np.float64)
-    return np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
-
-
-def make_dataset(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, batch_size: int,
-                 config: TrainConfig | None = None, shuffle_seed: int | None = None):
-    """uint8 arrays in memory -> batches of float [0, 1] (augmented when ``config`` says so).
-
-    Augmentation runs on whole batches with stateless random ops seeded from a seeded random
-    stream, so it can run in parallel and still repeat exactly for the same seed.
-    """
-    from edgecxr.tfenv import tf
-
-    t = tf()
-    parts = (x, y) if weights is None else (x, y, weights)
-    ds = t.data.Dataset.from_tensor_slices(parts)
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    augmenting = config is not None and (bool(aug.enabled(config)) or config.mixup > 0.0)
-    if augmenting:
-        seeds = t.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
-        ds = t.data.Dataset.zip((ds, seeds))
-
-    def to_float(images, *rest):
-        return (t.cast(images, t.float32) / 255.0, *rest)
-
-    def to_float_augmented(batch, seed):
-        images, *rest = to_float(*batch)
-        images = aug.augment_batch(images, config, seed)
-        if config.mixup > 0.0:
-            return aug.mixup(images, rest, config.mixup, seed)
-        return (images, *rest)
-
-    ds = ds.map(to_float_augmented if augmenting else to_float, num_parallel_calls=t.data.AUTOTUNE)
-    return ds.prefetch(t.data.AUTOTUNE)
-
-
-# ---------------------------------------------------------------------------------------------
-# Model and callbacks
-# ---------------------------------------------------------------------------------------------
-def learning_rate(config: TrainConfig, steps_per_epoch: int):
-    """A float (plateau: ReduceLROnPlateau changes it) or a warm-up + cosine schedule over the
-    whole run, driven by the optimizer's step counter (so a resumed run continues the curve).
-    The warm-up is capped at half the run for tiny datasets."""
-    from edgecxr.tfenv import keras
-
-    if config.schedule == "plateau":
-        return config.learning_rate
-    total = max(2, config.epochs * steps_per_epoch)
-    warmup = min(config.warmup_steps, total // 2)
-    cosine = keras().optimizers.schedules.CosineDecay
-    if warmup == 0:
-        return cosine(config.learning_rate, total, alpha=config.final_lr_fraction)
-    return cosine(0.0, total - warmup, alpha=config.final_lr_fraction, warmup_target=config.learning_rate,
-                  warmup_steps=warmup)
-
-
-def _compile(model, task: str, activation: str, units: int, config: TrainConfig, steps_per_epoch: int):
-    from edgecxr.tfenv import keras
-
-    k = keras()
-    if config.schedule not in SCHEDULES:
-        raise ConfigError(f"unknown schedule {config.schedule!r}", f"use one of {', '.join(SCHEDULES)}")
-    accuracy_cls = k.metrics.CategoricalAccuracy if activation == "softmax" else k.metrics.BinaryAccuracy
-    auc_cls = k.metrics.AUC
-    if config.teacher:  # targets are [labels | teacher outputs]; the metrics see the labels only
-        loss = distill.distill_loss(activation, units, config.distill_alpha, config.distill_temperature,
-                                   config.label_smoothing)
-        accuracy_cls, auc_cls = distill.first_columns(accuracy_cls, units), distill.first_columns(auc_cls, units)
-    else:
-        loss = distill.hard_loss(activation, config.label_smoothing)
-    accuracy = accuracy_cls(name="accuracy")
-    auc = auc_cls(name="auc", multi_label=task == "multilabel", num_labels=units if task == "multilabel" else None)
-    # EMA weights are copied into the model at the end of every epoch: validation, the best
-    # epoch and the saved model are the averaged weights (a flatter, more shift-tolerant minimum)
-    ema = {"use_ema": True, "ema_momentum": config.ema, "ema_overwrite_frequency": steps_per_epoch} if config.ema else {}
-    model.compile(optimizer=k.optimizers.Adam(learning_rate(config, steps_per_epoch), **ema), loss=loss,
-                  metrics=[accuracy, auc], weighted_metrics=[])
-    model.optimizer.build(model.trainable_variables)
-    return model
-
-
-# ---------------------------------------------------------------------------------------------
-# The stage
-# ---------------------------------------------------------------------------------------------
 def read_checkpoint_state(run: Run) -> dict:
     path = run.file(CHECKPOINTS) / STATE_FILE
     again = "start it again without --resume (add --force to reuse the name)"
@@ -249,7 +87,7 @@ def read_checkpoint_state(run: Run) -> dict:
 
 def _clear_old_run(path: Path) -> None:
     """--force replaces a run wholesale: files of its later stages (int8 models, eval/) would
-    describe the old model. Only a folder edgecxr wrote (runs.is_ours) is deleted."""
+    describe the old model. Only a folder edgecxr wrote (edgecxr.files.is_ours) is deleted."""
     check_replaceable(path, True, " (it is not a run)")
     if path.exists():
         shutil.rmtree(path)
@@ -264,13 +102,13 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
             raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
         run = Run.open(runs_root / check_name(name))
         state = read_checkpoint_state(run)
-        dataset, assignment = read_split(run.file(SPLIT_FILE))
+        dataset, assignment = run.split()
         return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
     zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     if data is None and split is None:
         raise ConfigError("no data given", "pass --data FOLDER (class folders, or train/val/test folders)")
-    dataset, assignment = _load_split(data, Path(split) if split else None, config)
-    _check_split(dataset, assignment)
+    dataset, assignment = load_split(data, Path(split) if split else None, config)
+    check_split(dataset, assignment)
     if config.teacher:
         distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
     if name is not None:
@@ -318,12 +156,12 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     task = infer_task(dataset, config.task)
     shape = zoo.input_shape_for(entry, config.size, config.channels)
     units, activation = zoo.output_head(entry, task, len(dataset.classes))
-    spec = PreprocessSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
                           normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
 
     weights = class_weights(dataset, assignment) if config.balance else None
-    train_arr = _arrays(dataset, assignment, "train", spec, units, weights)
-    val_arr = _arrays(dataset, assignment, "val", spec, units, None)
+    train_arr = arrays(dataset, assignment, "train", spec, units, weights)
+    val_arr = arrays(dataset, assignment, "val", spec, units, None)
 
     model = zoo.build_model(config.model, task, len(dataset.classes), config.size, config.channels,
                             config.alpha, config.dropout)
@@ -342,7 +180,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
         for line in weights_report["skipped"]:
             log(f"  skipped {line}")
     steps = -(-len(train_arr.x) // config.batch_size)
-    _compile(model, task, activation, units, config, steps)
+    compile_model(model, task, activation, units, config, steps)
     if config.teacher:
         teacher = distill.load_teacher(config.teacher)
         log(f"distilling from {config.teacher} ({teacher.spec.width}x{teacher.spec.height}, "
@@ -361,7 +199,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     train_ds = make_dataset(train_arr.x, train_arr.y, train_arr.weights, config.batch_size, config,
                             shuffle_seed=config.seed)
     val_ds = make_dataset(val_arr.x, val_y, None, config.batch_size)
-    from edgecxr.train_callbacks import ProgressBar, training_callbacks
+    from edgecxr.train.callbacks import ProgressBar, training_callbacks
 
     cbs, early, checkpoint = training_callbacks(run.file(CHECKPOINTS), run.file("tensorboard"), config, state,
                                                 steps, progress)
@@ -386,7 +224,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
     metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
-    _write_outputs(run, model, spec, history, metrics)
+    write_outputs(run, model, spec, history, metrics)
     result = TrainResult(run_dir=run.path, model=config.model, recipe=config.recipe, task=task, labels=list(dataset.classes),
                          input_shape=shape, params=zoo.count_params(model), epochs_run=len(history),
                          best_epoch=best_epoch, threshold=spec.threshold, val_metrics=metrics,
@@ -400,64 +238,18 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     return result
 
 
-def _val_metrics(task: str, val: _Arrays, probs: np.ndarray, spec: PreprocessSpec,
+def _val_metrics(task: str, val: Arrays, probs: np.ndarray, spec: ModelSpec,
                  config: TrainConfig) -> tuple[dict, float | None]:
     if task == "binary":
         p_pos = positive_score(probs)
-        threshold = train_metrics.choose_threshold(val.index, p_pos, config.threshold_rule, config.target_sensitivity)
-        m = train_metrics.binary_metrics(val.index, p_pos, threshold, config.seed)
+        threshold = stats.choose_threshold(val.index, p_pos, config.threshold_rule, config.target_sensitivity)
+        m = stats.binary_metrics(val.index, p_pos, threshold, config.seed)
         m["threshold_rule"] = config.threshold_rule
         m["positive_label"] = spec.positive_label
         return m, threshold
     if task == "multiclass":
-        return train_metrics.multiclass_metrics(val.index, probs, spec.labels, config.seed), None
-    return train_metrics.multilabel_metrics(val.index, probs, spec.labels, config.seed), None
-
-
-def _write_outputs(run: Run, model, spec: PreprocessSpec, history: list[dict], metrics: dict) -> None:
-    tmp = run.file(".model.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, run.file("model.keras"))
-    finally:
-        tmp.unlink(missing_ok=True)
-    write_json(run.file(SPEC_FILE), spec.to_dict())
-    write_json(run.file("history.json"), history)
-    columns = list(dict.fromkeys(k for row in history for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, columns)
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(run.file("history.csv"), buf.getvalue())
-    write_json(run.file("val_metrics.json"), metrics)
-    plot_curves(history, run.file("curves.png"))
-
-
-def plot_curves(history: list[dict], out: Path) -> None:
-    """Loss and AUC/accuracy per epoch, training vs validation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, key in zip(axes, ("loss", "accuracy", "auc")):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            values = [h.get(prefix + key) for h in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, values, style, label=f"{'validation' if prefix else 'training'}")
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-        ax.legend()
-    fig.tight_layout()
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=90)
-        os.replace(tmp, out)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
+        return stats.multiclass_metrics(val.index, probs, spec.labels, config.seed), None
+    return stats.multilabel_metrics(val.index, probs, spec.labels, config.seed), None
 
 
 def demo_config(epochs: int = 20, seed: int = 0) -> TrainConfig:
