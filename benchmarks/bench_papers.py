@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -84,7 +83,7 @@ class System:
 
 NOT_KNOWN = "not in this project's sources"
 COLUMNS = ["paper", "model", "recipe", "shortened", "paper_figure", "val_n", "val_float", "val_agree_ptq",
-           "val_agree_qat", "external", "ext_float", "ext_ptq", "ext_qat", "train"]
+           "val_agree_qat", "external", "ext_float", "ext_ptq", "ext_qat", "train_min"]
 # Cheapest first: an interrupted benchmark still has the cheap rows. About 75 min of training
 # in total on 2 cores shared with four other jobs (measured 4-30 training images/s for the
 # CNNs under that load).
@@ -198,10 +197,9 @@ def system_row(system: System, data: Data, runs_root: Path, train: bool = True) 
     from edgecxr.config import to_toml
 
     run = runs_root / system.name
-    trained = "reused"
     if not reusable(run, system) and not train:
         return {"paper": system.paper, "model": system.model, "recipe": system.recipe, "shortened": shortened(system),
-                "paper_figure": system.reported, "train": "not trained (--no-train)"}
+                "paper_figure": system.reported, "train_min": "not trained (--no-train)"}
     if not reusable(run, system):
         train_data = data.train
         if system.subset:
@@ -210,9 +208,7 @@ def system_row(system: System, data: Data, runs_root: Path, train: bool = True) 
             train_data = ("--split", subset)
         config = runs_root / f"{system.name}.toml"
         config.write_text(to_toml(planned_config(system)))
-        started = time.perf_counter()
         edgecxr("train", "--config", config, *train_data, "--name", system.name, "--runs-root", runs_root, "--force")
-        trained = f"{(time.perf_counter() - started) / 60:.1f} min"
     if not (run / "model_ptq_int8.tflite").exists() or (system.qat and not (run / "model_qat_int8.tflite").exists()):
         edgecxr("quantize", run, "--int8", *(["--qat"] if system.qat else []), "--force")
     ext = external(run, data)
@@ -223,7 +219,7 @@ def system_row(system: System, data: Data, runs_root: Path, train: bool = True) 
             "val_agree_ptq": agreement(run, "ptq"), "val_agree_qat": agreement(run, "qat"),
             "external": data.about if ext is None else f"{data.about} ({ext['dataset']['n']})",
             "ext_float": scored(ext, "keras_float"), "ext_ptq": scored(ext, "ptq_int8"), "ext_qat": scored(ext, "qat_int8"),
-            "train": trained}
+            "train_min": f"{json.loads((run / 'manifest.json').read_text())['stages']['train']['seconds'] / 60:.1f}"}
 
 
 def external(run: Path, data: Data) -> dict | None:
