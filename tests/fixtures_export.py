@@ -38,10 +38,10 @@ def export_run(tmp_path_factory, synth_binary, tiny_int8_tflite) -> Run:
 @pytest.fixture(scope="session")
 def exported_bundle(tmp_path_factory, export_run) -> Path:
     """``edgecxr export tiny-run --format bundle`` into a tmp folder (its .tar.gz lands next to it)."""
-    from edgecxr.export import export
+    from edgecxr.export import ExportOptions, export
 
     out = tmp_path_factory.mktemp("exported") / "bundle"
-    export(export_run.path, "bundle", out=out)
+    export(export_run, ExportOptions("bundle", out=out))
     return out
 
 

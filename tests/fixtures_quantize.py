@@ -86,10 +86,10 @@ def quant_base_run(tmp_path_factory, synth_binary) -> Run:
 @pytest.fixture(scope="session")
 def quantized_run(tmp_path_factory, quant_base_run):
     """A copy of ``quant_base_run`` with float, PTQ and QAT .tflite files, and the QuantizeResult."""
-    from edgecxr.quantize import quantize
+    from edgecxr.quantize import QuantizeOptions, quantize
 
     run = copy_run(quant_base_run, tmp_path_factory.mktemp("quantized") / "tiny")
-    result = quantize(run, int8=True, qat=True, calibration_size=40, qat_epochs=1, seed=0)
+    result = quantize(run, QuantizeOptions(int8=True, qat=True, calibration_size=40, qat_epochs=1, seed=0))
     return run, result
 
 

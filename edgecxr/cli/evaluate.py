@@ -47,17 +47,17 @@ def evaluate_cmd(
     """Evaluate Keras float, TFLite float, PTQ int8 and QAT int8 on the same images, with 95 % intervals."""
     from edgecxr.errors import ConfigError
     from edgecxr.evaluate.classmap import parse_class_map
-    from edgecxr.evaluate.stage import evaluate
+    from edgecxr.evaluate.stage import EvalOptions, evaluate
     from edgecxr.runs import Run
 
     if runtime is not None and runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(RUNTIMES)}")
     if kernels not in KERNELS:
         raise ConfigError(f"unknown kernels {kernels!r}", f"choose one of {', '.join(KERNELS)}")
-    result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime, kernels=kernels,
-                      target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed,
-                      tta=tta,
-                      class_map=parse_class_map(class_map) if class_map is not None else None)
+    result = evaluate(Run.open(run, runs_root), EvalOptions(
+        data=data, split=split, runtime=runtime, kernels=kernels, target_sensitivity=target_sensitivity,
+        exclude_train=exclude_train, force=force, seed=seed, tta=tta,
+        class_map=parse_class_map(class_map) if class_map is not None else None))
     emit(result.to_dict(), as_json, _human)
 
 
