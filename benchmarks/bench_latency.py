@@ -84,18 +84,18 @@ def main() -> None:
                 (folder / f"{name}_{kind}.tflite").write_bytes(convert(model, kind == "int8"))
             out = bench_host(folder, BenchOptions(runs=args.runs, warmup=5, threads=args.threads, data=data,
                                                     runtimes=args.runtimes, kernels=args.kernels))
-            for r in out["results"]:
+            for r in out.results:
                 rows.append({"model": r["model"], "MACs": count_macs(model), "runtime": r["runtime"],
                              "kernels": r["kernels"],
                              "threads": r["threads"], "p50_ms": r["p50_ms"], "p90_ms": r["p90_ms"],
                              "p99_ms": r["p99_ms"], "img/s": r["images_per_s"], "peak_MB": r["peak_rss_mb"]})
-            by = {(r["model"], r["runtime"], r["threads"]): r["p50_ms"] for r in out["results"]}
+            by = {(r["model"], r["runtime"], r["threads"]): r["p50_ms"] for r in out.results}
             for (m, rt, th), ms in by.items():
                 if rt == "litert" and (m, "tflite-runtime", th) in by:
                     ratios.append({"model": m, "threads": th, "litert_p50_ms": ms,
                                    "tflite_runtime_p50_ms": by[(m, "tflite-runtime", th)],
                                    "litert/tflite-runtime": round(ms / by[(m, "tflite-runtime", th)], 3)})
-    m = out["machine"]
+    m = out.machine
     print(f"machine: {m['cpu']}, {m['cores']} cores ({os.cpu_count()} visible), Python {m['python']}; "
           f"inputs: {'images from ' + str(data) if data else 'random pixels'}; {args.runs} timed runs")
     print(table(rows))

@@ -53,10 +53,10 @@ def build_costs(root: Path) -> None:
 
 
 def selftest_on_board(run: Path, model: str | None, board: str, folder: Path) -> None:
-    from edgecxr.export import export
+    from edgecxr.export import ExportOptions, export
 
     out = folder / board
-    export(run, "rpi", model=model, out=out)
+    export(run, ExportOptions("rpi", model=model, out=out))
     python = pi_emu.userland(board)
     t0 = time.perf_counter()
     proc = subprocess.run(["sh", str(out / "install.sh")], env={**os.environ, "PYTHON": str(python)},

@@ -45,8 +45,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
 
-    from edgecxr.evaluate.stage import evaluate
-    from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, DEFAULT_QAT_EPOCHS, quantize
+    from edgecxr.evaluate.stage import EvalOptions, evaluate
+    from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, DEFAULT_QAT_EPOCHS, QuantizeOptions, quantize
     from edgecxr.runs import Run
 
     print(f"machine: {machine()}")
@@ -64,10 +64,10 @@ def main() -> None:
         print(f"run: {run.path} (trained {res.epochs_run} epochs on {res.train_images} images "
               f"in {time.perf_counter() - t0:.0f} s)")
 
-    q = quantize(run, int8=True, qat=True, seed=args.seed, force=True,
-                 calibration_size=args.calibration_size or DEFAULT_CALIBRATION_SIZE,
-                 qat_epochs=args.qat_epochs or DEFAULT_QAT_EPOCHS)
-    ev = evaluate(run, split="val", force=True, seed=args.seed)
+    q = quantize(run, QuantizeOptions(int8=True, qat=True, seed=args.seed, force=True,
+                                      calibration_size=args.calibration_size or DEFAULT_CALIBRATION_SIZE,
+                                      qat_epochs=args.qat_epochs or DEFAULT_QAT_EPOCHS))
+    ev = evaluate(run, EvalOptions(split="val", force=True, seed=args.seed))
     models, cmps = ev.report["models"], ev.report["comparisons"]
     sizes = {a["file"]: a for a in q.to_dict()["artifacts"]}
     ref_acc = models["keras_float"]["metrics"]["accuracy"]["value"]

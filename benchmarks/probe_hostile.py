@@ -75,16 +75,16 @@ def build_base(base: Path) -> None:
 
     from edgecxr.config import TrainConfig
     from edgecxr.data.synth import make_dataset
-    from edgecxr.export import export
-    from edgecxr.quantize import quantize
+    from edgecxr.export import ExportOptions, export
+    from edgecxr.quantize import QuantizeOptions, quantize
     from edgecxr.train import train
 
     data = make_dataset(base / "data", per_class=24, size=64, seed=1)
     cfg = replace(TrainConfig(), size=32, epochs=1, batch_size=8, learning_rate=0.005, bn_momentum=0.5,
                   augment=False)
     result = train(cfg, data, runs_root=base / "runs", name="base", progress=False)
-    quantize(result.run_dir, int8=True, qat=False, calibration_size=16)
-    export(result.run_dir, "bundle")
+    quantize(result.run_dir, QuantizeOptions(int8=True, qat=False, calibration_size=16))
+    export(result.run_dir, ExportOptions("bundle"))
     (base / "done").write_text("ok\n")
 
 

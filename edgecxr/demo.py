@@ -5,8 +5,9 @@
       -> quantize (float .tflite, PTQ int8, QAT int8) -> evaluate on the held-out folder
       -> bench on the host and one board verdict -> export the firmware bundle
 
-STAGES is the table that drives it; each stage reads what the earlier ones left in the
-context and returns the few figures the summary prints.
+STAGES is the table that drives it: data and train make the data and the run, then each
+stage of edgecxr.stages runs on that run as a STEPS row says (its options; the few figures
+the summary prints).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgecxr import stages
 from edgecxr.progress import log
 
 DEMO_BOARD = "nano33ble"
@@ -55,53 +57,65 @@ def _train(ctx: DemoContext) -> dict:
             "seconds": round(result.seconds, 1), "val": result.val_metrics}
 
 
-def _quantize(ctx: DemoContext) -> dict:
-    from edgecxr.quantize import quantize
-
-    result = quantize(ctx.run, int8=True, qat=True, qat_epochs=1, seed=ctx.seed, force=ctx.force).to_dict()
-    return {a["file"]: {"bytes": a["bytes"], "seconds": round(a["seconds"], 1)} for a in result["artifacts"]}
+def _quantized(r: dict, ctx: DemoContext) -> dict:
+    return {a["file"]: {"bytes": a["bytes"], "seconds": round(a["seconds"], 1)} for a in r["artifacts"]}
 
 
-def _evaluate(ctx: DemoContext) -> dict:
-    from edgecxr.evaluate.stage import evaluate
-
-    result = evaluate(ctx.run, data=ctx.test_data, force=ctx.force, seed=ctx.seed)
-    report = result.report
+def _evaluated(r: dict, ctx: DemoContext) -> dict:
     models = {key: {"accuracy": m["metrics"]["accuracy"]["value"],
-                    "agreement_with_keras": report["comparisons"].get(key, {}).get("agreement", {}).get("value")}
-              for key, m in report["models"].items()}
-    return {"report": str(result.out_dir / "report.html"), "images": report["dataset"]["n"],
-            "threshold": report["threshold"]["value"], "models": models}
+                    "agreement_with_keras": r["comparisons"].get(key, {}).get("agreement", {}).get("value")}
+              for key, m in r["models"].items()}
+    return {"report": str(Path(r["out_dir"]) / "report.html"), "images": r["dataset"]["n"],
+            "threshold": r["threshold"]["value"], "models": models}
 
 
-def _bench(ctx: DemoContext) -> dict:
+def _benched(r: dict, ctx: DemoContext) -> dict:
+    """The host timings, and the board verdict of the run's int8 model (the one export ships)."""
     from edgecxr.artifacts import choose_int8
-    from edgecxr.bench.host import BenchOptions, bench_host
     from edgecxr.bench.mcu import mcu_report
     from edgecxr.runs import Run
 
+    return {"host": r, "board": mcu_report(choose_int8(Run.open(ctx.run)).path, DEMO_BOARD)}
+
+
+def _exported(r: dict, ctx: DemoContext) -> dict:
+    return {"folder": r["out"], "archive": r["archive"], "selftest": r.get("selftest"), "model": r["model"],
+            "model_reason": r["model_reason"]}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of edgecxr.stages on the demo's run: its options, and the figures the summary keeps."""
+
+    stage: str
+    options: Callable[[DemoContext], dict]
+    summary: Callable[[dict, DemoContext], dict]  # the stage's result.to_dict() -> figures
+
+
+# after data and train (which make the data and the run), every stage runs the same way
+STEPS = (
+    Step("quantize", lambda ctx: {"int8": True, "qat": True, "qat_epochs": 1, "seed": ctx.seed, "force": ctx.force},
+         _quantized),
+    Step("evaluate", lambda ctx: {"data": ctx.test_data, "force": ctx.force, "seed": ctx.seed},
+         _evaluated),
     # the reference kernels (what the device computes, bit for bit) and XNNPACK (the fast path)
-    host = bench_host(ctx.run, BenchOptions(runs=50, warmup=5, threads=[1], runtimes=["litert"],
-                                            kernels=["reference", "xnnpack"]))
-    board = mcu_report(choose_int8(Run.open(ctx.run)).path, DEMO_BOARD)
-    return {"host": host, "board": board}
+    Step("bench", lambda ctx: {"runs": 50, "warmup": 5, "threads": [1], "runtimes": ["litert"],
+                               "kernels": ["reference", "xnnpack"]}, _benched),
+    Step("export", lambda ctx: {"format": "bundle", "force": ctx.force}, _exported),
+)
 
 
-def _export(ctx: DemoContext) -> dict:
-    from edgecxr.export import export
-
-    result = export(ctx.run, "bundle", force=ctx.force)
-    return {"folder": result["out"], "archive": result["archive"], "selftest": result.get("selftest"),
-            "model": result["model"], "model_reason": result["model_reason"]}
+def _step(step: Step) -> Callable[[DemoContext], dict]:
+    def run(ctx: DemoContext) -> dict:
+        result = stages.function(step.stage)(ctx.run, stages.options(step.stage, **step.options(ctx)))
+        return step.summary(result.to_dict(), ctx)
+    return run
 
 
 STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [
     ("data", _data),
     ("train", _train),
-    ("quantize", _quantize),
-    ("evaluate", _evaluate),
-    ("bench", _bench),
-    ("export", _export),
+    *((step.stage, _step(step)) for step in STEPS),
 ]
 
 

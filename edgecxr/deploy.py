@@ -51,9 +51,9 @@ def bundle_folder(run: Run, model: str | None = None) -> Path:
     """The run's export/bundle, exported now when the run has none yet."""
     folder = run.path / BUNDLE
     if not (folder / MANIFEST).is_file():
-        from edgecxr.export import export
+        from edgecxr.export import ExportOptions, export
 
-        export(run.path, "bundle", model=model)
+        export(run, ExportOptions("bundle", model=model))
     from edgecxr.export.bundle import verify_bundle
     from edgecxr.files import sha256_file
 

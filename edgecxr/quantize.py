@@ -31,6 +31,7 @@ from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, DataError, ModelError, RunError
+from edgecxr.evaluate.validation import validation_images
 from edgecxr.files import write_all
 from edgecxr.progress import log
 from edgecxr.runs import Run
@@ -249,9 +250,9 @@ def validation_agreement(run: Run, spec: ModelSpec, model, files: list[str]) -> 
     from edgecxr.device.decision import decide
     from edgecxr.runtimes import TFLiteModel
 
-    dataset, assignment = run.split()
-    val = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "val"], spec, progress=False)
-    if len(val.x) == 0:
+    try:
+        val = validation_images(run, spec)
+    except DataError:  # no validation image to measure on: no agreement recorded
         return {}
     log(f"measuring float/int8 agreement on {len(val.x)} validation images")
     ref = decide(model.predict(to_float(val.x), batch_size=128, verbose=0), spec.task, spec.threshold)
@@ -264,57 +265,75 @@ def validation_agreement(run: Run, spec: ModelSpec, model, files: list[str]) -> 
 
 
 # -- the stage -----------------------------------------------------------------------------
-def quantize(run: Run | str | Path, int8: bool = True, qat: bool = False,
-             calibration_size: int = DEFAULT_CALIBRATION_SIZE, seed: int = 0, allow_float_fallback: bool = False,
-             qat_epochs: int = DEFAULT_QAT_EPOCHS, qat_lr: float = DEFAULT_QAT_LR, force: bool = False) -> QuantizeResult:
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """What ``quantize`` writes and how (the defaults are `edgecxr quantize`'s)."""
+
+    int8: bool = True  # PTQ int8
+    qat: bool = False  # QAT int8
+    float_tflite: bool = True  # model_float.tflite (a tune candidate skips it: each conversion costs ~10 s)
+    calibration_size: int = DEFAULT_CALIBRATION_SIZE
+    seed: int = 0
+    allow_float_fallback: bool = False
+    qat_epochs: int = DEFAULT_QAT_EPOCHS
+    qat_lr: float = DEFAULT_QAT_LR
+    force: bool = False
+
+    def check(self) -> None:
+        check_number("seed", self.seed, "--seed")
+        if self.int8 or self.qat:
+            check_number("calibration_size", self.calibration_size, "--calibration-size")
+        if self.qat:
+            check_number("qat_epochs", self.qat_epochs, "--qat-epochs")
+            check_number("qat_lr", self.qat_lr, "--qat-lr")
+
+
+def quantize(run: Run | str | Path, options: QuantizeOptions = QuantizeOptions()) -> QuantizeResult:
     """Write model_float.tflite and, as asked, the PTQ and QAT int8 models into ``run``."""
     run = run if isinstance(run, Run) else Run.open(run)
-    # every value and the run's record checked before any conversion (a failure leaves the run as it was)
-    check_number("seed", seed, "--seed")
-    if int8 or qat:
-        check_number("calibration_size", calibration_size, "--calibration-size")
-    if qat:
-        check_number("qat_epochs", qat_epochs, "--qat-epochs")
-        check_number("qat_lr", qat_lr, "--qat-lr")
+    o = options
+    o.check()  # every value and the run's record checked before any conversion (a failure leaves the run as it was)
     run.read_manifest()
-    if int8 or qat:
+    if o.int8 or o.qat:
         run.split()
-    kinds = ["float"] + (["ptq"] if int8 else []) + (["qat"] if qat else [])
-    existing = [file_of(k) for k in kinds[1:] if run.has(file_of(k))]
-    if existing and not force:
+    kinds = (["ptq"] if o.int8 else []) + (["qat"] if o.qat else [])
+    existing = [file_of(k) for k in kinds if run.has(file_of(k))]
+    if existing and not o.force:
         raise RunError(f"{run.path} already has {', '.join(existing)}", "pass --force to overwrite")
     spec = run.spec()
     model = run.keras_model()
 
     built: dict[str, tuple[bytes, float]] = {}
-    t0 = time.perf_counter()
-    built["float"] = (convert_float(model), time.perf_counter() - t0)
-    float_path = run.file(file_of("float"))
-    float_unchanged = float_path.exists() and float_path.read_bytes() == built["float"][0]
-    if float_path.exists() and not float_unchanged and not force:
-        raise RunError(f"{float_path} exists and differs from a fresh conversion of {KERAS_MODEL}",
-                       "pass --force to overwrite it")
+    float_unchanged = False
+    if o.float_tflite:
+        t0 = time.perf_counter()
+        built["float"] = (convert_float(model), time.perf_counter() - t0)
+        float_path = run.file(file_of("float"))
+        float_unchanged = float_path.exists() and float_path.read_bytes() == built["float"][0]
+        if float_path.exists() and not float_unchanged and not o.force:
+            raise RunError(f"{float_path} exists and differs from a fresh conversion of {KERAS_MODEL}",
+                           "pass --force to overwrite it")
 
     cal_info = None
-    if int8 or qat:
-        calibration, cal_info = calibration_sample(run, spec, calibration_size, seed)
+    if o.int8 or o.qat:
+        calibration, cal_info = calibration_sample(run, spec, o.calibration_size, o.seed)
         cal_float = to_float(calibration)
-    if int8:
+    if o.int8:
         log(f"PTQ int8: calibrating on {len(calibration)} training images")
         t0 = time.perf_counter()
-        built["ptq"] = (convert_int8(model, cal_float, allow_float_fallback), time.perf_counter() - t0)
+        built["ptq"] = (convert_int8(model, cal_float, o.allow_float_fallback), time.perf_counter() - t0)
     qat_info = None
-    if qat:
+    if o.qat:
         paths, _ = training_samples(run, spec)
         train = load_pixels(paths, spec)
-        log(f"QAT: {qat_epochs} epochs at lr {qat_lr:g} on {len(train.x)} training images, "
+        log(f"QAT: {o.qat_epochs} epochs at lr {o.qat_lr:g} on {len(train.x)} training images, "
             "learning the float model's outputs")
         t0 = time.perf_counter()
-        qat_model, history = qat_finetune(model, spec, train.x, float_targets(model, train.x), qat_epochs, qat_lr,
-                                          seed)
-        content = convert_int8(qat_model, cal_float, allow_float_fallback, what="QAT int8")
+        qat_model, history = qat_finetune(model, spec, train.x, float_targets(model, train.x), o.qat_epochs,
+                                          o.qat_lr, o.seed)
+        content = convert_int8(qat_model, cal_float, o.allow_float_fallback, what="QAT int8")
         built["qat"] = (content, time.perf_counter() - t0)
-        qat_info = {"epochs": qat_epochs, "lr": qat_lr, "batch_size": QAT_BATCH_SIZE, "images": len(train.x),
+        qat_info = {"epochs": o.qat_epochs, "lr": o.qat_lr, "batch_size": QAT_BATCH_SIZE, "images": len(train.x),
                     "targets": "float model outputs", "history": history}
 
     # everything converted and checked: only now touch the run directory, all files at once

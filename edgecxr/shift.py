@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgecxr import stats
-from edgecxr.device.decision import positive_score
-from edgecxr.device.preprocess import open_gray, preprocess_image, to_float
+from edgecxr.artifacts import REFERENCE
+from edgecxr.device.preprocess import open_gray, preprocess_image
 from edgecxr.device.spec import ModelSpec
+from edgecxr.evaluate.models import load_predictor
+from edgecxr.evaluate.validation import score, validation_images
+from edgecxr.runs import Run
 
 
 @dataclass(frozen=True)
@@ -45,23 +47,13 @@ def shifted_pixels(paths: list[Path], spec: ModelSpec, seed: int = 0, shift: Shi
 
 
 def run_val_report(run_dir: str | Path, seed: int = 0) -> dict:
-    """A binary run's validation figures at its own threshold, as trained and shifted:
-    {"val": metrics, "shifted_val": metrics} (edgecxr.stats.binary_metrics)."""
-    from edgecxr.data.cache import load_pixels
-    from edgecxr.data.split import read_split
-    from edgecxr.tfenv import keras
-
-    run_dir = Path(run_dir)
-    spec = ModelSpec.load(run_dir / "spec.json")
-    dataset, assignment = read_split(run_dir / "split.json")
-    val = [s for s in dataset.samples if assignment[s.path] == "val"]
-    positive = spec.labels.index(spec.positive_label)
-    y = np.array([positive in s.labels for s in val])
-    model = keras().models.load_model(run_dir / "model.keras", compile=False)
-    clean = load_pixels([s.path for s in val], spec)
-    out = {}
-    for name, x in (("val", clean.x), ("shifted_val", shifted_pixels([s.path for s in val], spec, seed))):
-        probs = model.predict(to_float(x), batch_size=128, verbose=0)
-        p_pos = positive_score(probs)
-        out[name] = stats.binary_metrics(y, p_pos, spec.threshold, seed)
-    return out
+    """The Keras float model's validation figures at the run's own threshold, as trained and
+    shifted: {"val": metrics, "shifted_val": metrics} (edgecxr.evaluate.validation.score), on
+    the validation images that decode."""
+    run = Run.open(run_dir)
+    spec = run.spec()
+    model = load_predictor(run, REFERENCE)
+    images = validation_images(run, spec, progress=True)
+    shifted = shifted_pixels(images.paths, spec, seed)
+    return {name: score(images, model.predict(x), spec, seed) for name, x in (("val", images.x),
+                                                                               ("shifted_val", shifted))}

@@ -9,9 +9,10 @@ In the spirit of Edge Impulse's EON Tuner, with every figure measured where it c
      latency estimated from its MACs (edgecxr.bench.mcu). Candidates over the board's flash,
      RAM or --max-latency-ms are pruned. The settling steps also time one training step, from
      which the epochs that fit the budget follow.
-  2. search: each surviving candidate is trained (the recipe, epochs scaled to the budget),
-     PTQ int8 quantized and measured on validation with its int8 model. The state file is
-     written after each candidate, so `--resume` continues after an interruption.
+  2. search: each surviving candidate goes through the stages (edgecxr.stages): train (the
+     recipe, epochs scaled to the budget), quantize (PTQ int8), and its int8 model scored on
+     validation (edgecxr.evaluate.validation). The state file is written after each
+     candidate, so `--resume` continues after an interruption.
   3. report: every candidate, the Pareto front over (int8 validation accuracy up; RAM, flash,
      latency down) marked.
 """
@@ -253,49 +254,22 @@ def check_budget(cands: list[Candidate], train_images: int, batch_size: int, bud
 # ---------------------------------------------------------------------------------------------
 # 2. search
 # ---------------------------------------------------------------------------------------------
-def _int8_val(run_dir: Path, seed: int) -> tuple[dict, float]:
-    """Accuracy/sensitivity/specificity (binary) or accuracy of the PTQ int8 model on validation."""
-    from edgecxr import stats
+VAL_FIGURES = ("accuracy", "sensitivity", "specificity", "roc_auc")  # of a binary task; accuracy otherwise
+
+
+def _ptq_candidate(cand_run: Run, seed: int) -> tuple[dict, float]:
+    """The quantize stage's PTQ int8 model (without the float .tflite, which a candidate does not
+    need: each conversion costs ~10 s), scored on validation: (figures, int8 KB)."""
     from edgecxr.artifacts import BY_KIND
-    from edgecxr.data.cache import load_pixels
-    from edgecxr.data.split import read_split
-    from edgecxr.device.decision import decide, positive_score
-    from edgecxr.device.spec import ModelSpec
     from edgecxr.evaluate.models import load_predictor
+    from edgecxr.evaluate.validation import score_on_validation
+    from edgecxr.quantize import QuantizeOptions, quantize
 
-    run = Run(run_dir)
-    spec = ModelSpec.load(run.file("spec.json"))
-    dataset, assignment = read_split(run.file("split.json"))
-    val = {s.path: s for s in dataset.samples if assignment[s.path] == "val"}
-    pixels = load_pixels(list(val), spec, progress=False)
-    probs = load_predictor(run, BY_KIND["ptq"]).predict(pixels.x)
-    labels = [val[Path(p)].labels for p in pixels.paths]
-    if spec.task == "binary":
-        positive = spec.labels.index(spec.positive_label)
-        y = np.array([positive in ls for ls in labels])
-        p_pos = positive_score(probs)
-        m = stats.binary_metrics(y, p_pos, spec.threshold, seed)
-        out = {k: round(m[k]["value"], 4) for k in ("accuracy", "sensitivity", "specificity", "roc_auc")}
-    else:
-        y = np.array([ls[0] for ls in labels])
-        out = {"accuracy": round(float((decide(probs, spec.task) == y).mean()), 4)}
-    return out, run.file(BY_KIND["ptq"].file).stat().st_size / KB
-
-
-def _ptq(run_dir: Path, seed: int) -> None:
-    """model_ptq_int8.tflite, as `edgecxr quantize` writes it (without the float .tflite, which
-    a candidate does not need: each conversion costs ~10 s)."""
-    from edgecxr.artifacts import file_of
-    from edgecxr.device.preprocess import to_float
-    from edgecxr.files import write_bytes
-    from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, calibration_sample, convert_int8
-
-    run = Run(run_dir)
-    spec = run.spec()
-    calibration, _ = calibration_sample(run, spec, DEFAULT_CALIBRATION_SIZE, seed)
-    content = convert_int8(run.keras_model(), to_float(calibration))
-    write_bytes(run.file(file_of("ptq")), content, force=True)
-    run.update_manifest("quantize", {"models": {file_of("ptq"): {"kind": "ptq", "bytes": len(content), "by": "tune"}}})
+    quantize(cand_run, QuantizeOptions(int8=True, float_tflite=False, seed=seed, force=True))
+    ptq = BY_KIND["ptq"]
+    m = score_on_validation(cand_run, cand_run.spec(), load_predictor(cand_run, ptq).predict, seed)
+    figures = {k: round(m[k]["value"], 4) for k in VAL_FIGURES if isinstance(m.get(k), dict) and m[k]["value"] is not None}
+    return figures, round(cand_run.file(ptq.file).stat().st_size / KB, 1)
 
 
 def pareto(cands: list[Candidate]) -> None:
@@ -422,16 +396,13 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         log(f"tune: training {c.id} for {state['epochs']} epochs")
         t0 = time.perf_counter()
         config = _config(space, c, state["epochs"], state["seed"])
-        cand_run = run.file("candidates") / c.id
         try:
-            train(config, dataset, runs_root=run.file("candidates"), name=c.id, force=True, progress=False)
-            _ptq(cand_run, state["seed"])
+            trained = train(config, dataset, runs_root=run.file("candidates"), name=c.id, force=True, progress=False)
+            c.val, c.int8_kb = _ptq_candidate(Run(trained.run_dir), state["seed"])
         except (KeyboardInterrupt, RunError) as e:
             raise RunError(f"tune {run.path} stopped at candidate {c.id}: {str(e) or 'interrupted'}",
                            f"continue it with: edgecxr tune --board {state['board']} --resume --name {run.name} "
                            f"--runs-root {runs_root}") from None
-        c.val, c.int8_kb = _int8_val(cand_run, state["seed"])
-        c.int8_kb = round(c.int8_kb, 1)
         c.epochs, c.seconds, c.status = state["epochs"], round(time.perf_counter() - t0, 1), "trained"
         pareto(cands)
         _save(run, {**state, "spent_seconds": spent_before + time.perf_counter() - session}, cands)

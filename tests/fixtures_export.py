@@ -16,20 +16,20 @@ PTQ_ONLY = {"int8": True, "qat": False}  # what `edgecxr quantize RUN --int8` ma
 def export_run(tmp_path_factory, tiny_run) -> Run:
     """A run named "tiny-run" with a PTQ int8 model and no QAT model. Tests must not write into
     it (use ``--out`` under their own tmp_path) so that it stays the same for every test."""
-    from edgecxr.quantize import quantize
+    from edgecxr.quantize import QuantizeOptions, quantize
 
     run = copy_run(tiny_run, tmp_path_factory.mktemp("runs") / "tiny-run")
-    quantize(run, **PTQ_ONLY, calibration_size=40, seed=0)
+    quantize(run, QuantizeOptions(**PTQ_ONLY, calibration_size=40, seed=0))
     return run
 
 
 @pytest.fixture(scope="session")
 def exported_bundle(tmp_path_factory, export_run) -> Path:
     """``edgecxr export tiny-run --format bundle`` into a tmp folder (its .tar.gz lands next to it)."""
-    from edgecxr.export import export
+    from edgecxr.export import ExportOptions, export
 
     out = tmp_path_factory.mktemp("exported") / "bundle"
-    export(export_run.path, "bundle", out=out)
+    export(export_run, ExportOptions("bundle", out=out))
     return out
 
 

@@ -19,10 +19,10 @@ def quant_base_run(tiny_run) -> Run:
 @pytest.fixture(scope="session")
 def quantized_run(tmp_path_factory, tiny_run):
     """A copy of ``tiny_run`` with float, PTQ and QAT .tflite files, and the QuantizeResult."""
-    from edgecxr.quantize import quantize
+    from edgecxr.quantize import QuantizeOptions, quantize
 
     run = copy_run(tiny_run, tmp_path_factory.mktemp("quantized") / "tiny")
-    result = quantize(run, int8=True, qat=True, calibration_size=40, qat_epochs=1, seed=0)
+    result = quantize(run, QuantizeOptions(int8=True, qat=True, calibration_size=40, qat_epochs=1, seed=0))
     return run, result
 
 

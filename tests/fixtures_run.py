@@ -66,13 +66,14 @@ def build_run(root: Path, data: Path, name: str = "tiny", config: TrainConfig = 
               quantize: dict | None = None, **row_options) -> Run:
     """A run folder made by ``train`` (``config`` on ``data``), then by ``quantize(**quantize)``
     when given. ``row_options`` go to the tiny model's builder (e.g. ``extra=``)."""
+    from edgecxr.quantize import QuantizeOptions
     from edgecxr.quantize import quantize as quantize_stage
     from edgecxr.train import train
 
     with model_row(**row_options):
         run = Run(train(config, data, runs_root=root, name=name, progress=False).run_dir)
     if quantize is not None:
-        quantize_stage(run, **{"calibration_size": 40, "qat_epochs": 1, "seed": 0, **quantize})
+        quantize_stage(run, QuantizeOptions(**{"calibration_size": 40, "qat_epochs": 1, "seed": 0, **quantize}))
     return run
 
 

@@ -21,14 +21,14 @@ def test_each_installed_runtime_float_and_int8(tiny_int8_tflite):
     names = [n for n in RUNTIMES if installed(n)]
     assert "litert" in names
     out = bench_host(folder, BenchOptions(runs=20, warmup=2, threads=[1]))
-    rows = out["results"]
+    rows = out.results
     assert {(r["model"], r["runtime"]) for r in rows} == {(m, n) for m in ("tiny_float.tflite", "tiny_int8.tflite")
                                                           for n in names}
     for r in rows:
         assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"]
         assert r["images_per_s"] > 0 and r["peak_rss_mb"] > 10 and r["threads"] == 1
         assert r["input_dtype"] == ("int8" if "int8" in r["model"] else "float32")
-    assert out["machine"]["cores"] >= 1 and out["machine"]["cpu"]
+    assert out.machine["cores"] >= 1 and out.machine["cpu"]
 
 
 def test_real_images_and_all_threads_through_the_cli(tiny_int8_tflite, synth_binary):

@@ -9,18 +9,18 @@ import pytest
 
 from edgecxr.artifacts import choose_int8
 from edgecxr.device.preprocess import preprocess_file
-from edgecxr.export import export
+from edgecxr.export import ExportOptions, export
 from edgecxr.runtimes import TFLiteModel
 from tests.fixtures_run import copy_run
 
 
 @pytest.mark.slow
 def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
-    from edgecxr.evaluate.stage import evaluate
+    from edgecxr.evaluate.stage import EvalOptions, evaluate
 
     run = copy_run(quantized_run[0], tmp_path / "tiny")
-    evaluate(run, split="val")
-    summary = export(run.path, "bundle")
+    evaluate(run, EvalOptions(split="val"))
+    summary = export(run, ExportOptions("bundle")).to_dict()
     chosen = choose_int8(run)
     assert summary["model"] == chosen.kind and summary["model_reason"] == chosen.reason
     bundle = run.path / "export" / "bundle"
@@ -44,5 +44,5 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
             np.testing.assert_array_equal(raw, row["raw"][kernels])
     assert run.read_manifest()["stages"]["export"]["format"] == "bundle"
 
-    ptq = export(run.path, "tflite", model="ptq", out=tmp_path / "ptq")
+    ptq = export(run, ExportOptions("tflite", model="ptq", out=tmp_path / "ptq")).to_dict()
     assert ptq["model"] == "ptq" and ptq["source"] == "model_ptq_int8.tflite"

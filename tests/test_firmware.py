@@ -14,11 +14,11 @@ from edgecxr.errors import ConfigError, DeviceError
 
 
 def test_firmware_export_layout(export_run, tmp_path):
-    from edgecxr.export import export
+    from edgecxr.export import ExportOptions, export
     from edgecxr.tflite_facts import measure_arena
 
     out = tmp_path / "fw"
-    r = export(export_run.path, "firmware", out=out)
+    r = export(export_run, ExportOptions("firmware", out=out)).to_dict()
     for rel in ("Makefile", "app/edgecxr_app.cc", "app/edgecxr_board.h", "boards/qemu/startup.c",
                 "boards/qemu/mps2.ld", "boards/qemu/board_qemu.cc", "generated/model_settings.h",
                 "generated/edgecxr_ops.h", "generated/edgecxr_preprocess.h", "generated/test_image.h",
@@ -66,11 +66,11 @@ def test_flash_to_the_emulated_board_prints_the_selftest(built_firmware, xray_ru
 def test_arduino_library_compiles_for_cortex_m4(export_run, tflm_dir, tmp_path):
     """The Arduino library (same main loop and generated files) against the same TFLM tree, with
     a minimal Arduino core stand-in (arduino-cli is not available offline)."""
-    from edgecxr.export import export
+    from edgecxr.export import ExportOptions, export
 
     if not shutil.which("arm-none-eabi-g++"):
         pytest.skip("arm-none-eabi-g++ not installed (apt install gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib)")
-    export(export_run.path, "arduino", out=tmp_path / "arduino")
+    export(export_run, ExportOptions("arduino", out=tmp_path / "arduino"))
     lib = tmp_path / "arduino" / "edgecxr_tiny_run"
     sketch = lib / "examples" / "tiny_run_classify"
     core = tmp_path / "core"

@@ -40,6 +40,10 @@ def test_short_tune_reports_every_candidate_measured_and_the_pareto_front(short_
         assert 0.0 <= c["val"]["accuracy"] <= 1.0 and {"sensitivity", "specificity"} <= set(c["val"])
         assert (folder / "candidates" / c["id"] / "model_ptq_int8.tflite").stat().st_size / 1024 == \
             pytest.approx(c["int8_kb"], abs=0.1)
+        # the quantize stage made it, without the float .tflite a candidate does not need
+        assert not (folder / "candidates" / c["id"] / "model_float.tflite").exists()
+        manifest = json.loads((folder / "candidates" / c["id"] / "manifest.json").read_text())
+        assert list(manifest["stages"]["quantize"]["models"]) == ["model_ptq_int8.tflite"]
     # same architecture: the front is the most accurate (both when they tie)
     best = max(c["val"]["accuracy"] for c in cands)
     assert [c["pareto"] for c in cands] == [c["val"]["accuracy"] == best for c in cands]

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from edgecxr.tflite_facts import check_tflite
 ONE_FAMILY = {name for name, rt in RUNTIMES.items() if rt.resolver_enum is None}
 
 
-@dataclass
+@dataclass(frozen=True)
 class BenchOptions:
     runs: int = 100
     warmup: int = 10
@@ -44,6 +44,16 @@ class BenchOptions:
             check_number(name, getattr(self, name), f"--{name}")
         for t in self.threads or []:
             check_number("threads", t, "--threads")
+
+
+@dataclass
+class BenchResult:
+    device: str  # "host"
+    machine: dict  # cpu, cores, python, ... (edgecxr.bench.runner.split_machine)
+    results: list[dict]  # one row per model x runtime x threads x kernels
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def model_files(target: str | Path) -> list[Path]:
@@ -101,10 +111,9 @@ def _families(runtime: str, requested: list[str] | None) -> list[str | None]:
     return list(requested or [None])
 
 
-def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
-    """{"device": "host", "machine": {...}, "results": [one row per model x runtime x threads]}."""
-    options = options or BenchOptions()
-    models = model_files(target)
+def bench_host(run: str | Path, options: BenchOptions = BenchOptions()) -> BenchResult:
+    """Every .tflite of ``run`` (a run directory, or one .tflite file) timed on this computer."""
+    models = model_files(run)
     names = choose_runtimes(options.runtimes)
     for kernels in options.kernels or []:
         check_kernels(kernels)
@@ -129,4 +138,4 @@ def bench_host(target: str | Path, options: BenchOptions | None = None) -> dict:
                     machine = runner.split_machine(result)
                     result.pop("outputs", None)  # --data's int8 outputs: compared by the emulated bench, not here
                     rows.append(result)
-    return {"device": "host", "machine": machine, "results": rows}
+    return BenchResult("host", machine, rows)

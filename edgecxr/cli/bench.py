@@ -67,7 +67,7 @@ def bench(
     if device == "host":
         from edgecxr.bench.host import BenchOptions, bench_host
 
-        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout, kernels))
+        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout, kernels)).to_dict()
     elif device == "rpi":
         result = _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup,
                       threads, runtime, timeout, (kernels or [None])[0])

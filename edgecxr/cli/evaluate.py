@@ -33,6 +33,10 @@ def evaluate_cmd(
                                                      "\"Viral Pneumonia=PNEUMONIA,Normal=NORMAL,Covid=\"). "
                                                      "Unnamed classes keep their name if the model has it, "
                                                      "else are dropped; drops are counted.")] = None,
+    tta: Annotated[bool | None, typer.Option("--tta/--no-tta", help="Average the models over centred test-time "
+                                                                  "zooms (one inference each; edgecxr.device.tta), "
+                                                                  "threshold chosen on validation the same way. "
+                                                                  "Default: as the run's spec.json says.")] = None,
     exclude_train: Annotated[bool, typer.Option(help="Drop images that were in the run's training split "
                                                 "instead of refusing the data.")] = False,
     seed: SeedOpt = 0,
@@ -43,16 +47,17 @@ def evaluate_cmd(
     """Evaluate Keras float, TFLite float, PTQ int8 and QAT int8 on the same images, with 95 % intervals."""
     from edgecxr.errors import ConfigError
     from edgecxr.evaluate.classmap import parse_class_map
-    from edgecxr.evaluate.stage import evaluate
+    from edgecxr.evaluate.stage import EvalOptions, evaluate
     from edgecxr.runs import Run
     from edgecxr.runtimes import check_kernels
 
     if runtime is not None and runtime not in CHAIN:
         raise ConfigError(f"unknown runtime {runtime!r}", f"choose one of {', '.join(CHAIN)}")
     check_kernels(kernels)
-    result = evaluate(Run.open(run, runs_root), data=data, split=split, runtime=runtime, kernels=kernels,
-                      target_sensitivity=target_sensitivity, exclude_train=exclude_train, force=force, seed=seed,
-                      class_map=parse_class_map(class_map) if class_map is not None else None)
+    result = evaluate(Run.open(run, runs_root), EvalOptions(
+        data=data, split=split, runtime=runtime, kernels=kernels, target_sensitivity=target_sensitivity,
+        exclude_train=exclude_train, force=force, seed=seed, tta=tta,
+        class_map=parse_class_map(class_map) if class_map is not None else None))
     emit(result.to_dict(), as_json, _human)
 
 
@@ -61,6 +66,9 @@ def _human(r: dict) -> None:
 
     ds, th = r["dataset"], r["threshold"]
     typer.echo(f"{ds['source']}: {ds['n']} images; threshold {th['value']} ({th['source']})")
+    if r.get("tta_zooms"):
+        typer.echo(f"test-time augmentation: {len(r['tta_zooms'])} inferences per image, probabilities averaged "
+                   f"over centred zooms {', '.join(f'{z:g}' for z in r['tta_zooms'])}")
     for note in ds["notes"]:
         typer.echo(f"note: {note}")
     text = confusion_text(r)

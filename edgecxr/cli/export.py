@@ -32,11 +32,13 @@ def export(
     as_json: JsonOpt = False,
 ):
     """Write the run's int8 model as .tflite, C header, Arduino library, Raspberry Pi folder or all (bundle)."""
+    from edgecxr.export import ExportOptions
     from edgecxr.export import export as run_export
+    from edgecxr.runs import Run
 
-    result = run_export(run, fmt, out=out, force=force, model=model, name=name, test_image=test_image,
-                        runs_root=runs_root)
-    emit(result, as_json, _print_export)
+    result = run_export(Run.open(run, runs_root), ExportOptions(fmt, out=out, model=model, name=name,
+                                                                test_image=test_image, force=force))
+    emit(result.to_dict(), as_json, _print_export)
 
 
 def _print_export(r: dict) -> None:

@@ -31,11 +31,12 @@ def quantize_cmd(
     runs_root: RunsRootOpt = Path("runs"),
 ):
     """Convert a trained run to .tflite: always float32, plus PTQ int8 (--int8) and/or QAT int8 (--qat)."""
-    from edgecxr.quantize import quantize
+    from edgecxr.quantize import QuantizeOptions, quantize
     from edgecxr.runs import Run
 
-    result = quantize(Run.open(run, runs_root), int8=int8, qat=qat, calibration_size=calibration_size, seed=seed,
-                      allow_float_fallback=allow_float_fallback, qat_epochs=qat_epochs, qat_lr=qat_lr, force=force)
+    result = quantize(Run.open(run, runs_root), QuantizeOptions(
+        int8=int8, qat=qat, calibration_size=calibration_size, seed=seed, allow_float_fallback=allow_float_fallback,
+        qat_epochs=qat_epochs, qat_lr=qat_lr, force=force))
     emit(result.to_dict(), as_json, _human)
 
 

@@ -48,6 +48,11 @@ class ModelSpec:
     task: str = "binary"  # binary | multiclass | multilabel
     output: str = "softmax"  # softmax (one prob per class) | sigmoid (binary: P(labels[1]); multilabel: per label)
     threshold: float | None = None  # binary: P(positive) >= threshold -> positive; chosen on validation
+    # test-time augmentation (edgecxr.device.tta) where the device can afford it (evaluate, the Pi
+    # runner; a microcontroller runs one view with ``threshold``): the zooms whose probabilities
+    # are averaged, and the binary threshold chosen on validation for those averaged scores
+    tta_zooms: list[float] = field(default_factory=list)
+    tta_threshold: float | None = None
 
     def __post_init__(self):
         for side in ("width", "height"):
@@ -60,9 +65,13 @@ class ModelSpec:
             raise SpecError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.output not in OUTPUTS:
             raise SpecError(f"unknown output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
-        if self.threshold is not None and (isinstance(self.threshold, bool)
-                                           or not isinstance(self.threshold, (int, float))):
-            raise SpecError(f"threshold must be a number or null, not {self.threshold!r}")
+        for name in ("threshold", "tta_threshold"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise SpecError(f"{name} must be a number or null, not {value!r}")
+        if not isinstance(self.tta_zooms, list) or not all(
+                isinstance(z, (int, float)) and not isinstance(z, bool) and z >= 1 for z in self.tta_zooms):
+            raise SpecError(f"tta_zooms must be a list of zooms >= 1, not {self.tta_zooms!r}")
         if self.resize_mode not in RESIZE_MODES:
             raise SpecError(f"unknown resize mode {self.resize_mode!r}; choose one of {', '.join(RESIZE_MODES)}")
         if self.normalize not in NORMALIZATIONS:

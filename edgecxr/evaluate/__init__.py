@@ -4,5 +4,7 @@
     compare.py   float vs int8: agreement, the files that flip, probability differences
     models.py    the run's models (Keras, TFLite float, PTQ int8, QAT int8) -> probabilities
     report.py    eval.json, report.md, PNGs, a self-contained report.html, CLI text
-    stage.py     ``evaluate(run, data=None, ...)`` -> EvalResult
+    validation.py  decode images with their labels aligned; score a model on the run's validation
+                 split (also tune's and shift's)
+    stage.py     ``evaluate(run, EvalOptions(...))`` -> EvalResult
 """

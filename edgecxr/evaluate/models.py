@@ -7,12 +7,13 @@ dequantized with the model's own scale and zero point.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgecxr.artifacts import KERAS_MODEL, REFERENCE, Artifact
+from edgecxr.device import tta
 from edgecxr.device.preprocess import to_float
 from edgecxr.device.runtime import DEFAULT_KERNELS
 from edgecxr.errors import ModelError
@@ -32,8 +33,16 @@ class Predictor:
 
 
 def load_predictor(run: Run, model: Artifact, runtime: str | None = None, threads: int | None = None,
-                   kernels: str = DEFAULT_KERNELS) -> Predictor:
-    """The model checked against the run's manifest (and an int8 slot for int8 input) first."""
+                   kernels: str = DEFAULT_KERNELS, tta_zooms: Sequence[float] = ()) -> Predictor:
+    """The model checked against the run's manifest (and an int8 slot for int8 input) first;
+    with ``tta_zooms`` its probabilities are averaged over those views (edgecxr.device.tta)."""
+    p = _load(run, model, runtime, threads, kernels)
+    if tta_zooms:
+        p.predict = tta.averaged(p.predict, tta_zooms)
+    return p
+
+
+def _load(run: Run, model: Artifact, runtime: str | None, threads: int | None, kernels: str) -> Predictor:
     again = "re-run `edgecxr quantize RUN --force`" if model.file != KERAS_MODEL else "re-run `edgecxr train`"
     path = run.verified(model.file, again)
     if model.file == KERAS_MODEL:

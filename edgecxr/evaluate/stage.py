@@ -23,17 +23,18 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.config import check_number
-from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device.decision import decide, positive_score
 from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
+from edgecxr.device.tta import ZOOMS
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
 from edgecxr.evaluate.models import REFERENCE, load_predictor
+from edgecxr.evaluate.validation import decode, run_split, targets, validation_images
 from edgecxr.files import sha256_file, staged_folder
 from edgecxr.progress import log
 from edgecxr.runs import Run
@@ -90,11 +91,10 @@ def _was_trained_on(path: Path, index) -> bool:
 def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str | None,
                   exclude_train: bool, class_map: dict[str, str | None] | None = None) -> _Images:
     """Which images are evaluated, with the checks that keep the figures honest."""
-    run_ds, assignment = run.split()
     if data is None:
         split = split or "val"
-        samples = [s for s in run_ds.samples if assignment[s.path] == split]
-        images = _Images(_relabel(samples, run_ds.classes, spec), split, f"run split '{split}'", split)
+        samples = run_split(run, spec, split)
+        images = _Images(samples, split, f"run split '{split}'", split)
         if split == "train":
             images.notes.append("these are the training images: the figures show fit, not generalization")
         if not samples:
@@ -121,7 +121,7 @@ def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str
     mapped = apply_class_map(samples, ds.classes, spec.labels, class_map)
     images = _Images(mapped.samples, tag, str(ds.root) + (f" (split '{split}')" if split else ""), split,
                      notes=mapped.notes(), dropped_classes=mapped.dropped)
-    index = _train_index(run_ds, assignment)
+    index = _train_index(*run.split())
     trained = [s for s in images.samples if _was_trained_on(s.path, index)]
     if trained and not exclude_train:
         raise DataError(f"{len(trained)} of {len(images.samples)} images in {ds.root} were in the run's training "
@@ -138,76 +138,88 @@ def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str
     return images
 
 
-def _relabel(samples: list[Sample], classes: list[str], spec: ModelSpec) -> list[Sample]:
-    """Class indices of the data -> indices in the model's label order (matched by name)."""
-    index = [spec.labels.index(c) for c in classes]
-    return [Sample(s.path, tuple(index[k] for k in s.labels), s.patient, s.split) for s in samples]
+def tta_zooms(spec: ModelSpec, tta: bool | None) -> list[float]:
+    """The test-time views: spec.json's (None = as the run says), the default ones (True), none (False)."""
+    if tta is None:
+        return list(spec.tta_zooms)
+    return (list(spec.tta_zooms) or list(ZOOMS)) if tta else []
 
 
-def _targets(samples: list[Sample], spec: ModelSpec) -> np.ndarray:
-    if spec.task == "multilabel":
-        y = np.zeros((len(samples), len(spec.labels)), np.int64)
-        for i, s in enumerate(samples):
-            y[i, list(s.labels)] = 1
-        return y
-    return np.array([s.labels[0] for s in samples], np.int64)
-
-
-def choose_decision_threshold(run: Run, spec: ModelSpec, reference, target_sensitivity: float | None) -> dict:
-    """The binary threshold and where it came from -- always the run's validation split."""
+def choose_decision_threshold(run: Run, spec: ModelSpec, reference, target_sensitivity: float | None,
+                              zooms: list[float] | None = None) -> dict:
+    """The binary threshold and where it came from -- always the run's validation split, scored
+    the way the evaluated images are (``zooms``: test-time augmentation, ``reference`` averages them)."""
     if spec.task != "binary":
         return {"value": None, "source": "argmax" if spec.task == "multiclass" else "0.5 per label"}
-    if target_sensitivity is None and spec.threshold is not None:
-        return {"value": float(spec.threshold), "source": "spec.json (chosen on the validation split by training)"}
-    val = select_images(run, spec, None, "val", exclude_train=False)
-    px = load_pixels([s.path for s in val.samples], spec, progress=False)
-    keep = {str(p) for p in px.paths}
-    y = _targets([s for s in val.samples if str(s.path) in keep], spec)
-    p_pos = positive_score(reference.predict(px.x))
+    how = f", test-time augmentation x{len(zooms)}" if zooms else ""
+    stored = spec.tta_threshold if zooms and zooms == list(spec.tta_zooms) else None if zooms else spec.threshold
+    if target_sensitivity is None and stored is not None:
+        return {"value": float(stored), "source": f"spec.json (chosen on the validation split by training{how})"}
+    val = validation_images(run, spec)
+    y = targets(val.samples, spec)
+    p_pos = positive_score(reference.predict(val.x))
     if target_sensitivity is not None:
         if not 0.0 < target_sensitivity <= 1.0:
             raise ConfigError(f"target sensitivity {target_sensitivity} is not in (0, 1]", "use e.g. 0.95")
         value = choose_threshold(y, p_pos, "sensitivity", target_sensitivity)
         return {"value": value, "source": f"validation split, highest threshold with sensitivity >= "
-                                          f"{target_sensitivity:g} ({REFERENCE.title})",
+                                          f"{target_sensitivity:g} ({REFERENCE.title}{how})",
                 "target_sensitivity": target_sensitivity}
     return {"value": choose_threshold(y, p_pos, "youden"),
-            "source": f"validation split, maximum Youden's J ({REFERENCE.title})"}
+            "source": f"validation split, maximum Youden's J ({REFERENCE.title}{how})"}
 
 
-def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str | None = None,
-             runtime: str | None = None, target_sensitivity: float | None = None, exclude_train: bool = False,
-             force: bool = False, seed: int = 0, threads: int | None = None,
-             kernels: str = DEFAULT_KERNELS, class_map: dict[str, str | None] | None = None) -> EvalResult:
+@dataclass(frozen=True)
+class EvalOptions:
+    """Which images, which runtime and kernels, which threshold (the defaults are `edgecxr evaluate`'s)."""
+
+    data: str | Path | None = None  # a folder of class folders; None: the run's split.json
+    split: str | None = None  # the run's val (default) / train / test, or the folder's split subfolder
+    runtime: str | None = None
+    target_sensitivity: float | None = None
+    exclude_train: bool = False
+    force: bool = False
+    seed: int = 0
+    threads: int | None = None
+    kernels: str = DEFAULT_KERNELS
+    class_map: dict[str, str | None] | None = None
+    tta: bool | None = None  # test-time zooms (edgecxr.device.tta): None = as spec.json says
+
+    def check(self) -> None:
+        check_number("target_sensitivity", self.target_sensitivity, "--target-sensitivity")
+        check_number("seed", self.seed, "--seed")
+        check_number("threads", self.threads, "--threads")
+        if self.class_map is not None and self.data is None:
+            raise ConfigError("--class-map applies to --data only", "pass --data FOLDER with the class map")
+
+
+def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> EvalResult:
     """Run every model of ``run`` on the same images and write the side-by-side report.
 
-    int8 models run on ``kernels`` (default: the reference kernels a microcontroller matches
-    bit for bit); each int8 model is also run with the other kernel families, and the report
-    says how many outputs and decisions they change.
+    int8 models run on ``options.kernels`` (default: the reference kernels a microcontroller
+    matches bit for bit); each int8 model is also run with the other kernel families, and the
+    report says how many outputs and decisions they change.
     """
     from edgecxr.evaluate.report import write_report
 
-    check_number("target_sensitivity", target_sensitivity, "--target-sensitivity")
-    check_number("seed", seed, "--seed")
-    check_number("threads", threads, "--threads")
+    o = options
+    o.check()
     run = run if isinstance(run, Run) else Run.open(run)
     spec = run.spec()
     models = run.models()
-    if class_map is not None and data is None:
-        raise ConfigError("--class-map applies to --data only", "pass --data FOLDER with the class map")
-    images = select_images(run, spec, data, split, exclude_train, class_map)
+    images = select_images(run, spec, o.data, o.split, o.exclude_train, o.class_map)
     out_dir = run.file(EVAL_DIR) / images.tag
-    if out_dir.exists() and not force:
+    if out_dir.exists() and not o.force:
         raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
 
-    predictors = [load_predictor(run, m, runtime, threads, kernels) for m in models]
-    threshold = choose_decision_threshold(run, spec, predictors[0], target_sensitivity)
-    if images.split == "val" and data is None and spec.task == "binary":
+    zooms = tta_zooms(spec, o.tta)
+    predictors = [load_predictor(run, m, o.runtime, o.threads, o.kernels, zooms) for m in models]
+    threshold = choose_decision_threshold(run, spec, predictors[0], o.target_sensitivity, zooms)
+    if images.split == "val" and o.data is None and spec.task == "binary":
         images.notes.append("the threshold was chosen on these same validation images: the figures are optimistic")
 
-    pixels = load_pixels([s.path for s in images.samples], spec)
-    keep = {str(p) for p in pixels.paths}
-    samples = [s for s in images.samples if str(s.path) in keep]
+    pixels = decode(images.samples, spec)
+    samples = pixels.samples
     if not samples:
         raise DataError(f"none of the {len(images.samples)} images of {images.source} could be read",
                         "check the files with `edgecxr data inspect`")
@@ -216,7 +228,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
         more = len(pixels.errors) - UNREADABLE_SHOWN
         images.notes.append(f"{len(pixels.errors)} unreadable image(s) skipped and not counted: {shown}"
                             + (f"; and {more} more (eval.json lists all)" if more > 0 else ""))
-    y = _targets(samples, spec)
+    y = targets(samples, spec)
     files = [s.path for s in samples]
 
     probs, preds, per_model = {}, {}, {}
@@ -228,12 +240,12 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
                                   "kernels": p.kernels, "int8": p.model.int8,
                                   "quant": p.quant,
                                   "metrics": classification_metrics(y, probs[p.model.key], spec.labels, spec.task,
-                                                                    threshold["value"], seed)}
+                                                                    threshold["value"], o.seed)}
     for p in predictors:
         if p.model.int8:
             per_model[p.model.key]["kernel_families"] = kernel_family_differences(
-                run, p, pixels.x, probs[p.model.key], preds[p.model.key], spec.task, threshold["value"], runtime,
-                threads)
+                run, p, pixels.x, probs[p.model.key], preds[p.model.key], spec.task, threshold["value"], o.runtime,
+                o.threads, zooms)
     ref = REFERENCE.key
     comparisons = {k: {"reference": ref, **compare_models(files, spec.labels, probs[ref], preds[ref], probs[k], preds[k])}
                    for k in probs if k != ref}
@@ -245,7 +257,7 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
                     "excluded_train_images": images.excluded_train,
                     "dropped_by_class_map": images.dropped_classes,
                     "notes": images.notes},
-        "threshold": threshold, "models": per_model, "comparisons": comparisons,
+        "threshold": threshold, "tta_zooms": zooms, "models": per_model, "comparisons": comparisons,
         "int8_model": run.int8().to_dict() if any(m.int8 for m in models) else None,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
@@ -257,13 +269,14 @@ def evaluate(run: Run | str | Path, data: str | Path | None = None, split: str |
 
 
 def kernel_family_differences(run: Run, predictor, x: np.ndarray, probs: np.ndarray, decisions: np.ndarray,
-                              task: str, threshold: float | None, runtime: str | None, threads: int | None) -> dict:
+                              task: str, threshold: float | None, runtime: str | None, threads: int | None,
+                              zooms: list[float] = ()) -> dict:
     """How the other kernel families change an int8 model's outputs and decisions on these images."""
     out = {}
     for family in KERNELS:
         if family == predictor.kernels:
             continue
-        other = load_predictor(run, predictor.model, runtime, threads, family)
+        other = load_predictor(run, predictor.model, runtime, threads, family, zooms)
         log(f"checking {predictor.model.title} with {family} kernels against {predictor.kernels}")
         other_probs = other.predict(x)
         differ = (decide(other_probs, task, threshold) != decisions).reshape(len(x), -1)

@@ -7,24 +7,55 @@ writes, which options it takes and which module writes it.
 from __future__ import annotations
 
 import tarfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecxr.export.folder import check_free
 from edgecxr.export.formats import FORMATS, check_options, get_format
 from edgecxr.export.source import load_source
 from edgecxr.files import atomic_path, mark, sha256_file, staged_folder
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
+from edgecxr.runs import Run
 
-__all__ = ["FORMATS", "export"]
+__all__ = ["FORMATS", "ExportOptions", "ExportResult", "export"]
 
 
-def export(run: str | Path, fmt: str, out: Path | None = None, force: bool = False, model: str | None = None,
-           name: str | None = None, test_image: Path | None = None, runs_root: Path = DEFAULT_RUNS_ROOT) -> dict:
-    """Write ``fmt`` for ``run`` into ``out`` (default ``<run>/export/<format>``); returns a summary."""
-    f = get_format(fmt)
-    opts = check_options(f, {"model": model, "name": name, "test_image": test_image})
-    the_run = Run.open(run, runs_root)
-    target = Path(out) if out is not None else the_run.file("export") / f.folder
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to write and where (the defaults are `edgecxr export`'s); the FORMATS row says which
+    of model / name / test_image a format takes."""
+
+    format: str = "bundle"
+    out: Path | None = None  # default <run>/export/<format's folder>
+    model: str | None = None  # ptq | qat; default: edgecxr.artifacts.choose_int8
+    name: str | None = None
+    test_image: Path | None = None
+    force: bool = False
+
+
+@dataclass
+class ExportResult:
+    format: str
+    run: Path
+    model: str  # the artifact key of the int8 model shipped
+    model_reason: str
+    out: Path
+    written: dict = field(default_factory=dict)  # what the format's writer reports
+    archive: Path | None = None
+    archive_sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "run": str(self.run), "model": self.model, "model_reason": self.model_reason,
+                "out": str(self.out), **self.written,
+                **({"archive": str(self.archive), "archive_sha256": self.archive_sha256} if self.archive else {})}
+
+
+def export(run: Run | str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:
+    """Write ``options.format`` for ``run`` into ``options.out`` (default ``<run>/export/<format>``)."""
+    f = get_format(options.format)
+    opts = check_options(f, {"model": options.model, "name": options.name, "test_image": options.test_image})
+    force = options.force
+    the_run = run if isinstance(run, Run) else Run.open(run)
+    target = Path(options.out) if options.out is not None else the_run.file("export") / f.folder
     archive = target.with_name(target.name + ".tar.gz")
     if force and target.is_dir() and the_run.records(target):
         mark(target, "export")  # an export made before edgecxr marked its folders, as the run recorded it
@@ -34,16 +65,15 @@ def export(run: str | Path, fmt: str, out: Path | None = None, force: bool = Fal
     source = load_source(the_run, opts.get("model"), opts.get("name"))
     extra = {"test_image": opts["test_image"]} if "test_image" in opts else {}
     with staged_folder(target, force, "export") as tmp:
-        result = f.load_handler()(source, tmp, **extra)
-    summary = {"format": f.name, "run": str(the_run.path), "model": source.model_key,
-               "model_reason": source.reason, "out": str(target), **result}
+        written = f.load_handler()(source, tmp, **extra)
+    result = ExportResult(f.name, the_run.path, source.model_key, source.reason, target, written)
     if f.archive:
-        summary["archive"] = str(pack(target, archive))
-        summary["archive_sha256"] = sha256_file(archive)
+        result.archive = pack(target, archive)
+        result.archive_sha256 = sha256_file(archive)
     if target.resolve().is_relative_to(the_run.path.resolve()):
         the_run.update_manifest("export", {"format": f.name,
                                             "out": str(target.resolve().relative_to(the_run.path.resolve()))})
-    return summary
+    return result
 
 
 def pack(folder: Path, archive: Path) -> Path:

@@ -26,7 +26,9 @@ from edgecxr import backbone, stats
 from edgecxr.config import TrainConfig, load_train_config, to_toml
 from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, write_split
+from edgecxr.device import tta
 from edgecxr.device.decision import positive_score
+from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, RunError
 from edgecxr.files import check_replaceable, read_json_object, write_text
@@ -223,6 +225,12 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     probs = model.predict(val_ds, verbose=0)
     best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
+    if config.tta_zooms:  # the same validation images averaged over the test-time views: their own threshold
+        spec.tta_zooms = list(config.tta_zooms)
+        views = tta.averaged(lambda px: model.predict(to_float(px), batch_size=config.batch_size, verbose=0),
+                             spec.tta_zooms)
+        metrics["tta"], spec.tta_threshold = _val_metrics(task, val_arr, views(val_arr.x), spec, config)
+        metrics["tta"]["zooms"] = spec.tta_zooms
     metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
     write_outputs(run, model, spec, history, metrics)
     result = TrainResult(run_dir=run.path, model=config.model, recipe=config.recipe, task=task, labels=list(dataset.classes),

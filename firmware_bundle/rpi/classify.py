@@ -12,6 +12,7 @@ evaluation did.
     classify.py --model model.tflite --spec spec.json --watch incoming/       # new files as they land
     classify.py --model model.tflite --bench 100 --warmup 10 --threads 4      # one JSON object
     classify.py --model model.tflite --spec spec.json --kernels xnnpack image.png
+    classify.py --model model.tflite --spec spec.json --no-tta image.png    # one view, spec's threshold
 
 --kernels picks the kernel family, which decides the int8 bytes, not only the speed:
 "reference" (the default; TFLite's reference kernels: the same bytes on every CPU and on
@@ -25,6 +26,7 @@ Not a medical device.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -46,6 +48,7 @@ try:
     from edgecxr_device.preprocess import image_files, preprocess_file
     from edgecxr_device.runtime import DEFAULT_KERNELS, KERNELS, RUNTIMES, Model, version
     from edgecxr_device.spec import ModelSpec
+    from edgecxr_device.tta import zoom_view
 except ImportError as e:  # numpy or Pillow is missing
     print(f"error: {e}", file=sys.stderr)
     print("hint: pip install numpy pillow", file=sys.stderr)
@@ -68,17 +71,30 @@ def raw_bytes(raw) -> list[int] | None:
     return [int(v) for v in raw] if raw.dtype in (np.int8, np.uint8) else None
 
 
-def classify(model, spec, path: Path) -> dict:
-    x = model.input_tensor(preprocess_file(path, spec))
+def tta_zooms(spec, tta: bool | None) -> list[float]:
+    """The test-time zooms to average: spec.json's unless --tta / --no-tta says otherwise."""
+    if tta and not (spec.tta_zooms and (spec.tta_threshold is not None or spec.task != "binary")):
+        raise Failure(f"this spec.json has no test-time augmentation (tta_zooms {spec.tta_zooms}, "
+                      f"tta_threshold {spec.tta_threshold})", "drop --tta, or export a run trained with tta_zooms")
+    return [] if tta is False else list(spec.tta_zooms)
+
+
+def classify(model, spec, path: Path, zooms: list[float] = ()) -> dict:
+    """One image's line; with ``zooms`` the scores are averaged over those views (one inference
+    each, ``latency_ms`` is their sum, ``raw`` the first view's) and ``tta_threshold`` decides."""
+    pixels = preprocess_file(path, spec)
+    views = [zoom_view(pixels[None], z)[0] for z in zooms] or [pixels]
     t0 = time.perf_counter()
-    raw = model.invoke(x)
+    raws = [model.invoke(model.input_tensor(v)) for v in views]
     ms = (time.perf_counter() - t0) * 1000
-    probs = scores(model, raw)
-    return {"file": str(path), "label": label(probs, spec), "scores": probs, "raw": raw_bytes(raw),
-            "runtime": model.runtime, "kernels": model.kernels, "latency_ms": round(ms, 3)}
+    probs = [round(float(v), 6) for v in np.mean([scores(model, r) for r in raws], axis=0)]
+    deciding = dataclasses.replace(spec, threshold=spec.tta_threshold) if zooms else spec
+    return {"file": str(path), "label": label(probs, deciding), "scores": probs, "raw": raw_bytes(raws[0]),
+            "runtime": model.runtime, "kernels": model.kernels, "latency_ms": round(ms, 3),
+            **({"tta_zooms": list(zooms)} if zooms else {})}
 
 
-def watch(model, spec, folder: Path, interval: float) -> None:
+def watch(model, spec, folder: Path, interval: float, zooms: list[float]) -> None:
     """Classify each image that appears in ``folder`` (existing ones are skipped); Ctrl-C stops."""
     seen = set(image_files(folder))
     while True:
@@ -86,7 +102,7 @@ def watch(model, spec, folder: Path, interval: float) -> None:
         for path in image_files(folder):
             if path not in seen:
                 seen.add(path)
-                emit_line(classify(model, spec, path))
+                emit_line(classify(model, spec, path, zooms))
 
 
 def emit_line(obj: dict) -> None:
@@ -178,6 +194,9 @@ def parse_args(argv):
     p.add_argument("--kernels", choices=list(KERNELS), default=DEFAULT_KERNELS,
                    help="kernel family (default: %(default)s, the same int8 bytes on every CPU)")
     p.add_argument("--threads", type=int, help="interpreter threads (default: the runtime's choice)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average the scores over spec.json's test-time zooms (one inference each); "
+                        "default: when spec.json names them")
     p.add_argument("--watch", type=Path, help="classify new images that appear in this folder")
     p.add_argument("--interval", type=float, default=0.5, help="--watch polling period, seconds")
     p.add_argument("--bench", type=int, metavar="N", help="time N inferences, print one JSON object")
@@ -202,10 +221,11 @@ def main(argv=None) -> int:
             return 0
         if spec is None:
             raise Failure("classifying images needs --spec", "pass the spec.json exported with the model")
+        zooms = tta_zooms(spec, args.tta)
         for path in args.images:
-            emit_line(classify(model, spec, path))
+            emit_line(classify(model, spec, path, zooms))
         if args.watch:
-            watch(model, spec, args.watch, args.interval)
+            watch(model, spec, args.watch, args.interval, zooms)
         return 0
     except Failure as e:
         print(f"error: {e}", file=sys.stderr)

@@ -42,7 +42,7 @@ def bad_checksums() -> list[str]:
 def classify(images: list[Path], runtime: str | None, kernels: str) -> dict:
     """{image name: classify.py's line}, or {"error": why} (a crash is named by its signal)."""
     cmd = [sys.executable, str(HERE / "classify.py"), "--model", str(HERE / "model.tflite"),
-           "--spec", str(HERE / "spec.json"), "--kernels", kernels, *map(str, images)]
+           "--spec", str(HERE / "spec.json"), "--kernels", kernels, "--no-tta", *map(str, images)]
     done = subprocess.run(cmd + (["--runtime", runtime] if runtime else []), check=False, capture_output=True,
                           text=True)
     if done.returncode < 0:
