@@ -36,17 +36,22 @@ def tiny_table(monkeypatch, tmp_path):
     return tmp_path / "cache" / "backbones" / "tiny"
 
 
+def build_cached(tmp_path_factory, recipe: BackboneRecipe, *args):
+    """Build ``recipe`` through the CLI into a fresh cache: (its folder, backbone.json, the result)."""
+    mp = pytest.MonkeyPatch()
+    cache = tmp_path_factory.mktemp("bbcache")
+    mp.setitem(backbone.BACKBONES, recipe.name, recipe)
+    mp.setenv("EDGECXR_CACHE", str(cache))
+    r = cli("backbone", "build", recipe.name, *args, "--json")
+    mp.undo()
+    assert r.exit_code == 0, r.output
+    return cache / "backbones" / recipe.name, json.loads(r.stdout.strip().splitlines()[-1]), r
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, synth_binary):
     """A built tiny backbone's cache folder (copied into each test's cache)."""
-    mp = pytest.MonkeyPatch()
-    cache = tmp_path_factory.mktemp("bbcache")
-    mp.setitem(backbone.BACKBONES, "tiny", TINY)
-    mp.setenv("EDGECXR_CACHE", str(cache))
-    r = cli("backbone", "build", "tiny", "--data", synth_binary, "--json")
-    mp.undo()
-    assert r.exit_code == 0, r.output
-    return cache / "backbones" / "tiny", json.loads(r.stdout.strip().splitlines()[-1])
+    return build_cached(tmp_path_factory, TINY, "--data", synth_binary)[:2]
 
 
 def test_build_records_provenance_and_list_show_read_it(built, tiny_table):
@@ -128,15 +133,9 @@ def ssl_table(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def built_ssl(tmp_path_factory, synth_binary):
-    mp = pytest.MonkeyPatch()
-    cache = tmp_path_factory.mktemp("sslcache")
-    mp.setitem(backbone.BACKBONES, "tiny-ssl", TINY_SSL)
-    mp.setenv("EDGECXR_CACHE", str(cache))
-    r = cli("backbone", "build", "tiny-ssl", "--data", synth_binary, "--epochs", 1, "--json")
-    mp.undo()
-    assert r.exit_code == 0, r.output
+    folder, meta, r = build_cached(tmp_path_factory, TINY_SSL, "--data", synth_binary, "--epochs", 1)
     assert "SimCLR (labels unused)" in r.stderr and "epoch 1/1  NT-Xent" in r.stderr
-    return cache / "backbones" / "tiny-ssl", json.loads(r.stdout.strip().splitlines()[-1])
+    return folder, meta
 
 
 def test_ssl_backbone_records_provenance_and_trains_a_run(built_ssl, ssl_table, synth_binary, tmp_path):
