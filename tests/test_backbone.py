@@ -36,17 +36,22 @@ def tiny_table(monkeypatch, tmp_path):
     return tmp_path / "cache" / "backbones" / "tiny"
 
 
+def build_cached(tmp_path_factory, recipe: BackboneRecipe, *args):
+    """Build ``recipe`` through the CLI into a fresh cache: (its folder, backbone.json, the result)."""
+    mp = pytest.MonkeyPatch()
+    cache = tmp_path_factory.mktemp("bbcache")
+    mp.setitem(backbone.BACKBONES, recipe.name, recipe)
+    mp.setenv("EDGECXR_CACHE", str(cache))
+    r = cli("backbone", "build", recipe.name, *args, "--json")
+    mp.undo()
+    assert r.exit_code == 0, r.output
+    return cache / "backbones" / recipe.name, json.loads(r.stdout.strip().splitlines()[-1]), r
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, synth_binary):
     """A built tiny backbone's cache folder (copied into each test's cache)."""
-    mp = pytest.MonkeyPatch()
-    cache = tmp_path_factory.mktemp("bbcache")
-    mp.setitem(backbone.BACKBONES, "tiny", TINY)
-    mp.setenv("EDGECXR_CACHE", str(cache))
-    r = cli("backbone", "build", "tiny", "--data", synth_binary, "--json")
-    mp.undo()
-    assert r.exit_code == 0, r.output
-    return cache / "backbones" / "tiny", json.loads(r.stdout.strip().splitlines()[-1])
+    return build_cached(tmp_path_factory, TINY, "--data", synth_binary)[:2]
 
 
 def test_build_records_provenance_and_list_show_read_it(built, tiny_table):
@@ -54,7 +59,7 @@ def test_build_records_provenance_and_list_show_read_it(built, tiny_table):
     shutil.copytree(folder, tiny_table)
     assert meta["dataset"] == "synthetic" and meta["recipe"] == "edge-impulse" and meta["seed"] == 0
     assert meta["input"]["width"] == 32 and 0.0 <= meta["figures"]["roc_auc"] <= 1.0
-    assert sorted(p.name for p in tiny_table.iterdir()) == [".edgecxr", "backbone.json", "model.keras"]
+    assert sorted(p.name for p in tiny_table.iterdir()) == ["backbone.json", "model.keras"]
     listed = cli("backbone", "list")
     assert listed.exit_code == 0 and any(ln.startswith("tiny") and "built" in ln for ln in listed.stdout.splitlines())
     shown = cli("backbone", "show", "tiny")
@@ -112,3 +117,66 @@ def test_auto_builds_the_default_backbone_for_a_small_training_set(tiny_table, s
     r = cli("train", "--data", synth_binary, *TRAIN, "--backbone", "auto", "--runs-root", tmp_path / "runs",
             "--name", "big", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["backbone"] == "none"
+
+
+# a SimCLR backbone at the tiny input (built with --epochs 1 over the row's 2: the flag wins)
+TINY_SSL = BackboneRecipe("tiny-ssl", "synthetic", "binary", "CC0", "edge-impulse", method="simclr",
+                          overrides={"size": 32, "epochs": 2, "batch_size": 16, "learning_rate": 0.005})
+
+
+@pytest.fixture
+def ssl_table(monkeypatch, tmp_path):
+    monkeypatch.setitem(backbone.BACKBONES, "tiny-ssl", TINY_SSL)
+    monkeypatch.setenv("EDGECXR_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "backbones" / "tiny-ssl"
+
+
+@pytest.fixture(scope="module")
+def built_ssl(tmp_path_factory, synth_binary):
+    folder, meta, r = build_cached(tmp_path_factory, TINY_SSL, "--data", synth_binary, "--epochs", 1)
+    assert "SimCLR (labels unused)" in r.stderr and "epoch 1/1  NT-Xent" in r.stderr
+    return folder, meta
+
+
+def test_ssl_backbone_records_provenance_and_trains_a_run(built_ssl, ssl_table, synth_binary, tmp_path):
+    from edgecxr.files import sha256_file
+
+    folder, meta = built_ssl
+    shutil.copytree(folder, ssl_table)
+    assert meta["method"] == "simclr" and meta["dataset"] == "synthetic" and meta["license"] == "CC0"
+    assert meta["epochs"] == 1 and meta["seed"] == 0 and meta["labels"] == []
+    assert meta["input"] == {"width": 32, "height": 32, "channels": 1, "normalize": "none", "resize_mode": "squash"}
+    assert meta["sha256"] == sha256_file(ssl_table / "model.keras")
+    assert meta["figures"]["nt_xent"] > 0 and "labels unused" in meta["figures"]["split"]
+    listed = cli("backbone", "list")
+    assert any(ln.startswith("tiny-ssl") and "built" in ln and "simclr" in ln for ln in listed.stdout.splitlines())
+    shown = cli("backbone", "show", "tiny-ssl")
+    assert shown.exit_code == 0 and "method simclr" in shown.stdout and "no labels" in shown.stdout, shown.output
+    r = cli("train", "--data", synth_binary, *TRAIN, "--backbone", "tiny-ssl", "--runs-root", tmp_path / "runs",
+            "--name", "s", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    report = out["weights_report"]
+    assert out["backbone"] == "tiny-ssl" and {"conv1", "conv_pw_13"} <= set(report["loaded"])
+    assert not report["skipped"] and not report["absent"]
+    # pretrained on the run's own training split only (same seed and fraction): never validation
+    assert meta["figures"]["train_images"] == out["train_images"]
+
+
+def test_corrupt_ssl_backbone_is_one_error(built_ssl, ssl_table, synth_binary, tmp_path):
+    train = ["train", "--data", synth_binary, *TRAIN, "--backbone", "tiny-ssl", "--runs-root", tmp_path / "runs"]
+    shutil.copytree(built_ssl[0], ssl_table)
+    model = ssl_table / "model.keras"
+    model.write_bytes(model.read_bytes()[:1000])
+    one_error(cli(*train), "not the file that was built")
+    one_error(cli("backbone", "show", "tiny-ssl"), "not the file that was built")
+    (ssl_table / "backbone.json").write_text("{")
+    one_error(cli(*train), "not JSON")
+    model.unlink()
+    one_error(cli(*train), "is missing")
+    assert "broken" in cli("backbone", "list").stdout
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    # a checksum that matches a file Keras cannot read (written by hand): still one error
+    model.write_bytes(b"not a zip")
+    (ssl_table / "backbone.json").write_text(json.dumps({**built_ssl[1], "sha256": backbone.sha256_file(model)}))
+    one_error(cli(*train), "cannot load")

@@ -25,7 +25,7 @@ def build_cmd(
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ):
-    """Train a backbone on its public dataset with its recipe and cache it (with provenance)."""
+    """Build a backbone from its public dataset (its recipe, or SimCLR) and cache it (with provenance)."""
     from edgecxr.backbone import build
 
     emit(build(name, data, force=force, epochs=epochs), as_json, _show)
@@ -38,8 +38,8 @@ def list_cmd(as_json: JsonOpt = False):
 
     emit({"cache": str(cache_root()), "backbones": cached()}, as_json,
          lambda r: (typer.echo(f"cache: {r['cache']}"),
-                    typer.echo(table(r["backbones"], ["name", "state", "dataset", "license", "val_roc_auc",
-                                                      "val_accuracy", "about"]))))
+                    typer.echo(table(r["backbones"], ["name", "state", "method", "dataset", "license",
+                                                      "val_roc_auc", "val_accuracy", "about"]))))
 
 
 @backbone_app.command("show")
@@ -50,12 +50,19 @@ def show_cmd(name: NameArg, as_json: JsonOpt = False):
     emit(info(name), as_json, _show)
 
 
+# backbone.json figures -> how `show` names them (split and train_images have their own places)
+FIGURE_NAMES = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "best_epoch": "best epoch",
+                "nt_xent": "NT-Xent loss (last epoch)"}
+
+
 def _show(m: dict) -> None:
     i, f = m["input"], m["figures"]
+    labels = f"labels {', '.join(m['labels'])}" if m["labels"] else "no labels"
     typer.echo(f"{m['name']}: {m['model']} alpha {m['alpha']}, {i['width']}x{i['height']}x{i['channels']}, "
-               f"{i['normalize']} / {i['resize_mode']}; labels {', '.join(m['labels'])}")
+               f"{i['normalize']} / {i['resize_mode']}; {labels}")
     typer.echo(f"dataset: {m['dataset']} ({m['license']}) from {m['data']}")
-    typer.echo(f"recipe: {m['recipe']}, seed {m['seed']}, {f['train_images']} training images, best epoch "
-               f"{f['best_epoch']}, {m['seconds']:.0f} s, built {m['created']}")
-    typer.echo(f"{f['split']}: ROC-AUC {f['roc_auc']:.4f}, accuracy {f['accuracy']:.4f}")
+    typer.echo(f"recipe: {m['recipe']}, method {m.get('method', 'supervised')}, {m['config']['epochs']} epochs, "
+               f"seed {m['seed']}, {f['train_images']} training images, {m['seconds']:.0f} s, built {m['created']}")
+    typer.echo(f"{f['split']}: " + ", ".join(f"{name} {f[k]:.4f}" if isinstance(f[k], float) else f"{name} {f[k]}"
+                                           for k, name in FIGURE_NAMES.items() if k in f))
     typer.echo(f"file: {m['path']} (sha256 {m['sha256'][:16]}...)")

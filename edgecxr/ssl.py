@@ -1,0 +1,104 @@
+"""Self-supervised pretraining (SimCLR) on unlabelled chest X-rays: the `simclr` backbones.
+
+Two augmented views of each image, a projection head, the NT-Xent contrastive loss, on the
+images of a recipe's TRAINING split only (labels unused; validation and any external set stay
+unseen, they judge the result). The network is the recipe's own model (its input,
+preprocessing and width), so `train` loads it by layer name; its classifier head is untrained.
+Started from it, the default recipe scored higher out of distribution with both seeds tried
+(benchmarks/bench_ssl.py, bench_external.py's `ssl` variants). TensorFlow loads on call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgecxr.errors import ConfigError
+
+# the two views: stronger geometry and intensity than supervised training (SimCLR needs views
+# that differ; a chest film has no colour, so gray-level changes stand in for colour jitter)
+VIEW_AUGMENTATION = {"zoom_max": 1.6, "aspect": 0.15, "rotation": 10.0, "shift": 0.08, "contrast": 0.4,
+                     "gamma": 0.5, "brightness": 0.2, "sharpness": 0.6, "noise": 0.04, "flip": False}
+TEMPERATURE = 0.2
+PROJECTION = (256, 64)  # projection head: hidden units, output units (dropped after pretraining)
+FEATURES = "conv_pw_13_relu"  # MobileNetV1's last feature map, where the projection head starts
+
+
+@dataclass
+class Pretrained:
+    model: object  # the Keras model (encoder + untrained classifier head)
+    train_images: int
+    losses: list[float]  # mean NT-Xent per epoch
+    seconds: float
+    shape: tuple[int, int, int]  # (height, width, channels)
+
+
+def nt_xent(t, z1, z2, temperature: float):
+    """SimCLR loss: each view must pick its partner among the 2N - 1 other views of the batch."""
+    z = t.math.l2_normalize(t.concat([z1, z2], 0), axis=1)
+    n = t.shape(z1)[0]
+    logits = t.matmul(z, z, transpose_b=True) / temperature - 1e9 * t.eye(2 * n)
+    partner = t.concat([t.range(n, 2 * n), t.range(0, n)], 0)
+    return t.reduce_mean(t.nn.sparse_softmax_cross_entropy_with_logits(partner, logits))
+
+
+def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=None) -> Pretrained:
+    """SimCLR on the training split of ``data`` as ``config`` splits it (val_fraction, seed), at
+    its input; ``config.epochs``, ``batch_size`` and ``learning_rate`` (cosine decay) drive the
+    pretraining. ``log`` gets one line per epoch."""
+    from edgecxr.config import recipe_config
+    from edgecxr.data.cache import load_pixels
+    from edgecxr.data.dataset import scan_folder
+    from edgecxr.data.split import split_by_patient
+    from edgecxr.device.spec import ModelSpec
+    from edgecxr.models import zoo
+    from edgecxr.tfenv import keras, set_seed, tf
+    from edgecxr.train import augment
+
+    views = recipe_config(**VIEW_AUGMENTATION)
+    dataset = scan_folder(data)
+    assignment = split_by_patient(dataset, config.val_fraction, config.seed)
+    shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
+    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+                     normalize=config.normalize)
+    x = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "train"], spec).x
+    steps = len(x) // config.batch_size
+    if steps == 0:
+        raise ConfigError(f"SimCLR needs at least one batch: {len(x)} training images in {data}, batch size "
+                          f"{config.batch_size}", "use a larger dataset or a smaller batch_size")
+
+    set_seed(config.seed)
+    t, k = tf(), keras()
+    model = zoo.build_model(config.model, "binary", 2, config.size, config.channels, config.alpha, config.dropout)
+    h = k.layers.GlobalAveragePooling2D()(model.get_layer(FEATURES).output)
+    h = k.layers.Dense(PROJECTION[0], activation="relu")(h)
+    projector = k.Model(model.input, k.layers.Dense(PROJECTION[1])(h))
+    schedule = k.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps, alpha=0.01)
+    optimizer = k.optimizers.Adam(schedule)
+    seeds = t.random.experimental.stateless_split([config.seed, 1], config.epochs * steps * 2)
+
+    @t.function
+    def step(batch, s1, s2):
+        v1, v2 = augment.augment_batch(batch, views, s1), augment.augment_batch(batch, views, s2)
+        with t.GradientTape() as tape:
+            loss = nt_xent(t, projector(v1, training=True), projector(v2, training=True), temperature)
+        grads = tape.gradient(loss, projector.trainable_variables)
+        optimizer.apply_gradients(zip(grads, projector.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(config.seed)
+    started, epoch_losses = time.perf_counter(), []
+    for epoch in range(config.epochs):
+        order, losses = rng.permutation(len(x)), []
+        for i in range(steps):
+            batch = t.cast(x[order[i * config.batch_size:(i + 1) * config.batch_size]], t.float32) / 255.0
+            n = 2 * (epoch * steps + i)
+            losses.append(float(step(batch, seeds[n], seeds[n + 1])))
+        epoch_losses.append(float(np.mean(losses)))
+        if log:
+            log(f"epoch {epoch + 1}/{config.epochs}  NT-Xent {epoch_losses[-1]:.3f}  "
+                f"({time.perf_counter() - started:.0f} s)")
+    return Pretrained(model, len(x), epoch_losses, time.perf_counter() - started, shape)
