@@ -76,12 +76,7 @@ class Run:
                resume: bool = False) -> Run:
         """A new run folder ``root/name`` with edgecxr's marker. An existing non-empty one needs
         ``force`` or ``resume`` and must be edgecxr's own (``check_replaceable``)."""
-        path = Path(root) / check_name(new_run_name() if name is None else name)
-        if path.exists() and any(path.iterdir()):
-            if not (force or resume):
-                raise RunError(f"run directory {path} already exists",
-                               "choose another --name, pass --resume to continue it, or --force to overwrite")
-            check_replaceable(path, True, " (it is not a run)")
+        path = cls.check_creatable(name, root, force or resume)
         existed = path.exists()
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -92,6 +87,18 @@ class Run:
                 shutil.rmtree(path, ignore_errors=True)
             raise
         return cls(path)
+
+    @staticmethod
+    def check_creatable(name: str | None, root: Path = DEFAULT_RUNS_ROOT, force: bool = False) -> Path:
+        """The folder ``Run.create`` would make, refused up front (before any work) when it
+        exists and ``force`` is not given or it is not edgecxr's own."""
+        path = Path(root) / check_name(new_run_name() if name is None else name)
+        if path.exists() and any(path.iterdir()):
+            if not force:
+                raise RunError(f"run directory {path} already exists",
+                               "choose another --name, pass --resume to continue it, or --force to overwrite")
+            check_replaceable(path, True, " (it is not a run)")
+        return path
 
     @classmethod
     def open(cls, path_or_name: str | Path, root: Path = DEFAULT_RUNS_ROOT) -> Run:

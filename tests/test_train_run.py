@@ -2,6 +2,7 @@
 interruption, multi-label training, and one-line errors for the bad inputs."""
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -180,6 +181,25 @@ def test_existing_run_name_is_not_overwritten(trained_run, synth_binary):
                     "--runs-root", trained_run.parent)
     _one_line_error(result, "already exists")
     assert (trained_run / "model.keras").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_unreadable_starting_weights_cost_nothing(trained_run, synth_binary, tmp_path):
+    """The weights are read before the run folder is made: a bad file neither leaves a half run
+    behind nor costs the run that --force would have replaced."""
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a keras file")
+    copy = tmp_path / "runs" / "kept"
+    shutil.copytree(trained_run, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    result = invoke("train", "--data", synth_binary, "--size", 32, "--epochs", 1, "--weights", bad,
+                    "--name", "kept", "--runs-root", copy.parent, "--force")
+    _one_line_error(result, "broken.keras")
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+    result = invoke("train", "--data", synth_binary, "--size", 32, "--epochs", 1, "--weights", bad,
+                    "--name", "fresh", "--runs-root", copy.parent)
+    _one_line_error(result, "broken.keras")
+    assert not (copy.parent / "fresh").exists()
 
 
 def test_force_does_not_delete_a_folder_that_is_not_a_run(synth_binary, tmp_path):

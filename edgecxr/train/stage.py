@@ -95,17 +95,20 @@ def _clear_old_run(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, force: bool, resume: bool,
-              split: str | Path | None):
-    """A new run (inputs checked before anything is written) or the interrupted one to resume:
-    (run, config, dataset, assignment, checkpoint state or None)."""
-    if resume:
-        if name is None:
-            raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
-        run = Run.open(runs_root / check_name(name))
-        state = read_checkpoint_state(run)
-        dataset, assignment = run.split()
-        return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
+def _resume_run(runs_root: Path, name: str | None):
+    """The interrupted run to continue: (run, its own config, dataset, assignment, checkpoint state)."""
+    if name is None:
+        raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
+    run = Run.open(runs_root / check_name(name))
+    state = read_checkpoint_state(run)
+    dataset, assignment = run.split()
+    return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
+
+
+def _check_inputs(config: TrainConfig, data, runs_root: Path, name: str | None, force: bool,
+                  split: str | Path | None):
+    """Every input of a new run checked, nothing written yet: (config with its backbone
+    resolved, dataset, assignment)."""
     zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     if data is None and split is None:
         raise ConfigError("no data given", "pass --data FOLDER (class folders, or train/val/test folders)")
@@ -114,8 +117,15 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
     if config.teacher:
         distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
     if name is not None:
-        check_name(name)
-    config = _resolve_backbone(config, assignment)
+        Run.check_creatable(name, runs_root, force)
+    return _resolve_backbone(config, assignment), dataset, assignment
+
+
+def _create_run(config: TrainConfig, dataset: Dataset, assignment: dict[Path, str], runs_root: Path,
+                name: str | None, force: bool) -> Run:
+    """The new run folder with its split.json and config.toml. Called only once the inputs,
+    the pixels and the starting weights have all been read, so a bad input never costs the
+    run that ``--force`` would replace."""
     if force and name:
         _clear_old_run(runs_root / name)
     new = name is None or not (runs_root / name).exists()
@@ -127,7 +137,7 @@ def _open_run(config: TrainConfig, data, runs_root: Path, name: str | None, forc
         if new:  # a run that could not even be started must not block its name
             shutil.rmtree(run.path, ignore_errors=True)
         raise
-    return run, config, dataset, assignment, None
+    return run
 
 
 def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> TrainConfig:
@@ -149,7 +159,11 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     ``runs_root/name``; with ``resume`` continue that run from its last checkpoint, using its
     own config.toml and split.json. ``callbacks`` are extra Keras callbacks (run last)."""
     runs_root = Path(runs_root)
-    run, config, dataset, assignment, state = _open_run(config, data, runs_root, name, force, resume, split)
+    if resume:
+        run, config, dataset, assignment, state = _resume_run(runs_root, name)
+    else:
+        run, state = None, None
+        config, dataset, assignment = _check_inputs(config, data, runs_root, name, force, split)
 
     from edgecxr.tfenv import set_seed
 
@@ -191,6 +205,8 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
         val_y = np.concatenate([val_arr.y, teacher.targets(val_arr.paths, units, activation)], axis=1)
     else:
         val_y = val_arr.y
+    if run is None:
+        run = _create_run(config, dataset, assignment, runs_root, name, force)
     if state:
         from edgecxr.tfenv import tf
 
