@@ -9,6 +9,7 @@ import typer
 
 from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, table
+from edgecxr.config import DEFAULT_RECIPE, RECIPES
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
 
@@ -20,9 +21,9 @@ def train_command(
     size: Annotated[int | None, typer.Option("--size", help="Input width = height in pixels (default: the model's, 96 for mobilenet_v1).")] = None,
     channels: Annotated[int | None, typer.Option("--channels", help="1 (gray) or 3 (default: the model's).")] = None,
     recipe: Annotated[str | None, typer.Option("--recipe", help="Recipe (edgecxr.config.RECIPES): cxr (default; equalized input, X-ray augmentation, warm-up + cosine, best epoch by val AUC) edge-impulse (Edge Impulse's defaults), or a published paper's own, which trains that paper's model: abdelaal, kirthan, huynh, si-edge-impulse, mondal. --config and flags override it.")] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Training cycles (default: the recipe's, 30 for cxr).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help=f"Training cycles (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['epochs']} for {DEFAULT_RECIPE}).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam (peak) learning rate (default: the recipe's, 0.002 for cxr).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help=f"Adam (peak) learning rate (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['learning_rate']} for {DEFAULT_RECIPE}).")] = None,
     val_fraction: Annotated[float | None, typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
     no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation off (all of the recipe's).")] = False,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help="Random horizontal flip (cxr: off, it moves the heart; edge-impulse: on).")] = None,
