@@ -53,17 +53,16 @@ def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=Non
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.dataset import scan_folder
     from edgecxr.data.split import split_by_patient
-    from edgecxr.device.spec import ModelSpec
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed, tf
     from edgecxr.train import augment
+    from edgecxr.train.arrays import model_spec
 
     views = recipe_config(**VIEW_AUGMENTATION)
     dataset = scan_folder(data)
     assignment = split_by_patient(dataset, config.val_fraction, config.seed)
     shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
-    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
-                     normalize=config.normalize)
+    spec = model_spec(config, shape)
     x = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "train"], spec).x
     steps = len(x) // config.batch_size
     if steps == 0:

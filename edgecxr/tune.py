@@ -115,9 +115,9 @@ def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dic
     """Flash check on the int8 size estimate; then a few timed training steps on real training
     images (c.step_seconds). Returns (settled model, its float inputs), or None when pruned."""
     from edgecxr.device.preprocess import to_float
-    from edgecxr.device.spec import ModelSpec
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed
+    from edgecxr.train.arrays import model_spec
 
     config = _config(space, c, 1, seed)
     set_seed(seed)
@@ -130,8 +130,7 @@ def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dic
         return None
     shape = model.input_shape[1:]
     units, activation = zoo.output_head(zoo.get_entry(config.model), task, len(dataset.classes))
-    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
-                          normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
+    spec = model_spec(config, shape, dataset.classes, task, activation)
     x_u8, index = _settle_images(dataset, assignment, spec, SETTLE_IMAGES)
     x = to_float(x_u8)
     y = np.eye(units, dtype=np.float32)[index] if units > 1 else index[:, None].astype(np.float32)

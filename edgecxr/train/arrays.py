@@ -28,6 +28,14 @@ class Arrays:
     paths: list[Path]  # the images, in order (undecodable ones skipped)
 
 
+def model_spec(config: TrainConfig, shape: tuple[int, int, int], labels: list[str] | None = None,
+               task: str = "binary", output: str = "softmax") -> ModelSpec:
+    """The spec a model of ``config`` with input ``shape`` (H, W, C) is fed by: the one place the
+    training config turns into a spec (train, tune's settling and SSL pretraining read pixels by it)."""
+    return ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
+                     normalize=config.normalize, labels=list(labels or []), task=task, output=output)
+
+
 def infer_task(dataset: Dataset, requested: str | None) -> str:
     task = "multilabel" if dataset.multilabel else ("binary" if len(dataset.classes) == 2 else "multiclass")
     if requested is None:

@@ -37,7 +37,16 @@ from edgecxr.progress import log
 from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, check_name
 from edgecxr.train import augment as aug
 from edgecxr.train import distill
-from edgecxr.train.arrays import Arrays, arrays, check_split, class_weights, infer_task, load_split, make_dataset
+from edgecxr.train.arrays import (
+    Arrays,
+    arrays,
+    check_split,
+    class_weights,
+    infer_task,
+    load_split,
+    make_dataset,
+    model_spec,
+)
 from edgecxr.train.optimizer import compile_model
 from edgecxr.train.outputs import write_outputs
 
@@ -172,8 +181,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     task = infer_task(dataset, config.task)
     shape = zoo.input_shape_for(entry, config.size, config.channels)
     units, activation = zoo.output_head(entry, task, len(dataset.classes))
-    spec = ModelSpec(width=shape[1], height=shape[0], channels=shape[2], resize_mode=config.resize_mode,
-                          normalize=config.normalize, labels=list(dataset.classes), task=task, output=activation)
+    spec = model_spec(config, shape, dataset.classes, task, activation)
 
     weights = class_weights(dataset, assignment) if config.balance else None
     train_arr = arrays(dataset, assignment, "train", spec, units, weights)
