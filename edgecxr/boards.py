@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.config import check_choice, from_dict, lookup, read_toml
-from edgecxr.errors import DeviceError
+from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.resources import resource
 
 DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
@@ -51,7 +51,14 @@ def load_boards(path: Path | None = None) -> dict[str, Board]:
     cores, boards = data.get("cores", {}), {}
     for key, b in data.get("boards", {}).items():
         where = f"{path}: [boards.{key}]"
-        boards[key] = from_dict(Board, {"key": key, **b, **lookup(cores, b.get("core"), "core", where=where)}, where)
+        if not isinstance(b, dict):
+            raise ConfigError(f"{where} is not a table", "write it as [boards.NAME] with name, core, ram_kb, ... keys")
+        core = lookup(cores, b.get("core"), "core", where=where)
+        both = sorted(set(core) & set(b))
+        if both:
+            raise ConfigError(f"{where} sets {', '.join(both)}, which its core already gives",
+                              "set a value in the board or in its core, not in both")
+        boards[key] = from_dict(Board, {"key": key, **b, **core}, where)
     return boards
 
 

@@ -66,3 +66,16 @@ def test_wrong_types_and_missing_keys_name_the_file_and_table(tmp_path, table, m
     with pytest.raises(ConfigError, match=message) as e:
         table(tmp_path)()
     assert e.value.hint
+
+
+def test_a_board_may_not_override_its_core_or_be_a_value(tmp_path):
+    """A board's figures merge with its core's: a key in both is refused, not silently replaced."""
+    text = resource(DEVICES_FILE).read_text()
+    core_key = next(line.split("=")[0].strip() for line in text.split("[cores.cortex-m4f]")[1].splitlines()
+                    if "=" in line)
+    overriding = _boards(tmp_path, 'core = "cortex-m4f"', f'core = "cortex-m4f"\n{core_key} = 1')
+    with pytest.raises(ConfigError, match=f"sets {core_key}, which its core already gives"):
+        overriding()
+    (tmp_path / "flat.toml").write_text(text.replace("\n[boards.nano33ble]", "\n[boards]\nloose = 3\n[boards.nano33ble]", 1))
+    with pytest.raises(ConfigError, match=r"\[boards.loose\] is not a table"):
+        load_boards(tmp_path / "flat.toml")

@@ -126,3 +126,7 @@ def test_pi_runner_decides_with_the_tta_threshold(exported_bundle, synth_binary,
     assert all(d["tta_zooms"] == ZOOMS and d["label"] == positive for d in views)  # threshold 0: all positive
     assert [d["raw"] for d in views] == [d["raw"] for d in one]  # the first view is the unzoomed image
     assert [d["label"] for d in map(json.loads, classify("--no-tta").stdout.splitlines())] == [d["label"] for d in one]
+    # zooms without a threshold of their own are not used unasked: one view, decided by spec.threshold
+    (rpi / "spec.json").write_text(json.dumps({**spec, "tta_zooms": ZOOMS, "tta_threshold": None}))
+    assert [{**json.loads(line), "latency_ms": 0} for line in classify().stdout.splitlines()] == \
+        [{**d, "latency_ms": 0} for d in one]

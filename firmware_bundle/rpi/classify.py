@@ -73,10 +73,12 @@ def raw_bytes(raw) -> list[int] | None:
 
 def tta_zooms(spec, tta: bool | None) -> list[float]:
     """The test-time zooms to average: spec.json's unless --tta / --no-tta says otherwise."""
-    if tta and not (spec.tta_zooms and (spec.tta_threshold is not None or spec.task != "binary")):
+    usable = bool(spec.tta_zooms) and (spec.tta_threshold is not None or spec.task != "binary")
+    if tta and not usable:
         raise Failure(f"this spec.json has no test-time augmentation (tta_zooms {spec.tta_zooms}, "
                       f"tta_threshold {spec.tta_threshold})", "drop --tta, or export a run trained with tta_zooms")
-    return [] if tta is False else list(spec.tta_zooms)
+    # without a flag, zooms that have no threshold of their own are not used: one view, spec.threshold
+    return list(spec.tta_zooms) if usable and tta is not False else []
 
 
 def classify(model, spec, path: Path, zooms: list[float] = ()) -> dict:
@@ -87,7 +89,7 @@ def classify(model, spec, path: Path, zooms: list[float] = ()) -> dict:
     t0 = time.perf_counter()
     raws = [model.invoke(model.input_tensor(v)) for v in views]
     ms = (time.perf_counter() - t0) * 1000
-    probs = [round(float(v), 6) for v in np.mean([scores(model, r) for r in raws], axis=0)]
+    probs = [round(float(v), 6) for v in np.mean([model.scores(r) for r in raws], axis=0)]  # averaged, then rounded
     deciding = dataclasses.replace(spec, threshold=spec.tta_threshold) if zooms else spec
     return {"file": str(path), "label": label(probs, deciding), "scores": probs, "raw": raw_bytes(raws[0]),
             "runtime": model.runtime, "kernels": model.kernels, "latency_ms": round(ms, 3),
