@@ -52,7 +52,7 @@ VARIANTS = {
     # started from SimCLR weights pretrained on the training images without labels (benchmarks/bench_ssl.py
     # writes them under --runs-root first)
     "ssl": {"weights": "{root}/ssl-pretrain.keras"},
-    "ssl_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "seed": 1},  # pretrained on seed 1's training part  # twice as long (the cosine schedule stretched over 80 epochs)  # the default again with another seed: how far chance alone moves the figures
+    "ssl_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "seed": 1},  # pretrained on seed 1's training part
     # the student of the six runs above averaged (they must exist under --runs-root first)
     "distill6": {"teacher": ",".join(f"{{root}}/{n}" for n in ("default", "strong_aug", "mixup", "size128",
                                                                "intensity", "seed1"))},

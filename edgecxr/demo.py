@@ -71,11 +71,10 @@ def _evaluated(r: dict, ctx: DemoContext) -> dict:
 
 def _benched(r: dict, ctx: DemoContext) -> dict:
     """The host timings, and the board verdict of the run's int8 model (the one export ships)."""
-    from edgecxr.artifacts import choose_int8
     from edgecxr.bench.mcu import mcu_report
     from edgecxr.runs import Run
 
-    return {"host": r, "board": mcu_report(choose_int8(Run.open(ctx.run)).path, DEMO_BOARD)}
+    return {"host": r, "board": mcu_report(Run.open(ctx.run).int8().path, DEMO_BOARD)}
 
 
 def _exported(r: dict, ctx: DemoContext) -> dict:

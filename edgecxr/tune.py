@@ -324,7 +324,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
          force: bool = False) -> TuneResult:
     """Plan, search and report (module docstring) into ``runs_root/name`` (tune.json + one run
     per trained candidate under candidates/)."""
-    from edgecxr.bench.mcu import get_board
+    from edgecxr.boards import get_board
     from edgecxr.train import infer_task, train
 
     started = time.perf_counter()

@@ -20,7 +20,7 @@ from edgecxr.device.runtime import INSTALL_HINT, MICRO_KERNELS, RUNTIMES, instal
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import DeviceError, ModelError
 from edgecxr.runs import Run
-from edgecxr.runtimes import check_kernels
+from edgecxr.runtimes import TFLiteModel, check_kernels
 from edgecxr.tflite_facts import check_tflite
 
 # TFLite Micro: one thread and its reference kernels, nothing else
@@ -96,7 +96,6 @@ def spec_for(model: Path, folder: Path) -> Path:
     beside = spec_beside(model)
     if beside is not None:
         return beside
-    from edgecxr.runtimes import TFLiteModel
 
     _, h, w, c = TFLiteModel(model).input_shape
     path = folder / f"{model.stem}.spec.json"

@@ -10,7 +10,7 @@ kernels, and the builtin ones even differ between x86 and aarch64. The reference
 what TFLite Micro runs on a Cortex-M, bit for bit, on any host; they are the default, so every
 figure that describes a device comes from kernels that agree with it.
 
-Part of edgecxr.device: standard library and numpy only, relative imports only.
+Part of edgecxr.device: standard library, numpy and (through preprocess) Pillow; relative imports only.
 """
 
 from __future__ import annotations

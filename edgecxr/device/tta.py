@@ -1,7 +1,7 @@
 """Test-time augmentation: the model sees each image at a few centred zooms and its
 probabilities are averaged.
 
-Training shows the model every image zoomed in by a random 1.0-``zoom_max`` (edgecxr.augment's
+Training shows the model every image zoomed in by a random 1.0-``zoom_max`` (edgecxr.train.augment's
 zoom-crop), so at test time a single unzoomed view is the edge of what it saw. The views here
 are the same centred windows, resampled the same bilinear way, on the preprocessed pixels
 (after resize and equalization, as in training), then rounded back to uint8 so that a float
@@ -33,7 +33,7 @@ def check_zooms(zooms: Sequence[float]) -> list[float]:
 
 def _bilinear(size: int, zoom: float) -> np.ndarray:
     """(size, size) weights: output pixel i samples the centred window of 1/zoom of the side at
-    its centre, with linear interpolation (edgecxr.augment._bilinear_matrix, window centred)."""
+    its centre, with linear interpolation (edgecxr.train.augment._bilinear_matrix, window centred)."""
     side = 1.0 / zoom
     centres = (np.arange(size, dtype=np.float32) + 0.5) / size
     source = np.clip(((1.0 - side) / 2.0 + side * centres) * size - 0.5, 0.0, size - 1.0)
