@@ -53,6 +53,10 @@ VARIANTS = {
     # writes them under --runs-root first)
     "ssl": {"weights": "{root}/ssl-pretrain.keras"},
     "ssl_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "seed": 1},  # pretrained on seed 1's training part
+    "swa40_epochs80": {"epochs": 80, "average_epochs": 40},
+    "swa40_epochs80_seed1": {"epochs": 80, "average_epochs": 40, "seed": 1},
+    "ssl_epochs80": {"weights": "{root}/ssl-pretrain.keras", "epochs": 80},
+    "ssl_epochs80_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "epochs": 80, "seed": 1},
     # the student of the six runs above averaged (they must exist under --runs-root first)
     "distill6": {"teacher": ",".join(f"{{root}}/{n}" for n in ("default", "strong_aug", "mixup", "size128",
                                                                "intensity", "seed1"))},

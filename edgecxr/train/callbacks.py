@@ -42,7 +42,8 @@ def training_callbacks(checkpoints: Path, tensorboard: Path, config: TrainConfig
     board = k.callbacks.TensorBoard(log_dir=str(tensorboard), write_graph=False, profile_batch=0)
     checkpoint = Checkpoint(checkpoints, early, stateful, state)
     shown = [ProgressBar(config.epochs, steps)] if progress else []
-    return [*(cb for cb, _ in stateful.values()), board, checkpoint, *shown], early, checkpoint
+    average = [WeightAverage(checkpoints, config.epochs, config.average_epochs)] if config.average_epochs else []
+    return [*(cb for cb, _ in stateful.values()), board, *average, checkpoint, *shown], early, checkpoint
 
 
 def _callback_base():
@@ -92,6 +93,54 @@ class Checkpoint(_callback_base()):
         for old in self.folder.glob("epoch-*"):
             if not old.name.startswith(prefix.name):
                 old.unlink()
+
+
+class WeightAverage(_callback_base()):
+    """The running mean of the weights after each of the last ``count`` epochs (stochastic
+    weight averaging): a point in the middle of the region the late epochs explore, which holds
+    up better on another acquisition than any single epoch picked by a saturated validation
+    score. Saved beside the checkpoints, so a resumed run keeps averaging."""
+
+    FILE = "average_weights.npz"
+
+    def __init__(self, folder: Path, epochs: int, count: int):
+        super().__init__()
+        self.path, self.first = Path(folder) / self.FILE, epochs - count  # 0-based index of the first averaged epoch
+        self.mean, self.n = None, 0
+        if self.path.exists():
+            with np.load(self.path) as f:
+                self.n = int(f["n"])
+                self.mean = [f[f"w{i}"] for i in range(len(f.files) - 1)]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.first:
+            return
+        weights = self.model.get_weights()
+        self.n += 1
+        self.mean = weights if self.mean is None else [m + (w - m) / self.n for m, w in zip(self.mean, weights)]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.FILE}.tmp.npz")
+        np.savez(tmp, n=self.n, **{f"w{i}": w for i, w in enumerate(self.mean)})
+        os.replace(tmp, self.path)
+
+
+def recompute_batch_norm(model, images) -> None:
+    """Batch-norm moving statistics re-estimated for the current weights: the cumulative mean
+    of the batch statistics over one pass of ``images`` (averaged weights never produced the
+    statistics the training left behind)."""
+    norms = [layer for layer in model.layers if hasattr(layer, "moving_mean")]
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, np.float32))
+        layer.moving_variance.assign(np.ones(layer.moving_variance.shape, np.float32))
+    try:
+        for i, batch in enumerate(images):
+            for layer in norms:
+                layer.momentum = i / (i + 1)
+            model(batch[0], training=True)
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
 
 
 def _plain(value):

@@ -246,8 +246,17 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     history = checkpoint.history
     epochs_here = len(history) - start_epoch
 
-    probs = model.predict(val_ds, verbose=0)
     best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
+    if config.average_epochs:
+        from edgecxr.train.callbacks import WeightAverage, recompute_batch_norm
+
+        average = next(cb for cb in cbs if isinstance(cb, WeightAverage))
+        model.set_weights(average.mean)
+        recompute_batch_norm(model, train_ds)
+        best_epoch = len(history)
+        log(f"weights: the mean of epochs {len(history) - average.n + 1}-{len(history)}, batch-norm statistics "
+            "recomputed on the training images")
+    probs = model.predict(val_ds, verbose=0)
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
     if config.tta_zooms:  # the same validation images averaged over the test-time views: their own threshold
         spec.tta_zooms = list(config.tta_zooms)
