@@ -37,7 +37,7 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "dropout": (0.0, 1.0, False, True),
     "val_fraction": (0.0, 1.0, True, True),
     "epochs": (1, 10_000, False, False),
-    "average_epochs": (0, 10_000, False, False),
+    "average_fraction": (0.0, 1.0, False, False),
     "batch_size": (1, 4096, False, False),
     "learning_rate": (0.0, 10.0, True, False),
     "bn_momentum": (0.0, 1.0, False, True),
@@ -182,7 +182,7 @@ class TrainConfig:
     warmup_steps: int = 0  # cosine: linear warm-up from 0 over this many steps
     final_lr_fraction: float = 0.01  # cosine: the learning rate ends at this fraction of learning_rate
     ema: float = 0.0  # exponential moving average of the weights (momentum per step; 0 = off), copied into the model every epoch
-    average_epochs: int = 0  # the model = the weights after each of the last N epochs averaged, BN statistics recomputed; 0 = the best epoch by monitor
+    average_fraction: float = 0.0  # the model = the mean of the weights after each epoch of this last fraction of the run, BN statistics recomputed; 0 = the best epoch by monitor
     label_smoothing: float = 0.0  # targets 0/1 -> eps/K and 1 - eps + eps/K (binary: eps/2, 1 - eps/2)
     early_stopping_patience: int = 20
     lr_plateau_patience: int = 5
@@ -220,6 +220,9 @@ class TrainConfig:
     def __post_init__(self):
         check_fields(self)
         check_tta_zooms(self.tta_zooms)
+        if self.ema and self.average_fraction:
+            raise ConfigError("ema and average_fraction both average the weights",
+                              "set one of them to 0 (average_fraction is the recipe's; ema scored lower)")
 
 
 def check_tta_zooms(zooms: list, flag: str = "tta_zooms") -> list[float]:

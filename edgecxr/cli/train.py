@@ -69,12 +69,18 @@ def train_command(
     emit(result.to_dict(), as_json, _print_result)
 
 
+def _kept(r: dict) -> str:
+    """Which weights the run kept: the mean of its last epochs, or its best epoch."""
+    averaged = r["val_metrics"].get("averaged_epochs")
+    return f"mean of epochs {averaged[0]}-{averaged[1]}" if averaged else f"best {r['best_epoch']}"
+
+
 def _print_result(r: dict) -> None:
     m = r["val_metrics"]
     if r.get("backbone") and r["backbone"] != "none":
         typer.echo(f"started from backbone {r['backbone']} (`edgecxr backbone show {r['backbone']}`; "
                    "--backbone none trains from scratch)")
-    typer.echo(f"run: {r['run_dir']}  ({r['model']}, {r['recipe']} recipe, {r['task']}, {r['epochs_run']} epochs, best {r['best_epoch']}, "
+    typer.echo(f"run: {r['run_dir']}  ({r['model']}, {r['recipe']} recipe, {r['task']}, {r['epochs_run']} epochs, {_kept(r)}, "
                f"{r['seconds']:.0f} s, {r['images_per_second']:.0f} images/s)")
     typer.echo(f"validation ({r['val_images']} images, patient-grouped):")
     for key in ("accuracy", "sensitivity", "specificity", "roc_auc", "macro_roc_auc"):

@@ -42,7 +42,7 @@ def training_callbacks(checkpoints: Path, tensorboard: Path, config: TrainConfig
     board = k.callbacks.TensorBoard(log_dir=str(tensorboard), write_graph=False, profile_batch=0)
     checkpoint = Checkpoint(checkpoints, early, stateful, state)
     shown = [ProgressBar(config.epochs, steps)] if progress else []
-    average = [WeightAverage(checkpoints, config.epochs, config.average_epochs)] if config.average_epochs else []
+    average = [WeightAverage(checkpoints, config.epochs, config.average_fraction)] if config.average_fraction else []
     return [*(cb for cb, _ in stateful.values()), board, *average, checkpoint, *shown], early, checkpoint
 
 
@@ -95,17 +95,24 @@ class Checkpoint(_callback_base()):
                 old.unlink()
 
 
+def averaged_epochs(epochs: int, fraction: float) -> int:
+    """How many final epochs a run of ``epochs`` averages (at least one)."""
+    return max(1, round(epochs * fraction))
+
+
 class WeightAverage(_callback_base()):
-    """The running mean of the weights after each of the last ``count`` epochs (stochastic
-    weight averaging): a point in the middle of the region the late epochs explore, which holds
-    up better on another acquisition than any single epoch picked by a saturated validation
-    score. Saved beside the checkpoints, so a resumed run keeps averaging."""
+    """The running mean of the weights after each epoch of the run's last ``fraction``
+    (stochastic weight averaging): a point in the middle of the region the late epochs explore,
+    which held up better on another acquisition than the single epoch a saturated validation
+    score picks (benchmarks/bench_external.py). Saved beside the checkpoints every epoch, so a
+    resumed run keeps averaging."""
 
     FILE = "average_weights.npz"
 
-    def __init__(self, folder: Path, epochs: int, count: int):
+    def __init__(self, folder: Path, epochs: int, fraction: float):
         super().__init__()
-        self.path, self.first = Path(folder) / self.FILE, epochs - count  # 0-based index of the first averaged epoch
+        self.path = Path(folder) / self.FILE
+        self.first = epochs - averaged_epochs(epochs, fraction)  # 0-based index of the first averaged epoch
         self.mean, self.n = None, 0
         if self.path.exists():
             with np.load(self.path) as f:

@@ -247,15 +247,9 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     epochs_here = len(history) - start_epoch
 
     best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
-    if config.average_epochs:
-        from edgecxr.train.callbacks import WeightAverage, recompute_batch_norm
-
-        average = next(cb for cb in cbs if isinstance(cb, WeightAverage))
-        model.set_weights(average.mean)
-        recompute_batch_norm(model, train_ds)
-        best_epoch = len(history)
-        log(f"weights: the mean of epochs {len(history) - average.n + 1}-{len(history)}, batch-norm statistics "
-            "recomputed on the training images")
+    averaged = _use_average(model, cbs, train_ds, len(history)) if config.average_fraction else None
+    if averaged:
+        best_epoch = averaged[1]
     probs = model.predict(val_ds, verbose=0)
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
     if config.tta_zooms:  # the same validation images averaged over the test-time views: their own threshold
@@ -265,6 +259,8 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
         metrics["tta"], spec.tta_threshold = _val_metrics(task, val_arr, views(val_arr.x), spec, config)
         metrics["tta"]["zooms"] = spec.tta_zooms
     metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
+    if averaged:
+        metrics["averaged_epochs"] = list(averaged)
     write_outputs(run, model, spec, history, metrics)
     result = TrainResult(run_dir=run.path, model=config.model, recipe=config.recipe, task=task, labels=list(dataset.classes),
                          input_shape=shape, params=zoo.count_params(model), epochs_run=len(history),
@@ -277,6 +273,19 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
                                   "best_epoch": best_epoch, "seconds": result.seconds,
                                   "resumed_from": result.resumed_from})
     return result
+
+
+def _use_average(model, callbacks: list, train_ds, epochs_done: int) -> tuple[int, int]:
+    """The model's weights replaced by the epochs' mean (edgecxr.train.callbacks.WeightAverage),
+    its batch-norm statistics recomputed on the training batches: (first, last) epoch averaged."""
+    from edgecxr.train.callbacks import WeightAverage, recompute_batch_norm
+
+    average = next(cb for cb in callbacks if isinstance(cb, WeightAverage))
+    model.set_weights(average.mean)
+    recompute_batch_norm(model, train_ds)
+    first = epochs_done - average.n + 1
+    log(f"weights: the mean of epochs {first}-{epochs_done}, batch-norm statistics recomputed on the training images")
+    return first, epochs_done
 
 
 def _val_metrics(task: str, val: Arrays, probs: np.ndarray, spec: ModelSpec,

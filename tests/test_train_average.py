@@ -1,0 +1,68 @@
+"""Weight averaging (config average_fraction): the kept model is the mean of the last epochs'
+weights, with batch-norm statistics re-estimated for those weights."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edgecxr.config import TrainConfig
+from edgecxr.errors import ConfigError
+from edgecxr.runs import Run
+from edgecxr.train import train
+from edgecxr.train.callbacks import averaged_epochs
+from tests.fixtures_run import TINY_CONFIG, model_row
+
+
+def _epoch_weights():
+    """A Keras callback that keeps every epoch's weights (made lazily: Keras loads TF)."""
+    from edgecxr.tfenv import keras
+
+    class Keep(keras().callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append({v.name: v.numpy() for v in self.model.weights})
+
+    return Keep()
+
+
+def test_the_kept_model_is_the_mean_of_the_last_epochs(synth_binary, tmp_path):
+    config = replace(TINY_CONFIG, epochs=4, average_fraction=0.5)
+    keep = _epoch_weights()
+    with model_row():
+        result = train(config, synth_binary, runs_root=tmp_path, name="avg", progress=False, callbacks=[keep])
+    assert result.val_metrics["averaged_epochs"] == [3, 4]
+    model = Run.open(result.run_dir).keras_model()
+    saved = {v.name: v.numpy() for v in model.weights}
+    trainable = {v.name for v in model.trainable_weights}
+    moving = [n for n in saved if "moving_mean" in n or "moving_variance" in n]
+    assert trainable and moving
+    for name in trainable:
+        np.testing.assert_allclose(saved[name], (keep.weights[2][name] + keep.weights[3][name]) / 2, rtol=1e-5,
+                                   atol=1e-6)
+    # batch-norm statistics re-estimated for the averaged weights: neither epoch's, nor their mean
+    last, mean = keep.weights[3], {n: (keep.weights[2][n] + keep.weights[3][n]) / 2 for n in moving}
+    assert any(not np.allclose(saved[n], last[n]) and not np.allclose(saved[n], mean[n]) for n in moving)
+    assert all(np.isfinite(saved[n]).all() for n in moving)
+    assert all((saved[n] >= 0).all() for n in moving if "moving_variance" in n)
+
+
+def test_without_averaging_the_best_epoch_is_kept(trained_run):
+    assert "averaged_epochs" not in json.loads((trained_run / "val_metrics.json").read_text())
+
+
+@pytest.mark.parametrize("epochs, fraction, count", [(80, 0.5, 40), (3, 0.5, 2), (1, 0.5, 1), (10, 0.01, 1),
+                                                      (10, 1.0, 10)])
+def test_how_many_epochs_are_averaged(epochs, fraction, count):
+    assert averaged_epochs(epochs, fraction) == count
+
+
+def test_two_kinds_of_averaging_at_once_are_refused():
+    with pytest.raises(ConfigError, match="both average"):
+        TrainConfig(ema=0.99, average_fraction=0.5)
+    with pytest.raises(ConfigError, match="average_fraction"):
+        TrainConfig(average_fraction=1.5)
