@@ -127,8 +127,8 @@ def test_evaluate_chooses_the_threshold_of_views_the_run_has_none_for_by_its_own
     out = json.loads(r.stdout.strip().splitlines()[-1])
     y, p_val = val_scores(run.path, tta.ZOOMS)
     want = choose_threshold(y, p_val, "sensitivity", 0.5)
-    assert out["tta_zooms"] == list(tta.ZOOMS) and out["threshold"]["rule"] == "sensitivity"
-    assert out["threshold"]["value"] == pytest.approx(want) and "sensitivity >= 0.5" in out["threshold"]["source"]
+    assert out["tta_zooms"] == list(tta.ZOOMS) and out["threshold"]["value"] == pytest.approx(want)
+    assert out["threshold"]["rule"] == "sensitivity" and "sensitivity >= 0.5" in out["threshold"]["source"]
     assert want != pytest.approx(choose_threshold(y, p_val, "youden"))  # the two rules differ here
 
 
