@@ -2,7 +2,8 @@
 
 Honesty rules built in:
 - binary decision threshold: chosen on the run's VALIDATION split (spec.json's, which
-  `edgecxr train` chose there, or re-chosen there for ``target_sensitivity``) and applied
+  `edgecxr train` chose there, or re-chosen there for ``target_sensitivity``, or by the run's
+  own rule for test-time views spec.json has none for) and applied
   unchanged to the evaluated images; when those images ARE the validation split the report
   says so, because the figures are then optimistic;
 - images that were in the run's training split never count silently as test data: they are
@@ -152,11 +153,13 @@ def choose_decision_threshold(run: Run, spec: ModelSpec, reference, target_sensi
     stored = spec.tta_threshold if zooms and zooms == list(spec.tta_zooms) else None if zooms else spec.threshold
     if target_sensitivity is None and stored is not None:
         return {"value": float(stored), "source": f"spec.json (chosen on the validation split by training{how})"}
-    if target_sensitivity is not None and not 0.0 < target_sensitivity <= 1.0:
-        raise ConfigError(f"target sensitivity {target_sensitivity} is not in (0, 1]", "use e.g. 0.95")
-    config = run.config()
-    rule = "sensitivity" if target_sensitivity is not None else config.threshold_rule
-    target = target_sensitivity if target_sensitivity is not None else config.target_sensitivity
+    if target_sensitivity is not None:
+        if not 0.0 < target_sensitivity <= 1.0:
+            raise ConfigError(f"target sensitivity {target_sensitivity} is not in (0, 1]", "use e.g. 0.95")
+        rule, target = "sensitivity", target_sensitivity
+    else:
+        config = run.config()
+        rule, target = config.threshold_rule, config.target_sensitivity
     val = validation_images(run, spec)
     value = choose_threshold(targets(val.samples, spec), positive_score(reference.predict(val.x)), rule, target)
     out = {"value": value, "source": f"validation split, {THRESHOLD_RULES[rule].format(target)} "
