@@ -1,7 +1,7 @@
 """Self-supervised pretraining on unlabelled chest X-rays (SimCLR), judged by what it does to the
 default recipe out of distribution.
 
-    python benchmarks/bench_ssl.py [--data KERMANY] [--out FILE] [--epochs 30] [--seed 0]
+    python benchmarks/bench_ssl.py [--data KERMANY] [--out FILE] [--epochs N] [--seed N]
     python benchmarks/bench_ssl.py --seed 1 --out DIR/ssl-pretrain-seed1.keras
     python benchmarks/bench_external.py --variants default ssl seed1 ssl_seed1 --runs-root DIR
 
@@ -22,20 +22,22 @@ from pathlib import Path
 from bench_train_throughput import REPO, machine  # the sibling script (benchmarks/ is on sys.path)
 
 from edgecxr import ssl
+from edgecxr.backbone import BACKBONES
 from edgecxr.config import recipe_config
 
 SHARED = REPO.parent / "shared" / "data"
+ROW = BACKBONES["kermany-simclr"]  # the product's SimCLR backbone: its pretraining settings are the defaults
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=SHARED / "kermany224")
     p.add_argument("--out", type=Path, default=REPO.parent / "runs-bench-external" / "ssl-pretrain.keras")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--learning-rate", type=float, default=0.002)
+    p.add_argument("--epochs", type=int, default=ROW.overrides["epochs"])
+    p.add_argument("--batch-size", type=int, default=ROW.overrides["batch_size"])
+    p.add_argument("--learning-rate", type=float, default=ROW.overrides["learning_rate"])
     p.add_argument("--temperature", type=float, default=ssl.TEMPERATURE)
-    p.add_argument("--seed", type=int, default=0, help="the default recipe's seed: its split, and the pretraining's")
+    p.add_argument("--seed", type=int, default=ROW.seed, help="the default recipe's seed: its split, and the pretraining's")
     args = p.parse_args()
 
     # the default recipe: the split, input and width the `ssl` variant uses

@@ -11,8 +11,10 @@ on once. A small training set then starts from those weights instead of from scr
       --train --backbone NAME (or "auto" with a small training set)--> weights loaded by layer name
 
 ``backbone.json`` is the provenance: dataset, license, where the images were, the method, recipe,
-epochs and seed, the figures (validation, or the last SimCLR loss), and the sha256 of
-model.keras (checked on every use).
+epochs and seed, the figures (validation, or the last SimCLR loss), the sha256 of
+model.keras (checked on every use), and the sha256 of each training image by its path under
+the dataset folder (``train_images``): a run on the same images split another way (another
+seed or val_fraction) would hold some of them in its validation split, and `train` says how many.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,6 +202,7 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
             "config": as_dict(config), "model": config.model, "alpha": config.alpha, **made,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "sha256": sha256_file(staged / MODEL_FILE),
+            "train_images": training_images(source, config),
         }
         write_json(staged / INFO_FILE, meta)
         old = folder.with_name(f".{name}.old")
@@ -207,6 +211,43 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
         staged.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
     return info(name)
+
+
+def training_images(source: Path, config) -> dict[str, str]:
+    """The images a backbone is built from, the training part of the split train makes of ``source``
+    with ``config`` (edgecxr.train.arrays.load_split; SimCLR uses the same): path under the
+    dataset folder -> sha256."""
+    from edgecxr.train.arrays import load_split
+
+    dataset, assignment = load_split(source, None, config)
+    return {(s.path.relative_to(dataset.root) if s.path.is_relative_to(dataset.root) else s.path).as_posix():
+            sha256_file(s.path) for s in dataset.samples if assignment[s.path] == "train"}
+
+
+def warn_overlap(meta: dict | None, assignment: dict[Path, str]) -> int | None:
+    """How many of a run's validation images ``meta``'s backbone was trained on (a copy counts:
+    same file name and bytes), said in a warning when any: its validation figures, threshold
+    and best epoch are then optimistic. None when there is no backbone, or it was built before
+    backbone.json recorded its images (said too)."""
+    if not meta:
+        return None
+    name = meta["name"]
+    if not isinstance(meta.get("train_images"), dict):
+        log(f"warning: backbone {name} was built before edgecxr recorded its training images, so whether "
+            f"it saw this run's validation images is not checked; rebuild it: edgecxr backbone build {name} --force")
+        return None
+    seen = defaultdict(set)
+    for path, digest in meta["train_images"].items():
+        seen[Path(path).name].add(digest)
+    val = [p for p, part in assignment.items() if part == "val"]
+    overlap = sum(1 for p in val if p.name in seen and p.is_file() and sha256_file(p) in seen[p.name])
+    if overlap:
+        config = meta.get("config", {})
+        log(f"warning: backbone {name} was trained on {overlap} of this run's {len(val)} validation images "
+            f"(its split: seed {meta['seed']}, val_fraction {config.get('val_fraction')}): the validation "
+            f"figures, threshold and best epoch are optimistic; train with that split (--seed {meta['seed']} "
+            f"--val-fraction {config.get('val_fraction')}) or with --backbone none")
+    return overlap
 
 
 def _run_input(config, shape: tuple[int, int, int]) -> dict:

@@ -279,7 +279,7 @@ class QuantizeOptions:
     qat_lr: float = DEFAULT_QAT_LR
     force: bool = False
 
-    def check(self) -> None:
+    def __post_init__(self):
         check_number("seed", self.seed, "--seed")
         if self.int8 or self.qat:
             check_number("calibration_size", self.calibration_size, "--calibration-size")
@@ -292,8 +292,7 @@ def quantize(run: Run | str | Path, options: QuantizeOptions = QuantizeOptions()
     """Write model_float.tflite and, as asked, the PTQ and QAT int8 models into ``run``."""
     run = run if isinstance(run, Run) else Run.open(run)
     o = options
-    o.check()  # every value and the run's record checked before any conversion (a failure leaves the run as it was)
-    run.read_manifest()
+    run.read_manifest()  # the run's record checked before any conversion (a failure leaves the run as it was)
     if o.int8 or o.qat:
         run.split()
     kinds = (["ptq"] if o.int8 else []) + (["qat"] if o.qat else [])

@@ -12,8 +12,8 @@ Files are written through edgecxr.files (atomic; ``force`` replaces only what ed
 wrote). Run names become folder names, so they are checked (``check_name``); a file
 is checked against the manifest's sha256 before a stage uses it (``Run.verified``). A stage
 reads what train wrote through the run itself -- ``run.spec()``, ``run.split()``,
-``run.keras_model()`` -- and the models through ``run.models()`` / ``run.int8()`` (the one
-rule of edgecxr.artifacts), so there is one way to read each.
+``run.config()``, ``run.keras_model()`` -- and the models through ``run.models()`` /
+``run.int8()`` (the one rule of edgecxr.artifacts), so there is one way to read each.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from edgecxr import __version__, artifacts
+from edgecxr.config import TrainConfig, load_train_config
 from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
@@ -33,6 +34,7 @@ from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.files import MANIFEST, MARKER, check_replaceable, mark, read_json_object, sha256_file, write_json
 
 DEFAULT_RUNS_ROOT = Path("runs")
+CONFIG_FILE = "config.toml"
 # a run (or tune) name is one folder name: letters, digits and . _ + - ; no path, no shell syntax
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
@@ -140,6 +142,11 @@ class Run:
     def split(self) -> tuple[Dataset, dict[Path, str]]:
         """The run's patient-grouped split (split.json): the dataset and image -> train | val | test."""
         return read_split(self.verified(SPLIT_FILE, "the run has no split.json; re-run `edgecxr train`"))
+
+    def config(self) -> TrainConfig:
+        """The training config train wrote (config.toml): how the run chose what a later stage
+        must choose again the same way (e.g. its threshold rule)."""
+        return load_train_config(self.verified(CONFIG_FILE, "restore the run's config.toml, or re-run `edgecxr train`"))
 
     def keras_model(self):
         """The run's float tf_keras model (TensorFlow loads here, not at import)."""

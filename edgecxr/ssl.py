@@ -24,7 +24,6 @@ VIEW_AUGMENTATION = {"zoom_max": 1.6, "aspect": 0.15, "rotation": 10.0, "shift":
                      "gamma": 0.5, "brightness": 0.2, "sharpness": 0.6, "noise": 0.04, "flip": False}
 TEMPERATURE = 0.2
 PROJECTION = (256, 64)  # projection head: hidden units, output units (dropped after pretraining)
-FEATURES = "conv_pw_13_relu"  # MobileNetV1's last feature map, where the projection head starts
 
 
 @dataclass
@@ -45,22 +44,31 @@ def nt_xent(t, z1, z2, temperature: float):
     return t.reduce_mean(t.nn.sparse_softmax_cross_entropy_with_logits(partner, logits))
 
 
+def feature_map(model):
+    """The encoder's last feature map, where the projection head starts: the last layer with a
+    spatial (N, H, W, C) output that is not dropout (the classifier head's), so every convolutional
+    model of the zoo (MobileNetV1's conv_pw_13_relu, a CNN's last pool, Xception's last block)."""
+    maps = [layer for layer in model.layers[1:]
+            if len(layer.output.shape) == 4 and type(layer).__name__ != "Dropout"]
+    if not maps:
+        raise ConfigError(f"model {model.name} has no convolutional feature map for SimCLR's projection head",
+                          "pretrain a convolutional model (see `edgecxr models`)")
+    return maps[-1].output
+
+
 def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=None) -> Pretrained:
     """SimCLR on the training split of ``data`` as ``config`` splits it (val_fraction, seed), at
     its input; ``config.epochs``, ``batch_size`` and ``learning_rate`` (cosine decay) drive the
     pretraining. ``log`` gets one line per epoch."""
     from edgecxr.config import recipe_config
     from edgecxr.data.cache import load_pixels
-    from edgecxr.data.dataset import scan_folder
-    from edgecxr.data.split import split_by_patient
     from edgecxr.models import zoo
     from edgecxr.tfenv import keras, set_seed, tf
     from edgecxr.train import augment
-    from edgecxr.train.arrays import model_spec
+    from edgecxr.train.arrays import load_split, model_spec
 
     views = recipe_config(**VIEW_AUGMENTATION)
-    dataset = scan_folder(data)
-    assignment = split_by_patient(dataset, config.val_fraction, config.seed)
+    dataset, assignment = load_split(data, None, config)  # the split train makes of ``data`` with ``config``
     shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     spec = model_spec(config, shape)
     x = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "train"], spec).x
@@ -72,7 +80,7 @@ def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=Non
     set_seed(config.seed)
     t, k = tf(), keras()
     model = zoo.build_model(config.model, "binary", 2, config.size, config.channels, config.alpha, config.dropout)
-    h = k.layers.GlobalAveragePooling2D()(model.get_layer(FEATURES).output)
+    h = k.layers.GlobalAveragePooling2D()(feature_map(model))
     h = k.layers.Dense(PROJECTION[0], activation="relu")(h)
     projector = k.Model(model.input, k.layers.Dense(PROJECTION[1])(h))
     schedule = k.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps, alpha=0.01)

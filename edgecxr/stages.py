@@ -3,8 +3,9 @@
 A stage is ``fn(run, options) -> result``:
 
 - ``run``      the run directory (an ``edgecxr.runs.Run``, or its path);
-- ``options``  one dataclass of the stage's choices, checked before anything is written (its
-               defaults are the command's);
+- ``options``  one dataclass of the stage's choices (its defaults are the command's), checked
+               when it is made (``__post_init__``: a bad value is a ConfigError there, so an
+               options object that exists is a valid one and nothing is written first);
 - ``result``   a dataclass whose ``to_dict()`` is what ``--json`` prints.
 
 The stage records itself in the run's manifest. The CLI only parses flags into the options

@@ -180,3 +180,50 @@ def test_corrupt_ssl_backbone_is_one_error(built_ssl, ssl_table, synth_binary, t
     model.write_bytes(b"not a zip")
     (ssl_table / "backbone.json").write_text(json.dumps({**built_ssl[1], "sha256": backbone.sha256_file(model)}))
     one_error(cli(*train), "cannot load")
+
+
+def test_simclr_pretrains_any_convolutional_model_of_the_zoo(synth_binary):
+    """The projection head starts at the model's own last feature map, not at a MobileNetV1 layer
+    name; a model without one is one error."""
+    from edgecxr import ssl
+    from edgecxr.config import recipe_config
+    from edgecxr.errors import ConfigError
+    from edgecxr.tfenv import keras
+
+    config = recipe_config("edge-impulse", model="kirthan_cnn_foldable", size=32, epochs=1, batch_size=16)
+    done = ssl.pretrain(config, synth_binary)
+    assert done.shape == (32, 32, 1) and len(done.losses) == 1 and done.losses[0] > 0
+    assert ssl.feature_map(done.model).name.startswith("block3_pool")  # its last conv block, before the head
+    inp = keras().Input((8,))
+    with pytest.raises(ConfigError, match="no convolutional feature map") as e:
+        ssl.feature_map(keras().Model(inp, keras().layers.Dense(2)(inp)))
+    assert "convolutional model" in e.value.hint
+
+
+def _validation_seen(run_dir, meta) -> tuple[int, int]:
+    """(how many of the run's validation images are among the backbone's training images, of how many)."""
+    from edgecxr.data.split import read_split
+
+    dataset, assignment = read_split(run_dir / "split.json")
+    val = [s.path.relative_to(dataset.root).as_posix() for s in dataset.samples if assignment[s.path] == "val"]
+    return sum(p in meta["train_images"] for p in val), len(val)
+
+
+def test_train_says_how_many_validation_images_its_backbone_trained_on(built, tiny_table, synth_binary, tmp_path):
+    shutil.copytree(built[0], tiny_table)
+    meta = json.loads((tiny_table / "backbone.json").read_text())
+    assert len(meta["train_images"]) == meta["figures"]["train_images"]  # every training image, by path and bytes
+    train = ["train", "--data", synth_binary, *TRAIN, "--backbone", "tiny", "--runs-root", tmp_path / "runs"]
+    r = cli(*train, "--seed", "1", "--name", "s1")  # another split of the same images
+    assert r.exit_code == 0, r.output
+    seen, val = _validation_seen(tmp_path / "runs" / "s1", meta)
+    assert seen > 0 and f"warning: backbone tiny was trained on {seen} of this run's {val} validation images" \
+        in " ".join(r.stderr.split()), r.stderr
+    assert "--seed 0 --val-fraction 0.2" in " ".join(r.stderr.split())
+    r = cli(*train, "--seed", "0", "--name", "s0")  # the backbone's own split: nothing seen
+    assert r.exit_code == 0 and "warning: backbone" not in r.stderr, r.output
+    assert _validation_seen(tmp_path / "runs" / "s0", meta)[0] == 0
+    # a backbone.json written before the images were recorded still loads; the check is said to be skipped
+    (tiny_table / "backbone.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "train_images"}))
+    r = cli(*train, "--seed", "1", "--name", "old")
+    assert r.exit_code == 0 and "is not checked" in " ".join(r.stderr.split()), r.output

@@ -171,3 +171,22 @@ def test_self_test_fails_when_one_byte_differs(rpi, tmp_path):
     report = json.loads(proc.stdout)
     assert proc.returncode == 1 and not report["ok"] and report["checksums_bad"] == []
     assert report["images_differ"] == 1 and report["max_step_difference"] == 1 and not report["bit_exact"]
+
+
+def test_runner_refuses_a_spec_without_a_key_edgecxr_always_writes(tmp_path):
+    """A spec.json without its labels (or input size) is one error and one hint, not a guess."""
+    import shutil
+
+    from edgecxr.export.folder import template
+    from edgecxr.resources import ship_device_package
+
+    shutil.copyfile(template("rpi/classify.py"), tmp_path / "classify.py")
+    ship_device_package(tmp_path)
+    spec = {"width": 32, "height": 32, "channels": 1, "resize_mode": "squash", "normalize": "none",
+            "task": "binary", "output": "softmax", "threshold": 0.5}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.run([sys.executable, "classify.py", "--model", "model.tflite", "--spec", "spec.json", "x.png"],
+                          check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == ["error: the spec has no labels",
+                                        "hint: use the spec.json that `edgecxr train` wrote for this model (or its export)"]

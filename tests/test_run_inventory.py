@@ -8,7 +8,7 @@ import pytest
 from edgecxr.artifacts import BY_KIND
 from edgecxr.data.dataset import scan_folder
 from edgecxr.data.split import SPLIT_FILE, split_by_patient, write_split
-from edgecxr.device.spec import SPEC_FILE, ModelSpec
+from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
 from edgecxr.errors import RunError
 from edgecxr.files import write_json
 from edgecxr.runs import Run
@@ -46,10 +46,23 @@ def test_an_old_run_whose_spec_has_quant_still_loads(tmp_path):
     ({"task": "regression"}, "unknown task 'regression'"),
     ({"output": "relu"}, "unknown output 'relu'"),
     ({"threshold": "0.5"}, "threshold must be a number"),
+    ({"tta_zooms": [1.0, 9.0]}, "tta_zooms must be a list of test-time zooms: test-time zoom 9.0 is not a number from 1 to 4"),
+    ({"tta_zooms": 1.1}, "tta_zooms must be a list"),
 ])
 def test_a_spec_value_a_device_cannot_follow_is_one_run_error(tmp_path, change, message):
     with pytest.raises(RunError, match=f"spec.json is damaged: {message}"):
         _run(tmp_path, {**SPEC, **change}).spec()
+
+
+@pytest.mark.parametrize("key", list(SPEC))
+def test_a_spec_without_a_key_edgecxr_always_wrote_is_refused_not_guessed(tmp_path, key):
+    """A default would feed the model a guessed input (96x96, no labels); only the keys added
+    later (test-time views) may be absent, as in the old runs SPEC stands for."""
+    with pytest.raises(RunError, match=f"spec.json is damaged: the spec has no {key}$"):
+        _run(tmp_path, {k: v for k, v in SPEC.items() if k != key}).spec()
+    with pytest.raises(SpecError) as e:
+        ModelSpec.from_dict({k: v for k, v in SPEC.items() if k != key})
+    assert "spec.json" in e.value.hint
 
 
 def test_a_missing_empty_or_changed_spec_is_one_run_error(tmp_path):

@@ -93,17 +93,76 @@ def test_training_chooses_a_threshold_for_the_averaged_views(tta_run):
     off = json.loads(r.stdout.strip().splitlines()[-1])
     assert off["tta_zooms"] == [] and off["threshold"]["value"] == pytest.approx(spec.threshold)
     # the TTA threshold is what the run's rule (Youden's J) picks on the averaged validation scores
+    assert spec.tta_threshold == pytest.approx(choose_threshold(*val_scores(tta_run, ZOOMS), "youden"))
+
+
+def val_scores(run_dir: Path, zooms) -> tuple[np.ndarray, np.ndarray]:
+    """(label index, Keras P(positive) averaged over ``zooms``) of the run's validation images."""
     from edgecxr.data.cache import load_pixels
     from edgecxr.data.split import read_split
     from edgecxr.device.preprocess import to_float
+    from edgecxr.device.spec import ModelSpec
     from edgecxr.tfenv import keras
 
-    dataset, assignment = read_split(tta_run / "split.json")
+    dataset, assignment = read_split(run_dir / "split.json")
     val = [s for s in dataset.samples if assignment[s.path] == "val"]
-    model = keras().models.load_model(tta_run / "model.keras", compile=False)
-    p_val = tta.averaged(lambda px: model.predict(to_float(px), verbose=0), ZOOMS)(
-        load_pixels([s.path for s in val], spec).x)[:, 1]
-    assert spec.tta_threshold == pytest.approx(choose_threshold(np.array([s.labels[0] for s in val]), p_val, "youden"))
+    model = keras().models.load_model(run_dir / "model.keras", compile=False)
+    p_val = tta.averaged(lambda px: model.predict(to_float(px), verbose=0), zooms)(
+        load_pixels([s.path for s in val], ModelSpec.load(run_dir / "spec.json")).x)[:, 1]
+    return np.array([s.labels[0] for s in val]), p_val
+
+
+@pytest.mark.slow
+def test_evaluate_chooses_the_threshold_of_views_the_run_has_none_for_by_its_own_rule(synth_binary, tmp_path):
+    """A run trained without test-time views, whose rule is a sensitivity target: `evaluate --tta`
+    averages the default zooms and chooses their threshold on validation by that rule, as
+    training would have (it was Youden's J whatever the run said)."""
+    from edgecxr.stats import choose_threshold
+    from tests.fixtures_run import TINY_CONFIG, build_run
+
+    run = build_run(tmp_path, synth_binary, "rule", replace(TINY_CONFIG, threshold_rule="sensitivity",
+                                                             target_sensitivity=0.5))
+    r = cli("evaluate", run.path, "--tta", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    y, p_val = val_scores(run.path, tta.ZOOMS)
+    want = choose_threshold(y, p_val, "sensitivity", 0.5)
+    assert out["tta_zooms"] == list(tta.ZOOMS) and out["threshold"]["value"] == pytest.approx(want)
+    assert out["threshold"]["rule"] == "sensitivity" and "sensitivity >= 0.5" in out["threshold"]["source"]
+    assert want != pytest.approx(choose_threshold(y, p_val, "youden"))  # the two rules differ here
+
+
+def _spec(**change):
+    from edgecxr.device.spec import ModelSpec
+
+    return ModelSpec(width=32, height=32, labels=["NORMAL", "PNEUMONIA"], **change)
+
+
+WITH_THRESHOLD = {"tta_zooms": ZOOMS, "tta_threshold": 0.4}
+# spec, --tta/--no-tta/unsaid -> the views evaluate averages, and the device's ("refused": TTAError)
+VIEWS = [
+    (WITH_THRESHOLD, None, ZOOMS, ZOOMS),  # the spec's views with their own threshold: used unasked
+    (WITH_THRESHOLD, True, ZOOMS, ZOOMS),
+    (WITH_THRESHOLD, False, [], []),
+    ({}, None, [], []),  # a spec without views: one view and its threshold, unless asked
+    ({}, True, list(tta.ZOOMS), "refused"),  # asked: only evaluate can choose their threshold (validation)
+    ({"tta_zooms": ZOOMS}, None, [], []),  # views nobody chose a threshold for are never used unasked
+    ({"tta_zooms": ZOOMS}, True, ZOOMS, "refused"),
+    ({"task": "multiclass"}, True, list(tta.ZOOMS), list(tta.ZOOMS)),  # argmax needs no threshold
+    ({"task": "multiclass", "tta_zooms": ZOOMS}, None, ZOOMS, ZOOMS),
+]
+
+
+@pytest.mark.parametrize("change, asked, on_host, on_device", VIEWS)
+def test_one_rule_picks_the_views_for_evaluate_and_the_device(change, asked, on_host, on_device):
+    spec = _spec(**change)
+    assert tta.views(spec, asked, validation=True) == on_host
+    if on_device == "refused":
+        with pytest.raises(tta.TTAError, match="no threshold for test-time views") as e:
+            tta.views(spec, asked)
+        assert "drop --tta" in e.value.hint
+    else:
+        assert tta.views(spec, asked) == on_device
 
 
 @pytest.mark.slow

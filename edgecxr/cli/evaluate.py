@@ -34,9 +34,10 @@ def evaluate_cmd(
                                                      "Unnamed classes keep their name if the model has it, "
                                                      "else are dropped; drops are counted.")] = None,
     tta: Annotated[bool | None, typer.Option("--tta/--no-tta", help="Average the models over centred test-time "
-                                                                  "zooms (one inference each; edgecxr.device.tta), "
-                                                                  "threshold chosen on validation the same way. "
-                                                                  "Default: as the run's spec.json says.")] = None,
+                                                                  "zooms (one inference each; edgecxr.device.tta). "
+                                                                  "Default: spec.json's zooms with their threshold; "
+                                                                  "a run without them: the default zooms, threshold "
+                                                                  "chosen on validation by the run's rule.")] = None,
     exclude_train: Annotated[bool, typer.Option(help="Drop images that were in the run's training split "
                                                 "instead of refusing the data.")] = False,
     seed: SeedOpt = 0,

@@ -6,7 +6,8 @@ a model file is quantized is not part of it: each .tflite carries its own input/
 and zero point, and readers take them from the model (a ``quant`` key that older runs wrote
 is ignored).
 
-Part of edgecxr.device: standard library only, and imports nothing else of edgecxr.
+Part of edgecxr.device: the standard library and its sibling tta (the zoom check), nothing
+else of edgecxr.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .tta import check_zooms
 
 RESIZE_MODES = {
     "squash": "resize to the target size, ignoring aspect ratio (the Edge Impulse default)",
@@ -29,10 +32,17 @@ TASKS = ("binary", "multiclass", "multilabel")
 OUTPUTS = ("softmax", "sigmoid")
 MAX_SIDE = 4096  # pixels: larger than any model edgecxr trains
 SPEC_FILE = "spec.json"
+# keys a spec.json may lack: added after the first runs, absent means "none" (no test-time views)
+LATER_KEYS = ("tta_zooms", "tta_threshold")
+SPEC_HINT = "use the spec.json that `edgecxr train` wrote for this model (or its export)"
 
 
 class SpecError(ValueError):
     """A spec value a device cannot follow (the message says which and what is allowed)."""
+
+    def __init__(self, message: str, hint: str = SPEC_HINT):
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass
@@ -69,9 +79,12 @@ class ModelSpec:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise SpecError(f"{name} must be a number or null, not {value!r}")
-        if not isinstance(self.tta_zooms, list) or not all(
-                isinstance(z, (int, float)) and not isinstance(z, bool) and z >= 1 for z in self.tta_zooms):
-            raise SpecError(f"tta_zooms must be a list of zooms >= 1, not {self.tta_zooms!r}")
+        try:
+            if not isinstance(self.tta_zooms, list):
+                raise ValueError(f"not {self.tta_zooms!r}")
+            check_zooms(self.tta_zooms)
+        except ValueError as e:
+            raise SpecError(f"tta_zooms must be a list of test-time zooms: {e}") from None
         if self.resize_mode not in RESIZE_MODES:
             raise SpecError(f"unknown resize mode {self.resize_mode!r}; choose one of {', '.join(RESIZE_MODES)}")
         if self.normalize not in NORMALIZATIONS:
@@ -96,8 +109,14 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
-        """The spec of a spec.json document; keys it does not know (an old run's ``quant``) are ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
+        """The spec of a spec.json document. Every key edgecxr has always written must be there (a
+        default would feed the model a guessed input); keys it does not know (an old run's
+        ``quant``) are ignored, and LATER_KEYS that an older run lacks take their defaults."""
+        if not isinstance(d, dict):
+            raise SpecError(f"a spec is a JSON object, not {type(d).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        if missing := [k for k in known if k not in d and k not in LATER_KEYS]:
+            raise SpecError(f"the spec has no {', '.join(missing)}")
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def save(self, path: str | Path) -> None:

@@ -7,6 +7,8 @@ are the same centred windows, resampled the same bilinear way, on the preprocess
 (after resize and equalization, as in training), then rounded back to uint8 so that a float
 and an int8 model get the same input. Cost: one inference per view.
 
+Which views a host runs is decided here once (``views``), for evaluate and the Pi runner alike.
+
 Part of edgecxr.device (standard library and numpy only; imports no sibling module).
 """
 
@@ -29,6 +31,41 @@ def check_zooms(zooms: Sequence[float]) -> list[float]:
             raise ValueError(f"test-time zoom {z!r} is not a number from 1 to {MAX_ZOOM:g}")
         out.append(float(z))
     return out
+
+
+class TTAError(ValueError):
+    """Test-time views asked for that this spec cannot decide (``hint`` says what to do)."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+def views(spec, asked: bool | None, validation: bool = False) -> list[float]:
+    """The zooms to average for ``spec`` (``asked``: --tta True, --no-tta False, None unsaid).
+
+    Averaged scores need a binary threshold of their own: the single-view ``threshold`` was
+    chosen for other scores, and applying it to averaged ones would be a threshold nobody
+    chose. So the spec's zooms are used (unasked too) when they have one (``tta_threshold``,
+    chosen by train on validation; multiclass and multilabel need none). Asked for views a
+    spec has no threshold for, only a host holding the run's validation split
+    (``validation``: evaluate) can honestly choose one, by the run's own rule: it averages the
+    spec's zooms or the default ZOOMS (answering "would TTA help this run?"). A device has no
+    validation images, so it refuses rather than decide by the wrong threshold; unasked, it
+    and evaluate both run one view with ``threshold``, which is what the spec promises.
+    """
+    binary = spec.task == "binary"
+    if asked is False:
+        return []
+    if spec.tta_zooms and (spec.tta_threshold is not None or not binary):
+        return check_zooms(spec.tta_zooms)
+    if asked is None:
+        return []
+    if binary and not validation:
+        raise TTAError(f"this spec.json has no threshold for test-time views (tta_zooms {list(spec.tta_zooms)}, "
+                       f"tta_threshold {spec.tta_threshold})",
+                       "drop --tta, or export a run trained with tta_zooms (its spec.json carries their threshold)")
+    return check_zooms(spec.tta_zooms or ZOOMS)
 
 
 def _bilinear(size: int, zoom: float) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Honesty rules built in:
 - binary decision threshold: chosen on the run's VALIDATION split (spec.json's, which
-  `edgecxr train` chose there, or re-chosen there for ``target_sensitivity``) and applied
+  `edgecxr train` chose there, or re-chosen there for ``target_sensitivity``, or by the run's
+  own rule for test-time views spec.json has none for) and applied
   unchanged to the evaluated images; when those images ARE the validation split the report
   says so, because the figures are then optimistic;
 - images that were in the run's training split never count silently as test data: they are
@@ -25,10 +26,10 @@ import numpy as np
 from edgecxr.config import check_number
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE
+from edgecxr.device import tta
 from edgecxr.device.decision import decide, positive_score
 from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
-from edgecxr.device.tta import ZOOMS
 from edgecxr.errors import ConfigError, DataError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
@@ -41,6 +42,8 @@ from edgecxr.runs import Run
 
 EVAL_DIR = "eval"
 UNREADABLE_SHOWN = 20  # unreadable images named in the notes; eval.json lists every one
+# edgecxr.stats.choose_threshold's rules (TrainConfig.threshold_rule) -> how the report names them
+THRESHOLD_RULES = {"youden": "maximum Youden's J", "sensitivity": "highest threshold with sensitivity >= {:g}"}
 
 
 @dataclass
@@ -138,35 +141,30 @@ def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str
     return images
 
 
-def tta_zooms(spec: ModelSpec, tta: bool | None) -> list[float]:
-    """The test-time views: spec.json's (None = as the run says), the default ones (True), none (False)."""
-    if tta is None:
-        return list(spec.tta_zooms)
-    return (list(spec.tta_zooms) or list(ZOOMS)) if tta else []
-
-
 def choose_decision_threshold(run: Run, spec: ModelSpec, reference, target_sensitivity: float | None,
                               zooms: list[float] | None = None) -> dict:
     """The binary threshold and where it came from -- always the run's validation split, scored
-    the way the evaluated images are (``zooms``: test-time augmentation, ``reference`` averages them)."""
+    the way the evaluated images are (``zooms``: test-time augmentation, ``reference`` averages them).
+    Re-chosen there (views spec.json has no threshold for), it follows the run's own rule
+    (config.toml's threshold_rule), as training would have chosen it."""
     if spec.task != "binary":
         return {"value": None, "source": "argmax" if spec.task == "multiclass" else "0.5 per label"}
     how = f", test-time augmentation x{len(zooms)}" if zooms else ""
     stored = spec.tta_threshold if zooms and zooms == list(spec.tta_zooms) else None if zooms else spec.threshold
     if target_sensitivity is None and stored is not None:
         return {"value": float(stored), "source": f"spec.json (chosen on the validation split by training{how})"}
-    val = validation_images(run, spec)
-    y = targets(val.samples, spec)
-    p_pos = positive_score(reference.predict(val.x))
     if target_sensitivity is not None:
         if not 0.0 < target_sensitivity <= 1.0:
             raise ConfigError(f"target sensitivity {target_sensitivity} is not in (0, 1]", "use e.g. 0.95")
-        value = choose_threshold(y, p_pos, "sensitivity", target_sensitivity)
-        return {"value": value, "source": f"validation split, highest threshold with sensitivity >= "
-                                          f"{target_sensitivity:g} ({REFERENCE.title}{how})",
-                "target_sensitivity": target_sensitivity}
-    return {"value": choose_threshold(y, p_pos, "youden"),
-            "source": f"validation split, maximum Youden's J ({REFERENCE.title}{how})"}
+        rule, target = "sensitivity", target_sensitivity
+    else:
+        config = run.config()
+        rule, target = config.threshold_rule, config.target_sensitivity
+    val = validation_images(run, spec)
+    value = choose_threshold(targets(val.samples, spec), positive_score(reference.predict(val.x)), rule, target)
+    out = {"value": value, "source": f"validation split, {THRESHOLD_RULES[rule].format(target)} "
+                                     f"({REFERENCE.title}{how})", "rule": rule}
+    return {**out, "target_sensitivity": target} if rule == "sensitivity" else out
 
 
 @dataclass(frozen=True)
@@ -185,7 +183,7 @@ class EvalOptions:
     class_map: dict[str, str | None] | None = None
     tta: bool | None = None  # test-time zooms (edgecxr.device.tta): None = as spec.json says
 
-    def check(self) -> None:
+    def __post_init__(self):
         check_number("target_sensitivity", self.target_sensitivity, "--target-sensitivity")
         check_number("seed", self.seed, "--seed")
         check_number("threads", self.threads, "--threads")
@@ -203,7 +201,6 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
     from edgecxr.evaluate.report import write_report
 
     o = options
-    o.check()
     run = run if isinstance(run, Run) else Run.open(run)
     spec = run.spec()
     models = run.models()
@@ -212,7 +209,7 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
     if out_dir.exists() and not o.force:
         raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
 
-    zooms = tta_zooms(spec, o.tta)
+    zooms = tta.views(spec, o.tta, validation=True)  # the device's rule; here a threshold can be chosen
     predictors = [load_predictor(run, m, o.runtime, o.threads, o.kernels, zooms) for m in models]
     threshold = choose_decision_threshold(run, spec, predictors[0], o.target_sensitivity, zooms)
     if images.split == "val" and o.data is None and spec.task == "binary":

@@ -31,6 +31,14 @@ class ExportOptions:
     test_image: Path | None = None
     force: bool = False
 
+    def __post_init__(self):
+        self.format_options()
+
+    def format_options(self) -> dict:
+        """The format's own options that are set; one the format does not take is a ConfigError."""
+        return check_options(get_format(self.format), {"model": self.model, "name": self.name,
+                                                       "test_image": self.test_image})
+
 
 @dataclass
 class ExportResult:
@@ -51,8 +59,7 @@ class ExportResult:
 
 def export(run: Run | str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:
     """Write ``options.format`` for ``run`` into ``options.out`` (default ``<run>/export/<format>``)."""
-    f = get_format(options.format)
-    opts = check_options(f, {"model": options.model, "name": options.name, "test_image": options.test_image})
+    f, opts = get_format(options.format), options.format_options()
     force = options.force
     the_run = run if isinstance(run, Run) else Run.open(run)
     target = Path(options.out) if options.out is not None else the_run.file("export") / f.folder

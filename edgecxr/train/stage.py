@@ -155,6 +155,7 @@ def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> Train
     shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     n_train = sum(1 for v in assignment.values() if v == "train")
     meta = backbone.resolve(config, shape, n_train)
+    backbone.warn_overlap(meta, assignment)  # a backbone that trained on this run's validation images is said
     if meta and config.backbone == backbone.AUTO:
         log(f"backbone: {meta['name']} ({meta['dataset']}, {meta['license']}), because the training set is "
             f"small ({n_train} images < {backbone.SMALL_TRAINING_SET}); train from scratch with --backbone none")

@@ -48,7 +48,7 @@ try:
     from edgecxr_device.preprocess import image_files, preprocess_file
     from edgecxr_device.runtime import DEFAULT_KERNELS, KERNELS, RUNTIMES, Model, version
     from edgecxr_device.spec import ModelSpec
-    from edgecxr_device.tta import zoom_view
+    from edgecxr_device.tta import views, zoom_view
 except ImportError as e:  # numpy or Pillow is missing
     print(f"error: {e}", file=sys.stderr)
     print("hint: pip install numpy pillow", file=sys.stderr)
@@ -69,16 +69,6 @@ def raw_bytes(raw) -> list[int] | None:
     """The int8 outputs themselves (what kernel families and devices are compared on)."""
     raw = np.asarray(raw)
     return [int(v) for v in raw] if raw.dtype in (np.int8, np.uint8) else None
-
-
-def tta_zooms(spec, tta: bool | None) -> list[float]:
-    """The test-time zooms to average: spec.json's unless --tta / --no-tta says otherwise."""
-    usable = bool(spec.tta_zooms) and (spec.tta_threshold is not None or spec.task != "binary")
-    if tta and not usable:
-        raise Failure(f"this spec.json has no test-time augmentation (tta_zooms {spec.tta_zooms}, "
-                      f"tta_threshold {spec.tta_threshold})", "drop --tta, or export a run trained with tta_zooms")
-    # without a flag, zooms that have no threshold of their own are not used: one view, spec.threshold
-    return list(spec.tta_zooms) if usable and tta is not False else []
 
 
 def classify(model, spec, path: Path, zooms: list[float] = ()) -> dict:
@@ -198,7 +188,7 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, help="interpreter threads (default: the runtime's choice)")
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="average the scores over spec.json's test-time zooms (one inference each); "
-                        "default: when spec.json names them")
+                        "default: when spec.json names them with their own threshold")
     p.add_argument("--watch", type=Path, help="classify new images that appear in this folder")
     p.add_argument("--interval", type=float, default=0.5, help="--watch polling period, seconds")
     p.add_argument("--bench", type=int, metavar="N", help="time N inferences, print one JSON object")
@@ -223,7 +213,7 @@ def main(argv=None) -> int:
             return 0
         if spec is None:
             raise Failure("classifying images needs --spec", "pass the spec.json exported with the model")
-        zooms = tta_zooms(spec, args.tta)
+        zooms = views(spec, args.tta)  # the one rule (edgecxr_device.tta): never views without a threshold
         for path in args.images:
             emit_line(classify(model, spec, path, zooms))
         if args.watch:
@@ -234,8 +224,10 @@ def main(argv=None) -> int:
         if e.hint:
             print(f"hint: {e.hint}", file=sys.stderr)
         return e.code
-    except (ValueError, OSError) as e:  # unreadable image or spec (ImageError is a ValueError)
+    except (ValueError, OSError) as e:  # unreadable image or spec (ImageError, SpecError, TTAError are ValueErrors)
         print(f"error: {e}", file=sys.stderr)
+        if getattr(e, "hint", ""):
+            print(f"hint: {e.hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 0
