@@ -11,7 +11,7 @@ external folders twice: one view (`--no-tta`) and the test-time zooms (`--tta`).
 variant and view count: validation ROC-AUC (Keras, in process); external accuracy /
 sensitivity / specificity / ROC-AUC (95 % intervals) at the threshold evaluate applies, chosen
 on validation by the run's rule ("rule"; a run trained without test-time views gets its 3-view
-threshold re-chosen on validation by Youden's J); external specificity / accuracy at the
+threshold re-chosen on validation by that rule); external specificity / accuracy at the
 maximum-Youden threshold on validation (never on the external images); and which int8 model
 the run ships (edgecxr.artifacts.choose_int8) with its float/int8 agreement on the external
 images.
@@ -115,9 +115,10 @@ def scored(name: str, run: Path, tta: str) -> dict:
     at_youden = binary_metrics(*scores(Path(ext["out_dir"])), choose_threshold(y_val, p_val, "youden"))
     chosen = ext["int8_model"]
     i8 = ext["models"][chosen["model"]]["metrics"]
-    rule = json.loads((run / "val_metrics.json").read_text()).get("threshold_rule")
+    # the rule training recorded, or the one evaluate applied to views the run has no threshold for
+    rule = ext["threshold"].get("rule") or json.loads((run / "val_metrics.json").read_text()).get("threshold_rule")
     return {"variant": name, "views": len(ext["tta_zooms"]) or 1,
-            "rule": rule if "spec.json" in ext["threshold"]["source"] else "youden",
+            "rule": rule,
             "val_auc": f"{roc_auc(y_val, p_val):.4f}",
             "ext_acc": ci(f["accuracy"]), "ext_sens": ci(f["sensitivity"]), "ext_spec": ci(f["specificity"]),
             "ext_auc": ci(f["roc_auc"]), "youden_spec": f"{at_youden['specificity']['value']:.3f}",

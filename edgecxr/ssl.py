@@ -1,4 +1,5 @@
-"""Self-supervised pretraining (SimCLR) on unlabelled chest X-rays: the `simclr` backbones.
+"""Self-supervised pretraining (SimCLR) on unlabelled chest X-rays: the `simclr` backbones, and
+the default recipe's first phase on a run's own training images (TrainConfig.pretrain_epochs).
 
 Two augmented views of each image, a projection head, the NT-Xent contrastive loss, on the
 images of a recipe's TRAINING split only (labels unused; validation and any external set stay
@@ -24,6 +25,9 @@ VIEW_AUGMENTATION = {"zoom_max": 1.6, "aspect": 0.15, "rotation": 10.0, "shift":
                      "gamma": 0.5, "brightness": 0.2, "sharpness": 0.6, "noise": 0.04, "flip": False}
 TEMPERATURE = 0.2
 PROJECTION = (256, 64)  # projection head: hidden units, output units (dropped after pretraining)
+# batch and peak learning rate of the measured runs (the kermany-simclr backbone's, and a run's
+# own pretraining: TrainConfig.pretrain_epochs); a bigger batch gives each view more negatives
+BATCH_SIZE, LEARNING_RATE = 128, 0.002
 
 
 @dataclass
@@ -58,34 +62,45 @@ def feature_map(model):
 
 def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=None) -> Pretrained:
     """SimCLR on the training split of ``data`` as ``config`` splits it (val_fraction, seed), at
-    its input; ``config.epochs``, ``batch_size`` and ``learning_rate`` (cosine decay) drive the
-    pretraining. ``log`` gets one line per epoch."""
-    from edgecxr.config import recipe_config
+    its input, into a new model (a `simclr` backbone); ``config.epochs``, ``batch_size`` and
+    ``learning_rate`` drive the pretraining. ``log`` gets one line per epoch."""
     from edgecxr.data.cache import load_pixels
     from edgecxr.models import zoo
-    from edgecxr.tfenv import keras, set_seed, tf
-    from edgecxr.train import augment
+    from edgecxr.tfenv import set_seed
     from edgecxr.train.arrays import load_split, model_spec
 
-    views = recipe_config(**VIEW_AUGMENTATION)
     dataset, assignment = load_split(data, None, config)  # the split train makes of ``data`` with ``config``
     shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
-    spec = model_spec(config, shape)
-    x = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "train"], spec).x
-    steps = len(x) // config.batch_size
-    if steps == 0:
-        raise ConfigError(f"SimCLR needs at least one batch: {len(x)} training images in {data}, batch size "
-                          f"{config.batch_size}", "use a larger dataset or a smaller batch_size")
-
+    x = load_pixels([s.path for s in dataset.samples if assignment[s.path] == "train"], model_spec(config, shape)).x
     set_seed(config.seed)
-    t, k = tf(), keras()
     model = zoo.build_model(config.model, "binary", 2, config.size, config.channels, config.alpha, config.dropout)
+    started = time.perf_counter()
+    losses = contrast(model, x, config.epochs, config.batch_size, config.learning_rate, config.seed, temperature, log)
+    return Pretrained(model, len(x), losses, time.perf_counter() - started, shape)
+
+
+def contrast(model, x: np.ndarray, epochs: int, batch_size: int = BATCH_SIZE, learning_rate: float = LEARNING_RATE,
+             seed: int = 0, temperature: float = TEMPERATURE, log=None) -> list[float]:
+    """SimCLR on the uint8 images ``x`` (N, H, W, C), training ``model``'s encoder in place
+    (its classifier head is left as it was): the mean NT-Xent of each epoch (cosine-decayed
+    learning rate). A batch is at most the number of images: every image needs partners."""
+    from edgecxr.config import recipe_config
+    from edgecxr.tfenv import keras, tf
+    from edgecxr.train import augment
+
+    batch_size = min(batch_size, len(x))
+    if batch_size < 2:
+        raise ConfigError(f"SimCLR needs at least 2 training images, there are {len(x)}",
+                          "use a larger dataset, or turn pretraining off (pretrain_epochs = 0)")
+    steps = len(x) // batch_size
+    views = recipe_config(**VIEW_AUGMENTATION)
+    t, k = tf(), keras()
     h = k.layers.GlobalAveragePooling2D()(feature_map(model))
     h = k.layers.Dense(PROJECTION[0], activation="relu")(h)
     projector = k.Model(model.input, k.layers.Dense(PROJECTION[1])(h))
-    schedule = k.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps, alpha=0.01)
+    schedule = k.optimizers.schedules.CosineDecay(learning_rate, epochs * steps, alpha=0.01)
     optimizer = k.optimizers.Adam(schedule)
-    seeds = t.random.experimental.stateless_split([config.seed, 1], config.epochs * steps * 2)
+    seeds = t.random.experimental.stateless_split([seed, 1], epochs * steps * 2)
 
     @t.function
     def step(batch, s1, s2):
@@ -96,16 +111,16 @@ def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=Non
         optimizer.apply_gradients(zip(grads, projector.trainable_variables))
         return loss
 
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(seed)
     started, epoch_losses = time.perf_counter(), []
-    for epoch in range(config.epochs):
+    for epoch in range(epochs):
         order, losses = rng.permutation(len(x)), []
         for i in range(steps):
-            batch = t.cast(x[order[i * config.batch_size:(i + 1) * config.batch_size]], t.float32) / 255.0
+            batch = t.cast(x[order[i * batch_size:(i + 1) * batch_size]], t.float32) / 255.0
             n = 2 * (epoch * steps + i)
             losses.append(float(step(batch, seeds[n], seeds[n + 1])))
         epoch_losses.append(float(np.mean(losses)))
         if log:
-            log(f"epoch {epoch + 1}/{config.epochs}  NT-Xent {epoch_losses[-1]:.3f}  "
+            log(f"pretraining epoch {epoch + 1}/{epochs}  NT-Xent {epoch_losses[-1]:.3f}  "
                 f"({time.perf_counter() - started:.0f} s)")
-    return Pretrained(model, len(x), epoch_losses, time.perf_counter() - started, shape)
+    return epoch_losses

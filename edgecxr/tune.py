@@ -92,8 +92,11 @@ def candidates(space: Space) -> list[Candidate]:
 
 
 def _config(space: Space, c: Candidate, epochs: int, seed: int):
+    """A candidate's training config. Without the recipe's self-supervised pretraining: a fixed
+    cost the same for every candidate, which the budget spends on the search instead."""
     recipe, overrides = space.recipes[c.recipe]
-    return recipe_config(recipe, **{**overrides, "alpha": c.alpha, "size": c.size, "epochs": epochs, "seed": seed})
+    return recipe_config(recipe, **{"pretrain_epochs": 0, **overrides, "alpha": c.alpha, "size": c.size,
+                                    "epochs": epochs, "seed": seed})
 
 
 # ---------------------------------------------------------------------------------------------

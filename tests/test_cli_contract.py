@@ -99,7 +99,8 @@ def _hostile(limit_key: str, integer: bool):
 
 
 def _train(b):
-    return ["train", "--data", b.data, "--name", "n", "--runs-root", b.out, "--size", "32", "--epochs", "1"]
+    return ["train", "--data", b.data, "--name", "n", "--runs-root", b.out, "--size", "32", "--epochs", "1",
+            "--pretrain-epochs", "0"]
 
 
 # (command prefix, option, LIMITS/CHOICES key, integer?)
@@ -170,7 +171,7 @@ def test_a_name_is_refused_or_stays_one_folder_inside_the_root(name):
 def test_a_hostile_run_name_is_refused_before_anything_is_written(base, name, command):
     b = Box(*base)
     try:
-        args = (["train", "--data", b.data, "--size", "32", "--epochs", "1"] if command == "train" else
+        args = (["train", "--data", b.data, "--size", "32", "--epochs", "1", "--pretrain-epochs", "0"] if command == "train" else
                 ["tune", "--board", "nano33ble", "--data", b.data, "--short"])
         result = invoke(*args, "--name", name, "--runs-root", b.out / "runs")
         assert not assert_contract(result)

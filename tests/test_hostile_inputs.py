@@ -42,7 +42,7 @@ def _someones_folder(path: Path, **files: str) -> Path:
 def test_train_force_never_deletes_a_folder_that_is_not_a_run(tmp_path, synth_binary, files):
     folder = _someones_folder(tmp_path / "runs" / "docs", **files)
     before = file_hashes(folder)
-    result = invoke("train", "--data", synth_binary, "--size", "32", "--epochs", "1", "--name", "docs",
+    result = invoke("train", "--data", synth_binary, "--size", "32", "--epochs", "1", "--pretrain-epochs", "0", "--name", "docs",
                     "--runs-root", tmp_path / "runs", "--force")
     assert "did not write" in error_line(result)
     assert file_hashes(folder) == before
@@ -127,7 +127,8 @@ def bad_disk(request, tmp_path):
 
 
 @pytest.mark.parametrize("command", [
-    lambda run, data, mnt: ["train", "--data", data, "--size", "32", "--epochs", "1", "--runs-root", mnt, "--name", "r"],
+    lambda run, data, mnt: ["train", "--data", data, "--size", "32", "--epochs", "1", "--pretrain-epochs", "0", "--runs-root",
+                            mnt, "--name", "r"],
     lambda run, data, mnt: ["data", "synth", mnt / "syn", "--per-class", "20"],
     lambda run, data, mnt: ["data", "import", data, "--out", mnt / "ds"],
     lambda run, data, mnt: ["data", "split", data, "--out", mnt / "split.json"],

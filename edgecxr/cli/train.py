@@ -41,6 +41,7 @@ def train_command(
     backbone: Annotated[str | None, typer.Option("--backbone", help="Start from a cached chest X-ray backbone "
                                                  "(`edgecxr backbone list`): NAME, none, or auto (default: the "
                                                  "default backbone when the training split is small).")] = None,
+    pretrain_epochs: Annotated[int | None, typer.Option("--pretrain-epochs", help=f"Self-supervised (SimCLR) epochs on the training images, labels unused, before training; only a run that starts from no backbone or weights (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['pretrain_epochs']} for {DEFAULT_RECIPE}; 0 skips it).")] = None,
     split: Annotated[Path | None, typer.Option("--split", help="Use this split.json (from `edgecxr data split`) instead of splitting --data.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file of TrainConfig keys (e.g. a run's config.toml); flags override it.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
@@ -55,7 +56,7 @@ def train_command(
 
     overrides = {"model": model, "alpha": alpha, "size": size, "channels": channels, "epochs": epochs,
                  "batch_size": batch_size, "learning_rate": lr, "val_fraction": val_fraction, "seed": seed,
-                 "weights": str(weights) if weights else None, "backbone": backbone,
+                 "weights": str(weights) if weights else None, "backbone": backbone, "pretrain_epochs": pretrain_epochs,
                  "augment": False if no_augment else None, "balance": False if no_balance else None,
                  "flip": flip, "teacher": teacher, "distill_alpha": distill_alpha,
                  "distill_temperature": distill_temperature}
@@ -77,6 +78,10 @@ def _kept(r: dict) -> str:
 
 def _print_result(r: dict) -> None:
     m = r["val_metrics"]
+    if m.get("pretrained"):
+        p = m["pretrained"]
+        typer.echo(f"pretrained: SimCLR on {p['images']} training images, {p['epochs']} epochs, {p['seconds']:.0f} s "
+                   "(--pretrain-epochs 0 skips it)")
     if r.get("backbone") and r["backbone"] != "none":
         typer.echo(f"started from backbone {r['backbone']} (`edgecxr backbone show {r['backbone']}`; "
                    "--backbone none trains from scratch)")

@@ -204,6 +204,8 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
             f"{len(weights_report['skipped'])} skipped (shape differs), {len(weights_report['absent'])} not in the file")
         for line in weights_report["skipped"]:
             log(f"  skipped {line}")
+    pretrained = _pretrain(model, train_arr, config) if config.pretrain_epochs and not weights_file and not resume \
+        else None
     steps = -(-len(train_arr.x) // config.batch_size)
     compile_model(model, task, activation, units, config, steps)
     if config.teacher:
@@ -262,6 +264,8 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     metrics.update({"best_epoch": best_epoch, "monitor": config.monitor, "images": len(val_arr.x)})
     if averaged:
         metrics["averaged_epochs"] = list(averaged)
+    if pretrained:
+        metrics["pretrained"] = pretrained
     write_outputs(run, model, spec, history, metrics)
     result = TrainResult(run_dir=run.path, model=config.model, recipe=config.recipe, task=task, labels=list(dataset.classes),
                          input_shape=shape, params=zoo.count_params(model), epochs_run=len(history),
@@ -274,6 +278,21 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
                                   "best_epoch": best_epoch, "seconds": result.seconds,
                                   "resumed_from": result.resumed_from})
     return result
+
+
+def _pretrain(model, train_arr: Arrays, config: TrainConfig) -> dict:
+    """The model's encoder pretrained by SimCLR on the run's training images, labels unused
+    (edgecxr.ssl): on covid3's Normal / Viral Pneumonia, near-copies of Kermany's other
+    acquisition, the default recipe started from it scored a higher ROC-AUC with both seeds
+    tried (benchmarks/bench_external.py). What it did, for val_metrics.json."""
+    from edgecxr import ssl
+
+    log(f"pretraining: SimCLR on the {len(train_arr.x)} training images, labels unused, {config.pretrain_epochs} "
+        "epochs (validation images unseen; --pretrain-epochs 0 skips it)")
+    started = time.perf_counter()
+    losses = ssl.contrast(model, train_arr.x, config.pretrain_epochs, seed=config.seed, log=log)
+    return {"method": "simclr", "epochs": config.pretrain_epochs, "images": len(train_arr.x),
+            "nt_xent": round(losses[-1], 4), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def _use_average(model, callbacks: list, train_ds, epochs_done: int) -> tuple[int, int]:
