@@ -35,8 +35,9 @@ from bench_train_throughput import REPO, machine  # the sibling script (benchmar
 SHARED = REPO.parent / "shared" / "data"
 EXTERNAL_MAP = "Viral Pneumonia=PNEUMONIA,Normal=NORMAL,Covid="
 # what every variant starts from on top of the default recipe (edgecxr.config.DEFAULT_RECIPE):
-# the recipe as it was when the variants were measured (it is 80 epochs now, after `epochs80`)
-BASE = {"epochs": 40}
+# the recipe as it was when the variants were measured (it is 80 epochs now, after `epochs80`,
+# with pretraining and weight averaging, after `ssl_swa_epochs80`)
+BASE = {"epochs": 40, "pretrain_epochs": 0, "average_fraction": 0.0}
 # name -> TrainConfig overrides on top of BASE
 VARIANTS = {
     "default": {},
@@ -53,10 +54,16 @@ VARIANTS = {
     # writes them under --runs-root first)
     "ssl": {"weights": "{root}/ssl-pretrain.keras"},
     "ssl_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "seed": 1},  # pretrained on seed 1's training part
-    "swa40_epochs80": {"epochs": 80, "average_epochs": 40},
-    "swa40_epochs80_seed1": {"epochs": 80, "average_epochs": 40, "seed": 1},
+    # the mean of the second half's epochs, batch-norm statistics recomputed (average_fraction)
+    "swa_epochs80": {"epochs": 80, "average_fraction": 0.5},
+    "swa_epochs80_seed1": {"epochs": 80, "average_fraction": 0.5, "seed": 1},
+    # SimCLR weights (as `ssl`) with 80 epochs, then also averaged: the default's two phases
+    # (the default pretrains inside `train`, pretrain_epochs; these load bench_ssl.py's weights)
     "ssl_epochs80": {"weights": "{root}/ssl-pretrain.keras", "epochs": 80},
     "ssl_epochs80_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "epochs": 80, "seed": 1},
+    "ssl_swa_epochs80": {"weights": "{root}/ssl-pretrain.keras", "epochs": 80, "average_fraction": 0.5},
+    "ssl_swa_epochs80_seed1": {"weights": "{root}/ssl-pretrain-seed1.keras", "epochs": 80, "average_fraction": 0.5,
+                               "seed": 1},
     # the student of the six runs above averaged (they must exist under --runs-root first)
     "distill6": {"teacher": ",".join(f"{{root}}/{n}" for n in ("default", "strong_aug", "mixup", "size128",
                                                                "intensity", "seed1"))},
