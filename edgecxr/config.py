@@ -244,7 +244,7 @@ RECIPES: dict[str, dict] = {
     # equalization makes the input independent of the scanner's gray curve (the hold-out test is
     # another acquisition), intensity and small geometric augmentation instead of a flip (a flip
     # moves the heart), warm-up + cosine decay and BN momentum 0.9 for a stable validation, the
-    # best epoch by validation ROC-AUC, and the threshold of maximum Youden's J (sensitivity +
+    # best epoch by validation ROC-AUC (now the mean of the last epochs, below), and the threshold of maximum Youden's J (sensitivity +
     # specificity) on validation: the rule "highest threshold with 95 % validation sensitivity"
     # sat on the steep part of the ROC curve and gave away specificity on another acquisition
     # (covid3's Normal / Viral Pneumonia, benchmarks/bench_external.py: accuracy higher or equal

@@ -19,6 +19,7 @@ reads what train wrote through the run itself -- ``run.spec()``, ``run.split()``
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import re
 import shutil
@@ -93,13 +94,17 @@ class Run:
     @staticmethod
     def check_creatable(name: str | None, root: Path = DEFAULT_RUNS_ROOT, force: bool = False) -> Path:
         """The folder ``Run.create`` would make, refused up front (before any work) when it
-        exists and ``force`` is not given or it is not edgecxr's own."""
+        exists and ``force`` is not given or it is not edgecxr's own, or cannot be written."""
         path = Path(root) / check_name(new_run_name() if name is None else name)
         if path.exists() and any(path.iterdir()):
             if not force:
                 raise RunError(f"run directory {path} already exists",
                                "choose another --name, pass --resume to continue it, or --force to overwrite")
             check_replaceable(path, True, " (it is not a run)")
+        nearest = next(p for p in (path, *path.parents) if p.exists())
+        if not os.access(nearest, os.W_OK | os.X_OK):  # found now, not after minutes of training
+            raise RunError(f"cannot create run directory {path}: {nearest} is not writable",
+                           "pass a --runs-root you can write to")
         return path
 
     @classmethod

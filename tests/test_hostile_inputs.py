@@ -142,6 +142,16 @@ def test_a_full_or_read_only_disk_is_one_clean_error_and_leaves_no_files(bad_dis
     assert {p.name for p in mnt.rglob("*")} <= before  # no temp files, no half-written run
 
 
+@pytest.mark.parametrize("bad_disk", ["read-only"], indirect=True)
+def test_train_refuses_a_runs_root_it_cannot_write_before_any_work(bad_disk, synth_binary):
+    """Found before the minutes of pretraining and training, not when the run is written."""
+    mnt, _ = bad_disk
+    result = invoke("train", "--data", synth_binary, "--size", "32", "--epochs", "1", "--pretrain-epochs", "2",
+                    "--runs-root", mnt / "runs")
+    assert result.exit_code == 2 and "is not writable" in error_line(result)
+    assert "pretraining" not in result.output
+
+
 # -- silent skips ----------------------------------------------------------------------------------
 def test_a_dangling_symlink_is_counted_and_listed(tmp_path, synth_binary):
     data = tmp_path / "ds"

@@ -20,7 +20,7 @@ def train_command(
     alpha: Annotated[float | None, typer.Option("--alpha", help="MobileNetV1 width multiplier: 0.1 0.2 0.25 0.35 0.5 0.75 1.0 (default: 0.25).")] = None,
     size: Annotated[int | None, typer.Option("--size", help="Input width = height in pixels (default: the model's, 96 for mobilenet_v1).")] = None,
     channels: Annotated[int | None, typer.Option("--channels", help="1 (gray) or 3 (default: the model's).")] = None,
-    recipe: Annotated[str | None, typer.Option("--recipe", help="Recipe (edgecxr.config.RECIPES): cxr (default; equalized input, X-ray augmentation, warm-up + cosine, best epoch by val AUC) edge-impulse (Edge Impulse's defaults), or a published paper's own, which trains that paper's model: abdelaal, kirthan, huynh, si-edge-impulse, mondal. --config and flags override it.")] = None,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Recipe (edgecxr.config.RECIPES): cxr (default; equalized input, SimCLR pretraining on the training images, X-ray augmentation, warm-up + cosine, the mean of the second half's epochs) edge-impulse (Edge Impulse's defaults), or a published paper's own, which trains that paper's model: abdelaal, kirthan, huynh, si-edge-impulse, mondal. --config and flags override it.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help=f"Training cycles (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['epochs']} for {DEFAULT_RECIPE}).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help=f"Adam (peak) learning rate (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['learning_rate']} for {DEFAULT_RECIPE}).")] = None,

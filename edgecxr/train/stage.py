@@ -125,8 +125,7 @@ def _check_inputs(config: TrainConfig, data, runs_root: Path, name: str | None, 
     check_split(dataset, assignment)
     if config.teacher:
         distill.check_teacher(config.teacher, list(dataset.classes), infer_task(dataset, config.task), config)
-    if name is not None:
-        Run.check_creatable(name, runs_root, force)
+    Run.check_creatable(name, runs_root, force)
     return _resolve_backbone(config, assignment), dataset, assignment
 
 
