@@ -70,7 +70,8 @@ BACKBONES = {
     # overrides are the pretraining's epochs, batch and learning rate (benchmarks/bench_ssl.py).
     "kermany-simclr": BackboneRecipe(
         "kermany-simclr", "kermany", "kermany224", "CC BY 4.0", "cxr", method="simclr",
-        overrides={"epochs": 30, "batch_size": 128, "learning_rate": 0.002},
+        overrides={"epochs": 30, "batch_size": 128, "learning_rate": 0.002, "pretrain_epochs": 0,
+                   "average_fraction": 0.0},
         about="MobileNetV1 0.25, 96x96 gray, equalized: SimCLR on Kermany's train split, labels unused"),
 }
 DEFAULT_BACKBONE = "kermany-mnv1"
@@ -155,7 +156,8 @@ def _supervised(config, source: Path, staged: Path, progress: bool) -> dict:
     return {"input": {k: spec[k] for k in INPUT_FIELDS}, "labels": result.labels, "seconds": result.seconds,
             "figures": {"split": f"validation ({result.val_images} images, patient-grouped)",
                         "roc_auc": m["roc_auc"]["value"], "accuracy": m["accuracy"]["value"],
-                        "best_epoch": result.best_epoch, "train_images": result.train_images}}
+                        "best_epoch": result.best_epoch, "train_images": result.train_images,
+                        **{k: m[k] for k in ("averaged_epochs", "pretrained") if k in m}}}
 
 
 def _simclr(config, source: Path, staged: Path, progress: bool) -> dict:

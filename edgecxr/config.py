@@ -336,8 +336,8 @@ def recipe_config(name: str = DEFAULT_RECIPE, **overrides) -> TrainConfig:
 def load_train_config(path: str | Path | None = None, overrides: dict | None = None,
                       recipe: str | None = None) -> TrainConfig:
     """Recipe (``recipe``, else the file's ``recipe`` key, else DEFAULT_RECIPE), then the TOML
-    file's keys, then ``overrides`` (None = not given). A run's own config.toml names its recipe
-    and lists every key, so it reads back unchanged."""
+    file's keys, then ``overrides`` (None = not given): a --config file starts from today's
+    recipe. A run reads its own config.toml with ``read_run_config``."""
     file_values = read_toml(path) if path is not None else {}
     name = recipe or file_values.get("recipe") or DEFAULT_RECIPE
     if not isinstance(name, str):
@@ -347,6 +347,15 @@ def load_train_config(path: str | Path | None = None, overrides: dict | None = N
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     config = from_dict(TrainConfig, values, str(path) if path is not None else "config")
     check_recipe_model(name, config.model)
+    return config
+
+
+def read_run_config(path: str | Path) -> TrainConfig:
+    """A run's own config.toml, as the run was: the keys train wrote, and for a key added to
+    TrainConfig since, its field default (the feature off), not the recipe's current value (an
+    older cxr run neither pretrained nor averaged its weights)."""
+    config = from_dict(TrainConfig, read_toml(path), str(path))
+    check_recipe_model(config.recipe, config.model)
     return config
 
 

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 from edgecxr import __version__, artifacts
-from edgecxr.config import TrainConfig, load_train_config
+from edgecxr.config import TrainConfig, read_run_config
 from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
@@ -151,7 +151,7 @@ class Run:
     def config(self) -> TrainConfig:
         """The training config train wrote (config.toml): how the run chose what a later stage
         must choose again the same way (e.g. its threshold rule)."""
-        return load_train_config(self.verified(CONFIG_FILE, "restore the run's config.toml, or re-run `edgecxr train`"))
+        return read_run_config(self.verified(CONFIG_FILE, "restore the run's config.toml, or re-run `edgecxr train`"))
 
     def keras_model(self):
         """The run's float tf_keras model (TensorFlow loads here, not at import)."""

@@ -147,7 +147,7 @@ def test_train_refuses_a_runs_root_it_cannot_write_before_any_work(bad_disk, syn
     """Found before the minutes of pretraining and training, not when the run is written."""
     mnt, _ = bad_disk
     result = invoke("train", "--data", synth_binary, "--size", "32", "--epochs", "1", "--pretrain-epochs", "2",
-                    "--runs-root", mnt / "runs")
+                    "--backbone", "none", "--runs-root", mnt / "runs")
     assert result.exit_code == 2 and "is not writable" in error_line(result)
     assert "pretraining" not in result.output
 

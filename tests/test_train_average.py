@@ -55,8 +55,8 @@ def test_without_averaging_the_best_epoch_is_kept(trained_run):
     assert "averaged_epochs" not in json.loads((trained_run / "val_metrics.json").read_text())
 
 
-@pytest.mark.parametrize("epochs, fraction, count", [(80, 0.5, 40), (3, 0.5, 2), (1, 0.5, 1), (10, 0.01, 1),
-                                                      (10, 1.0, 10)])
+@pytest.mark.parametrize("epochs, fraction, count", [(80, 0.5, 40), (3, 0.5, 2), (5, 0.5, 3), (1, 0.5, 1),
+                                                      (10, 0.01, 1), (10, 1.0, 10)])
 def test_how_many_epochs_are_averaged(epochs, fraction, count):
     assert averaged_epochs(epochs, fraction) == count
 
@@ -66,3 +66,16 @@ def test_two_kinds_of_averaging_at_once_are_refused():
         TrainConfig(ema=0.99, average_fraction=0.5)
     with pytest.raises(ConfigError, match="average_fraction"):
         TrainConfig(average_fraction=1.5)
+
+
+def test_a_resumed_run_loads_the_mean_of_the_epoch_it_resumes_after(tmp_path):
+    """An interrupted epoch may already have saved its mean (before state.json said it was
+    done): the resumed run must not count that epoch twice."""
+    from edgecxr.train.callbacks import WeightAverage
+
+    np.savez(tmp_path / "epoch-0003.average.npz", n=1, w0=np.full(2, 3.0))
+    np.savez(tmp_path / "epoch-0004.average.npz", n=2, w0=np.full(2, 3.5))  # epoch 4 was interrupted
+    resumed = WeightAverage(tmp_path, epochs=4, fraction=0.5, state={"epoch": 3})
+    assert resumed.n == 1 and np.array_equal(resumed.mean[0], np.full(2, 3.0))
+    fresh = WeightAverage(tmp_path / "new", epochs=4, fraction=0.5, state=None)
+    assert fresh.n == 0 and fresh.mean is None

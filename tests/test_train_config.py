@@ -14,6 +14,7 @@ from edgecxr.config import (
     from_dict,
     load_config,
     load_train_config,
+    read_run_config,
     recipe_config,
     to_toml,
 )
@@ -127,6 +128,25 @@ def test_a_run_config_reads_back_unchanged(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(to_toml(config))
     assert load_train_config(path) == config
+
+
+def test_a_run_reads_its_own_config_without_the_keys_added_since_as_off(tmp_path):
+    """A cxr run written before pretraining and weight averaging existed read back as the run
+    it was (and one that used ema still loads), not with today's recipe values."""
+    keys = to_toml(recipe_config(epochs=3, ema=0.99, average_fraction=0.0)).splitlines()
+    old = [line for line in keys if not line.startswith(("pretrain_epochs", "average_fraction"))]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(old) + "\n")
+    config = read_run_config(path)
+    assert (config.pretrain_epochs, config.average_fraction, config.ema, config.epochs) == (0, 0.0, 0.99, 3)
+    assert RECIPES[DEFAULT_RECIPE]["pretrain_epochs"] and RECIPES[DEFAULT_RECIPE]["average_fraction"]
+    assert read_run_config(_written(tmp_path, recipe_config(epochs=3))) == recipe_config(epochs=3)
+
+
+def _written(folder, config):
+    path = folder / "whole.toml"
+    path.write_text(to_toml(config))
+    return path
 
 
 def test_unknown_recipe_is_one_line_through_the_cli(tmp_path, synth_binary):

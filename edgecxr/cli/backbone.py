@@ -63,6 +63,12 @@ def _show(m: dict) -> None:
     typer.echo(f"dataset: {m['dataset']} ({m['license']}) from {m['data']}")
     typer.echo(f"recipe: {m['recipe']}, method {m.get('method', 'supervised')}, {m['config']['epochs']} epochs, "
                f"seed {m['seed']}, {f['train_images']} training images, {m['seconds']:.0f} s, built {m['created']}")
+    averaged = f.get("averaged_epochs")  # then the best epoch is not the model's
     typer.echo(f"{f['split']}: " + ", ".join(f"{name} {f[k]:.4f}" if isinstance(f[k], float) else f"{name} {f[k]}"
-                                           for k, name in FIGURE_NAMES.items() if k in f))
+                                           for k, name in FIGURE_NAMES.items()
+                                           if k in f and not (averaged and k == "best_epoch")))
+    if f.get("pretrained"):
+        typer.echo(f"pretrained: SimCLR, {f['pretrained']['epochs']} epochs on the training images")
+    if averaged:
+        typer.echo(f"weights: the mean of epochs {averaged[0]}-{averaged[1]}")
     typer.echo(f"file: {m['path']} (sha256 {m['sha256'][:16]}...)")

@@ -42,6 +42,7 @@ def train_command(
                                                  "(`edgecxr backbone list`): NAME, none, or auto (default: the "
                                                  "default backbone when the training split is small).")] = None,
     pretrain_epochs: Annotated[int | None, typer.Option("--pretrain-epochs", help=f"Self-supervised (SimCLR) epochs on the training images, labels unused, before training; only a run that starts from no backbone or weights (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['pretrain_epochs']} for {DEFAULT_RECIPE}; 0 skips it).")] = None,
+    average_fraction: Annotated[float | None, typer.Option("--average-fraction", help=f"Keep the mean of the weights after each epoch of this last fraction of the run, batch-norm statistics recomputed (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['average_fraction']} for {DEFAULT_RECIPE}; 0 keeps the best epoch by the monitor).")] = None,
     split: Annotated[Path | None, typer.Option("--split", help="Use this split.json (from `edgecxr data split`) instead of splitting --data.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file of TrainConfig keys (e.g. a run's config.toml); flags override it.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
@@ -57,6 +58,7 @@ def train_command(
     overrides = {"model": model, "alpha": alpha, "size": size, "channels": channels, "epochs": epochs,
                  "batch_size": batch_size, "learning_rate": lr, "val_fraction": val_fraction, "seed": seed,
                  "weights": str(weights) if weights else None, "backbone": backbone, "pretrain_epochs": pretrain_epochs,
+                 "average_fraction": average_fraction,
                  "augment": False if no_augment else None, "balance": False if no_balance else None,
                  "flip": flip, "teacher": teacher, "distill_alpha": distill_alpha,
                  "distill_temperature": distill_temperature}

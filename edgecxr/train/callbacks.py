@@ -1,4 +1,5 @@
-"""The Keras callbacks of a training run: resumable checkpoints and the progress bar.
+"""The Keras callbacks of a training run: resumable checkpoints, the weight average of the last
+epochs (with its batch-norm re-estimate) and the progress bar.
 
 Kept apart from ``edgecxr.train.stage`` because these classes subclass Keras' Callback when they are
 defined, which loads TensorFlow; the stage imports this module only when it trains.
@@ -6,6 +7,7 @@ defined, which loads TensorFlow; the stage imports this module only when it trai
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -42,7 +44,8 @@ def training_callbacks(checkpoints: Path, tensorboard: Path, config: TrainConfig
     board = k.callbacks.TensorBoard(log_dir=str(tensorboard), write_graph=False, profile_batch=0)
     checkpoint = Checkpoint(checkpoints, early, stateful, state)
     shown = [ProgressBar(config.epochs, steps)] if progress else []
-    average = [WeightAverage(checkpoints, config.epochs, config.average_fraction)] if config.average_fraction else []
+    average = [WeightAverage(checkpoints, config.epochs, config.average_fraction, state)] if config.average_fraction \
+        else []
     return [*(cb for cb, _ in stateful.values()), board, *average, checkpoint, *shown], early, checkpoint
 
 
@@ -97,27 +100,33 @@ class Checkpoint(_callback_base()):
 
 def averaged_epochs(epochs: int, fraction: float) -> int:
     """How many final epochs a run of ``epochs`` averages (at least one)."""
-    return max(1, round(epochs * fraction))
+    return max(1, math.ceil(epochs * fraction))
 
 
 class WeightAverage(_callback_base()):
     """The running mean of the weights after each epoch of the run's last ``fraction``
     (stochastic weight averaging): a point in the middle of the region the late epochs explore,
     which held up better on another acquisition than the single epoch a saturated validation
-    score picks (benchmarks/bench_external.py). Saved beside the checkpoints every epoch, so a
-    resumed run keeps averaging."""
+    score picks (benchmarks/bench_external.py).
 
-    FILE = "average_weights.npz"
+    Saved every epoch as ``epoch-NNNN.average.npz`` beside that epoch's checkpoint, before
+    Checkpoint writes state.json and removes older ``epoch-*`` files: a resumed run loads the
+    mean that belongs to the epoch it resumes after, never one an interrupted epoch already
+    added to."""
 
-    def __init__(self, folder: Path, epochs: int, fraction: float):
+    def __init__(self, folder: Path, epochs: int, fraction: float, state: dict | None):
         super().__init__()
-        self.path = Path(folder) / self.FILE
+        self.folder = Path(folder)
         self.first = epochs - averaged_epochs(epochs, fraction)  # 0-based index of the first averaged epoch
         self.mean, self.n = None, 0
-        if self.path.exists():
-            with np.load(self.path) as f:
+        saved = self._file(state["epoch"]) if state else None
+        if saved is not None and saved.exists():
+            with np.load(saved) as f:
                 self.n = int(f["n"])
                 self.mean = [f[f"w{i}"] for i in range(len(f.files) - 1)]
+
+    def _file(self, epoch: int) -> Path:
+        return self.folder / f"epoch-{epoch:04d}.average.npz"
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.first:
@@ -125,10 +134,10 @@ class WeightAverage(_callback_base()):
         weights = self.model.get_weights()
         self.n += 1
         self.mean = weights if self.mean is None else [m + (w - m) / self.n for m, w in zip(self.mean, weights)]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.FILE}.tmp.npz")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / ".average.tmp.npz"
         np.savez(tmp, n=self.n, **{f"w{i}": w for i, w in enumerate(self.mean)})
-        os.replace(tmp, self.path)
+        os.replace(tmp, self._file(epoch + 1))
 
 
 def recompute_batch_norm(model, images) -> None:

@@ -1,10 +1,13 @@
 """Train a float model into a run directory that every later stage reads.
 
     data folder (or split.json) -> patient-grouped split -> pixels decoded once (cache)
+      -> starting weights: a backbone or --weights, else SimCLR on the training images
+         (pretrain_epochs; edgecxr.ssl), all before the run folder exists
       -> tf.data from in-memory uint8 arrays, batch-wise augmentation in TF ops
       -> fit (class-balanced sample weights, early stopping, LR decay on plateau or
          warm-up + cosine, optional teacher soft targets, a checkpoint every epoch)
-      -> best weights -> validation metrics + threshold
+      -> best weights, or the mean of the last epochs' (average_fraction)
+      -> validation metrics + threshold
       -> runs/<name>/{model.keras, spec.json, config.toml, split.json, history.*, curves.png,
                       val_metrics.json, manifest.json}
 
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr import backbone, stats
-from edgecxr.config import TrainConfig, load_train_config, to_toml
+from edgecxr.config import TrainConfig, to_toml
 from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, write_split
 from edgecxr.device import tta
@@ -31,10 +34,10 @@ from edgecxr.device.decision import positive_score
 from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import ConfigError, RunError
-from edgecxr.files import check_replaceable, read_json_object, write_text
+from edgecxr.files import check_replaceable, read_json_object, write_json, write_text
 from edgecxr.models import zoo
 from edgecxr.progress import log
-from edgecxr.runs import DEFAULT_RUNS_ROOT, Run, check_name
+from edgecxr.runs import CONFIG_FILE, DEFAULT_RUNS_ROOT, Run, check_name
 from edgecxr.train import augment as aug
 from edgecxr.train import distill
 from edgecxr.train.arrays import (
@@ -53,7 +56,7 @@ from edgecxr.train.outputs import write_outputs
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.json"
 BEST_WEIGHTS = "best_weights.npz"
-CONFIG_FILE = "config.toml"
+PRETRAINED_FILE = "pretrained.json"  # in checkpoints/: what pretraining did, for a resumed run's report
 
 
 @dataclass
@@ -111,7 +114,7 @@ def _resume_run(runs_root: Path, name: str | None):
     run = Run.open(runs_root / check_name(name))
     state = read_checkpoint_state(run)
     dataset, assignment = run.split()
-    return run, load_train_config(run.file(CONFIG_FILE)), dataset, assignment, state
+    return run, run.config(), dataset, assignment, state
 
 
 def _check_inputs(config: TrainConfig, data, runs_root: Path, name: str | None, force: bool,
@@ -203,8 +206,11 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
             f"{len(weights_report['skipped'])} skipped (shape differs), {len(weights_report['absent'])} not in the file")
         for line in weights_report["skipped"]:
             log(f"  skipped {line}")
-    pretrained = _pretrain(model, train_arr, config) if config.pretrain_epochs and not weights_file and not resume \
-        else None
+    if resume:
+        pretrained = read_json_object(run.file(CHECKPOINTS) / PRETRAINED_FILE, "") \
+            if (run.file(CHECKPOINTS) / PRETRAINED_FILE).exists() else None
+    else:
+        pretrained = _pretrain(model, train_arr, config) if config.pretrain_epochs and not weights_file else None
     steps = -(-len(train_arr.x) // config.batch_size)
     compile_model(model, task, activation, units, config, steps)
     if config.teacher:
@@ -217,6 +223,9 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
         val_y = val_arr.y
     if run is None:
         run = _create_run(config, dataset, assignment, runs_root, name, force)
+        if pretrained:
+            run.file(CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+            write_json(run.file(CHECKPOINTS) / PRETRAINED_FILE, pretrained)
     if state:
         from edgecxr.tfenv import tf
 
@@ -250,8 +259,6 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
 
     best_epoch = int(early.best_epoch) + 1 if early.best_weights is not None else len(history)
     averaged = _use_average(model, cbs, train_ds, len(history)) if config.average_fraction else None
-    if averaged:
-        best_epoch = averaged[1]
     probs = model.predict(val_ds, verbose=0)
     metrics, spec.threshold = _val_metrics(task, val_arr, probs, spec, config)
     if config.tta_zooms:  # the same validation images averaged over the test-time views: their own threshold
@@ -289,17 +296,25 @@ def _pretrain(model, train_arr: Arrays, config: TrainConfig) -> dict:
     log(f"pretraining: SimCLR on the {len(train_arr.x)} training images, labels unused, {config.pretrain_epochs} "
         "epochs (validation images unseen; --pretrain-epochs 0 skips it)")
     started = time.perf_counter()
-    losses = ssl.contrast(model, train_arr.x, config.pretrain_epochs, seed=config.seed, log=log)
+    try:
+        losses = ssl.contrast(model, train_arr.x, config.pretrain_epochs, seed=config.seed, log=log)
+    except KeyboardInterrupt:
+        raise RunError("pretraining interrupted: nothing was written",
+                       "run the command again; --pretrain-epochs 0 trains without pretraining") from None
     return {"method": "simclr", "epochs": config.pretrain_epochs, "images": len(train_arr.x),
             "nt_xent": round(losses[-1], 4), "seconds": round(time.perf_counter() - started, 1)}
 
 
-def _use_average(model, callbacks: list, train_ds, epochs_done: int) -> tuple[int, int]:
+def _use_average(model, callbacks: list, train_ds, epochs_done: int) -> tuple[int, int] | None:
     """The model's weights replaced by the epochs' mean (edgecxr.train.callbacks.WeightAverage),
-    its batch-norm statistics recomputed on the training batches: (first, last) epoch averaged."""
+    its batch-norm statistics recomputed on the training batches: (first, last) epoch averaged;
+    None (the best epoch kept) when no epoch was averaged."""
     from edgecxr.train.callbacks import WeightAverage, recompute_batch_norm
 
     average = next(cb for cb in callbacks if isinstance(cb, WeightAverage))
+    if average.n == 0:  # early stopping ended the run before the averaged epochs began
+        log(f"weights: the best epoch (training stopped at epoch {epochs_done}, before the averaged last epochs)")
+        return None
     model.set_weights(average.mean)
     recompute_batch_norm(model, train_ds)
     first = epochs_done - average.n + 1
