@@ -70,9 +70,11 @@ def main() -> None:
     trained, train_s = edgecxr("train", "--data", args.data, "--name", args.name, "--runs-root", args.runs_root,
                                *(["--force"] if args.force else []))
     run = trained["run_dir"]
-    print(f"train: {train_s / 60:.1f} min wall ({trained['recipe']} recipe, {trained['epochs_run']} epochs, best "
-          f"epoch {trained['best_epoch']}, {trained['train_images']} train / {trained['val_images']} val images)",
-          flush=True)
+    averaged, pretrained = trained["val_metrics"].get("averaged_epochs"), trained["val_metrics"].get("pretrained")
+    kept = f"mean of epochs {averaged[0]}-{averaged[1]}" if averaged else f"best epoch {trained['best_epoch']}"
+    before = f"SimCLR {pretrained['epochs']} epochs ({pretrained['seconds'] / 60:.1f} min), then " if pretrained else ""
+    print(f"train: {train_s / 60:.1f} min wall ({trained['recipe']} recipe, {before}{trained['epochs_run']} epochs, "
+          f"{kept}, {trained['train_images']} train / {trained['val_images']} val images)", flush=True)
     _, quant_s = edgecxr("quantize", run, "--qat")
     print(f"quantize --qat (float, PTQ and QAT int8): {quant_s / 60:.1f} min wall", flush=True)
     evaluated, eval_s = edgecxr("evaluate", run, "--split", "val", "--force")
