@@ -79,3 +79,12 @@ def test_a_resumed_run_loads_the_mean_of_the_epoch_it_resumes_after(tmp_path):
     assert resumed.n == 1 and np.array_equal(resumed.mean[0], np.full(2, 3.0))
     fresh = WeightAverage(tmp_path / "new", epochs=4, fraction=0.5, state=None)
     assert fresh.n == 0 and fresh.mean is None
+
+
+def test_a_run_stopped_before_the_averaged_epochs_keeps_its_best_epoch(tmp_path):
+    """Early stopping may end a run before its last fraction began: nothing to average."""
+    from edgecxr.train.callbacks import WeightAverage
+    from edgecxr.train.stage import _use_average
+
+    never_reached = WeightAverage(tmp_path, epochs=80, fraction=0.5, state=None)
+    assert _use_average(model=None, callbacks=[never_reached], train_ds=None, epochs_done=12) is None
