@@ -11,7 +11,6 @@ Started from it, the default recipe scored higher out of distribution with both 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +83,15 @@ def contrast(model, x: np.ndarray, epochs: int, batch_size: int = BATCH_SIZE, le
              seed: int = 0, temperature: float = TEMPERATURE, log=None) -> list[float]:
     """SimCLR on the uint8 images ``x`` (N, H, W, C), training ``model``'s encoder in place
     (its classifier head is left as it was): the mean NT-Xent of each epoch (cosine-decayed
-    learning rate). Batches of at most ``batch_size``, equal in size, so no image is left out."""
+    learning rate). Batches of ``batch_size`` (at most the number of images); the last partial
+    batch of each epoch is dropped, as SimCLR implementations do, and the images are reshuffled
+    every epoch, so none is left out for long."""
     from edgecxr.config import recipe_config
     from edgecxr.tfenv import keras, tf
     from edgecxr.train import augment
 
-    batch_size = math.ceil(len(x) / math.ceil(len(x) / batch_size))  # equal batches, every image used
-    if len(x) < 2:
+    batch_size = min(batch_size, len(x))
+    if batch_size < 2:
         raise ConfigError(f"SimCLR needs at least 2 training images, there are {len(x)}",
                           "use a larger dataset, or turn pretraining off (pretrain_epochs = 0)")
     steps = len(x) // batch_size
