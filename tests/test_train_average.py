@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgecxr.config import TrainConfig
-from edgecxr.errors import ConfigError
+from edgecxr.errors import ConfigError, RunError
 from edgecxr.runs import Run
 from edgecxr.train import train
 from edgecxr.train.callbacks import averaged_epochs
@@ -53,6 +53,39 @@ def test_the_kept_model_is_the_mean_of_the_last_epochs(synth_binary, tmp_path):
 
 def test_without_averaging_the_best_epoch_is_kept(trained_run):
     assert "averaged_epochs" not in json.loads((trained_run / "val_metrics.json").read_text())
+    with np.load(trained_run / "checkpoints" / "best_weights.npz") as f:
+        best = [f[f"w{i}"] for i in range(len(f.files))]
+    saved = Run.open(trained_run).keras_model().get_weights()
+    assert len(saved) == len(best) and all(np.array_equal(a, b) for a, b in zip(saved, best))
+
+
+def _interrupt_after(epochs: int):
+    from edgecxr.tfenv import keras
+
+    class Interrupt(keras().callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == epochs:
+                raise KeyboardInterrupt
+
+    return Interrupt()
+
+
+def test_a_run_interrupted_inside_the_averaged_epochs_resumes_the_same_mean(synth_binary, tmp_path):
+    config = replace(TINY_CONFIG, epochs=4, average_fraction=0.5, augment=False)
+    before, after = _epoch_weights(), _epoch_weights()
+    with model_row():
+        with pytest.raises(RunError, match="interrupted after epoch 3"):
+            train(config, synth_binary, runs_root=tmp_path, name="cut", progress=False,
+                  callbacks=[before, _interrupt_after(3)])
+        result = train(TrainConfig(), None, runs_root=tmp_path, name="cut", resume=True, progress=False,
+                       callbacks=[after])
+    assert result.resumed_from == 3 and result.val_metrics["averaged_epochs"] == [3, 4]
+    model = Run.open(result.run_dir).keras_model()
+    epoch3, epoch4 = list(before.weights[2].values()), list(after.weights[0].values())  # the same layer order
+    trainable = [i for i, v in enumerate(model.weights) if v.trainable]
+    assert trainable
+    for i in trainable:
+        np.testing.assert_allclose(model.weights[i].numpy(), (epoch3[i] + epoch4[i]) / 2, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("epochs, fraction, count", [(80, 0.5, 40), (3, 0.5, 2), (5, 0.5, 3), (1, 0.5, 1),
