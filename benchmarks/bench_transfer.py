@@ -16,7 +16,8 @@ and int8 accuracy (95 % intervals) on the held-out images, and the int8 model th
 repeats it over several held-out draws (50 images cannot tell 94 from 96 %) and prints their
 mean; ``--weights`` starts from a Kermany run's model instead of the cached backbone, e.g. a
 run of the current default recipe on kermany224 with seed 0, which is what `edgecxr backbone
-build kermany-mnv1` makes today (the cached one may be older).
+build kermany-mnv1` makes today (the cached one may be older); ``--average-fraction 0`` keeps
+each fine-tune's best epoch instead of the recipe's weight average.
 """
 
 from __future__ import annotations
@@ -60,14 +61,17 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[11], help="held-out draws")
     p.add_argument("--weights", type=Path, help="start the default variant from this model instead of the backbone")
     p.add_argument("--no-scratch", action="store_true", help="skip the --backbone none variant")
+    p.add_argument("--average-fraction", type=float, help="train's --average-fraction for every variant "
+                   "(default: the recipe's; 0 keeps the best epoch)")
     args = p.parse_args()
 
     from edgecxr.cli.common import table
 
     print(f"machine: {machine()}")
+    common = [] if args.average_fraction is None else ["--average-fraction", args.average_fraction]
     variants = {("default (--weights)" if args.weights else "default (auto backbone)"):
-                (["--weights", args.weights] if args.weights else []),
-                **({} if args.no_scratch else {"--backbone none": ["--backbone", "none"]})}
+                (["--weights", args.weights] if args.weights else []) + common,
+                **({} if args.no_scratch else {"--backbone none": ["--backbone", "none", *common]})}
     rows, counts = [], {}
     for seed in args.seeds:
         work = Path(tempfile.mkdtemp(prefix="covid3-heldout-"))

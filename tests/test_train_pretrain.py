@@ -5,7 +5,10 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
+from edgecxr import ssl
+from edgecxr.errors import RunError
 from edgecxr.train import train
 from tests.fixtures_run import TINY_CONFIG, TINY_RUN_CONFIG, model_row
 
@@ -50,3 +53,15 @@ def test_a_run_given_starting_weights_is_not_pretrained(trained_run, synth_binar
     result = train(config, synth_binary, runs_root=tmp_path, name="w", progress=False)
     assert "pretrained" not in result.val_metrics
     assert result.weights_report["loaded"]
+
+
+def test_interrupted_pretraining_is_one_error_and_writes_nothing(synth_binary, tmp_path, monkeypatch):
+    """Ctrl-C during the minutes of pretraining: a RunError (one error line), no run folder."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ssl, "contrast", interrupted)
+    with model_row(), pytest.raises(RunError, match="pretraining interrupted"):
+        train(replace(TINY_CONFIG, epochs=1, pretrain_epochs=2), synth_binary, runs_root=tmp_path, name="cut",
+              progress=False)
+    assert not (tmp_path / "cut").exists()
