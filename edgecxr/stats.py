@@ -70,7 +70,11 @@ def roc_auc_ci(y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int =
 def choose_threshold(y: np.ndarray, p_pos: np.ndarray, rule: str = "youden",
                      target_sensitivity: float = 0.95) -> float:
     """Threshold on P(positive), chosen on validation: max Youden's J (sens + spec - 1), or the
-    highest threshold that still reaches ``target_sensitivity``."""
+    highest threshold that still reaches ``target_sensitivity``.
+
+    The cut is returned midway between the chosen validation score and the next lower one, never
+    on a score itself: the same decisions on validation, but a runtime that computes that image's
+    score a few ulps lower (TFLite float vs Keras) no longer flips it."""
     y, p_pos = np.asarray(y).astype(bool), np.asarray(p_pos, np.float64)
     if y.all() or not y.any():
         return 0.5
@@ -79,8 +83,19 @@ def choose_threshold(y: np.ndarray, p_pos: np.ndarray, rule: str = "youden",
     spec = np.array([(p_pos[~y] < t).mean() for t in candidates])
     if rule == "sensitivity":
         ok = np.flatnonzero(sens >= target_sensitivity)
-        return float(candidates[ok[-1]]) if len(ok) else float(candidates[0])
-    return float(candidates[int(np.argmax(sens + spec - 1))])
+        chosen = float(candidates[ok[-1]]) if len(ok) else float(candidates[0])
+    else:
+        chosen = float(candidates[int(np.argmax(sens + spec - 1))])
+    return _off_the_samples(chosen, p_pos)
+
+
+def _off_the_samples(cut: float, p_pos: np.ndarray) -> float:
+    """``cut`` moved down to midway to the next lower score when it equals a score (no score lies
+    in between, so every validation decision stays the same)."""
+    if not np.any(p_pos == cut):
+        return cut
+    lower = p_pos[p_pos < cut]
+    return float((cut + (lower.max() if len(lower) else 0.0)) / 2)
 
 
 def binary_metrics(y: np.ndarray, p_pos: np.ndarray, threshold: float, seed: int = 0) -> dict:

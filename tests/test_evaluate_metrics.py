@@ -78,10 +78,23 @@ def test_bootstrap_intervals_contain_estimate_and_are_seeded():
 def test_threshold_youden_and_target_sensitivity():
     y = np.array([0, 0, 0, 1, 1, 1])
     s = np.array([0.1, 0.2, 0.3, 0.5, 0.7, 0.9])
-    assert choose_threshold(y, s, "youden") == pytest.approx(0.5)  # separates perfectly: J = 1
+    # separates perfectly (J = 1) at the score 0.5; the cut sits midway below it, on no image
+    assert choose_threshold(y, s, "youden") == pytest.approx(0.4)
     t = choose_threshold(y, s, "sensitivity", 2 / 3)
-    assert t == pytest.approx(0.7)  # the highest threshold that still finds 2 of 3 positives
+    assert t == pytest.approx(0.6)  # the highest cut that still finds 2 of 3 positives, off the 0.7 image
     assert ((s >= t) & (y == 1)).sum() == 2
+
+
+def test_threshold_never_sits_on_a_validation_score():
+    """A score a few ulps lower in another runtime must not flip a validation decision."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        y = rng.integers(0, 2, 40)
+        s = np.round(rng.random(40), 2)  # ties and repeated scores on purpose
+        for rule in ("youden", "sensitivity"):
+            t = choose_threshold(y, s, rule, 0.9)
+            assert not np.any(s == t)
+            assert np.array_equal(s >= t, np.nextafter(s, -1) >= t)
 
 
 def test_binary_metrics_apply_the_given_threshold():
