@@ -201,8 +201,13 @@ def fully_connected(graph: Graph, op: Operator) -> Kernel:
     rows = inp.size // D
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
     p = layer_prefix(op)
+    if any(z != 0 for z in w.quant.zero_point):
+        raise unsupported(f"weights with a non-zero zero point (tensor {w.name})")
+    scales = list(w.quant.scale) if w.quant.per_channel else [w.quant.scale[0]] * N
+    # LiteRT's reference FULLY_CONNECTED requantizes in double: round(acc * in * filter / out)
+    effective = [float(inp.scale) * float(s) / float(out.scale) for s in scales]
     arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", _bias(graph, op, N)),
-              *_requant_arrays(p, graph, inp, w, out, N)]
+              f"static const double {p}_scale[{N}] = {{\n    " + ",\n    ".join(repr(e) for e in effective) + "\n};\n"]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
 
     def body(inplace: bool) -> str:
@@ -213,7 +218,8 @@ def fully_connected(graph: Graph, op: Operator) -> Kernel:
                 f"            const int8_t *wr = {p}_w + (size_t)n * {D};\n"
                 f"            int32_t acc = {p}_bias[n];\n"
                 f"            for (d = 0; d < {D}; ++d) {{ acc += (x[d] + ({IN_OFF})) * wr[d]; }}\n"
-                f"            {_requant_tail(p, 'n', lo, hi, OUT_ZP)}"
+                f"            acc = ecx_requant_double(acc, {p}_scale[n]) + ({OUT_ZP});\n"
+                f"            acc = acc < {lo} ? {lo} : (acc > {hi} ? {hi} : acc);\n"
                 f"            out[(size_t)r * {N} + n] = (int8_t)acc;\n"
                 f"        }}\n    }}\n")
 
