@@ -1,6 +1,7 @@
-"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8 x int8 -> int32 sums, per-channel
-requantization, exactly as TFLite's reference ConvPerChannel / DepthwiseConvPerChannel /
-FullyConnected(PerChannel).
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8 x int8 -> int32 sums, then
+requantization exactly as LiteRT's reference kernels do it: ConvPerChannel and
+DepthwiseConvPerChannel with the integer multiplier and shift per channel, FullyConnected
+(per tensor or per channel) with round(acc * in * filter / out) in double.
 
 The input offset (minus the input zero point) is added to every input value before the
 multiply, and a padded position contributes nothing, as in the reference kernels: the
@@ -19,8 +20,16 @@ from __future__ import annotations
 import numpy as np
 
 from edgecxr.engine import quant
-from edgecxr.engine.kernels.base import (Kernel, activation_of, c_array, layer_prefix, nhwc, padding, require_int8,
-                                         unsupported)
+from edgecxr.engine.kernels.base import (
+    Kernel,
+    activation_of,
+    c_array,
+    layer_prefix,
+    nhwc,
+    padding,
+    require_int8,
+    unsupported,
+)
 from edgecxr.engine.parse import Graph, Operator
 
 
@@ -152,7 +161,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     inplace_ok = safe_inplace()
 
     def body(inplace: bool) -> str:
-        s = ["    int oy, ox, c, ky, kx;", "    const int8_t *rows[%d];" % KH, "    (void)in1; (void)scratch;"]
+        s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
         if inplace:
             s.append("    int next = 0;")
         s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")

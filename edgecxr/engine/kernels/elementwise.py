@@ -10,8 +10,15 @@ float32 exactly as TFLite's quantized Softmax does."""
 from __future__ import annotations
 
 from edgecxr.engine import quant
-from edgecxr.engine.kernels.base import (Kernel, activation_of, c_array, c_float_array, layer_prefix, require_int8,
-                                         unsupported)
+from edgecxr.engine.kernels.base import (
+    Kernel,
+    activation_of,
+    c_array,
+    c_float_array,
+    layer_prefix,
+    require_int8,
+    unsupported,
+)
 from edgecxr.engine.parse import Graph, Operator
 
 
