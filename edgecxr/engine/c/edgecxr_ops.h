@@ -25,17 +25,13 @@
 #define ECX_INLINE static inline
 #endif
 
-/* gemmlowp SaturatingRoundingDoublingHighMul */
+/* gemmlowp SaturatingRoundingDoublingHighMul for b >= 0 (every multiplier the generator emits):
+ * TFLite's trunc((ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31) equals floor((ab + 2^30) / 2^31) for
+ * every ab (both round halves away from zero), and saturation needs a == b == INT32_MIN.
+ * One SMLAL and a shift on a Cortex-M. */
 ECX_INLINE int32_t ecx_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab;
-    int64_t nudge;
-    if (a == b && a == INT32_MIN) {
-        return INT32_MAX;
-    }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: round half away from zero */

@@ -145,36 +145,32 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", _bias(graph, op, COUT)),
               *_requant_arrays(p, graph, inp, w, out, COUT)]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
-    RING = (KH - 1) * DH + 1  # input rows one output row spans
     ROW = W * CIN
-
-    def safe_inplace() -> bool:
-        """Whether writing output rows 0..y never touches an input row not yet copied to the ring."""
-        if M != 1:
-            return False
-        for y in range(OH):
-            last = min(H - 1, y * SH - PT + (KH - 1) * DH)
-            if last < H - 1 and (y + 1) * OW * COUT > (last + 1) * ROW:
-                return False
-        return True
-
-    inplace_ok = safe_inplace()
+    # In place: before output row y is written, the input rows its bytes cover are copied to a
+    # ring of line buffers (only those a later output row still reads). upto[y]: rows covered
+    # so far; lo(y): the first input row output row y reads; the ring holds rows [lo, upto).
+    upto = [min(H, -(-(y + 1) * OW * COUT // ROW)) for y in range(OH)]
+    ring = max([upto[y] - max(0, y * SH - PT) for y in range(OH)] + [0])
+    inplace_ok = ring * ROW < out.nbytes
+    slots = max(ring, 1)
 
     def body(inplace: bool) -> str:
         s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
         if inplace:
-            s.append("    int next = 0;")
+            s += ["    int saved = 0;", f"    static const uint16_t upto[{OH}] = {{{', '.join(map(str, upto))}}};"]
         s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")
         s.append(f"        const int iy0 = oy * {SH} - {PT};")
         if inplace:
-            s += [f"        const int need = iy0 + {(KH - 1) * DH} < {H - 1} ? iy0 + {(KH - 1) * DH} : {H - 1};",
-                  "        while (next <= need) {",
-                  f"            memcpy(scratch + (next % {RING}) * {ROW}, in0 + (size_t)next * {ROW}, {ROW});",
-                  "            ++next;", "        }"]
+            s += ["        while (saved < upto[oy]) {",
+                  f"            if (saved >= iy0) memcpy(scratch + (saved % {slots}) * {ROW}, in0 + (size_t)saved * {ROW}, {ROW});",
+                  "            ++saved;", "        }"]
         s.append(f"        for (ky = 0; ky < {KH}; ++ky) {{")
         s.append(f"            const int iy = iy0 + ky * {DH};")
-        src = f"scratch + (iy % {RING}) * {ROW}" if inplace else f"in0 + (size_t)iy * {ROW}"
-        s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : {src};")
+        if inplace:
+            s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : iy < saved ? scratch + (iy % {slots}) * {ROW}"
+                     f" : in0 + (size_t)iy * {ROW};")
+        else:
+            s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : in0 + (size_t)iy * {ROW};")
         s.append("        }")
         s += [f"        for (ox = 0; ox < {OW}; ++ox) {{",
               f"            const int ix0 = ox * {SW} - {PL};",
@@ -194,9 +190,9 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
         return "\n".join(s) + "\n"
 
     return Kernel(op, (inp.index,), out.index, arrays, body,
-                  scratch=lambda inplace: RING * ROW if inplace else 0,
+                  scratch=lambda inplace: ring * ROW if inplace else 0,
                   inplace_input=inp.index if inplace_ok else None,
-                  macs=OH * OW * COUT * KH * KW, note="line buffer" if inplace_ok else "")
+                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "")
 
 
 def fully_connected(graph: Graph, op: Operator) -> Kernel:
