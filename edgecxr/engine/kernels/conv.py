@@ -33,11 +33,13 @@ from edgecxr.engine.kernels.base import (
 from edgecxr.engine.parse import Graph, Operator
 
 
-def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int) -> list[str]:
+def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int) -> tuple[list[str], int]:
+    """The per-channel multiplier and shift arrays, and 1 when some shift is positive (a left
+    shift before the multiply), else 0: a constant the generated code passes to ecx_out."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
-    return [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)]
+    return [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)], int(max(shift) > 0)
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -58,11 +60,6 @@ def _weights(graph: Graph, op: Operator):
     return w
 
 
-def _requant_tail(p: str, oc: str, lo: int, hi: int, zp: int) -> str:
-    return (f"acc = ecx_requant(acc, {p}_mult[{oc}], {p}_shift[{oc}]) + ({zp});\n"
-            f"            acc = acc < {lo} ? {lo} : (acc > {hi} ? {hi} : acc);\n")
-
-
 def conv2d(graph: Graph, op: Operator) -> Kernel:
     inp = graph.tensors[op.inputs[0]]
     w = _weights(graph, op)
@@ -79,49 +76,80 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
     p, K = layer_prefix(op), KH * KW * CIN
+    K4 = -(-K // 4) * 4  # rows padded with zero weights to whole 4-byte words
     bias = _bias(graph, op, COUT)
-    arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", bias),
-              *_requant_arrays(p, graph, inp, w, out, COUT)]
+    wpad = np.zeros((COUT, K4), np.int8)
+    wpad[:, :K] = w.data.reshape(COUT, K)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
+              c_array("int32_t", f"{p}_bias", bias), *requant]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
     pointwise = KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW)
+    P = OH * OW
+    expanding = COUT > CIN
 
-    dot = (f"        {{\n"
-           f"            const int8_t *wr = {p}_w;\n"
-           f"            int8_t *o = out + (size_t)pix * {COUT};\n"
-           f"            int oc, k;\n"
-           f"            for (oc = 0; oc < {COUT}; ++oc, wr += {K}) {{\n"
-           f"            int32_t acc = {p}_bias[oc];\n"
-           f"            for (k = 0; k < {K}; ++k) {{ acc += (int32_t)col[k] * wr[k]; }}\n"
-           f"            {_requant_tail(p, 'oc', lo, hi, OUT_ZP)}"
-           f"            o[oc] = (int8_t)acc;\n"
-           f"            }}\n"
-           f"        }}\n")
+    def gather(pix: str, col: str) -> str:
+        """col <- the receptive field of output pixel ``pix`` (x - zero point, 0 outside)."""
+        if pointwise and CIN % 4 == 0:
+            return f"        ecx_gather4({col}, in0 + (size_t)({pix}) * {CIN}, {CIN}, {IN_OFF});\n"
+        if pointwise:
+            return (f"        {{ const int8_t *x = in0 + (size_t)({pix}) * {CIN}; int c;\n"
+                    f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                    f"          for (; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0; }}\n")
+        return (f"        {{ int ky, kx, c, k = 0;\n"
+                f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
+                f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
+                f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
+                f"            for (kx = 0; kx < {KW}; ++kx, k += {CIN}) {{\n"
+                f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
+                f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(k + c)] = 0;\n"
+                f"              }} else {{\n"
+                f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(k + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                f"              }}\n"
+                f"            }}\n"
+                f"          }}\n"
+                f"          for (; k < {K4}; ++k) {col}[ECX_COLPOS(k)] = 0; }}\n")
+
+    def emit_out(pix: str, oc: str, value: str) -> str:
+        return (f"out[(size_t)({pix}) * {COUT} + {oc}] = ecx_out({value}, {p}_mult[{oc}], {p}_shift[{oc}], "
+                f"{left}, {OUT_ZP}, {lo}, {hi});")
 
     def body(inplace: bool) -> str:
-        head = "    int16_t *col = (int16_t *)(void *)scratch;\n    int pix;\n    (void)in1;\n"
-        if pointwise:
-            order = (f"for (pix = {OH * OW - 1}; pix >= 0; --pix)" if COUT > CIN else
-                     f"for (pix = 0; pix < {OH * OW}; ++pix)")
-            gather = (f"        {{ const int8_t *x = in0 + (size_t)pix * {CIN}; int c;\n"
-                      f"          for (c = 0; c < {CIN}; ++c) {{ col[c] = (int16_t)(x[c] + ({IN_OFF})); }} }}\n")
-            return head + f"    {order} {{\n{gather}{dot}    }}\n"
-        gather = (f"        {{ int ky, kx, c, k = 0;\n"
-                  f"          const int oy = pix / {OW}, ox = pix % {OW};\n"
-                  f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
-                  f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
-                  f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
-                  f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
-                  f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
-                  f"                for (c = 0; c < {CIN}; ++c) {{ col[k++] = 0; }}\n"
-                  f"              }} else {{\n"
-                  f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
-                  f"                for (c = 0; c < {CIN}; ++c) {{ col[k++] = (int16_t)(x[c] + ({IN_OFF})); }}\n"
-                  f"              }}\n"
-                  f"            }}\n"
-                  f"          }} }}\n")
-        return head + f"    for (pix = 0; pix < {OH * OW}; ++pix) {{\n{gather}{dot}    }}\n"
+        # pairs of pixels (a, b): backwards for an expanding in-place 1x1 (b = a - 1), else forwards (b = a + 1)
+        back = pointwise and expanding
+        a0, step = (f"{P - 1}", "-") if back else ("0", "+")
+        pair_cond = "a >= 1" if back else f"a + 1 < {P}"
+        single_cond = "a >= 0" if back else f"a < {P}"
+        lines = [f"    int16_t *ca = (int16_t *)(void *)scratch, *cb = ca + {K4};",
+                 "    int a, oc;", "    (void)in1;",
+                 f"    for (a = {a0}; {pair_cond}; a {step}= 2) {{",
+                 f"        const int b = a {step} 1;",
+                 gather("a", "ca").rstrip("\n"), gather("b", "cb").rstrip("\n"),
+                 f"        for (oc = 0; oc + 1 < {COUT}; oc += 2) {{",
+                 "            int32_t r[4];",
+                 f"            r[0] = r[2] = {p}_bias[oc];",
+                 f"            r[1] = r[3] = {p}_bias[oc + 1];",
+                 f"            ecx_dot_2x2(ca, cb, {p}_w + (size_t)oc * {K4}, {p}_w + (size_t)(oc + 1) * {K4}, {K4}, r);",
+                 "            " + emit_out("a", "oc", "r[0]"),
+                 "            " + emit_out("a", "oc + 1", "r[1]"),
+                 "            " + emit_out("b", "oc", "r[2]"),
+                 "            " + emit_out("b", "oc + 1", "r[3]"),
+                 "        }"]
+        if COUT % 2:
+            lines += [f"        oc = {COUT - 1};",
+                      "        " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
+                      "        " + emit_out("b", "oc", f"ecx_dot(cb, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])")]
+        lines += ["    }",
+                  f"    if ({single_cond}) {{",
+                  gather("a", "ca").rstrip("\n"),
+                  f"        for (oc = 0; oc < {COUT}; ++oc) {{",
+                  "            " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
+                  "        }", "    }"]
+        return "\n".join(lines) + "\n"
 
-    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 2 * K,
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4,
                   inplace_input=inp.index if pointwise else None,
                   macs=OH * OW * COUT * K,
                   note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
@@ -142,10 +170,18 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
     p = layer_prefix(op)
-    arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", _bias(graph, op, COUT)),
-              *_requant_arrays(p, graph, inp, w, out, COUT)]
+    bias = _bias(graph, op, COUT)
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
+    # interior pixels: the input offset times the sum of the weights folded into the bias
+    biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
+    aligned = "static const int8_t __attribute__((aligned(4)))"
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned),
+              c_array("int32_t", f"{p}_bias", bias), *requant]
+    if M == 1:
+        arrays.append(c_array("int32_t", f"{p}_biasf", biasf))
     ROW = W * CIN
+    C4 = COUT // 4 * 4 if M == 1 else 0
     # In place: before output row y is written, the input rows its bytes cover are copied to a
     # ring of line buffers (only those a later output row still reads). upto[y]: rows covered
     # so far; lo(y): the first input row output row y reads; the ring holds rows [lo, upto).
@@ -174,8 +210,16 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
         s.append("        }")
         s += [f"        for (ox = 0; ox < {OW}; ++ox) {{",
               f"            const int ix0 = ox * {SW} - {PL};",
-              f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};",
-              f"            for (c = 0; c < {COUT}; ++c) {{",
+              f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};"]
+        if M == 1:
+            taps = ", ".join(f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN}" for ky in range(KH) for kx in range(KW))
+            inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
+            s += [f"            if ({inside}) {{",
+                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
+                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
+                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  "                continue;", "            }"]
+        s += [f"            for (c = 0; c < {COUT}; ++c) {{",
               f"                int32_t acc = {p}_bias[c];",
               f"                for (ky = 0; ky < {KH}; ++ky) {{",
               "                    if (!rows[ky]) continue;",
@@ -184,8 +228,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
               f"                        if (ix < 0 || ix >= {W}) continue;",
               f"                        acc += (rows[ky][ix * {CIN} + c / {M}] + ({IN_OFF})) * {p}_w[(ky * {KW} + kx) * {COUT} + c];",
               "                    }", "                }",
-              "                " + _requant_tail(p, "c", lo, hi, OUT_ZP).replace("\n            ", "\n                ").rstrip(),
-              "                o[c] = (int8_t)acc;",
+              f"                o[c] = ecx_out(acc, {p}_mult[c], {p}_shift[c], {left}, {OUT_ZP}, {lo}, {hi});",
               "            }", "        }", "    }"]
         return "\n".join(s) + "\n"
 
