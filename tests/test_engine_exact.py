@@ -43,15 +43,15 @@ def _graph_pools(k):
 
 
 def _graph_residual(k):
-    """conv + skip ADD -> RELU -> dw multiplier 2 s2 -> x * gate (MUL) -> mean keepdims -> dense."""
+    """conv + skip ADD -> standalone RELU (the sum is read again) -> dw multiplier 2 s2 ->
+    x * gate (MUL) -> max-pool 3 s2 SAME -> mean keepdims -> dense -> softmax."""
     L = k.layers
     inp = k.Input((9, 9, 4))
-    x = L.Conv2D(4, 3, padding="same")(inp)
-    x = L.Add()([x, inp])
-    x = L.Activation("relu")(x)
-    x = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(x)
-    g = L.Conv2D(8, 1, activation="sigmoid")(x)
+    s = L.Add()([L.Conv2D(4, 3, padding="same")(inp), inp])
+    x = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(L.ReLU()(s))
+    g = L.Conv2D(8, 1, strides=2, activation="sigmoid")(s)
     x = L.Multiply()([x, g])
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
     x = L.Lambda(lambda t: k.backend.mean(t, axis=[1, 2], keepdims=True))(x)
     x = L.Flatten()(x)
     return k.Model(inp, L.Dense(3, activation="softmax")(x))
@@ -130,7 +130,7 @@ def test_cases_cover_the_operators(converted):
 
     ops = {op.code for content in converted.values() for op in parse(content).operators}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",
-            "ADD", "MUL", "RESHAPE", "SOFTMAX", "LOGISTIC"} <= ops
+            "ADD", "MUL", "RESHAPE", "SOFTMAX", "LOGISTIC", "RELU"} <= ops
 
 
 def test_extreme_zero_points_reach_the_engine(converted):
