@@ -1,0 +1,274 @@
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8 x int8 -> int32 sums, then
+requantization exactly as LiteRT's reference kernels do it: ConvPerChannel and
+DepthwiseConvPerChannel with the integer multiplier and shift per channel, FullyConnected
+(per tensor or per channel) with round(acc * in * filter / out) in double.
+
+The input offset (minus the input zero point) is added to every input value before the
+multiply, and a padded position contributes nothing, as in the reference kernels: the
+column buffer holds (x - zero_point) as int16, with 0 for padding, so each output is one
+dot product of int16 columns with int8 weights.
+
+In place: a 1x1, stride-1 convolution walks pixel by pixel, copying each input pixel to the
+column buffer before writing that pixel's outputs; walked backwards when it expands the
+channels and forwards otherwise, it never overwrites an input pixel it still needs. A
+depthwise convolution with one output channel per input channel keeps the input rows it
+still needs in a ring of line buffers, so its output can overwrite its input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgecxr.engine import quant
+from edgecxr.engine.kernels.base import (
+    Kernel,
+    activation_of,
+    c_array,
+    layer_prefix,
+    nhwc,
+    padding,
+    require_int8,
+    unsupported,
+)
+from edgecxr.engine.parse import Graph, Operator
+
+
+def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int) -> tuple[list[str], int]:
+    """The per-channel multiplier and shift arrays, and 1 when some shift is positive (a left
+    shift before the multiply), else 0: a constant the generated code passes to ecx_out."""
+    if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
+        raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
+    mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
+    return [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)], int(max(shift) > 0)
+
+
+def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
+    b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    if b is None:
+        return np.zeros(channels, np.int64)
+    if b.dtype != "int32" or b.data is None:
+        raise unsupported(f"a {b.dtype} or non-constant bias in {op.code} (operator {op.index})")
+    return b.data.astype(np.int64)
+
+
+def _weights(graph: Graph, op: Operator):
+    w = graph.tensors[op.inputs[1]]
+    if w.data is None:
+        raise unsupported(f"non-constant weights in {op.code} (operator {op.index})")
+    if w.dtype != "int8":
+        raise unsupported(f"{w.dtype} weights in {op.code} (operator {op.index})")
+    return w
+
+
+def conv2d(graph: Graph, op: Operator) -> Kernel:
+    inp = graph.tensors[op.inputs[0]]
+    w = _weights(graph, op)
+    out = graph.outputs_of(op)[0]
+    require_int8(graph, op, inp, out)
+    _, H, W, CIN = nhwc(inp)
+    _, OH, OW, COUT = nhwc(out)
+    _, KH, KW, WC = w.shape
+    if WC != CIN:
+        raise unsupported(f"grouped convolution (operator {op.index}: {CIN} input channels, filters of {WC})")
+    o = op.options
+    SH, SW, DH, DW = o["strideH"], o["strideW"], o.get("dilationHFactor", 1), o.get("dilationWFactor", 1)
+    PT = padding(o["padding"], SH, DH, H, KH, OH)
+    PL = padding(o["padding"], SW, DW, W, KW, OW)
+    lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
+    p, K = layer_prefix(op), KH * KW * CIN
+    K4 = -(-K // 4) * 4  # rows padded with zero weights to whole 4-byte words
+    bias = _bias(graph, op, COUT)
+    wpad = np.zeros((COUT, K4), np.int8)
+    wpad[:, :K] = w.data.reshape(COUT, K)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
+              c_array("int32_t", f"{p}_bias", bias), *requant]
+    IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
+    pointwise = KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW)
+    P = OH * OW
+    expanding = COUT > CIN
+
+    def gather(pix: str, col: str) -> str:
+        """col <- the receptive field of output pixel ``pix`` (x - zero point, 0 outside)."""
+        if pointwise and CIN % 4 == 0:
+            return f"        ecx_gather4({col}, in0 + (size_t)({pix}) * {CIN}, {CIN}, {IN_OFF});\n"
+        if pointwise:
+            return (f"        {{ const int8_t *x = in0 + (size_t)({pix}) * {CIN}; int c;\n"
+                    f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                    f"          for (; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0; }}\n")
+        return (f"        {{ int ky, kx, c, k = 0;\n"
+                f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
+                f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
+                f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
+                f"            for (kx = 0; kx < {KW}; ++kx, k += {CIN}) {{\n"
+                f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
+                f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(k + c)] = 0;\n"
+                f"              }} else {{\n"
+                f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(k + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                f"              }}\n"
+                f"            }}\n"
+                f"          }}\n"
+                f"          for (; k < {K4}; ++k) {col}[ECX_COLPOS(k)] = 0; }}\n")
+
+    def emit_out(pix: str, oc: str, value: str) -> str:
+        return (f"out[(size_t)({pix}) * {COUT} + {oc}] = ecx_out({value}, {p}_mult[{oc}], {p}_shift[{oc}], "
+                f"{left}, {OUT_ZP}, {lo}, {hi});")
+
+    def body(inplace: bool) -> str:
+        # pairs of pixels (a, b): backwards for an expanding in-place 1x1 (b = a - 1), else forwards (b = a + 1)
+        back = pointwise and expanding
+        a0, step = (f"{P - 1}", "-") if back else ("0", "+")
+        pair_cond = "a >= 1" if back else f"a + 1 < {P}"
+        single_cond = "a >= 0" if back else f"a < {P}"
+        lines = [f"    int16_t *ca = (int16_t *)(void *)scratch, *cb = ca + {K4};",
+                 "    int a, oc;", "    (void)in1;",
+                 f"    for (a = {a0}; {pair_cond}; a {step}= 2) {{",
+                 f"        const int b = a {step} 1;",
+                 gather("a", "ca").rstrip("\n"), gather("b", "cb").rstrip("\n"),
+                 f"        for (oc = 0; oc + 1 < {COUT}; oc += 2) {{",
+                 "            int32_t r[4];",
+                 f"            r[0] = r[2] = {p}_bias[oc];",
+                 f"            r[1] = r[3] = {p}_bias[oc + 1];",
+                 f"            ecx_dot_2x2(ca, cb, {p}_w + (size_t)oc * {K4}, {p}_w + (size_t)(oc + 1) * {K4}, {K4}, r);",
+                 "            " + emit_out("a", "oc", "r[0]"),
+                 "            " + emit_out("a", "oc + 1", "r[1]"),
+                 "            " + emit_out("b", "oc", "r[2]"),
+                 "            " + emit_out("b", "oc + 1", "r[3]"),
+                 "        }"]
+        if COUT % 2:
+            lines += [f"        oc = {COUT - 1};",
+                      "        " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
+                      "        " + emit_out("b", "oc", f"ecx_dot(cb, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])")]
+        lines += ["    }",
+                  f"    if ({single_cond}) {{",
+                  gather("a", "ca").rstrip("\n"),
+                  f"        for (oc = 0; oc < {COUT}; ++oc) {{",
+                  "            " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
+                  "        }", "    }"]
+        return "\n".join(lines) + "\n"
+
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4,
+                  inplace_input=inp.index if pointwise else None,
+                  macs=OH * OW * COUT * K,
+                  note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
+
+
+def depthwise(graph: Graph, op: Operator) -> Kernel:
+    inp = graph.tensors[op.inputs[0]]
+    w = _weights(graph, op)
+    out = graph.outputs_of(op)[0]
+    require_int8(graph, op, inp, out)
+    _, H, W, CIN = nhwc(inp)
+    _, OH, OW, COUT = nhwc(out)
+    _, KH, KW, _ = w.shape
+    o = op.options
+    M = COUT // CIN
+    SH, SW, DH, DW = o["strideH"], o["strideW"], o.get("dilationHFactor", 1), o.get("dilationWFactor", 1)
+    PT = padding(o["padding"], SH, DH, H, KH, OH)
+    PL = padding(o["padding"], SW, DW, W, KW, OW)
+    lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
+    p = layer_prefix(op)
+    bias = _bias(graph, op, COUT)
+    IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
+    # interior pixels: the input offset times the sum of the weights folded into the bias
+    biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
+    aligned = "static const int8_t __attribute__((aligned(4)))"
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned),
+              c_array("int32_t", f"{p}_bias", bias), *requant]
+    if M == 1:
+        arrays.append(c_array("int32_t", f"{p}_biasf", biasf))
+    ROW = W * CIN
+    C4 = COUT // 4 * 4 if M == 1 else 0
+    # In place: before output row y is written, the input rows its bytes cover are copied to a
+    # ring of line buffers (only those a later output row still reads). upto[y]: rows covered
+    # so far; lo(y): the first input row output row y reads; the ring holds rows [lo, upto).
+    upto = [min(H, -(-(y + 1) * OW * COUT // ROW)) for y in range(OH)]
+    ring = max([upto[y] - max(0, y * SH - PT) for y in range(OH)] + [0])
+    inplace_ok = ring * ROW < out.nbytes
+    slots = max(ring, 1)
+
+    def body(inplace: bool) -> str:
+        s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
+        if inplace:
+            s += ["    int saved = 0;", f"    static const uint16_t upto[{OH}] = {{{', '.join(map(str, upto))}}};"]
+        s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")
+        s.append(f"        const int iy0 = oy * {SH} - {PT};")
+        if inplace:
+            s += ["        while (saved < upto[oy]) {",
+                  f"            if (saved >= iy0) memcpy(scratch + (saved % {slots}) * {ROW}, in0 + (size_t)saved * {ROW}, {ROW});",
+                  "            ++saved;", "        }"]
+        s.append(f"        for (ky = 0; ky < {KH}; ++ky) {{")
+        s.append(f"            const int iy = iy0 + ky * {DH};")
+        if inplace:
+            s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : iy < saved ? scratch + (iy % {slots}) * {ROW}"
+                     f" : in0 + (size_t)iy * {ROW};")
+        else:
+            s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : in0 + (size_t)iy * {ROW};")
+        s.append("        }")
+        s += [f"        for (ox = 0; ox < {OW}; ++ox) {{",
+              f"            const int ix0 = ox * {SW} - {PL};",
+              f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};"]
+        if M == 1:
+            taps = ", ".join(f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN}" for ky in range(KH) for kx in range(KW))
+            inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
+            s += [f"            if ({inside}) {{",
+                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
+                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
+                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  "                continue;", "            }"]
+        s += [f"            for (c = 0; c < {COUT}; ++c) {{",
+              f"                int32_t acc = {p}_bias[c];",
+              f"                for (ky = 0; ky < {KH}; ++ky) {{",
+              "                    if (!rows[ky]) continue;",
+              f"                    for (kx = 0; kx < {KW}; ++kx) {{",
+              f"                        const int ix = ix0 + kx * {DW};",
+              f"                        if (ix < 0 || ix >= {W}) continue;",
+              f"                        acc += (rows[ky][ix * {CIN} + c / {M}] + ({IN_OFF})) * {p}_w[(ky * {KW} + kx) * {COUT} + c];",
+              "                    }", "                }",
+              f"                o[c] = ecx_out(acc, {p}_mult[c], {p}_shift[c], {left}, {OUT_ZP}, {lo}, {hi});",
+              "            }", "        }", "    }"]
+        return "\n".join(s) + "\n"
+
+    return Kernel(op, (inp.index,), out.index, arrays, body,
+                  scratch=lambda inplace: ring * ROW if inplace else 0,
+                  inplace_input=inp.index if inplace_ok else None,
+                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "")
+
+
+def fully_connected(graph: Graph, op: Operator) -> Kernel:
+    inp = graph.tensors[op.inputs[0]]
+    w = _weights(graph, op)
+    out = graph.outputs_of(op)[0]
+    require_int8(graph, op, inp, out)
+    if op.options.get("weightsFormat", 0) not in (0, "DEFAULT"):
+        raise unsupported(f"FULLY_CONNECTED with shuffled weights (operator {op.index})")
+    N, D = w.shape
+    rows = inp.size // D
+    lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
+    p = layer_prefix(op)
+    if any(z != 0 for z in w.quant.zero_point):
+        raise unsupported(f"weights with a non-zero zero point (tensor {w.name})")
+    scales = list(w.quant.scale) if w.quant.per_channel else [w.quant.scale[0]] * N
+    # LiteRT's reference FULLY_CONNECTED requantizes in double: round(acc * in * filter / out)
+    effective = [float(inp.scale) * float(s) / float(out.scale) for s in scales]
+    arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", _bias(graph, op, N)),
+              f"static const double {p}_scale[{N}] = {{\n    " + ",\n    ".join(repr(e) for e in effective) + "\n};\n"]
+    IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
+
+    def body(inplace: bool) -> str:
+        return (f"    int r, n, d;\n    (void)in1; (void)scratch;\n"
+                f"    for (r = 0; r < {rows}; ++r) {{\n"
+                f"        const int8_t *x = in0 + (size_t)r * {D};\n"
+                f"        for (n = 0; n < {N}; ++n) {{\n"
+                f"            const int8_t *wr = {p}_w + (size_t)n * {D};\n"
+                f"            int32_t acc = {p}_bias[n];\n"
+                f"            for (d = 0; d < {D}; ++d) {{ acc += (x[d] + ({IN_OFF})) * wr[d]; }}\n"
+                f"            acc = ecx_requant_double(acc, {p}_scale[n]) + ({OUT_ZP});\n"
+                f"            acc = acc < {lo} ? {lo} : (acc > {hi} ? {hi} : acc);\n"
+                f"            out[(size_t)r * {N} + n] = (int8_t)acc;\n"
+                f"        }}\n    }}\n")
+
+    return Kernel(op, (inp.index,), out.index, arrays, body, macs=rows * N * D)
