@@ -6,6 +6,11 @@ The project's own Makefile does the work (one set of flags); this module chooses
 ``*_common`` siblings, and for CMSIS-NN the library functions the link asks for) and
 ``TFLM_OBJ_DIR`` under ``~/.cache/edgecxr/tflm/<core, kernel set, flags>``, so the second build
 of any model takes seconds.
+
+Every ``VAR=value`` on make's command line is expanded by make (``$(shell ...)`` would run) and
+again by the shell in a recipe, so no value a user chose goes there as it is: paths (the
+``--tflm`` tree, the cache folder, the build folder) and the tree's listed file names must be
+plain (``make_safe``); the board's values were checked when the board table was read.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ SUPPORT_KERNELS = ("kernel_util.cc", "micro_tensor_utils.cc")  # helpers every k
 BUILD_TIMEOUT = 1800
 _UNDEFINED = re.compile(r"undefined reference to `([A-Za-z_]\w*)")
 _C_DEFINITION = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(arm_\w+)\s*\([^;{]*\)\s*\{", re.M)
+# What make and the shell read literally in a path; a path with anything else is refused.
+_MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
+_LISTED_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./+-]*")
 TREE_HINT = (f"pass --tflm DIR or set {TFLM_ENV} to a TensorFlow Lite Micro tree with sources/*.txt "
              "(README: 'The TFLM tree')")
 
@@ -55,8 +63,27 @@ def tflm_tree(given: Path | None = None) -> Path:
     return path
 
 
+def make_safe(path: Path, what: str) -> Path:
+    """``path`` if make and the shell read it literally; else one error naming ``what``."""
+    if not _MAKE_SAFE.fullmatch(str(path)):
+        bad = sorted({c for c in str(path) if not _MAKE_SAFE.fullmatch(c)})
+        raise ConfigError(f"{what} {str(path)!r} holds characters that make or the shell would interpret "
+                          f"({' '.join(map(repr, bad))})",
+                          "use a path of letters, digits and _ . / + - (a symbolic link with such a name will do)")
+    return path
+
+
 def _list(tree: Path, name: str) -> list[str]:
-    return [ln.strip() for ln in (tree / "sources" / name).read_text().splitlines() if ln.strip()]
+    """The files sources/``name`` lists: plain relative names of files the tree holds."""
+    listed = [ln.strip() for ln in (tree / "sources" / name).read_text(errors="replace").splitlines() if ln.strip()]
+    for f in listed:
+        if not _LISTED_FILE.fullmatch(f) or ".." in Path(f).parts:
+            raise ConfigError(f"the TFLM tree's sources/{name} lists {f!r}, which is not a plain relative file name",
+                              "list files as relative paths of letters, digits and _ . / + - (README: 'The TFLM tree')")
+        if not (tree / f).is_file():
+            raise ConfigError(f"the TFLM tree's sources/{name} lists {f}, which {tree} does not hold",
+                              "use a complete TFLM tree (README: 'The TFLM tree')")
+    return listed
 
 
 def kernel_sources(tree: Path, kernels: str, registrations: list[str]) -> list[str]:
@@ -100,11 +127,17 @@ class Build:
         base = Path(os.environ.get(CACHE_ENV) or cache_dir("tflm"))
         return base / f"{self.board.core}-{self.kernels}-{key}"
 
+    def make_args(self, sources: list[str], jobs: int) -> list[str]:
+        """make's command line; every path on it checked by ``make_safe``."""
+        tree = make_safe(self.tree, "the TFLM tree")
+        out = make_safe(self.out, "the firmware build folder")
+        objs = make_safe(self.obj_dir(), "the TFLM object cache folder")
+        return ["make", "-C", str(self.project), f"-j{jobs}", f"TFLM_DIR={tree}", f"KERNELS={self.kernels}",
+                f"BOARD={self.board.key}", f"BUILD_DIR={out}", f"TFLM_OBJ_DIR={objs}",
+                f"ELF={out / self.elf.name}", f"PROFILE={int(self.profile)}", f"TFLM_SRCS={' '.join(sources)}"]
+
     def make(self, sources: list[str], jobs: int) -> subprocess.CompletedProcess:
-        args = ["make", "-C", str(self.project), f"-j{jobs}", f"TFLM_DIR={self.tree}", f"KERNELS={self.kernels}",
-                f"BOARD={self.board.key}", f"BUILD_DIR={self.out}", f"TFLM_OBJ_DIR={self.obj_dir()}",
-                f"ELF={self.elf}", f"PROFILE={int(self.profile)}", f"TFLM_SRCS={' '.join(sources)}"]
-        return subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        return subprocess.run(self.make_args(sources, jobs), capture_output=True, text=True, timeout=BUILD_TIMEOUT)
 
 
 def _fail(proc: subprocess.CompletedProcess, build: Build) -> None:
@@ -130,6 +163,7 @@ def build(b: Build, registrations: list[str], jobs: int | None = None) -> Path:
     """Compile and link ``b``; CMSIS-NN library files are added as the link asks for them."""
     check_tools()
     jobs = jobs or os.cpu_count() or 1
+    b.make_args([], jobs)  # every path checked before anything is compiled
     core = _list(b.tree, "core.txt")
     sources = core + kernel_sources(b.tree, b.kernels, registrations)
     library = _c_functions(b.tree, _list(b.tree, "cmsis_nn.txt")) if b.kernels == "cmsis-nn" else {}

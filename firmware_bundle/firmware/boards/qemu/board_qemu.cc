@@ -1,10 +1,12 @@
-// Board hooks for QEMU's MPS2 boards. Input: the preprocessed int8 images that the host wrote,
-// one after another, to EDGECXR_IMAGES_FILE (read through semihosting); without that file,
+// Board hooks for QEMU's MPS2/MPS3 boards (every Cortex-M core). Input: the preprocessed int8
+// images that the host wrote, one after another, to EDGECXR_IMAGES_FILE (its name comes from
+// generated/boards.mk; read through semihosting); without that file,
 // the self-test image compiled into test_image.h, once. Output: the semihosting console.
 // Time: QEMU run with -icount shift=0 advances its virtual clock 1 ns per instruction, so the
-// CMSDK timer (25 MHz of virtual time) counts instructions; it is calibrated at boot against a
-// loop of known length. These are instruction counts, not cycles: QEMU models no pipeline,
-// caches or flash wait states.
+// core's SysTick (architectural: the same on every Cortex-M, whatever the board's peripherals;
+// clocked at the board's 20-32 MHz of virtual time, its 24-bit wraps counted in an interrupt)
+// counts instructions; it is calibrated at boot against a loop of known length. These are
+// instruction counts, not cycles: QEMU models no pipeline, caches or flash wait states.
 #include <string.h>
 
 #include "edgecxr_app.h"
@@ -14,34 +16,46 @@
 #include "test_image.h"
 
 #ifndef EDGECXR_IMAGES_FILE
-#define EDGECXR_IMAGES_FILE "edgecxr_images.bin"
+#error "EDGECXR_IMAGES_FILE comes from generated/boards.mk (IMAGES_FILE) through the Makefile"
 #endif
 
 extern "C" uint32_t edgecxr_stack_peak(void);
 
 namespace {
-struct CmsdkTimer {
-  volatile uint32_t ctrl, value, reload, intstatus;
+struct SysTick {
+  volatile uint32_t ctrl, load, val, calib;
 };
-CmsdkTimer* const kTimer = reinterpret_cast<CmsdkTimer*>(0x40000000u);
-uint32_t instructions_per_tick = 1;
+SysTick* const kSysTick = reinterpret_cast<SysTick*>(0xE000E010u);
+constexpr uint32_t kWrap = 1u << 24;  // SysTick counts down from kWrap - 1
+volatile uint32_t wraps = 0;
+// Calibration: kSpinInstructions instructions took spin_ticks ticks.
+constexpr uint32_t kLoops = 1000000u;
+constexpr uint64_t kSpinInstructions = 2ull * kLoops;
+uint64_t spin_ticks = kSpinInstructions;
 int32_t images_file = -2;  // -2: not opened yet; -1: absent
 bool test_image_used = false;
 
-uint32_t TimerTicks() { return 0xFFFFFFFFu - kTimer->value; }
+// Ticks since boot (64 bit): the wraps and the counter, read again if a wrap came in between.
+uint64_t TimerTicks() {
+  uint32_t before, value;
+  do {
+    before = wraps;
+    value = kSysTick->val;
+  } while (before != wraps);
+  return static_cast<uint64_t>(before) * kWrap + (kWrap - 1u - value);
+}
 
 // 2 instructions per iteration (subs, bne).
 void __attribute__((noinline)) Spin(uint32_t n) { __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n)::"cc"); }
 
 void Calibrate() {
-  kTimer->reload = 0xFFFFFFFFu;
-  kTimer->value = 0xFFFFFFFFu;
-  kTimer->ctrl = 1u;
-  constexpr uint32_t kLoops = 1000000u;
-  const uint32_t start = TimerTicks();
+  kSysTick->load = kWrap - 1u;
+  kSysTick->val = 0u;
+  kSysTick->ctrl = 7u;  // enable, interrupt on wrap, processor clock
+  const uint64_t start = TimerTicks();
   Spin(kLoops);
-  const uint32_t ticks = TimerTicks() - start;
-  instructions_per_tick = ticks ? (2u * kLoops + ticks / 2u) / ticks : 1u;
+  const uint64_t ticks = TimerTicks() - start;
+  spin_ticks = ticks ? ticks : 1u;
 }
 
 void PrintNumber(const char* key, uint32_t v) {
@@ -72,7 +86,11 @@ int edgecxr_board_next_image(int8_t* image, uint32_t bytes) {
   return 1;
 }
 
-uint32_t edgecxr_board_ticks(void) { return TimerTicks() * instructions_per_tick; }
+void SysTick_Handler(void) { wraps = wraps + 1u; }
+
+uint32_t edgecxr_board_ticks(void) {
+  return static_cast<uint32_t>(TimerTicks() * kSpinInstructions / spin_ticks);
+}
 const char* edgecxr_board_tick_unit(void) { return "instructions"; }
 
 void edgecxr_board_fail(const char* why) {
@@ -99,7 +117,7 @@ int main(void) {
   if (edgecxr_app_setup() != 0) return 2;
   while (edgecxr_app_step()) {
   }
-  PrintNumber("done instructions_per_tick=", instructions_per_tick);
+  PrintNumber("done instructions_per_tick=", static_cast<uint32_t>((kSpinInstructions + spin_ticks / 2u) / spin_ticks));
   PrintNumber(" stack_peak=", edgecxr_stack_peak());
   semihosting_write0("\n");
   return 0;
