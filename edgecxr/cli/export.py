@@ -27,6 +27,9 @@ def export(
                                                 "run's name; made a valid C identifier).")] = None,
     test_image: Annotated[Path | None, typer.Option("--test-image", help="Image the device self-test "
                                                        "classifies (default: the run's first validation image).")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="firmware: what runs the model, edgecxr (its own "
+                                               "generated C, the default; no TFLM tree) or tflm (TensorFlow Lite "
+                                               "Micro).")] = None,
     force: ForceOpt = False,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
@@ -37,7 +40,7 @@ def export(
     from edgecxr.runs import Run
 
     result = run_export(Run.open(run, runs_root), ExportOptions(fmt, out=out, model=model, name=name,
-                                                                test_image=test_image, force=force))
+                                                                test_image=test_image, force=force, engine=engine))
     emit(result.to_dict(), as_json, _print_export)
 
 
@@ -47,8 +50,11 @@ def _print_export(r: dict) -> None:
     if "name" in r:
         renamed = f" (from {r['sanitized_from']!r}, made a valid C identifier)" if r.get("sanitized_from") else ""
         typer.echo(f"C name: {r['name']}{renamed}")
-    if "arena_size" in r:
+    if "tflm_ops" in r:
         typer.echo(f"TFLM ops: {', '.join(r['tflm_ops'])}; tensor arena {r['arena_size']} bytes")
+    elif "plan" in r:
+        typer.echo(f"engine: edgecxr, {r['layers']} layers, {r['macs']} MACs, static arena {r['arena_size']} bytes")
+        typer.echo(r["plan"].rstrip())
     expected = r.get("expected") or r.get("selftest")
     for image in expected.get("images", [expected]) if expected else []:  # rpi: several, arduino: one
         typer.echo(f"self-test image {image['image']}: {image['label']} {image['scores']}")

@@ -1,12 +1,14 @@
-"""``--format firmware``: a self-contained bare-metal TFLM project for the run's int8 model.
+"""``--format firmware``: a self-contained bare-metal project for the run's int8 model, run by
+edgecxr's own engine (default: generated C, arm-none-eabi-gcc and newlib only) or by TFLM.
 
-    <out>/Makefile                       arm-none-eabi-g++; TFLM_DIR, KERNELS=cmsis-nn|reference, BOARD
+    <out>/Makefile                       ENGINE=edgecxr|tflm, BOARD; tflm: TFLM_DIR, KERNELS=cmsis-nn|reference
     <out>/README.md
     <out>/app/                           the main loop every board shares (the Arduino library's too)
     <out>/boards/<dir>/                  start-up + vector table, linker scripts, semihosting, board hooks
                                          (the board table names each board's folder and linker script)
     <out>/generated/                     written here, never edited: model array, model_settings.h,
-                                         edgecxr_ops.h, edgecxr_preprocess.h, test_image.h, boards.mk
+                                         edgecxr_ops.h, edgecxr_preprocess.h, test_image.h, boards.mk;
+                                         engine/: edgecxr_model.{h,c}, edgecxr_ops.h (own engine)
 
 Hand-written files are copied from firmware_bundle/firmware/; generated ones stay in generated/.
 """
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import re
 
+from edgecxr.config import lookup
+from edgecxr.engine import generate
 from edgecxr.errors import ConfigError
 from edgecxr.export.c_header import test_image_header, write_c_sources
 from edgecxr.export.folder import templates_root
@@ -26,6 +30,11 @@ from edgecxr.firmware import emulator
 
 TEMPLATE = "firmware"
 GENERATED = "generated"
+ENGINE_DIR = "engine"  # generated/engine/: what edgecxr.engine generated (ENGINE=edgecxr)
+# What runs the model in the firmware: edgecxr's own generated C, or TensorFlow Lite Micro
+ENGINES = {"edgecxr": "edgecxr's own engine: C generated from the .tflite, no TFLM tree",
+           "tflm": "TensorFlow Lite Micro (needs a TFLM tree, --tflm)"}
+DEFAULT_ENGINE = "edgecxr"
 _MAKE_SAFE = re.compile(r"[A-Za-z0-9_.,=+/ -]*")
 
 
@@ -60,8 +69,12 @@ def emulated_boards(devices_file: Path | None = None) -> list:
 
 
 def write_project(source: ExportSource, out: Path, test_image: Path | None = None,
-                  devices_file: Path | None = None) -> dict:
-    """The whole project in ``out``; returns model_settings' values and the self-test reference."""
+                  devices_file: Path | None = None, engine: str = DEFAULT_ENGINE) -> dict:
+    """The whole project in ``out``; returns model_settings' values, the self-test reference and,
+    for edgecxr's own engine, what it generated (generated/engine/). A model the own engine
+    cannot run is one error line naming what it lacks (hint: --engine tflm), before any file."""
+    lookup(ENGINES, engine, "--engine")
+    generated_engine = generate(source.model_path) if engine == "edgecxr" else None
     root = templates_root() / TEMPLATE
     for path in sorted(root.rglob("*")):
         if path.is_file():
@@ -71,12 +84,19 @@ def write_project(source: ExportSource, out: Path, test_image: Path | None = Non
     ref = reference(source, choose_test_image(source, test_image))
     write_text(generated / "test_image.h", test_image_header(ref, source.spec.input_shape))
     write_text(generated / "boards.mk", boards_mk(emulated_boards(devices_file)))
-    return {"settings": settings, "reference": ref}
+    if generated_engine is not None:
+        generated_engine.write(generated / ENGINE_DIR)
+    return {"settings": settings, "reference": ref, "engine": generated_engine}
 
 
-def export_firmware(source: ExportSource, out: Path, test_image: Path | None = None) -> dict:
-    made = write_project(source, out, test_image)
-    s, ref = made["settings"], made["reference"]
-    return {"name": source.name, "tflm_ops": s["tflm_ops"], "arena_measured": s["arena_measured"],
-            "arena_size": s["arena_size"], "test_image": ref.image.name, "expected": ref.to_dict(),
-            "build": "make TFLM_DIR=/path/to/tflm KERNELS=cmsis-nn BOARD=qemu-m4 && make run TFLM_DIR=..."}
+def export_firmware(source: ExportSource, out: Path, test_image: Path | None = None,
+                    engine: str = DEFAULT_ENGINE) -> dict:
+    made = write_project(source, out, test_image, engine=engine)
+    s, ref, gen = made["settings"], made["reference"], made["engine"]
+    result = {"name": source.name, "engine": engine, "test_image": ref.image.name, "expected": ref.to_dict()}
+    if gen is not None:
+        return {**result, "arena_size": gen.plan.arena, "layers": len(gen.kernels),
+                "macs": sum(k.macs for k in gen.kernels), "plan": gen.plan_table(),
+                "build": "make BOARD=qemu-m4 && make run BOARD=qemu-m4"}
+    return {**result, "tflm_ops": s["tflm_ops"], "arena_measured": s["arena_measured"], "arena_size": s["arena_size"],
+            "build": "make ENGINE=tflm TFLM_DIR=/path/to/tflm KERNELS=cmsis-nn BOARD=qemu-m4 && make run ENGINE=tflm ..."}
