@@ -120,21 +120,29 @@ def flash(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "
                                           "(the bundle is still exported if the run has none).")] = False,
     model: ModelOpt = None,
-    tflm: Annotated[Path | None, typer.Option("--tflm", help="Emulated boards: TensorFlow Lite Micro tree "
-                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
-    kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards: cmsis-nn or reference.")] = "cmsis-nn",
+    engine: Annotated[str, typer.Option("--engine", help="Emulated boards: edgecxr (its own generated C, no TFLM "
+                                         "tree) or tflm.")] = "edgecxr",
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="Emulated boards, --engine tflm: TensorFlow Lite Micro "
+                                              "tree (default: $EDGECXR_TFLM_DIR).")] = None,
+    kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards, --engine tflm: cmsis-nn or "
+                                         "reference.")] = "cmsis-nn",
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
 ):
-    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3) boots it on QEMU
-    and shows its serial output; a physical board gets the Arduino example through arduino-cli."""
-    if board.startswith("qemu-"):
+    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3, qemu-m33,
+    qemu-m55) boots it on QEMU and shows its serial output; a physical board gets the Arduino
+    example through arduino-cli."""
+    from edgecxr.boards import get_board
+
+    if get_board(board).emulated:
         from edgecxr.config import lookup
         from edgecxr.deploy import flash_emulated
         from edgecxr.firmware.build import KERNEL_SETS
+        from edgecxr.firmware.project import ENGINES
 
+        lookup(ENGINES, engine, "--engine")
         lookup(KERNEL_SETS, kernels, "--kernels")
-        emit(flash_emulated(run, board, tflm, kernels, model, runs_root), as_json, _print_flash)
+        emit(flash_emulated(run, board, tflm, kernels, model, runs_root, engine=engine), as_json, _print_flash)
         return
     from edgecxr.deploy import flash as run_flash
 
