@@ -75,4 +75,20 @@ ECX_INLINE float ecx_roundf(float x)
     return x < 0.0f ? -r : r;
 }
 
+/* (int32_t)round(acc * scale) in double, as LiteRT's reference FULLY_CONNECTED requantizes */
+ECX_INLINE int32_t ecx_requant_double(int32_t acc, double scale)
+{
+    const double v = (double)acc * scale;
+    const double a = v < 0.0 ? -v : v;
+    double r;
+    if (a >= 2147483648.0) {
+        return v < 0.0 ? INT32_MIN : INT32_MAX;
+    }
+    r = (double)(int64_t)a;
+    if (a - r >= 0.5) {
+        r += 1.0;
+    }
+    return (int32_t)(v < 0.0 ? -r : r);
+}
+
 #endif /* EDGECXR_OPS_H */

@@ -18,6 +18,9 @@ OPS = {
     "RESHAPE": elementwise.reshape,
     "LOGISTIC": elementwise.logistic,
     "SOFTMAX": elementwise.softmax,
+    "RELU": elementwise.relu,
+    "RELU6": elementwise.relu6,
+    "RELU_N1_TO_1": elementwise.relu_n1_to_1,
 }
 
 __all__ = ["OPS", "Kernel", "TFLM_HINT", "unsupported"]

@@ -1,6 +1,7 @@
-"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8 x int8 -> int32 sums, per-channel
-requantization, exactly as TFLite's reference ConvPerChannel / DepthwiseConvPerChannel /
-FullyConnected(PerChannel).
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8 x int8 -> int32 sums, then
+requantization exactly as LiteRT's reference kernels do it: ConvPerChannel and
+DepthwiseConvPerChannel with the integer multiplier and shift per channel, FullyConnected
+(per tensor or per channel) with round(acc * in * filter / out) in double.
 
 The input offset (minus the input zero point) is added to every input value before the
 multiply, and a padded position contributes nothing, as in the reference kernels: the
@@ -19,8 +20,16 @@ from __future__ import annotations
 import numpy as np
 
 from edgecxr.engine import quant
-from edgecxr.engine.kernels.base import (Kernel, activation_of, c_array, layer_prefix, nhwc, padding, require_int8,
-                                         unsupported)
+from edgecxr.engine.kernels.base import (
+    Kernel,
+    activation_of,
+    c_array,
+    layer_prefix,
+    nhwc,
+    padding,
+    require_int8,
+    unsupported,
+)
 from edgecxr.engine.parse import Graph, Operator
 
 
@@ -152,7 +161,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     inplace_ok = safe_inplace()
 
     def body(inplace: bool) -> str:
-        s = ["    int oy, ox, c, ky, kx;", "    const int8_t *rows[%d];" % KH, "    (void)in1; (void)scratch;"]
+        s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
         if inplace:
             s.append("    int next = 0;")
         s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")
@@ -201,8 +210,13 @@ def fully_connected(graph: Graph, op: Operator) -> Kernel:
     rows = inp.size // D
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
     p = layer_prefix(op)
+    if any(z != 0 for z in w.quant.zero_point):
+        raise unsupported(f"weights with a non-zero zero point (tensor {w.name})")
+    scales = list(w.quant.scale) if w.quant.per_channel else [w.quant.scale[0]] * N
+    # LiteRT's reference FULLY_CONNECTED requantizes in double: round(acc * in * filter / out)
+    effective = [float(inp.scale) * float(s) / float(out.scale) for s in scales]
     arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", _bias(graph, op, N)),
-              *_requant_arrays(p, graph, inp, w, out, N)]
+              f"static const double {p}_scale[{N}] = {{\n    " + ",\n    ".join(repr(e) for e in effective) + "\n};\n"]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
 
     def body(inplace: bool) -> str:
@@ -213,7 +227,8 @@ def fully_connected(graph: Graph, op: Operator) -> Kernel:
                 f"            const int8_t *wr = {p}_w + (size_t)n * {D};\n"
                 f"            int32_t acc = {p}_bias[n];\n"
                 f"            for (d = 0; d < {D}; ++d) {{ acc += (x[d] + ({IN_OFF})) * wr[d]; }}\n"
-                f"            {_requant_tail(p, 'n', lo, hi, OUT_ZP)}"
+                f"            acc = ecx_requant_double(acc, {p}_scale[n]) + ({OUT_ZP});\n"
+                f"            acc = acc < {lo} ? {lo} : (acc > {hi} ? {hi} : acc);\n"
                 f"            out[(size_t)r * {N} + n] = (int8_t)acc;\n"
                 f"        }}\n    }}\n")
 

@@ -10,8 +10,15 @@ float32 exactly as TFLite's quantized Softmax does."""
 from __future__ import annotations
 
 from edgecxr.engine import quant
-from edgecxr.engine.kernels.base import (Kernel, activation_of, c_array, c_float_array, layer_prefix, require_int8,
-                                         unsupported)
+from edgecxr.engine.kernels.base import (
+    Kernel,
+    activation_of,
+    c_array,
+    c_float_array,
+    layer_prefix,
+    require_int8,
+    unsupported,
+)
 from edgecxr.engine.parse import Graph, Operator
 
 
@@ -133,3 +140,37 @@ def softmax(graph: Graph, op: Operator) -> Kernel:
                 f"        }}\n    }}\n")
 
     return Kernel(op, (inp.index,), out.index, [c_float_array(f"{p}_exp", table)], body)
+
+
+def _clamp_op(graph: Graph, op: Operator, low: float, high: float | None) -> Kernel:
+    """RELU / RELU6 / RELU_N1_TO_1 as separate operators: requantize (input scale / output
+    scale) and clamp to the activation's range (LiteRT's QuantizedReluX)."""
+    inp, out = graph.tensors[op.inputs[0]], graph.outputs_of(op)[0]
+    require_int8(graph, op, inp, out)
+    m, s = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
+
+    def bound(f: float) -> int:
+        return out.zero_point + int(quant.tflite_round(float(quant.f32(f) / quant.f32(out.scale))))
+
+    lo = max(-128, bound(low))
+    hi = 127 if high is None else min(127, bound(high))
+
+    def body(inplace: bool) -> str:
+        return (f"    int i;\n    (void)in1; (void)scratch;\n"
+                f"    for (i = 0; i < {inp.size}; ++i) {{\n"
+                f"        int32_t v = ({out.zero_point}) + ecx_requant(in0[i] - ({inp.zero_point}), {m}, {s});\n"
+                f"        out[i] = (int8_t)(v < {lo} ? {lo} : (v > {hi} ? {hi} : v));\n    }}\n")
+
+    return Kernel(op, (inp.index,), out.index, [], body, inplace_input=inp.index, note="in place")
+
+
+def relu(graph: Graph, op: Operator) -> Kernel:
+    return _clamp_op(graph, op, 0.0, None)
+
+
+def relu6(graph: Graph, op: Operator) -> Kernel:
+    return _clamp_op(graph, op, 0.0, 6.0)
+
+
+def relu_n1_to_1(graph: Graph, op: Operator) -> Kernel:
+    return _clamp_op(graph, op, -1.0, 1.0)

@@ -1,15 +1,21 @@
 """MAX_POOL_2D, AVERAGE_POOL_2D and MEAN, as TFLite's int8 reference kernels compute them.
 
-MEAN takes one of LiteRT's three reference paths, chosen the way its reduce.cc chooses:
-keep_dims over H and W -> integer multiplier then rounded division; the same scale and zero
-point in and out -> integer sum / count (truncated); otherwise float32 arithmetic, which the
-generated C repeats operation for operation (build with -ffp-contract=off, C99's default)."""
+MEAN: with the same scale and zero point in and out, the integer sum divided by the count
+(truncated); otherwise LiteRT's integer QuantizedMeanOrSum, whose multiplier absorbs 1/count
+(checked against the interpreter; the float32 and keep_dims-only paths of older TFLite releases
+differ on about one output in ten)."""
 
 from __future__ import annotations
 
 from edgecxr.engine import quant
-from edgecxr.engine.kernels.base import (Kernel, activation_of, c_array, layer_prefix, nhwc, padding, require_int8,
-                                         unsupported)
+from edgecxr.engine.kernels.base import (
+    Kernel,
+    activation_of,
+    nhwc,
+    padding,
+    require_int8,
+    unsupported,
+)
 from edgecxr.engine.parse import Graph, Operator
 
 
@@ -75,26 +81,16 @@ def mean(graph: Graph, op: Operator) -> Kernel:
     strides_in = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1]
     strides_out = [keep[1] * keep[2] * keep[3], keep[2] * keep[3], keep[3], 1]
     ostride = [0 if i in axes else strides_out[i] for i in range(4)]
-    p = layer_prefix(op)
-    raw_axes = [int(a) for a in axes_t.data.ravel()]
-    special = (op.options.get("keepDims", False) and len(inp.shape) == 4 and len(raw_axes) == 2
-               and sorted(raw_axes) == [1, 2])
     zi, zo = inp.zero_point, out.zero_point
-    if special:
-        m, s = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
-        finish = (f"        int32_t acc = ecx_requant(sums[i] - {zi} * {count}, {m}, {s});\n"
-                  f"        acc = acc > 0 ? (acc + {count // 2}) / {count} : (acc - {count // 2}) / {count};\n"
-                  f"        acc += {zo};\n"
-                  "        out[i] = (int8_t)(acc < -128 ? -128 : (acc > 127 ? 127 : acc));\n")
-    elif (inp.scale, zi) == (out.scale, zo):
+    if (inp.scale, zi) == (out.scale, zo):
         finish = f"        out[i] = (int8_t)(sums[i] / {count});\n"
     else:
-        scale = quant.f32(inp.scale) / quant.f32(out.scale)
-        bias = quant.f32(-zi) * scale
-        finish = (f"        const float m = (float)sums[i] / {float(count)!r}f;\n"
-                  f"        float r = ecx_roundf(m * {float(scale)!r}f + ({float(bias)!r}f)) + {float(zo)!r}f;\n"
-                  "        r = r < 127.0f ? r : 127.0f;\n        r = r > -128.0f ? r : -128.0f;\n"
-                  "        out[i] = (int8_t)r;\n")
+        # QuantizedMeanOrSum: the multiplier of in/out absorbs 1/count as (m << k) / count
+        m, s = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
+        k = min(count.bit_length() - 1, 32, 31 + s)
+        m, s = (m << k) // count, s - k
+        finish = (f"        int32_t acc = ecx_requant(sums[i] - ({zi * count}), {m}, {s}) + ({zo});\n"
+                  "        out[i] = (int8_t)(acc < -128 ? -128 : (acc > 127 ? 127 : acc));\n")
 
     def body(inplace: bool) -> str:
         return (f"    int32_t *sums = (int32_t *)(void *)scratch;\n    int i, a, b, c, d;\n    (void)in1;\n"
@@ -105,5 +101,4 @@ def mean(graph: Graph, op: Operator) -> Kernel:
                 f"            in0[a * {strides_in[0]} + b * {strides_in[1]} + c * {strides_in[2]} + d];\n"
                 f"    for (i = 0; i < {n_out}; ++i) {{\n{finish}    }}\n")
 
-    del p
     return Kernel(op, (inp.index,), out.index, [], body, scratch=lambda inplace: 4 * n_out)
