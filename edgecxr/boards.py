@@ -5,7 +5,8 @@ latency), export (Arduino, firmware), deploy (flash) and tune read boards here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from edgecxr.config import check_choice, from_dict, lookup, read_toml
@@ -14,6 +15,21 @@ from edgecxr.resources import resource
 
 DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
 SECTIONS = ("cores", "boards")
+# Values that reach make, the compiler or QEMU's command line (through the generated boards.mk):
+# each must match its pattern in full, so a board file can never inject `$(shell ...)`, a quote
+# or a second command. The key names the make variables (BOARD_CPU_<key>).
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
+PATTERNS = {
+    "key": (_NAME, "letters, digits and _ . + -"),
+    "gcc_cpu": (r"-m[a-z][a-z0-9-]*(=[A-Za-z0-9_.+-]+)?( -m[a-z][a-z0-9-]*(=[A-Za-z0-9_.+-]+)?)*",
+                "-m options only, e.g. -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard"),
+    "qemu_machine": (_NAME, "a qemu-system-arm -M name, e.g. mps2-an386"),
+    "qemu_cpu": (_NAME, "a qemu-system-arm -cpu name, e.g. cortex-m4"),
+    "firmware_dir": (_NAME, "a folder name under the firmware's boards/, e.g. qemu"),
+    "linker_script": (_NAME + r"\.ld", "a file name in the board folder, e.g. mps2.ld"),
+}
+# An emulated (bare-metal) board needs these to be built and booted.
+EMULATED_FIELDS = ("gcc_cpu", "qemu_cpu", "firmware_dir", "linker_script")
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,19 @@ class Board:
     emulated_by: str | None = None  # the emulated board of this core (measured instruction counts)
     qemu_machine: str | None = None  # set: an emulated board (qemu-system-arm -M)
     qemu_cpu: str | None = None
+    firmware_dir: str | None = None  # the firmware's board folder (boards/<firmware_dir>/), bare metal
+    linker_script: str | None = None  # the memory map in that folder (e.g. mps2.ld)
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in PATTERNS and value is not None and not re.fullmatch(PATTERNS[f.name][0], value):
+                raise ConfigError(f"{f.name} {value!r} is not allowed",
+                                  f"use {PATTERNS[f.name][1]} (it reaches make and the compiler)")
+        missing = [f for f in EMULATED_FIELDS if self.emulated and getattr(self, f) is None]
+        if missing:
+            raise ConfigError(f"an emulated board (qemu_machine) needs {', '.join(missing)}",
+                              f"add {missing[0]} to the board or its core (see the qemu-m4 row)")
 
     @property
     def emulated(self) -> bool:

@@ -70,11 +70,14 @@ def _evaluated(r: dict, ctx: DemoContext) -> dict:
 
 
 def _benched(r: dict, ctx: DemoContext) -> dict:
-    """The host timings, and the board verdict of the run's int8 model (the one export ships)."""
-    from edgecxr.bench.mcu import mcu_report
+    """The host timings, and the board verdict of the run's int8 model (the one export ships):
+    measured on the emulated board of the board's core when the ARM toolchain and QEMU are
+    installed (edgecxr's own engine, no TFLM tree), else estimated."""
+    from edgecxr.bench.mcu import mcu_report, measure_on_emulated
     from edgecxr.runs import Run
 
-    return {"host": r, "board": mcu_report(Run.open(ctx.run).int8().path, DEMO_BOARD)}
+    measured = measure_on_emulated(ctx.run, DEMO_BOARD)
+    return {"host": r, "board": mcu_report(Run.open(ctx.run).int8().path, DEMO_BOARD, measured=measured)}
 
 
 def _exported(r: dict, ctx: DemoContext) -> dict:

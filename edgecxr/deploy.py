@@ -207,9 +207,11 @@ def _board_present(target, port_given: bool) -> bool:
 
 
 def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernels: str = "cmsis-nn",
-                   model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, timeout: float = 120) -> dict:
-    """An emulated board: export the firmware, build it, boot it on QEMU, return its serial output
-    (the self-test image's label, score and instructions) next to what the host expects."""
+                   model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, timeout: float = 120,
+                   engine: str = "edgecxr") -> dict:
+    """An emulated board: export the firmware (edgecxr's own engine by default; ``engine="tflm"``
+    with a TFLM tree), build it, boot it on QEMU, return its serial output (the self-test image's
+    label, score and instructions) next to what the host expects."""
     from edgecxr import tflite_facts
     from edgecxr.boards import get_board
     from edgecxr.export.source import load_source
@@ -218,17 +220,20 @@ def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernel
     from edgecxr.firmware.project import write_project
 
     b = get_board(board)
-    fb.check_tools(("qemu-system-arm",))
-    tree = fb.tflm_tree(tflm)
+    fb.check_tools(("qemu-system-arm",), engine=engine)
+    tree = fb.tflm_tree(tflm) if engine == "tflm" else None
     source = load_source(Run.open(run, runs_root), model)
     with tempfile.TemporaryDirectory(prefix="edgecxr-flash-") as tmp:
         project = Path(tmp) / "firmware"
-        made = write_project(source, project)
-        build = fb.Build(project, b, kernels, tree, Path(tmp) / "out")
+        made = write_project(source, project, engine=engine)
+        if made["engine"] is not None:
+            fb.check_fits(made["engine"], b)
+        kernels = kernels if engine == "tflm" else "generated"
+        build = fb.Build(project, b, kernels, tree, Path(tmp) / "out", engine=engine)
         elf = fb.build(build, [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)])
         size = fb.sizes(elf)
         serial, report = emulator.boot(b, elf, timeout=timeout)
-    return {"board": board, "name": b.name, "kernels": kernels, "command": " ".join(emulator.command(b, elf)),
+    return {"board": board, "name": b.name, "engine": engine, "kernels": kernels, "command": " ".join(emulator.command(b, elf)),
             "serial": serial, "selftest": report["results"][0], "expected": made["reference"].to_dict(),
             "flash_bytes": size["flash_bytes"], "dry_run": False, "emulated": True}
 

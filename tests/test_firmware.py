@@ -28,7 +28,9 @@ def test_firmware_export_layout(export_run, tmp_path):
     assert "r.AddConv2D(tflite::Register_CONV_2D_INT8())" in ops and "MicroMutableOpResolver<" in ops
     assert re.findall(r"r\.(\w+)\(", ops) == r["tflm_ops"]
     boards = (out / "generated" / "boards.mk").read_text()
-    assert "BOARD_QEMU_MACHINE_qemu-m4 := mps2-an386" in boards and "BOARD_CPU_qemu-m7 := -mcpu=cortex-m7" in boards
+    assert "BOARD_QEMU_qemu-m4 := qemu-system-arm -M mps2-an386 " in boards and "BOARD_CPU_qemu-m7 := -mcpu=cortex-m7" in boards
+    assert "BOARD_DIR_qemu-m33 := qemu" in boards and "BOARD_LD_qemu-m55 := an547.ld" in boards
+    assert "boards/qemu" not in (out / "Makefile").read_text()  # the board folder comes from boards.mk
     measured = measure_arena(export_run.file("model_ptq_int8.tflite"))
     assert r["arena_size"] % 16 == 0 and measured <= r["arena_size"] < measured + 16
 

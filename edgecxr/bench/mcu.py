@@ -1,9 +1,13 @@
 """Does a model fit a microcontroller board, and how fast would it run there?
 
-RAM = the tensor arena TFLM really allocates (measured, edgecxr.tflite_facts) + the input and
-output buffers of the application; flash = model bytes + the runtime's code for that core;
-latency = MACs x cycles-per-MAC / clock, for the reference kernels and the core's optimized
-library, with coefficients (and their sources) in edgecxr/boards.toml.
+Measured, when the ARM toolchain and QEMU are installed and the board's core has an emulated
+board (``measured``, from edgecxr.bench.qemu): edgecxr's own engine's firmware built for that
+core and run there; RAM = its .data + .bss + measured stack peak, flash = the whole ELF's,
+latency = its instructions per inference at this board's clock (and TFLM's kernel sets' beside
+it when a TFLM tree was given). Otherwise estimated: RAM = the tensor arena TFLM allocates
+(edgecxr.tflite_facts) + the input and output buffers; flash = model bytes + the runtime's code
+for that core; latency = MACs x cycles-per-MAC / clock, for the reference kernels and the core's
+optimized library, with coefficients (and their sources) in edgecxr/boards.toml.
 """
 
 from __future__ import annotations
@@ -45,9 +49,9 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
                measured: dict | None = None) -> dict:
     """Fits / does not fit on ``board_key``, with RAM and flash margins, MACs and latency estimates.
 
-    ``measured`` ({"board": "qemu-m4", "reference": instructions, "cmsis-nn": instructions}, from
-    ``edgecxr.bench.qemu`` on the emulated board of the same core) replaces the MLPerf-derived
-    coefficients with those instruction counts at this board's clock."""
+    ``measured`` ({"board": "qemu-m4", "edgecxr": row[, "reference": row, "cmsis-nn": row]}, rows of
+    ``edgecxr.bench.qemu`` on the emulated board of the same core) replaces the estimates: RAM and
+    flash of the own engine's firmware, latencies from instruction counts at this board's clock."""
     model_path = Path(model_path)
     model_bytes = len(tflite_facts.check_tflite(model_path))
     board = get_board(board_key, devices_file)
@@ -57,9 +61,10 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
                           "quantize it to int8 with `edgecxr quantize` and bench the int8 .tflite")
     arena, io = tflite_facts.measure_arena(model_path), tflite_facts.io_bytes(model_path)
     macs = tflite_facts.count_macs(model_path)
-    ram_needed_kb = (arena + io["input"] + io["output"]) / KB
+    engine = (measured or {}).get("edgecxr")
+    ram_needed_kb = (engine["ram_total_bytes"] if engine else arena + io["input"] + io["output"]) / KB
     ram_available_kb = board.ram_kb - board.reserved_ram_kb
-    flash_needed_kb = model_bytes / KB + board.runtime_code_kb
+    flash_needed_kb = engine["flash_bytes"] / KB if engine else model_bytes / KB + board.runtime_code_kb
     ram_margin_kb, flash_margin_kb = ram_available_kb - ram_needed_kb, board.flash_kb - flash_needed_kb
     fits = ram_margin_kb >= 0 and flash_margin_kb >= 0
     return {
@@ -84,10 +89,43 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
     } | (_measured(measured, board) if measured else {})
 
 
+# measured row -> the report's latency and instruction fields
+MEASURED_FIELDS = {"edgecxr": "edgecxr", "reference": "reference", "cmsis-nn": "optimized"}
+
+
 def _measured(measured: dict, board: Board) -> dict:
-    return {"latency_ms_reference": measured_latency(measured["reference"], board.clock_mhz),
-            "latency_ms_optimized": measured_latency(measured["cmsis-nn"], board.clock_mhz),
-            "instructions_reference": measured["reference"], "instructions_optimized": measured["cmsis-nn"],
-            "estimate_note": f"latency = instructions per inference measured on {measured['board']} (QEMU, "
-                             f"same core) / {board.clock_mhz:g} MHz, at one instruction per cycle: a lower bound "
-                             "(real cores add wait states and stalls); RAM arena measured with the TFLM Python runtime"}
+    out = {}
+    for key, name in MEASURED_FIELDS.items():
+        if key in measured:
+            instructions = measured[key]["instructions_per_inference"]
+            out[f"latency_ms_{name}"] = measured_latency(instructions, board.clock_mhz)
+            out[f"instructions_{name}"] = instructions
+    return {**out, "measured_on": measured["board"],
+            "estimate_note": f"measured on {measured['board']} (QEMU, same core): RAM = .data + .bss + stack peak and "
+                             "flash of edgecxr's own engine's firmware; latency = instructions per inference / "
+                             f"{board.clock_mhz:g} MHz, at one instruction per cycle: a lower bound (real cores add "
+                             "wait states and stalls)"}
+
+
+def emulation_installed() -> bool:
+    """The ARM toolchain, make and QEMU: what measuring on an emulated board needs."""
+    import shutil
+
+    from edgecxr.firmware.build import ENGINE_TOOLS
+
+    return all(shutil.which(t) for t in (*ENGINE_TOOLS, "qemu-system-arm"))
+
+
+def measure_on_emulated(target: str | Path, board_key: str, tflm: Path | None = None,
+                        devices_file: Path | None = None, timeout: float = 600, images: int = 3) -> dict | None:
+    """The ``measured`` argument of ``mcu_report``: with the toolchain and QEMU installed and an
+    emulated board of ``board_key``'s core, the run ``target``'s firmware measured there (edgecxr's
+    own engine; with a TFLM tree also TFLM's kernel sets); else None (the verdict estimates)."""
+    from edgecxr.bench.qemu import QemuOptions, bench_qemu
+
+    board = get_board(board_key, devices_file)
+    if not board.emulated_by or not emulation_installed():
+        return None
+    rows = bench_qemu(target, board.emulated_by, QemuOptions(tflm, images=images, timeout=timeout), devices_file)
+    return {"board": board.emulated_by,
+            **{r["kernels"] if r["engine"] == "tflm" else "edgecxr": r for r in rows["results"]}}

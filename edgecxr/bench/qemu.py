@@ -1,14 +1,18 @@
-"""``bench RUN --device qemu-m4`` (any emulated board): the run's int8 model as bare-metal TFLM
-firmware, built with each kernel set and run on QEMU on real preprocessed images.
+"""``bench RUN --device qemu-m4`` (any emulated board): the run's int8 model as bare-metal
+firmware, run on QEMU on real preprocessed images, by edgecxr's own engine (always: it needs
+only arm-none-eabi-gcc) and, side by side when a TFLM tree is given (--tflm or
+$EDGECXR_TFLM_DIR), by TFLM with each kernel set.
 
-Per kernel set it reports: the int8 outputs against the host's TFLite reference kernels (the
-ones TFLM matches bit for bit), identical on every image or the first difference named;
-instructions per inference and per MAC (QEMU counts instructions, not cycles); flash and RAM
-from the ELF plus the measured stack peak; and TFLM's own arena_used_bytes on the 32-bit core.
+Per engine (and kernel set) it reports: the int8 outputs against the host's TFLite reference
+kernels, identical on every image or the first difference named; instructions per inference and
+per MAC (QEMU counts instructions, not cycles); flash and RAM from the ELF plus the measured
+stack peak (RAM = .data + .bss + stack peak); the arena (TFLM: its own arena_used_bytes).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,10 @@ class QemuOptions:
     timeout: float = 600
     model: str | None = None
     profile: bool = False  # per-layer instruction counts (first image)
+
+    def __post_init__(self):
+        if not (isinstance(self.timeout, (int, float)) and math.isfinite(self.timeout) and self.timeout > 0):
+            raise ConfigError(f"--timeout {self.timeout} is not a positive number of seconds", "e.g. --timeout 600")
 
 
 def image_paths(run, data: Path | None, n: int) -> list[Path]:
@@ -60,12 +68,12 @@ def _compare(device: list[list[int]], host: np.ndarray, names: list[str]) -> dic
     return out
 
 
-def _one_kernel_set(project: Path, board, kernels: str, tree: Path, registrations: list[str], images, host,
-                    names, macs: int, opts: QemuOptions, work: Path) -> dict:
+def _one_build(b, registrations: list[str], images, host, names, macs: int, opts: QemuOptions) -> dict:
+    """Build ``b``, boot it on the images and compare: one row of the report."""
     from edgecxr.firmware import build as fb
     from edgecxr.firmware import emulator
 
-    b = fb.Build(project, board, kernels, tree, work / kernels, profile=opts.profile)
+    board, kernels = b.board, b.kernels
     elf = fb.build(b, registrations)
     size = fb.sizes(elf)
     _, report = emulator.boot(board, elf, images, opts.timeout)
@@ -74,7 +82,7 @@ def _one_kernel_set(project: Path, board, kernels: str, tree: Path, registration
                           "run `make run` in the exported firmware folder")
     counts = [r["instructions"] for r in report["results"]]
     per_inference = int(np.median(counts))
-    row = {"kernels": kernels, **_compare([r["raw"] for r in report["results"]], host, names),
+    row = {"engine": b.engine, "kernels": kernels, **_compare([r["raw"] for r in report["results"]], host, names),
            "instructions_per_inference": per_inference, "instructions_min": min(counts), "instructions_max": max(counts),
            "instructions_per_mac": round(per_inference / macs, 2) if macs else None,
            **size, "stack_peak_bytes": report["stack_peak_bytes"],
@@ -99,12 +107,13 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
 
     board = get_board(board_key, devices_file)
     if not board.emulated:
-        raise ConfigError(f"{board_key} is not an emulated board", "use qemu-m4, qemu-m7 or qemu-m3")
+        raise ConfigError(f"{board_key} is not an emulated board", "use an emulated board of the board table "
+                          "(qemu-m4, qemu-m7, qemu-m3, qemu-m33, qemu-m55)")
     unknown = [k for k in opts.kernels if k not in KERNEL_SETS]
     if unknown:
         raise ConfigError(f"unknown kernel set {unknown[0]!r}", f"choose {' or '.join(KERNEL_SETS)}")
-    fb.check_tools(("qemu-system-arm",))
-    tree = fb.tflm_tree(opts.tflm)
+    tree = fb.tflm_tree(opts.tflm) if opts.tflm or os.environ.get(fb.TFLM_ENV) else None
+    fb.check_tools(("qemu-system-arm",), engine="tflm" if tree else "edgecxr")
     run = Run.open(target, runs_root or DEFAULT_RUNS_ROOT)
     source = load_source(run, opts.model)
     paths = image_paths(run, opts.data, opts.images)
@@ -116,12 +125,14 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     registrations = [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)]
     names = [p.name for p in paths]
     with tempfile.TemporaryDirectory(prefix="edgecxr-firmware-") as tmp:
-        project = Path(tmp) / "firmware"
-        write_project(source, project, test_image=paths[0], devices_file=devices_file)
-        rows = [_one_kernel_set(project, board, k, tree, registrations, images, host, names, macs, opts, Path(tmp))
-                for k in opts.kernels]
+        project, work = Path(tmp) / "firmware", Path(tmp)
+        made = write_project(source, project, test_image=paths[0], devices_file=devices_file, engine="edgecxr")
+        fb.check_fits(made["engine"], board)
+        builds = [fb.Build(project, board, "generated", None, work / "edgecxr", opts.profile, engine="edgecxr")]
+        builds += [fb.Build(project, board, k, tree, work / k, opts.profile) for k in (opts.kernels if tree else ())]
+        rows = [_one_build(b, registrations, images, host, names, macs, opts) for b in builds]
     return {"device": board.key, "board": board.name, "core": board.core, "qemu_machine": board.qemu_machine,
             "model": source.model_path.name, "run": str(run.path), "macs": macs, "images": len(paths),
             "images_from": str(opts.data) if opts.data else "the run's validation split",
-            "host_reference": f"TFLite reference kernels ({host_model.runtime})", "tflm": str(tree),
+            "host_reference": f"TFLite reference kernels ({host_model.runtime})", "tflm": str(tree) if tree else None,
             "results": rows, "note": CYCLES_NOTE}

@@ -20,7 +20,7 @@ FAMILY_COLUMNS = ["model", "runtime", "kernels", "vs", "images", "outputs_differ
                   "decisions_differ"]
 MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_needed_kb", "ram_available_kb",
             "ram_margin_kb", "flash_needed_kb", "flash_kb", "flash_margin_kb", "macs", "latency_ms_reference",
-            "latency_ms_optimized", "optimized_library", "verdict"]
+            "latency_ms_optimized", "optimized_library", "latency_ms_edgecxr", "verdict"]
 
 
 @app.command()
@@ -28,7 +28,8 @@ def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
     device: Annotated[str, typer.Option("--device", help="host, rpi, an emulated Pi (pi4-emu, pi5-emu), a "
                                         "board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico), or an "
-                                        "emulated Cortex-M board that runs the firmware (qemu-m4, qemu-m7, qemu-m3).")] = "host",
+                                        "emulated Cortex-M board that runs the firmware (qemu-m4, qemu-m7, qemu-m3, "
+                                        "qemu-m33, qemu-m55).")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,
@@ -50,8 +51,9 @@ def bench(
     data: Annotated[Path | None, typer.Option("--data", help="host, emulated Pi: real preprocessed images from "
                                                  "this folder instead of random (or synthetic) inputs; qemu-*: the "
                                                  "images the firmware runs (default: the run's validation split).")] = None,
-    tflm: Annotated[Path | None, typer.Option("--tflm", help="TensorFlow Lite Micro tree for firmware builds "
-                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="qemu-*: also build the firmware with TensorFlow Lite "
+                                              "Micro from this tree, beside edgecxr's own engine (default: "
+                                              "$EDGECXR_TFLM_DIR).")] = None,
     images: Annotated[int, typer.Option("--images", min=1, help="qemu-*: how many images the firmware "
                                         "classifies.")] = 50,
     layers: Annotated[bool, typer.Option("--layers", help="qemu-*: also count instructions per layer "
@@ -83,9 +85,9 @@ def bench(
         result = bench_qemu(target, device, QemuOptions(tflm, data, images, tuple(kernels or KERNEL_SETS), timeout,
                                                         profile=layers), devices_file)
     else:
-        from edgecxr.bench.mcu import mcu_report
+        from edgecxr.bench.mcu import mcu_report, measure_on_emulated
 
-        measured = _measure_core(target, device, tflm, devices_file, timeout)
+        measured = measure_on_emulated(target, device, tflm, devices_file, timeout)
         result = mcu_report(choice.path if choice else _single_model(target), device, devices_file, measured)
     if choice:
         result["int8_model"] = choice.to_dict()
@@ -102,22 +104,6 @@ def _run_choice(target: str):
     if not path.is_dir() or not any((path / a.file).is_file() for a in INT8):
         return None
     return Run(path).int8()
-
-
-def _measure_core(target, device, tflm, devices_file, timeout, images: int = 3) -> dict | None:
-    """With a TFLM tree (--tflm or $EDGECXR_TFLM_DIR) and an emulated board of the same core: the
-    instruction counts measured there, per kernel set; else None (the verdict estimates)."""
-    import os
-
-    from edgecxr.bench.qemu import QemuOptions, bench_qemu
-    from edgecxr.boards import get_board
-    from edgecxr.firmware.build import TFLM_ENV
-
-    board = get_board(device, devices_file)
-    if not (tflm or os.environ.get(TFLM_ENV)) or not board.emulated_by:
-        return None
-    rows = bench_qemu(target, board.emulated_by, QemuOptions(tflm, images=images, timeout=timeout), devices_file)
-    return {"board": board.emulated_by, **{r["kernels"]: r["instructions_per_inference"] for r in rows["results"]}}
 
 
 def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout,
@@ -142,7 +128,7 @@ def _single_model(target: str) -> Path:
     return (int8 or files)[0]
 
 
-QEMU_COLUMNS = ["kernels", "identical", "images", "instructions_per_inference", "instructions_per_mac", "flash_bytes",
+QEMU_COLUMNS = ["engine", "kernels", "identical", "images", "instructions_per_inference", "instructions_per_mac", "flash_bytes",
                 "ram_bytes", "stack_peak_bytes", "ram_total_bytes", "arena_used_bytes"]
 
 
@@ -152,7 +138,7 @@ def _print_qemu(result: dict) -> None:
     typer.echo(table(result["results"], QEMU_COLUMNS))
     for row in result["results"]:
         diff = row.get("first_difference")
-        typer.echo(f"{row['kernels']}: " + ("int8 outputs identical to the host's " + result["host_reference"]
+        typer.echo(f"{row['engine']} {row['kernels']}: " + ("int8 outputs identical to the host's " + result["host_reference"]
                                              + f" on all {row['images']} images" if row["bit_exact"] else
                                              f"first difference on {diff['image']}: device {diff['device']}, "
                                              f"host {diff['host']}"))
@@ -190,7 +176,7 @@ def _print(result: dict) -> None:
         if m.get("emulated"):
             typer.echo("note: timings under emulation are this computer's, not the board's")
         return
-    typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS]))
+    typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS if k in result]))
     typer.echo(f"note: {result['estimate_note']}")
     typer.echo(f"operators: {', '.join(result['ops'])}")
     for line in result["advice"]:

@@ -57,7 +57,9 @@ def _print(s: dict) -> None:
     board = b["board"]
     typer.echo(f"bench     {board['board']}: {board['verdict']} "
                f"(RAM {board['ram_needed_kb']:.0f}/{board['ram_available_kb']:.0f} KB, "
-               f"flash {board['flash_needed_kb']:.0f}/{board['flash_kb']:.0f} KB)")
+               f"flash {board['flash_needed_kb']:.0f}/{board['flash_kb']:.0f} KB"
+               + (f"; measured on {board['measured_on']}: {board['latency_ms_edgecxr']} ms with edgecxr's engine)"
+                  if board.get("measured_on") else "; estimated)"))
     typer.echo(f"export    {x['folder']}  (+ {Path(x['archive']).name})")
     typer.echo(f"          ships {x['model']}: {x['model_reason']}")
     typer.echo("Not a medical device: synthetic data, for showing the pipeline only.")

@@ -27,6 +27,9 @@ def export(
                                                 "run's name; made a valid C identifier).")] = None,
     test_image: Annotated[Path | None, typer.Option("--test-image", help="Image the device self-test "
                                                        "classifies (default: the run's first validation image).")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="firmware: what runs the model, edgecxr (its own "
+                                               "generated C, the default; no TFLM tree) or tflm (TensorFlow Lite "
+                                               "Micro).")] = None,
     force: ForceOpt = False,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
@@ -37,7 +40,7 @@ def export(
     from edgecxr.runs import Run
 
     result = run_export(Run.open(run, runs_root), ExportOptions(fmt, out=out, model=model, name=name,
-                                                                test_image=test_image, force=force))
+                                                                test_image=test_image, force=force, engine=engine))
     emit(result.to_dict(), as_json, _print_export)
 
 
@@ -47,8 +50,11 @@ def _print_export(r: dict) -> None:
     if "name" in r:
         renamed = f" (from {r['sanitized_from']!r}, made a valid C identifier)" if r.get("sanitized_from") else ""
         typer.echo(f"C name: {r['name']}{renamed}")
-    if "arena_size" in r:
+    if "tflm_ops" in r:
         typer.echo(f"TFLM ops: {', '.join(r['tflm_ops'])}; tensor arena {r['arena_size']} bytes")
+    elif "plan" in r:
+        typer.echo(f"engine: edgecxr, {r['layers']} layers, {r['macs']} MACs, static arena {r['arena_size']} bytes")
+        typer.echo(r["plan"].rstrip())
     expected = r.get("expected") or r.get("selftest")
     for image in expected.get("images", [expected]) if expected else []:  # rpi: several, arduino: one
         typer.echo(f"self-test image {image['image']}: {image['label']} {image['scores']}")
@@ -114,21 +120,29 @@ def flash(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "
                                           "(the bundle is still exported if the run has none).")] = False,
     model: ModelOpt = None,
-    tflm: Annotated[Path | None, typer.Option("--tflm", help="Emulated boards: TensorFlow Lite Micro tree "
-                                              "(default: $EDGECXR_TFLM_DIR).")] = None,
-    kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards: cmsis-nn or reference.")] = "cmsis-nn",
+    engine: Annotated[str, typer.Option("--engine", help="Emulated boards: edgecxr (its own generated C, no TFLM "
+                                         "tree) or tflm.")] = "edgecxr",
+    tflm: Annotated[Path | None, typer.Option("--tflm", help="Emulated boards, --engine tflm: TensorFlow Lite Micro "
+                                              "tree (default: $EDGECXR_TFLM_DIR).")] = None,
+    kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards, --engine tflm: cmsis-nn or "
+                                         "reference.")] = "cmsis-nn",
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
 ):
-    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3) boots it on QEMU
-    and shows its serial output; a physical board gets the Arduino example through arduino-cli."""
-    if board.startswith("qemu-"):
+    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3, qemu-m33,
+    qemu-m55) boots it on QEMU and shows its serial output; a physical board gets the Arduino
+    example through arduino-cli."""
+    from edgecxr.boards import get_board
+
+    if get_board(board).emulated:
         from edgecxr.config import lookup
         from edgecxr.deploy import flash_emulated
         from edgecxr.firmware.build import KERNEL_SETS
+        from edgecxr.firmware.project import ENGINES
 
+        lookup(ENGINES, engine, "--engine")
         lookup(KERNEL_SETS, kernels, "--kernels")
-        emit(flash_emulated(run, board, tflm, kernels, model, runs_root), as_json, _print_flash)
+        emit(flash_emulated(run, board, tflm, kernels, model, runs_root, engine=engine), as_json, _print_flash)
         return
     from edgecxr.deploy import flash as run_flash
 

@@ -30,6 +30,7 @@ class ExportOptions:
     name: str | None = None
     test_image: Path | None = None
     force: bool = False
+    engine: str | None = None  # firmware: edgecxr (default) | tflm
 
     def __post_init__(self):
         self.format_options()
@@ -37,7 +38,7 @@ class ExportOptions:
     def format_options(self) -> dict:
         """The format's own options that are set; one the format does not take is a ConfigError."""
         return check_options(get_format(self.format), {"model": self.model, "name": self.name,
-                                                       "test_image": self.test_image})
+                                                       "test_image": self.test_image, "engine": self.engine})
 
 
 @dataclass
@@ -70,7 +71,7 @@ def export(run: Run | str | Path, options: ExportOptions = ExportOptions()) -> E
     if f.archive and not (force and the_run.records(archive)):
         check_free(archive, force)
     source = load_source(the_run, opts.get("model"), opts.get("name"))
-    extra = {"test_image": opts["test_image"]} if "test_image" in opts else {}
+    extra = {k: opts[k] for k in ("test_image", "engine") if k in opts}
     with staged_folder(target, force, "export") as tmp:
         written = f.load_handler()(source, tmp, **extra)
     result = ExportResult(f.name, the_run.path, source.model_key, source.reason, target, written)

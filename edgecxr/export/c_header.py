@@ -110,8 +110,8 @@ def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
         "input_scale": source.input_quant["scale"], "input_zero_point": source.input_quant["zero_point"],
         "output_scale": source.output_quant["scale"], "output_zero_point": source.output_quant["zero_point"],
         "num_outputs": n_out, "num_classes": len(spec.labels), "labels": list(spec.labels),
-        "output_sigmoid": spec.output == "sigmoid",
-        "binary_threshold": spec.task == "binary" and (spec.output == "sigmoid" or spec.threshold is not None),
+        "output_sigmoid": spec.output == "sigmoid", "multilabel": spec.task == "multilabel",
+        "binary_threshold": spec.task == "binary" and (n_out == 1 or spec.threshold is not None),  # decision.py
         "threshold": spec.threshold if spec.threshold is not None else 0.5,
         "resize_mode": spec.resize_mode, "normalize": spec.normalize,
         "tflm_ops": list(ops), "arena_measured": arena_measured, "arena_size": arena_size(arena_measured),
@@ -148,6 +148,7 @@ def settings_header(source: ExportSource, s: dict) -> str:
         d("NUM_OUTPUTS", s["num_outputs"]),
         d("OUTPUT_SIGMOID", int(s["output_sigmoid"]), "1: one sigmoid P(LABELS[1]); 0: one score per class"),
         d("BINARY_THRESHOLD", int(s["binary_threshold"]), "1: P(LABELS[1]) >= THRESHOLD decides; 0: argmax"),
+        d("MULTILABEL", int(s["multilabel"]), "1: every label whose score >= THRESHOLD"),
         d("THRESHOLD", c_float(s["threshold"]), "chosen on validation"),
         d("NUM_CLASSES", s["num_classes"]),
         d("LABELS", "{" + ", ".join(c_string(label) for label in s["labels"]) + "}",

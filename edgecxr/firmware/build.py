@@ -1,11 +1,18 @@
-"""Building the exported firmware: find the tools and the TFLM tree, compile only the TFLM
-files the model needs into a shared object cache, link, and read flash and RAM from the ELF.
+"""Building the exported firmware and reading flash and RAM from the ELF. With edgecxr's own
+engine (``engine="edgecxr"``) that is one make call: the generated C, the main loop and the
+board, arm-none-eabi-gcc and newlib only. With TFLM: find the TFLM tree, compile only the TFLM
+files the model needs into a shared object cache, link.
 
 The project's own Makefile does the work (one set of flags); this module chooses its inputs:
 ``TFLM_SRCS`` (the runtime core, the kernels that define the model's registrations and their
 ``*_common`` siblings, and for CMSIS-NN the library functions the link asks for) and
 ``TFLM_OBJ_DIR`` under ``~/.cache/edgecxr/tflm/<core, kernel set, flags>``, so the second build
 of any model takes seconds.
+
+Every ``VAR=value`` on make's command line is expanded by make (``$(shell ...)`` would run) and
+again by the shell in a recipe, so no value a user chose goes there as it is: paths (the
+``--tflm`` tree, the cache folder, the build folder) and the tree's listed file names must be
+plain (``make_safe``); the board's values were checked when the board table was read.
 """
 
 from __future__ import annotations
@@ -25,19 +32,25 @@ TFLM_ENV = "EDGECXR_TFLM_DIR"
 CACHE_ENV = "EDGECXR_TFLM_CACHE"
 # TFLM kernel set -> its source lists in the tree (firmware builds, flash and the emulated bench)
 KERNEL_SETS = {"reference": ["kernels_ref.txt"], "cmsis-nn": ["kernels_cmsis.txt", "cmsis_nn.txt"]}
-TOOLS = {"make": "apt install make", "arm-none-eabi-g++": "apt install gcc-arm-none-eabi "
-         "libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"}
+TOOLS = {"make": "apt install make", "arm-none-eabi-gcc": "apt install gcc-arm-none-eabi libnewlib-arm-none-eabi",
+         "arm-none-eabi-g++": "apt install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"}
+ENGINE_TOOLS = ("make", "arm-none-eabi-gcc")  # edgecxr's own engine needs no C++
+STACK_BYTES = 8192  # the Makefile's STACK_BYTES: the stack the linker script reserves
 KERNELS_DIR = "tensorflow/lite/micro/kernels/"
 SUPPORT_KERNELS = ("kernel_util.cc", "micro_tensor_utils.cc")  # helpers every kernel links against
 BUILD_TIMEOUT = 1800
 _UNDEFINED = re.compile(r"undefined reference to `([A-Za-z_]\w*)")
 _C_DEFINITION = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(arm_\w+)\s*\([^;{]*\)\s*\{", re.M)
+# What make and the shell read literally in a path; a path with anything else is refused.
+_MAKE_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
+_LISTED_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./+-]*")
 TREE_HINT = (f"pass --tflm DIR or set {TFLM_ENV} to a TensorFlow Lite Micro tree with sources/*.txt "
              "(README: 'The TFLM tree')")
 
 
-def check_tools(extra: tuple[str, ...] = ()) -> None:
-    for tool, how in [*TOOLS.items(), *((t, "apt install qemu-system-arm") for t in extra)]:
+def check_tools(extra: tuple[str, ...] = (), engine: str = "tflm") -> None:
+    tools = {t: how for t, how in TOOLS.items() if engine == "tflm" or t in ENGINE_TOOLS}
+    for tool, how in [*tools.items(), *((t, "apt install qemu-system-arm") for t in extra)]:
         if not shutil.which(tool):
             raise DeviceError(f"{tool} is not installed", how)
 
@@ -55,8 +68,27 @@ def tflm_tree(given: Path | None = None) -> Path:
     return path
 
 
+def make_safe(path: Path, what: str) -> Path:
+    """``path`` if make and the shell read it literally; else one error naming ``what``."""
+    if not _MAKE_SAFE.fullmatch(str(path)):
+        bad = sorted({c for c in str(path) if not _MAKE_SAFE.fullmatch(c)})
+        raise ConfigError(f"{what} {str(path)!r} holds characters that make or the shell would interpret "
+                          f"({' '.join(map(repr, bad))})",
+                          "use a path of letters, digits and _ . / + - (a symbolic link with such a name will do)")
+    return path
+
+
 def _list(tree: Path, name: str) -> list[str]:
-    return [ln.strip() for ln in (tree / "sources" / name).read_text().splitlines() if ln.strip()]
+    """The files sources/``name`` lists: plain relative names of files the tree holds."""
+    listed = [ln.strip() for ln in (tree / "sources" / name).read_text(errors="replace").splitlines() if ln.strip()]
+    for f in listed:
+        if not _LISTED_FILE.fullmatch(f) or ".." in Path(f).parts:
+            raise ConfigError(f"the TFLM tree's sources/{name} lists {f!r}, which is not a plain relative file name",
+                              "list files as relative paths of letters, digits and _ . / + - (README: 'The TFLM tree')")
+        if not (tree / f).is_file():
+            raise ConfigError(f"the TFLM tree's sources/{name} lists {f}, which {tree} does not hold",
+                              "use a complete TFLM tree (README: 'The TFLM tree')")
+    return listed
 
 
 def kernel_sources(tree: Path, kernels: str, registrations: list[str]) -> list[str]:
@@ -78,14 +110,16 @@ def kernel_sources(tree: Path, kernels: str, registrations: list[str]) -> list[s
 
 @dataclass
 class Build:
-    """One firmware build: project folder, board, kernel set, where objects and the ELF go."""
+    """One firmware build: project folder, board, engine (TFLM: its kernel set and tree), where
+    objects and the ELF go."""
 
     project: Path
     board: object  # edgecxr.boards.Board (emulated)
-    kernels: str
-    tree: Path
+    kernels: str  # TFLM's kernel set; edgecxr's own engine: "generated"
+    tree: Path | None  # the TFLM tree (None for the own engine)
     out: Path
     profile: bool = False
+    engine: str = "tflm"
 
     @property
     def elf(self) -> Path:
@@ -100,11 +134,20 @@ class Build:
         base = Path(os.environ.get(CACHE_ENV) or cache_dir("tflm"))
         return base / f"{self.board.core}-{self.kernels}-{key}"
 
+    def make_args(self, sources: list[str], jobs: int) -> list[str]:
+        """make's command line; every path on it checked by ``make_safe``."""
+        out = make_safe(self.out, "the firmware build folder")
+        common = [f"BOARD={self.board.key}", f"BUILD_DIR={out}", f"ELF={out / self.elf.name}",
+                  f"PROFILE={int(self.profile)}"]
+        if self.engine == "edgecxr":
+            return ["make", "-C", str(self.project), f"-j{jobs}", "ENGINE=edgecxr", *common]
+        tree = make_safe(self.tree, "the TFLM tree")
+        objs = make_safe(self.obj_dir(), "the TFLM object cache folder")
+        return ["make", "-C", str(self.project), f"-j{jobs}", "ENGINE=tflm", f"TFLM_DIR={tree}",
+                f"KERNELS={self.kernels}", *common, f"TFLM_OBJ_DIR={objs}", f"TFLM_SRCS={' '.join(sources)}"]
+
     def make(self, sources: list[str], jobs: int) -> subprocess.CompletedProcess:
-        args = ["make", "-C", str(self.project), f"-j{jobs}", f"TFLM_DIR={self.tree}", f"KERNELS={self.kernels}",
-                f"BOARD={self.board.key}", f"BUILD_DIR={self.out}", f"TFLM_OBJ_DIR={self.obj_dir()}",
-                f"ELF={self.elf}", f"PROFILE={int(self.profile)}", f"TFLM_SRCS={' '.join(sources)}"]
-        return subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        return subprocess.run(self.make_args(sources, jobs), capture_output=True, text=True, timeout=BUILD_TIMEOUT)
 
 
 def _fail(proc: subprocess.CompletedProcess, build: Build) -> None:
@@ -115,7 +158,8 @@ def _fail(proc: subprocess.CompletedProcess, build: Build) -> None:
                           "use a smaller model (alpha, input size) or a board with more memory")
     errors = [ln for ln in text.splitlines() if re.search(r"error:|undefined reference", ln)]
     errors = errors or text.strip().splitlines()[-1:] or [f"make exited with status {proc.returncode}"]
-    log = build.obj_dir().parent / "last-build.log"  # the build folder itself may be temporary
+    # the build folder itself may be temporary
+    log = (build.obj_dir().parent if build.engine == "tflm" else Path(cache_dir("firmware"))) / "last-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(text)
     raise DeviceError(f"building the firmware failed: {errors[0].strip()[:300]}", f"the whole log: {log}")
@@ -126,14 +170,35 @@ def _c_functions(tree: Path, files: list[str]) -> dict[str, str]:
     return {name: f for f in files for name in _C_DEFINITION.findall((tree / f).read_text(errors="replace"))}
 
 
-def build(b: Build, registrations: list[str], jobs: int | None = None) -> Path:
-    """Compile and link ``b``; CMSIS-NN library files are added as the link asks for them."""
-    check_tools()
+def check_fits(gen, board) -> None:
+    """Refuse, before compiling, a plan the board cannot hold: RAM = static arena + input and
+    output buffers + the reserved stack; flash = the constant data alone (code comes on top)."""
+    ram = gen.plan.arena + gen.graph.input.nbytes + gen.graph.output.nbytes + STACK_BYTES
+    flash = sum(t.nbytes for t in gen.graph.tensors if t.is_constant)
+    ram_budget, flash_budget = int((board.ram_kb - board.reserved_ram_kb) * 1024), int(board.flash_kb * 1024)
+    for what, need, have in (("RAM", ram, ram_budget), ("flash", flash, flash_budget)):
+        if need > have:
+            detail = (f"arena {gen.plan.arena} + input/output {gen.graph.input.nbytes + gen.graph.output.nbytes}"
+                      f" + stack {STACK_BYTES}" if what == "RAM" else "weights and constants")
+            raise DeviceError(f"the model needs {need} bytes of {what} on {board.name} ({detail}), "
+                              f"which has {have}", "use a smaller model (alpha, input size) or a board with more memory")
+
+
+def build(b: Build, registrations: list[str] | None = None, jobs: int | None = None) -> Path:
+    """Compile and link ``b``; with TFLM, CMSIS-NN library files are added as the link asks for them."""
+    check_tools(engine=b.engine)
     jobs = jobs or os.cpu_count() or 1
-    core = _list(b.tree, "core.txt")
-    sources = core + kernel_sources(b.tree, b.kernels, registrations)
-    library = _c_functions(b.tree, _list(b.tree, "cmsis_nn.txt")) if b.kernels == "cmsis-nn" else {}
+    b.make_args([], jobs)  # every path checked before anything is compiled
     b.out.mkdir(parents=True, exist_ok=True)
+    if b.engine == "edgecxr":
+        proc = b.make([], jobs)
+        (b.out / "build.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            _fail(proc, b)
+        return b.elf
+    core = _list(b.tree, "core.txt")
+    sources = core + kernel_sources(b.tree, b.kernels, registrations or [])
+    library = _c_functions(b.tree, _list(b.tree, "cmsis_nn.txt")) if b.kernels == "cmsis-nn" else {}
     for _ in range(8):  # each round adds the library functions the last link missed
         proc = b.make(sources, jobs)
         (b.out / "build.log").write_text(proc.stdout + proc.stderr)

@@ -18,14 +18,18 @@ import numpy as np
 
 from edgecxr.errors import DeviceError
 
-IMAGES_FILE = "edgecxr_images.bin"  # EDGECXR_IMAGES_FILE in boards/qemu/board_qemu.cc
+IMAGES_FILE = "edgecxr_images.bin"  # the firmware reads it as EDGECXR_IMAGES_FILE (from boards.mk)
 _FIELDS = re.compile(r"(\w+)=(\S+)")
 
 
-def command(board, elf: Path) -> list[str]:
+def qemu_args(board) -> list[str]:
+    """QEMU's command line for ``board`` without the ELF (also written into boards.mk for `make run`)."""
     return ["qemu-system-arm", "-M", board.qemu_machine, "-cpu", board.qemu_cpu, "-icount", "shift=0",
-            "-semihosting-config", "enable=on,target=native", "-nographic", "-monitor", "none", "-serial", "none",
-            "-kernel", str(elf)]
+            "-semihosting-config", "enable=on,target=native", "-nographic", "-monitor", "none", "-serial", "none"]
+
+
+def command(board, elf: Path) -> list[str]:
+    return [*qemu_args(board), "-kernel", str(elf)]
 
 
 def boot(board, elf: Path, images: np.ndarray | None = None, timeout: float = 600) -> tuple[str, dict]:

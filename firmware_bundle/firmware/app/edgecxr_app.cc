@@ -1,59 +1,20 @@
-// The main loop every board shares (bare-metal firmware and Arduino library alike): the model
-// from the generated files, exactly its operators, the arena TFLM measured, and one line of
-// text per image. Only edgecxr_board.h differs between boards. Not a medical device.
+// The main loop with TensorFlow Lite Micro (ENGINE=tflm), for every board: the model from the
+// generated files, exactly its operators, the arena TFLM measured, and one line of text per
+// image (edgecxr_report.c, shared with edgecxr's own engine, edgecxr_app_engine.c). Only
+// edgecxr_board.h differs between boards. Not a medical device.
 #include "edgecxr_app.h"
 
 #include <stdint.h>
 
 #include "edgecxr_board.h"
 #include "edgecxr_ops.h"
+#include "edgecxr_report.h"
 #include "model_settings.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_profiler_interface.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
 namespace {
-
-// Line builder: no printf (it would pull tens of KB of formatting code into flash).
-class Line {
- public:
-  Line& Str(const char* s) {
-    while (*s && len_ < sizeof(buf_) - 1) buf_[len_++] = *s++;
-    buf_[len_] = 0;
-    return *this;
-  }
-  Line& Int(int32_t v) {
-    if (v < 0) {
-      Str("-");
-      return Uint(static_cast<uint32_t>(-(v + 1)) + 1u);
-    }
-    return Uint(static_cast<uint32_t>(v));
-  }
-  Line& Uint(uint32_t v) {
-    char digits[11];
-    int n = 0;
-    do {
-      digits[n++] = static_cast<char>('0' + v % 10u);
-      v /= 10u;
-    } while (v);
-    char out[12];
-    for (int i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-    out[n] = 0;
-    return Str(out);
-  }
-  Line& Milli(float x) {  // x in [0, 1] with three decimals
-    const uint32_t m = static_cast<uint32_t>(x * 1000.0f + 0.5f);
-    Uint(m / 1000u).Str(".");
-    if (m % 1000u < 100u) Str("0");
-    if (m % 1000u < 10u) Str("0");
-    return Uint(m % 1000u);
-  }
-  void Print() { edgecxr_board_print(buf_); }
-
- private:
-  char buf_[256] = {0};
-  uint32_t len_ = 0;
-};
 
 #ifdef EDGECXR_PROFILE_LAYERS
 // Ticks spent in each operator of one Invoke(): where the instructions go.
@@ -70,7 +31,7 @@ class LayerProfiler : public tflite::MicroProfilerInterface {
   }
   void Report() {
     for (uint32_t i = 0; i < count_; ++i) {
-      Line().Str("layer index=").Uint(i).Str(" op=").Str(tags_[i]).Str(" ticks=").Uint(ticks_[i]).Print();
+      edgecxr_report_layer(i, tags_[i], ticks_[i]);
     }
     count_ = 0;
   }
@@ -91,7 +52,6 @@ tflite::MicroProfilerInterface* const kProfiler = nullptr;
 
 alignas(16) uint8_t tensor_arena[EDGECXR_ARENA_SIZE];
 tflite::MicroInterpreter* interpreter = nullptr;
-const char* const kLabels[EDGECXR_NUM_CLASSES] = EDGECXR_LABELS;
 uint32_t images_done = 0;
 
 int Fail(const char* why) {
@@ -116,16 +76,7 @@ int edgecxr_app_setup(void) {
   if (input->type != kTfLiteInt8 || input->bytes != EDGECXR_INPUT_SIZE) {
     return Fail("the model's input is not int8 of EDGECXR_INPUT_SIZE bytes");
   }
-  Line()
-      .Str("ready model=")
-      .Str(EDGECXR_MODEL_NAME)
-      .Str(" arena_size=")
-      .Uint(EDGECXR_ARENA_SIZE)
-      .Str(" arena_used=")
-      .Uint(static_cast<uint32_t>(interpreter->arena_used_bytes()))
-      .Str(" unit=")
-      .Str(edgecxr_board_tick_unit())
-      .Print();
+  edgecxr_report_ready(EDGECXR_ARENA_SIZE, static_cast<uint32_t>(interpreter->arena_used_bytes()));
   return 0;
 }
 
@@ -137,33 +88,7 @@ int edgecxr_app_step(void) {
   const uint32_t ticks = edgecxr_board_ticks() - start;
   if (status != kTfLiteOk) return Fail("Invoke failed");
 
-  const int8_t* out = interpreter->output(0)->data.int8;
-  float scores[EDGECXR_NUM_OUTPUTS];
-  for (int i = 0; i < EDGECXR_NUM_OUTPUTS; ++i) {
-    scores[i] = (out[i] - EDGECXR_OUTPUT_ZERO_POINT) * EDGECXR_OUTPUT_SCALE;
-  }
-  // The one decision rule, edgecxr_device/decision.py (evaluation and the Raspberry Pi runner use it).
-  int best = 0;
-  float score = scores[0];
-  if (EDGECXR_OUTPUT_SIGMOID && EDGECXR_NUM_OUTPUTS == 1) {  // one sigmoid: P(LABELS[1])
-    best = scores[0] >= EDGECXR_THRESHOLD ? 1 : 0;
-    score = best ? scores[0] : 1.0f - scores[0];
-  } else if (EDGECXR_BINARY_THRESHOLD && EDGECXR_NUM_OUTPUTS == 2) {  // threshold chosen on validation
-    best = scores[1] >= EDGECXR_THRESHOLD ? 1 : 0;
-    score = scores[best];
-  } else {
-    for (int i = 1; i < EDGECXR_NUM_OUTPUTS; ++i) {
-      if (scores[i] > score) {
-        score = scores[i];
-        best = i;
-      }
-    }
-  }
-  Line line;
-  line.Str("result image=").Uint(images_done).Str(" label=").Str(kLabels[best]).Str(" score=").Milli(score);
-  line.Str(" ").Str(edgecxr_board_tick_unit()).Str("=").Uint(ticks).Str(" raw=");
-  for (int i = 0; i < EDGECXR_NUM_OUTPUTS; ++i) line.Str(i ? "," : "").Int(out[i]);
-  line.Print();
+  edgecxr_report_result(images_done, interpreter->output(0)->data.int8, ticks);
 #ifdef EDGECXR_PROFILE_LAYERS
   if (images_done == 0) profiler.Report();
   profiler.Clear();

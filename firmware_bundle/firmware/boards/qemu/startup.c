@@ -1,4 +1,4 @@
-/* Start-up for the emulated MPS2 boards (Cortex-M3/M4F/M7): vector table, reset handler
+/* Start-up for the emulated MPS2/MPS3 boards (Cortex-M3/M4F/M7/M33/M55): vector table, reset handler
  * (FPU on, .data copied, .bss zeroed, the stack painted to measure its peak, constructors),
  * and fault handlers that end the emulation with a message instead of hanging. */
 #include <stdint.h>
@@ -53,9 +53,10 @@ void MemManage_Handler(void) { fault("MemManage fault"); }
 void BusFault_Handler(void) { fault("BusFault"); }
 void UsageFault_Handler(void) { fault("UsageFault"); }
 void Default_Handler(void) { fault("unexpected interrupt"); }
+extern void SysTick_Handler(void); /* the board's timer (board_qemu.cc) */
 
 __attribute__((section(".vectors"), used)) void (*const vector_table[16])(void) = {
     (void (*)(void))(&_estack), Reset_Handler, Default_Handler, HardFault_Handler, MemManage_Handler,
     BusFault_Handler, UsageFault_Handler, 0, 0, 0, 0, Default_Handler, Default_Handler, 0, Default_Handler,
-    Default_Handler,
+    SysTick_Handler,
 };
