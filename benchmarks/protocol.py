@@ -41,7 +41,9 @@ from pathlib import Path
 import numpy as np
 from bench_train_throughput import REPO, machine  # the sibling script (benchmarks/ is on sys.path)
 
-SHARED = REPO.parent / "shared" / "data"
+# ../shared/data from the repository (main), or from a worktree one level deeper (wt/NAME)
+SHARED = next((d for d in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data") if d.is_dir()),
+              REPO.parent / "shared" / "data")
 # external set -> (folder, --class-map); nih-ozturk's folder comes from --nih, its map from datasets.toml
 COVID3_MAP = "Viral Pneumonia=PNEUMONIA,Normal=NORMAL,Covid="
 # variant -> TrainConfig overrides on top of today's default recipe (edgecxr.config.DEFAULT_RECIPE)
@@ -109,7 +111,7 @@ def ensure_run(name: str, seed: int, data: Path, root: Path) -> Path:
 
 def train_minutes(run: Path) -> float:
     """Training wall minutes as the run recorded them: its epochs, plus SimCLR pretraining."""
-    seconds = json.loads((run / "manifest.json").read_text())["train"]["seconds"]
+    seconds = json.loads((run / "manifest.json").read_text())["stages"]["train"]["seconds"]
     pretrained = json.loads((run / "val_metrics.json").read_text()).get("pretrained") or {}
     return (seconds + pretrained.get("seconds", 0.0)) / 60
 
