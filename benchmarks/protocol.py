@@ -3,8 +3,8 @@ several seeds on Kermany's train split, quantized as the default pipeline ships 
 scored on two external sets at the threshold each run chose on its own validation split, and
 compared with the current default seed for seed, on the same images.
 
-    python benchmarks/protocol.py --nih DIR [--variants default fast20] [--seeds 0 1 2]
-        [--runs-root DIR] [--results FILE] [--exclude FILE] [--report-only]
+    python benchmarks/protocol.py --nih DIR [--variants default fast20 ...] [--seeds 0 1 2]
+        [--runs-root DIR] [--results FILE] [--exclude FILE] [--baseline default] [--report-only]
 
 External sets: covid3's Normal / Viral Pneumonia read as NORMAL / PNEUMONIA (140; near-copies
 of Kermany's separately acquired test split) and nih-ozturk (1000 adult NIH ChestX-ray14
@@ -52,6 +52,10 @@ VARIANTS = {
     # the default without its costly phases: no SimCLR pretraining, 20 epochs (cosine over 20),
     # still the mean of the second half's epochs; about 1/8 of the default's training time
     "fast20": {"pretrain_epochs": 0, "epochs": 20},
+    # fast20 with stronger intensity augmentation (gamma, contrast, brightness, blur/sharpen,
+    # noise): aimed at another scanner's gray curve and noise; compare with --baseline fast20
+    "fast20_intensity": {"pretrain_epochs": 0, "epochs": 20, "gamma": 0.5, "contrast": 0.4, "brightness": 0.15,
+                         "sharpness": 0.3, "noise": 0.03},
 }
 METRIC_NAMES = ("accuracy", "sensitivity", "specificity", "roc_auc")
 POSITIVE = "PNEUMONIA"
@@ -189,17 +193,17 @@ def run_rows(sets: dict[str, list[dict]]) -> list[dict]:
     return rows
 
 
-def compare(sets: dict[str, list[dict]], variant: str) -> dict[str, dict[str, dict]]:
-    """set -> metric -> paired_difference(variant - default)."""
+def compare(sets: dict[str, list[dict]], variant: str, baseline: str) -> dict[str, dict[str, dict]]:
+    """set -> metric -> paired_difference(variant - baseline)."""
     from edgecxr.verdict import paired_difference
 
     out = {}
     for set_name, records in sets.items():
-        by = {v: {r["seed"]: r for r in records if r["variant"] == v} for v in ("default", variant)}
-        if by["default"] and by[variant]:
+        by = {v: {r["seed"]: r for r in records if r["variant"] == v} for v in (baseline, variant)}
+        if by[baseline] and by[variant]:
             check_same_images(set_name, by)
-        groups = next(iter(by["default"].values()))["patients"] if by["default"] else None
-        base = {s: scored(r) for s, r in by["default"].items()}
+        groups = next(iter(by[baseline].values()))["patients"] if by[baseline] else None
+        base = {s: scored(r) for s, r in by[baseline].items()}
         other = {s: scored(r) for s, r in by[variant].items()}
         out[set_name] = {m: paired_difference(base, other, m, groups=groups) for m in METRIC_NAMES}
     return out
@@ -212,6 +216,8 @@ def check_same_images(set_name: str, by: dict[str, dict[int, dict]]) -> None:
 
 
 def summary_rows(sets: dict[str, list[dict]], variant: str, diffs: dict) -> list[dict]:
+    """Per set: the variant's mean over seeds (each seed) and, unless it is the baseline
+    (``diffs`` empty), its paired differences."""
     from edgecxr.verdict import point
 
     rows = []
@@ -224,14 +230,14 @@ def summary_rows(sets: dict[str, list[dict]], variant: str, diffs: dict) -> list
             values = [point(m, scored(r)) for r in mine]
             row[m] = f"{np.mean(values):.3f} ({' '.join(f'{v:.3f}' for v in values)})"
         row["train_min"] = f"{np.mean([r['train_minutes'] for r in mine]):.1f}"
-        if variant != "default":
+        if diffs:
             for m in ("roc_auc", "accuracy", "specificity"):
                 row[f"d_{m}"] = ci(diffs[set_name][m])
         rows.append(row)
     return rows
 
 
-def report(records: list[dict], exclude: set[str], verdict_metric: str) -> None:
+def report(records: list[dict], exclude: set[str], verdict_metric: str, baseline: str = "default") -> None:
     from edgecxr.cli.common import table
     from edgecxr.verdict import verdict
 
@@ -241,20 +247,21 @@ def report(records: list[dict], exclude: set[str], verdict_metric: str) -> None:
     sets = views(records, exclude)
     print("\nper run (int8 PTQ at the run's validation threshold; 95 % intervals resample patients):")
     print(table(run_rows(sets)))
-    print("\nper variant: mean over seeds (each seed), and the paired difference to default "
+    print(f"\nper variant: mean over seeds (each seed), and the paired difference to {baseline} "
           "(mean over paired seeds, 95 % interval redrawing seeds and patients):")
-    variants = sorted({r["variant"] for r in records}, key=lambda v: (v != "default", v))
+    variants = sorted({r["variant"] for r in records}, key=lambda v: (v != baseline, v))
     verdicts = {}
     rows = []
     for v in variants:
-        diffs = compare(sets, v) if v != "default" else {}
+        diffs = compare(sets, v, baseline) if v != baseline else {}
         rows += summary_rows(sets, v, diffs)
-        if v != "default":
+        if v != baseline:
             judged = {s: d[verdict_metric] for s, d in diffs.items() if s != "nih-ozturk-excl"}
             verdicts[v] = verdict(judged)
     print(table(rows))
+    against = "" if baseline == "default" else f" against {baseline}, not the default: exploratory"
     for v, result in verdicts.items():
-        print(f"verdict {v} (on {verdict_metric}, int8): {result['text']}")
+        print(f"verdict {v} (on {verdict_metric}, int8{against}): {result['text']}")
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -295,6 +302,8 @@ def main() -> None:
     p.add_argument("--results", type=Path, help="JSON of every scored run (default: RUNS_ROOT/protocol.json)")
     p.add_argument("--exclude", type=Path, help="NIH image names to also score nih-ozturk without")
     p.add_argument("--metric", default="roc_auc", choices=METRIC_NAMES, help="what the verdict judges")
+    p.add_argument("--baseline", default="default", choices=list(VARIANTS),
+                   help="the variant the others are paired against (only `default` decides the default)")
     p.add_argument("--report-only", action="store_true", help="print the table of --results; train nothing")
     args = p.parse_args()
     results = args.results or args.runs_root / "protocol.json"
@@ -317,7 +326,7 @@ def main() -> None:
                     append_result(results, score_run(name, seed, run, set_name, *external[set_name]))
                 print(f"{run.name}: done in {(time.perf_counter() - started) / 60:.1f} min "
                       f"(load average {os.getloadavg()[0]:.1f})", flush=True)
-    report(load_results(results), exclude, args.metric)
+    report(load_results(results), exclude, args.metric, args.baseline)
     print(f"\nresults: {results}. Thresholds were chosen on each run's validation split only; "
           "training minutes are wall time under the load of the machine when the run trained.")
 
