@@ -96,12 +96,10 @@ def ensure_run(name: str, seed: int, data: Path, root: Path) -> Path:
         if differ := sorted(k for k, v in asdict(config).items() if had.get(k) != v and k != "backbone"):
             fail(f"{run} was trained with other options than variant {name} ({', '.join(differ)})",
                  "use another --runs-root, or delete that run to train it again")
-    if (run / "model.keras").exists():
-        pass
-    elif (run / "checkpoints").is_dir():  # interrupted: continue from its last epoch
+    if (run / "checkpoints").is_dir() and not (run / "model.keras").exists():  # interrupted
         print(f"resuming {run.name} ...", flush=True)
         edgecxr("train", "--resume", "--name", run.name, "--runs-root", root)
-    else:
+    elif not (run / "model.keras").exists():
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(to_toml(config))
         print(f"training {run.name} ...", flush=True)
