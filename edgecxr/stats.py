@@ -44,17 +44,37 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def bootstrap_ci(statistic, y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP) -> dict:
-    """``statistic(y, score)`` with a percentile-bootstrap 95 % interval (resampling images,
-    seeded); resamples where the statistic is undefined (one class only) are dropped."""
+def group_members(groups) -> list[np.ndarray]:
+    """The image indices of each group (patient), in order of first appearance."""
+    index: dict = {}
+    for i, g in enumerate(groups):
+        index.setdefault(g, []).append(i)
+    return [np.asarray(v) for v in index.values()]
+
+
+def resample(rng: np.random.Generator, n: int, members: list[np.ndarray] | None = None) -> np.ndarray:
+    """Image indices of one bootstrap draw: ``n`` images with replacement or, with ``members``
+    (``group_members``), as many whole patients with replacement, so that the follow-up images
+    of one patient, which are not independent, move together and the interval is not too narrow."""
+    if members is None:
+        return rng.integers(0, n, n)
+    return np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+
+
+def bootstrap_ci(statistic, y: np.ndarray, score: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP,
+                 groups=None) -> dict:
+    """``statistic(y, score)`` with a percentile-bootstrap 95 % interval (resampling images, or
+    the patients ``groups`` names per image; seeded); resamples where the statistic is undefined
+    (one class only) are dropped."""
     y, score = np.asarray(y).astype(bool), np.asarray(score, np.float64)
     value = statistic(y, score)
     if value is None:
         return {"value": None, "ci95": [None, None], "n": len(y)}
     rng = np.random.default_rng(seed)
+    members = group_members(groups) if groups is not None else None
     samples = []
     for _ in range(resamples):
-        idx = rng.integers(0, len(y), len(y))
+        idx = resample(rng, len(y), members)
         v = statistic(y[idx], score[idx])
         if v is not None:
             samples.append(v)

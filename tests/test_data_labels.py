@@ -21,6 +21,13 @@ def test_kermany_file_names_give_patients():
     assert patient_id("01.jpeg", fallback="Covid/01") == "Covid/01"
 
 
+def test_nih_file_names_give_patients():
+    """NIH ChestX-ray14 <patient>_<follow-up>.png: follow-ups of one patient share it."""
+    assert patient_id("00000061_012.png") == patient_id("00000061_015.png") == "nih00000061"
+    assert patient_id("00000061_012.png") != patient_id("00000150_002.png")
+    assert patient_id("0000061_012.png", fallback="x") == "x"  # not eight digits: not an NIH name
+
+
 def test_folders_with_and_without_split_folders(tmp_path, synth_binary):
     flat = scan_folder(synth_binary)
     assert flat.classes == ["NORMAL", "PNEUMONIA"] and flat.splits == [None] and len(flat.samples) == 80

@@ -186,3 +186,44 @@ def test_fetch_cli_through_a_registry_file_refuses_to_overwrite(server, tmp_path
     second = cli("data", "fetch", "kermany", "--out", str(out), env=env)
     assert second.exit_code == 2 and "already exists" in second.output and "--force" in second.output
     assert cli("data", "fetch", "kermany", "--out", str(out), "--force", env=env).exit_code == 0
+
+
+def test_nih_ozturk_entry_pins_its_git_folders_and_maps_to_kermany_labels():
+    from edgecxr.evaluate.classmap import parse_class_map
+
+    nih = load_registry()["nih-ozturk"]
+    assert nih.classes == ["No_findings", "Pneumonia"] and nih.images == 1000 and nih.url is None
+    assert len(nih.git_commit) == 40 and len(nih.git_trees) == len(nih.git_paths) == 2
+    assert parse_class_map(nih.class_map) == {"No_findings": "NORMAL", "Pneumonia": "PNEUMONIA"}
+    assert "Wang" in nih.citation and "Ozturk" in nih.citation
+
+
+def test_git_tree_id_matches_git(tmp_path):
+    """An extracted folder verifies against the registry's git tree id without the repository."""
+    import shutil
+    import subprocess
+
+    from edgecxr.data.registry import git_tree_id
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    folder = tmp_path / "repo" / "set"
+    (folder / "b" / "c").mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"\x89PNG one")
+    (folder / "b.txt").write_bytes(b"two")  # sorts before the folder b/ in git's order
+    (folder / "b" / "c" / "d.png").write_bytes(PAYLOAD[:999])
+    run = partial(subprocess.run, cwd=tmp_path / "repo", check=True, capture_output=True, text=True)
+    run(["git", "init", "-q"])
+    run(["git", "add", "set"])
+    tree = run(["git", "write-tree"]).stdout.strip()
+    expected = run(["git", "rev-parse", f"{tree}:set"]).stdout.strip()
+    assert git_tree_id(folder) == expected
+    (folder / "a.png").write_bytes(b"\x89PNG changed")
+    assert git_tree_id(folder) != expected
+
+
+def test_a_registry_class_map_naming_no_class_is_refused(tmp_path):
+    bad = tmp_path / "datasets.toml"
+    bad.write_text((REPO / "datasets.toml").read_text().replace('class_map = "No_findings=', 'class_map = "Nofindings=', 1))
+    with pytest.raises(ConfigError, match=r"\[nih-ozturk\]: class_map names Nofindings"):
+        load_registry(bad)

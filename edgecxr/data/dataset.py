@@ -30,9 +30,12 @@ IGNORED_DIRS = {"__MACOSX"}
 # (regex on the file name, patient id template). Kermany: person1946_bacteria_4874.jpeg is
 # patient 1946; IM-0115-0001.jpeg and NORMAL2-IM-0115-0001.jpeg are both grouped as IM-0115
 # (the safe choice: whether they are one patient is undocumented, see shared/data/README.md).
+# NIH ChestX-ray14: 00000061_012.png is follow-up 12 of patient 00000061 (the nih-ozturk external
+# set repeats patients, so its intervals resample patients, not images).
 PATIENT_PATTERNS = [
     (re.compile(r"^person(\d+)_", re.IGNORECASE), "person{}"),
     (re.compile(r"^(?:NORMAL2-)?IM-(\d+)-\d+", re.IGNORECASE), "IM-{}"),
+    (re.compile(r"^(\d{8})_\d{3}\.png$", re.IGNORECASE), "nih{}"),
 ]
 
 

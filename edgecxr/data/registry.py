@@ -15,7 +15,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from edgecxr import __version__
@@ -31,6 +31,7 @@ LABEL_FORMATS = {
     "csv-multi": "several labels per image in a CSV column (multi-label)",
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 CHUNK = 1 << 16
 
 
@@ -55,6 +56,14 @@ class DatasetInfo:
     citation: str
     sha256: str | None
     checksum_note: str
+    # a set that lives in a git repository: the commit and the folders taken from it, each
+    # pinned by its git tree id (the checksum of its whole content; ``git_tree_id`` recomputes
+    # it from an extracted folder without git)
+    git_repo: str = ""
+    git_commit: str = ""
+    git_paths: list[str] = field(default_factory=list)
+    git_trees: list[str] = field(default_factory=list)
+    class_map: str = ""  # `evaluate --class-map` that reads the set as a Kermany model's labels
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -92,8 +101,42 @@ def _validate(path: Path, name: str, entry) -> DatasetInfo:
         raise bad("has a url but no filename to save it as")
     if not info.manual:
         raise bad("has no manual steps")
+    if info.git_paths and not (info.git_repo and _SHA1.match(info.git_commit)):
+        raise bad("has git_paths but no git_repo and 40-hex-digit git_commit")
+    if len(info.git_trees) != len(info.git_paths) or not all(_SHA1.match(t) for t in info.git_trees):
+        raise bad("needs one 40-hex-digit git tree id in git_trees per folder of git_paths")
+    if info.class_map:
+        from edgecxr.evaluate.classmap import parse_class_map
+
+        if unknown := [c for c in parse_class_map(info.class_map) if c not in info.classes]:
+            raise bad(f"class_map names {', '.join(unknown)}, not in classes")
     # empty string / 0 = unknown or none
     return replace(info, **{k: getattr(info, k) or None for k in ("kaggle", "url", "filename", "sha256", "images")})
+
+
+def git_tree_id(folder: str | Path) -> str:
+    """The git tree id of ``folder`` as git computes it for a commit (files as mode 100644,
+    subfolders as trees, entries in git's byte order): an extracted copy of a registry folder
+    is verified against ``git_trees`` without git or the repository."""
+    import hashlib
+
+    def obj(kind: bytes, body: bytes) -> bytes:
+        return hashlib.sha1(kind + b" %d\0" % len(body) + body).digest()
+
+    def tree(path: Path) -> bytes:
+        entries = []
+        for child in path.iterdir():
+            name = child.name.encode()
+            if child.is_dir():
+                entries.append((name + b"/", b"40000 " + name + b"\0" + tree(child)))
+            else:
+                entries.append((name, b"100644 " + name + b"\0" + obj(b"blob", child.read_bytes())))
+        return obj(b"tree", b"".join(e for _, e in sorted(entries)))
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder", "pass the folder extracted from the registry's git_paths")
+    return tree(folder).hex()
 
 
 def get_dataset(name: str, registry: dict[str, DatasetInfo] | None = None) -> DatasetInfo:
