@@ -53,7 +53,7 @@ def import_dataset(source: str | Path, out: str | Path, force: bool = False, pro
         raise DataError(f"{source} does not exist", "pass the downloaded .zip or the unpacked folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise DataError(f"{out} already exists and is not empty", "choose another --out or pass --force")
-    check_replaceable(out, force, " (it is not an earlier import)")
+    check_replaceable(out, force, ("dataset",), " (it is not an earlier import)")
     if source.is_dir() and (out.resolve() == source.resolve() or source.resolve() in out.resolve().parents):
         raise DataError(f"--out {out} is inside the source folder {source}", "choose an --out outside it")
 

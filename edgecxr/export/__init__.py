@@ -65,7 +65,7 @@ def export(run: Run | str | Path, options: ExportOptions = ExportOptions()) -> E
     target = Path(options.out) if options.out is not None else the_run.file("export") / f.folder
     archive = target.with_name(target.name + ".tar.gz")
     if force and target.is_dir() and the_run.records(target):
-        mark(target, "export")  # an export made before edgecxr marked its folders, as the run recorded it
+        mark(target, "export", sealed=True)  # an export made before edgecxr marked its folders, as the run recorded it
     check_free(target, force)
     if f.archive and not (force and the_run.records(archive)):
         check_free(archive, force)
