@@ -103,12 +103,17 @@ def recipe(runtimes: tuple[str, ...]) -> dict:
             "wheels": [*BASE_WHEELS, *(RUNTIME_WHEELS[r] for r in runtimes)]}
 
 
+def check_runtime(name: str) -> str:
+    if name not in RUNTIME_WHEELS:
+        raise ConfigError(f"unknown runtime {name!r}", f"choose from {', '.join(RUNTIME_WHEELS)}")
+    return name
+
+
 def userland(name: str, runtimes: tuple[str, ...] = DEFAULT_RUNTIMES, root: Path | None = None) -> Path:
     """The wrapper script that runs the emulated board's python3 (built on first use)."""
     the_board = board(name)
     for r in runtimes:
-        if r not in RUNTIME_WHEELS:
-            raise ConfigError(f"unknown runtime {r!r}", f"choose from {', '.join(RUNTIME_WHEELS)}")
+        check_runtime(r)
     plan = recipe(tuple(sorted(set(runtimes))))
     key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
     folder = (root or cache_root()) / key

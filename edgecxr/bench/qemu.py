@@ -34,6 +34,12 @@ class QemuOptions:
     model: str | None = None
     profile: bool = False  # per-layer instruction counts (first image)
 
+    def __post_init__(self):
+        from edgecxr.config import check_number
+
+        check_number("timeout", self.timeout, "--timeout")
+        check_number("runs", self.images, "--images")
+
 
 def image_paths(run, data: Path | None, n: int) -> list[Path]:
     """``n`` images: the first of ``data`` (sorted), else of the run's validation split."""
