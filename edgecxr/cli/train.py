@@ -62,6 +62,12 @@ def train_command(
                  "augment": False if no_augment else None, "balance": False if no_balance else None,
                  "flip": flip, "teacher": teacher, "distill_alpha": distill_alpha,
                  "distill_temperature": distill_temperature}
+    if pretrain_epochs and (weights or backbone not in (None, "none", "auto")):
+        from edgecxr.errors import ConfigError
+
+        raise ConfigError(f"--pretrain-epochs {pretrain_epochs} with --{'weights' if weights else 'backbone'}: "
+                          "pretraining runs only on a run that starts from no weights",
+                          "drop --pretrain-epochs, or pass --backbone none to pretrain from scratch")
     cfg = load_train_config(config, overrides, recipe)
     if csv is not None and not resume:
         from edgecxr.data.dataset import load_dataset

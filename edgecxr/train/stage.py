@@ -166,7 +166,12 @@ def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> Train
     if meta and config.backbone == backbone.AUTO:
         log(f"backbone: {meta['name']} ({meta['dataset']}, {meta['license']}), because the training set is "
             f"small ({n_train} images < {backbone.SMALL_TRAINING_SET}); train from scratch with --backbone none")
-    return replace(config, backbone=meta["name"] if meta else (backbone.NONE if config.backbone else None))
+    resolved = replace(config, backbone=meta["name"] if meta else (backbone.NONE if config.backbone else None))
+    if (meta or config.weights) and config.pretrain_epochs:  # pretraining starts only from no weights
+        log(f"pretraining skipped: the run starts from {'backbone ' + meta['name'] if meta else config.weights} "
+            "(config.toml records pretrain_epochs = 0)")
+        resolved = replace(resolved, pretrain_epochs=0)
+    return resolved
 
 
 def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
