@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ def read_json(path: Path, hint: str, error=RunError):
     """The JSON document at ``path``; a truncated, empty or non-UTF-8 file is an ``error``."""
     path = Path(path)
     try:
+        require_regular(path, hint, error)
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise error(f"{path} not found", hint) from None
@@ -130,7 +132,17 @@ KIND_NAMES = {"run": "a run", "export": "an export", "eval": "an evaluation repo
               "(data synth / data import)", "demo": "a demo folder"}
 
 
+def require_regular(path: Path, hint: str, error=RunError) -> Path:
+    """``path`` if it is a regular file (a link to one included); a FIFO, a socket or a link to
+    a device is an ``error`` and is never opened (reading one would wait, or never end)."""
+    st = os.stat(path)  # FileNotFoundError for the caller to word
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{path} is not a regular file (a FIFO, device or socket)", hint)
+    return Path(path)
+
+
 def sha256_file(path: Path) -> str:
+    require_regular(path, "replace it with the file edgecxr wrote, or re-run the stage that writes it")
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

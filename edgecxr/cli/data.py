@@ -123,7 +123,7 @@ def import_(source: Annotated[Path, typer.Argument(help="The downloaded .zip, or
         skipped = r["skipped"]
         typer.echo(f"skipped: {skipped['junk']} junk, {skipped['outside_dataset_root']} outside the dataset "
                    f"root (e.g. a duplicate copy), {skipped['other_files']} non-image, "
-                   f"{len(skipped['symlinks'])} symlink(s)")
+                   f"{len(skipped['symlinks'])} symlink(s), {len(skipped['not_regular_files'])} FIFO/device/socket(s)")
 
     emit(result, as_json, human)
 

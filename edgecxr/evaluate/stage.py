@@ -87,6 +87,8 @@ def _was_trained_on(path: Path, index) -> bool:
     paths, name_size = index
     if str(path.resolve()) in paths:
         return True
+    if not path.is_file():  # a dangling link or no regular file: not a copy of anything (listed unreadable)
+        return False
     candidates = name_size.get((path.name, path.stat().st_size), [])
     return any(sha256_file(c) == sha256_file(path) for c in candidates)
 

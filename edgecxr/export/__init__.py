@@ -32,7 +32,11 @@ class ExportOptions:
     force: bool = False
 
     def __post_init__(self):
+        from edgecxr.data.dataset import check_names
+
         self.format_options()
+        if self.test_image is not None:
+            check_names([Path(self.test_image)])  # its name is written into the generated files
 
     def format_options(self) -> dict:
         """The format's own options that are set; one the format does not take is a ConfigError."""
