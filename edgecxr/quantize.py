@@ -142,9 +142,13 @@ def _representative(x_float: np.ndarray):
 def _convert(converter, what: str) -> bytes:
     from edgecxr.tfenv import quiet_stderr
 
+    log(f"{what}: converting to TFLite")
+    started = time.perf_counter()
     try:
         with quiet_stderr():  # the converter's C++ lines ("Ignored output_format", "fully_quantize: 0 ...")
-            return converter.convert()
+            content = converter.convert()
+        log(f"{what}: converted in {time.perf_counter() - started:.1f} s ({len(content) / 1024:.0f} KB)")
+        return content
     except Exception as e:  # noqa: BLE001 -- the converter raises ConverterError / RuntimeError / ValueError
         text = str(e)
         m = re.search(r"'([\w.]+)' op is neither a custom op nor a flex op", text)

@@ -27,6 +27,7 @@ from edgecxr.device.preprocess import dequantize
 from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DeviceError
+from edgecxr.progress import log
 from edgecxr.tflite_facts import io_quant
 
 KERNEL_FAMILIES = list(KERNELS)
@@ -167,6 +168,7 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
                 for kernels in options.kernels or KERNEL_FAMILIES:
                     args = runner.bench_args(str(model), max(options.runs, options.images), options.warmup,
                                              options.threads, rt, str(spec_path), str(data), kernels)
+                    log(f"{where}: {model.name} on {rt}, {kernels} kernels (emulated, then on this computer)")
                     dev, host = _measure(python, script, args, where, rt, options.timeout)
                     machine = runner.split_machine(dev) or machine
                     rows.append(_row(model, rt, kernels, dev, host, spec, quant))

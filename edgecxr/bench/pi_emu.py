@@ -32,6 +32,7 @@ from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.files import atomic_path
+from edgecxr.progress import log
 from edgecxr.resources import cache_dir
 
 
@@ -129,7 +130,10 @@ def _build_sysroot(folder: Path, plan: dict, tools: dict[str, str]) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
+        log(f"building the emulated Pi userland once into {folder} (~250 MB): the aarch64 wheels "
+            f"({', '.join(plan['wheels'])})")
         install_wheels(tmp / "site", plan["wheels"])  # first: a missing wheel is the quicker failure
+        log(f"building the emulated Pi userland: Debian {plan['suite']}'s arm64 Python (mmdebstrap)")
         sysroot = tmp / "sysroot"
         _step([tools["mmdebstrap"], "--quiet", "--arch=arm64", "--variant=extract",
                f"--include={','.join(plan['packages'])}", plan["suite"], str(sysroot), MIRROR],

@@ -10,6 +10,7 @@ from the ELF plus the measured stack peak; and TFLM's own arena_used_bytes on th
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from edgecxr.errors import ConfigError, DataError, DeviceError
 from edgecxr.firmware.build import KERNEL_SETS
+from edgecxr.progress import log
 
 DEFAULT_IMAGES = 50
 KB = 1024
@@ -72,8 +74,12 @@ def _one_kernel_set(project: Path, board, kernels: str, tree: Path, registration
     from edgecxr.firmware import emulator
 
     b = fb.Build(project, board, kernels, tree, work / kernels, profile=opts.profile)
+    log(f"{board.key}: building the {kernels} firmware (TFLM objects are compiled once, then cached: the first "
+        "build takes minutes)")
+    started = time.perf_counter()
     elf = fb.build(b, registrations)
     size = fb.sizes(elf)
+    log(f"{board.key}: built in {time.perf_counter() - started:.0f} s; classifying {len(images)} images on QEMU")
     _, report = emulator.boot(board, elf, images, opts.timeout)
     if len(report["results"]) != len(images):
         raise DeviceError(f"the firmware classified {len(report['results'])} of {len(images)} images",
