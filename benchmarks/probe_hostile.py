@@ -9,6 +9,7 @@ and so need root with CAP_SYS_ADMIN; without it they are left out (and counted a
 
     python benchmarks/probe_hostile.py                # all cases
     python benchmarks/probe_hostile.py -k numbers     # the cases whose class or name has "numbers"
+    python benchmarks/probe_hostile.py -k force,misleading,tracebacks,hangs,leftovers,rough   # issue 22's classes
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class Case:
     argv: object  # Work -> list of args
     setup: object = None  # Work -> None
     check: object = None  # (Work, result) -> problem text or None
-    env: dict = field(default_factory=dict)
+    env: object = field(default_factory=dict)  # a dict, or Work -> dict (paths inside the sandbox)
     needs_mount: bool = False
+    patch: object = None  # Work -> {(module, attribute): value} set while the case runs (a misbehaving board)
 
 
 def _snapshot(path: Path) -> dict[str, tuple[int, int]]:
@@ -478,6 +480,326 @@ def cases() -> list[Case]:
     add("injection", "newline in the run folder name (arduino)",
         lambda w: ["export", str(w.root / "e\n#error INJECTED\n"), "--format", "arduino", "--out", str(w.root / "ard")],
         lambda w: shutil.copytree(w.run, w.root / "e\n#error INJECTED\n"), c_not_injected("ard"))
+    out += issue22_cases(R, T)
+    return out
+
+
+# -- issue 22's classes -----------------------------------------------------------------------------
+LATIN1 = os.fsdecode(b"caf\xe9_person900_1.png")
+
+
+def run_copy(rel: str):
+    """A copy of the base run at w.root/rel (a trained run some --force must never replace)."""
+    def setup(w: Work):
+        shutil.copytree(w.run, w.root / rel, symlinks=True)
+        w.before = _snapshot(w.root / rel)
+    return setup
+
+
+def dataset_copy(rel: str):
+    """A dataset `edgecxr data synth` wrote (its marker) at w.root/rel."""
+    def setup(w: Work):
+        shutil.copytree(w.data, w.root / rel)
+        (w.root / rel / ".edgecxr").write_text('{"written_by": "edgecxr", "kind": "dataset"}')
+        w.before = _snapshot(w.root / rel)
+    return setup
+
+
+def unchanged(rel: str):
+    def check(w: Work, result):
+        return None if _snapshot(w.root / rel) == w.before else f"data loss: {rel} changed"
+    return check
+
+
+def earlier_output_plus_user_file(argv, rel: str):
+    """Run the command once (its own output), then add a user's file into that output."""
+    def setup(w: Work):
+        from typer.testing import CliRunner
+
+        import edgecxr.cli
+
+        CliRunner().invoke(edgecxr.cli.app, argv(w))
+        (w.root / rel / "reviewed.txt").write_text("signed by a radiologist\n")
+    return setup
+
+
+def swapped_without_manifest(content: str | None):
+    """Another run's model in the int8 slot, the manifest deleted (None) or emptied."""
+    def setup(w: Work):
+        shutil.copyfile(w.run / "model_float.tflite", w.run / "model_ptq_int8.tflite")
+        if content is None:
+            (w.run / "manifest.json").unlink()
+        else:
+            (w.run / "manifest.json").write_text(content)
+    return setup
+
+
+def refused(w: Work, result):
+    return "misleading success: exit 0" if result.exit_code == 0 else None
+
+
+def no_new_manifest(w: Work, result):
+    return "a new manifest blessed the swapped model" if (w.run / "manifest.json").is_file() and \
+        '"evaluate"' in (w.run / "manifest.json").read_text() else refused(w, result)
+
+
+def board_python(body: str):
+    """The emulated Pi's python replaced by a program that misbehaves (the host side stays real)."""
+    def patch(w: Work):
+        from edgecxr.bench import pi_emu
+
+        script = w.root / "pi4-emu-python3"
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+        return {(pi_emu, "userland"): lambda *a, **k: script}
+    return patch
+
+
+def backbone_json(content: str):
+    def setup(w: Work):
+        folder = w.root / "cache" / "backbones" / "kermany-mnv1"
+        folder.mkdir(parents=True)
+        (folder / "model.keras").write_bytes(b"x")
+        (folder / "backbone.json").write_text(content)
+    return setup
+
+
+def latin1_file(where: str):
+    def setup(w: Work):
+        target = w.root / where / LATIN1 if where else w.root / LATIN1
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(next((w.data / "NORMAL").iterdir()), target)
+    return setup
+
+
+def held_out(extra=None):
+    """The run's validation images as a folder (evaluate refuses training images), plus ``extra``."""
+    def setup(w: Work):
+        split = json.loads((w.run / "split.json").read_text())
+        for it in split["items"]:
+            if it["split"] == "val":
+                (w.root / "test" / Path(it["path"]).parent).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(w.data / it["path"], w.root / "test" / it["path"])
+        if extra:
+            extra(w.root / "test")
+    return setup
+
+
+def zip_with(flags: int, method: int | None):
+    def setup(w: Work):
+        archive = w.root / "ds.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in sorted(w.data.rglob("*.png")):
+                z.write(p, f"ds/{p.relative_to(w.data)}")
+        data = bytearray(archive.read_bytes())
+        with zipfile.ZipFile(archive) as z:
+            local = z.infolist()[0].header_offset
+        central = data.index(b"PK\x01\x02")
+        for flag_at, method_at in ((local + 6, local + 8), (central + 8, central + 10)):
+            data[flag_at] |= flags
+            if method is not None:
+                data[method_at:method_at + 2] = method.to_bytes(2, "little")
+        archive.write_bytes(bytes(data))
+    return setup
+
+
+def nothing_at(rel: str):
+    def check(w: Work, result):
+        return f"half-written {rel} left" if (w.root / rel).exists() and result.exit_code != 0 else None
+    return check
+
+
+def replace_run_file(name: str, make):
+    def setup(w: Work):
+        (w.run / name).unlink()
+        make(w.run / name)
+    return setup
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def killed_export(w: Work):
+    staging = w.run / "export" / f".tflite.edgecxr-tmp-{dead_pid()}-probe"
+    staging.mkdir(parents=True)
+    (staging / "model.tflite").write_bytes(b"half a model")
+
+
+def leftovers_gone(w: Work, result):
+    stray = [str(p.relative_to(w.run)) for p in w.run.rglob("*edgecxr-tmp*")]
+    listed = [f for f in json.loads((w.run / "manifest.json").read_text()).get("files", {}) if "tmp" in f]
+    return f"leftovers kept {stray} / recorded {listed}" if stray or listed else None
+
+
+def decoded(name: str, make, expect):
+    """An image the data inspect command reads, then decoded as every loader does and compared."""
+    def setup(w: Work):
+        folder = w.root / "imgs"
+        for cls in ("NORMAL", "PNEUMONIA"):
+            (folder / cls).mkdir(parents=True)
+            shutil.copyfile(next((w.data / cls).iterdir()), folder / cls / "person1_a.png")
+        make(folder / "NORMAL" / name)
+
+    def check(w: Work, result):
+        import numpy as np
+
+        from edgecxr.device.preprocess import preprocess_file
+        from edgecxr.device.spec import ModelSpec
+
+        x = preprocess_file(w.root / "imgs" / "NORMAL" / name, ModelSpec(width=32, height=48))[..., 0].astype(int)
+        return None if np.abs(x - expect()).max() <= 2 else f"decoded wrong (max difference {np.abs(x - expect()).max()})"
+    return setup, check
+
+
+def _gradient():
+    import numpy as np
+
+    y, x = np.mgrid[0:48, 0:32]
+    return (255 - (y * 160 // 48 + x * 95 // 32)).astype(np.uint8)
+
+
+def _exif_rotated(path: Path):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise
+    Image.fromarray(_gradient(), "L").transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes())
+
+
+def _float_tiff(path: Path):
+    from PIL import Image
+
+    Image.fromarray((_gradient() / 255.0).astype("float32"), "F").save(path)
+
+
+def _png12(path: Path):
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.round(_gradient() / 255.0 * 4095).astype(np.uint16)).save(path)
+
+
+def _stretched():
+    g = _gradient().astype(float)
+    return (g - g.min()) / (g.max() - g.min()) * 255
+
+
+def issue22_cases(R, T) -> list[Case]:
+    out: list[Case] = []
+    add = lambda *a, **k: out.append(Case(*a, **k))  # noqa: E731
+    E = lambda *a: (lambda w: ["export", str(w.run), *a])  # noqa: E731
+
+    # --force replaces only what the same command wrote
+    for name, argv in {"export tflite": E("--format", "tflite", "--out", "{v}", "--force"),
+                       "export bundle": E("--out", "{v}", "--force"),
+                       "data synth": lambda w: ["data", "synth", "{v}", "--per-class", "4", "--size", "32", "--force"],
+                       "data import": lambda w: ["data", "import", str(w.data), "--out", "{v}", "--force"]}.items():
+        add("force", f"{name} --force onto a trained run",
+            lambda w, argv=argv: [a.replace("{v}", str(w.root / "victim")) for a in argv(w)],
+            run_copy("victim"), unchanged("victim"))
+    add("force", "export --force over an earlier export holding a user's file",
+        E("--format", "tflite", "--out", "{root}/x", "--force"),
+        earlier_output_plus_user_file(lambda w: ["export", str(w.run), "--format", "tflite", "--out", str(w.root / "x")],
+                                      "x"), survives("x", "reviewed.txt"))
+    add("force", "evaluate --force over its report holding a user's file",
+        lambda w: ["evaluate", str(w.run), "--force"],
+        earlier_output_plus_user_file(lambda w: ["evaluate", str(w.run), "--force"], "runs/base/eval/val"),
+        survives("runs/base/eval/val", "reviewed.txt"))
+    add("force", "export --force onto a dataset folder", E("--format", "tflite", "--out", "{root}/ds", "--force"),
+        dataset_copy("ds"), unchanged("ds"))
+
+    # misleading success
+    for content in (None, "{}\n"):
+        what = "deleted" if content is None else "emptied"
+        add("misleading", f"evaluate a run whose manifest was {what} (another model swapped in)",
+            lambda w: ["evaluate", str(w.run), "--force"], swapped_without_manifest(content), no_new_manifest)
+        add("misleading", f"export a run whose manifest was {what} (another model swapped in)",
+            E("--format", "tflite", "--out", "{root}/x"), swapped_without_manifest(content), refused)
+    for as_json in ([], ["--json"]):
+        add("misleading", f"pi4-emu {' '.join(as_json)} with every call killed by a signal",
+            lambda w, as_json=as_json: ["bench", str(w.run / "model_ptq_int8.tflite"), "--device", "pi4-emu",
+                                        "--runtime", "litert", "--kernels", "reference", "--runs", "2", "--warmup",
+                                        "0", "--images", "2", *as_json],
+            check=refused, patch=board_python("kill -SEGV $$"))
+    add("misleading", "train --pretrain-epochs with --backbone", T("--backbone", "kermany-mnv1", "--pretrain-epochs",
+                                                                    "2", "--name", "p"), check=refused)
+    add("misleading", "backbone build --data of other data claims Kermany",
+        lambda w: ["backbone", "build", "kermany-mnv1", "--data", str(w.data), "--epochs", "1", "--json"],
+        check=lambda w, r: "labelled with Kermany's name" if r.exit_code == 0 and '"dataset": "kermany"' in r.stdout
+        else None, env=lambda w: {"EDGECXR_CACHE": str(w.root / "cache"), "EDGECXR_SHARED_DATA": str(w.root / "no")})
+    for name, make, expect in (("exif.png", _exif_rotated, _gradient), ("float.tif", _float_tiff, _stretched),
+                               ("gray12.png", _png12, _gradient)):
+        setup, check = decoded(name, make, expect)
+        add("misleading", f"decode {name}", lambda w: ["data", "inspect", str(w.root / "imgs")], setup, check)
+
+    # tracebacks
+    for content in ("[]", '{"name": "kermany-mnv1"}', "7"):
+        cache = lambda w: {"EDGECXR_CACHE": str(w.root / "cache")}  # noqa: E731
+        add("tracebacks", f"backbone show with backbone.json = {content}",
+            lambda w: ["backbone", "show", "kermany-mnv1"], backbone_json(content), env=cache)
+        add("tracebacks", f"backbone list with backbone.json = {content}", lambda w: ["backbone", "list"],
+            backbone_json(content), env=cache)
+        add("tracebacks", f"train --backbone with backbone.json = {content}",
+            T("--backbone", "kermany-mnv1", "--name", "bb"), backbone_json(content), no_run_left("bb"), env=cache)
+    add("tracebacks", "evaluate --data with a dangling symlink",
+        lambda w: ["evaluate", str(w.run), "--data", str(w.root / "test")],
+        held_out(lambda t: (t / "NORMAL" / "gone.png").symlink_to(t / "nowhere.png")))
+    add("tracebacks", "evaluate --data with a non-UTF-8 file name",
+        lambda w: ["evaluate", str(w.run), "--data", str(w.root / "test")],
+        held_out(lambda t: shutil.copyfile(next((t / "NORMAL").iterdir()), t / "NORMAL" / LATIN1)))
+    add("tracebacks", "train --data with a non-UTF-8 file name", T("--name", "nu"),
+        lambda w: shutil.copyfile(next((w.data / "NORMAL").iterdir()), w.data / "NORMAL" / LATIN1), no_run_left("nu"))
+    for fmt in ("arduino", "rpi"):
+        add("tracebacks", f"export {fmt} --test-image with a non-UTF-8 name",
+            lambda w, fmt=fmt: ["export", str(w.run), "--format", fmt, "--out", str(w.root / fmt), "--test-image",
+                                str(w.root / LATIN1)], latin1_file(""), nothing_at(fmt))
+    for flags, method, what in ((0x1, None, "encrypted"), (0, 9, "Deflate64")):
+        add("tracebacks", f"data import of a zip with a {what} member",
+            lambda w: ["data", "import", str(w.root / "ds.zip"), "--out", str(w.root / "out")], zip_with(flags, method),
+            nothing_at("out"))
+    for device in ("pi4-emu", "qemu-m4"):
+        for v in ("nan", "inf", "-1"):
+            add("tracebacks", f"bench --device {device} --timeout {v}",
+                lambda w, device=device, v=v: ["bench", str(w.run), "--device", device, "--timeout", v])
+    for body, what in (("sleep 30", "times out"), ("echo garbage; exit 1", "crashes"), ("exec /nonexistent", "cannot start")):
+        add("tracebacks", f"emulated Pi runner that {what}",
+            lambda w: ["bench", str(w.run / "model_ptq_int8.tflite"), "--device", "pi4-emu", "--runtime", "litert",
+                       "--kernels", "reference", "--runs", "2", "--warmup", "0", "--images", "2", "--timeout", "5"],
+            patch=board_python(body))
+
+    def full_cache(w: Work):
+        mount(w, "full")
+    add("tracebacks", "evaluate with the cache folder on a full disk", lambda w: ["evaluate", str(w.run), "--force"],
+        full_cache, full_leftovers,
+        env=lambda w: {"EDGECXR_CACHE": str(w.root / "mnt")}, needs_mount=True)
+
+    # hangs: nothing that is not a regular file is opened
+    for name, make, what in (("spec.json", os.mkfifo, "a FIFO"), ("manifest.json", os.mkfifo, "a FIFO"),
+                             ("model_ptq_int8.tflite", os.mkfifo, "a FIFO"),
+                             ("model_ptq_int8.tflite", lambda p: p.symlink_to("/dev/zero"), "a link to /dev/zero"),
+                             ("split.json", lambda p: p.symlink_to("/dev/zero"), "a link to /dev/zero")):
+        add("hangs", f"evaluate with {name} {what}", lambda w: ["evaluate", str(w.run), "--force"],
+            replace_run_file(name, make))
+        if name != "split.json":
+            add("hangs", f"export with {name} {what}", E("--format", "tflite", "--out", "{root}/x"),
+                replace_run_file(name, make))
+    add("hangs", "data import of a folder holding a FIFO",
+        lambda w: ["data", "import", str(w.data), "--out", str(w.root / "ds")],
+        lambda w: os.mkfifo(w.data / "NORMAL" / "pipe.png"))
+
+    # leftovers
+    add("leftovers", "a killed export's staging folder, then export", E("--format", "tflite"), killed_export,
+        leftovers_gone)
+    add("leftovers", "a killed export's staging folder, then evaluate", lambda w: ["evaluate", str(w.run), "--force"],
+        killed_export, leftovers_gone)
+
+    # rough edges
+    add("rough", "--json true", lambda w: ["evaluate", str(w.run), "--json", "true"])
+    for case in out:  # "{root}" in a template argument is the case's sandbox
+        case.argv = (lambda f: lambda w: [a.replace("{root}", str(w.root)) for a in f(w)])(case.argv)
     return out
 
 
@@ -512,16 +834,23 @@ def run_case(case: Case, base: Path, tmp: Path, can_mount: bool) -> tuple[str, s
     def alarm(*_):
         raise Hang()
 
+    env = case.env(w) if callable(case.env) else case.env
+    patches = case.patch(w) if case.patch else {}
+    saved = {(m, a): getattr(m, a) for m, a in patches}
+    for (m, a), value in patches.items():
+        setattr(m, a, value)
     signal.signal(signal.SIGALRM, alarm)
     signal.alarm(TIMEOUT_S)
     started = time.perf_counter()
     try:
-        result = CliRunner().invoke(edgecxr.cli.app, argv, env=case.env or None)
+        result = CliRunner().invoke(edgecxr.cli.app, argv, env=env or None)
         outcome = classify(result, time.perf_counter() - started)
     except Hang:
         return "hang", None, time.perf_counter() - started, ""
     finally:
         signal.alarm(0)
+        for (m, a), value in saved.items():
+            setattr(m, a, value)
     problem = case.check(w, result) if case.check else None
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
@@ -535,7 +864,8 @@ def run_case(case: Case, base: Path, tmp: Path, can_mount: bool) -> tuple[str, s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", type=Path, default=Path(tempfile.gettempdir()) / "edgecxr-probe-base")
-    ap.add_argument("-k", default="", help="only cases whose class or name contains this")
+    ap.add_argument("-k", default="", help="only cases whose class or name contains this (or one of these, "
+                                            "comma-separated)")
     ap.add_argument("-v", action="store_true", help="print every case")
     args = ap.parse_args()
     if not (args.base / "done").exists():
@@ -544,7 +874,8 @@ def main() -> None:
         build_base(args.base)
     can_mount = os.geteuid() == 0 and subprocess.run(
         ["sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=4k tmpfs $d && umount $d"], capture_output=True).returncode == 0
-    selected = [c for c in cases() if args.k in c.klass or args.k in c.name]
+    wanted = args.k.split(",")
+    selected = [c for c in cases() if any(k in c.klass or k in c.name for k in wanted)]
     counts, problems, per_class = Counter(), [], {}
     skipped = 0
     for case in selected:

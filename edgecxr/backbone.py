@@ -19,6 +19,7 @@ seed or val_fraction) would hold some of them in its validation split, and `trai
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -104,6 +105,28 @@ def find_data(recipe: BackboneRecipe, data: str | Path | None = None) -> Path:
                       "--data PATH`; or train with --backbone none")
 
 
+def provenance(recipe: BackboneRecipe, source: Path) -> tuple[str, str]:
+    """(dataset, license) a backbone built from ``source`` is labelled with: the recipe's only
+    when ``source`` is where that dataset is found (EDGECXR_SHARED_DATA, ../shared/data); other
+    data is the user's, named by its folder, its license unknown to edgecxr. Classes other than
+    the recipe dataset's are refused (registry: datasets.toml)."""
+    from edgecxr.data.dataset import scan_folder
+    from edgecxr.data.registry import load_registry
+
+    registered = load_registry().get(recipe.dataset)
+    expected = registered.classes if registered else None
+    found = scan_folder(source).classes
+    if expected and sorted(found) != sorted(expected):
+        raise ConfigError(f"backbone {recipe.name} is built from {recipe.dataset}'s classes "
+                          f"({', '.join(expected)}); {source} has {', '.join(found)}",
+                          f"pass the {recipe.dataset} folder as --data (`edgecxr data info {recipe.dataset}`)")
+    with contextlib.suppress(ConfigError):
+        if find_data(recipe).resolve() == Path(source).resolve():
+            return recipe.dataset, recipe.license
+    return (f"user data from {Path(source).resolve()} (not checked to be {recipe.dataset})",
+            "unknown: the license of that data, not edgecxr's to state")
+
+
 def _folder(name: str) -> Path:
     return cache_root() / name
 
@@ -117,16 +140,39 @@ def info(name: str) -> dict:
     if not folder.is_dir():
         raise ConfigError(f"backbone {name} is not built on this machine (looked in {folder})",
                           f"build it once: edgecxr backbone build {name}; or train with --backbone none")
-    try:
-        meta = json.loads((folder / INFO_FILE).read_text())
-    except (OSError, ValueError):
-        raise ModelError(f"backbone {name}: {folder / INFO_FILE} is missing or not JSON", build) from None
+    meta = _read_meta(folder / INFO_FILE, name, build)
     model = folder / MODEL_FILE
     if not model.is_file():
         raise ModelError(f"backbone {name}: {model} is missing", build)
     if sha256_file(model) != meta.get("sha256"):
         raise ModelError(f"backbone {name}: {model} is not the file that was built (sha256 differs)", build)
     return {**meta, "path": str(model)}
+
+
+# backbone.json key -> the type every reader of it relies on
+META_TYPES = {"name": str, "dataset": str, "license": str, "data": str, "recipe": str, "seed": int, "model": str,
+              "alpha": (int, float), "input": dict, "labels": list, "figures": dict, "config": dict, "sha256": str,
+              "created": str, "seconds": (int, float)}
+
+
+def _read_meta(path: Path, name: str, build: str) -> dict:
+    """backbone.json, checked for the keys and types every reader uses (a ModelError otherwise)."""
+    if not path.is_file():  # missing, or a FIFO / device someone put there: never opened
+        raise ModelError(f"backbone {name}: {path} is missing or not a regular file", build)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ModelError(f"backbone {name}: {path} is missing or not JSON", build) from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"backbone {name}: {path} is damaged (not a JSON object)", build)
+    wrong = [k for k, t in META_TYPES.items() if not isinstance(meta.get(k), t) or isinstance(meta.get(k), bool)]
+    wrong += [f"input.{k}" for k in INPUT_FIELDS if not isinstance(meta.get("input"), dict) or k not in meta["input"]]
+    if not isinstance(meta.get("figures"), dict) or "split" not in meta["figures"] \
+            or "train_images" not in meta["figures"]:
+        wrong.append("figures.split / figures.train_images")
+    if wrong:
+        raise ModelError(f"backbone {name}: {path} is damaged (missing or wrong: {', '.join(wrong[:4])})", build)
+    return meta
 
 
 def cached() -> list[dict]:
@@ -140,7 +186,8 @@ def cached() -> list[dict]:
             state, val = "not built", {}
         except ModelError as e:
             state, val = f"broken: {e.message}", {}
-        rows.append({"name": name, "state": state, "method": r.method, "dataset": r.dataset, "license": r.license,
+        dataset, license_ = (meta["dataset"], meta["license"]) if state == "built" else (r.dataset, r.license)
+        rows.append({"name": name, "state": state, "method": r.method, "dataset": dataset, "license": license_,
                      "val_roc_auc": val.get("roc_auc"), "val_accuracy": val.get("accuracy"), "about": r.about,
                      "path": str(_folder(name))})
     return rows
@@ -190,6 +237,7 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
     if folder.exists() and not force:
         raise ConfigError(f"backbone {name} is already built ({folder})", "pass --force to build it again")
     source = find_data(recipe, data)
+    dataset, license_ = provenance(recipe, source)
     config = recipe_config(recipe.recipe, seed=recipe.seed, backbone=NONE,
                            **{**recipe.overrides, **({"epochs": epochs} if epochs else {})})
     log(f"building backbone {name}: {what.format(recipe=recipe.recipe)} on {source} (seed {recipe.seed})")
@@ -199,7 +247,7 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
         staged.mkdir()
         made = builder(config, source, staged, progress)
         meta = {
-            "name": name, "dataset": recipe.dataset, "license": recipe.license, "data": str(Path(source).resolve()),
+            "name": name, "dataset": dataset, "license": license_, "data": str(Path(source).resolve()),
             "method": recipe.method, "recipe": recipe.recipe, "seed": recipe.seed, "epochs": config.epochs,
             "config": as_dict(config), "model": config.model, "alpha": config.alpha, **made,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

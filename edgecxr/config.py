@@ -44,6 +44,7 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "bn_momentum": (0.0, 1.0, False, True),
     "warmup_steps": (0, 10_000_000, False, False),
     "final_lr_fraction": (0.0, 1.0, False, False),
+    "ema": (0.0, 1.0, False, True),  # a momentum: 1 would never move from the first weights
     "label_smoothing": (0.0, 1.0, False, True),
     "early_stopping_patience": (0, 1_000_000, False, False),
     "lr_plateau_patience": (0, 1_000_000, False, False),
@@ -55,6 +56,10 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "gamma": (0.0, 10.0, False, False),
     "rotation": (0.0, 180.0, False, False),
     "shift": (0.0, 0.5, False, False),
+    "aspect": (0.0, 0.9, False, False),  # the crop window's side stays above 10 %
+    "sharpness": (0.0, 10.0, False, False),
+    "noise": (0.0, 1.0, False, False),  # a standard deviation, pixels in [0, 1]
+    "mixup": (0.0, 100.0, False, False),  # Beta(a, a): large a blends every pair about half and half
     "distill_alpha": (0.0, 1.0, False, False),
     "distill_temperature": (0.0, 100.0, True, False),
     "target_sensitivity": (0.0, 1.0, True, False),

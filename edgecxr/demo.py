@@ -128,7 +128,7 @@ def run_demo(out: Path, epochs: int = 20, seed: int = 0, force: bool = False) ->
 
     check_number("epochs", epochs, "--epochs")
     check_number("seed", seed, "--seed")
-    check_replaceable(out, force, " (it is not an earlier demo)")
+    check_replaceable(out, force, ("demo",), " (it is not an earlier demo)")
     Path(out).mkdir(parents=True, exist_ok=True)
     mark(out, "demo")
     ctx = DemoContext(out=Path(out), epochs=epochs, seed=seed, force=force)

@@ -305,8 +305,10 @@ def quantize(run: Run | str | Path, options: QuantizeOptions = QuantizeOptions()
     built: dict[str, tuple[bytes, float]] = {}
     float_unchanged = False
     if o.float_tflite:
+        log("float32: converting to TFLite")
         t0 = time.perf_counter()
         built["float"] = (convert_float(model), time.perf_counter() - t0)
+        log(f"float32: converted in {built['float'][1]:.1f} s")
         float_path = run.file(file_of("float"))
         float_unchanged = float_path.exists() and float_path.read_bytes() == built["float"][0]
         if float_path.exists() and not float_unchanged and not o.force:
@@ -321,6 +323,7 @@ def quantize(run: Run | str | Path, options: QuantizeOptions = QuantizeOptions()
         log(f"PTQ int8: calibrating on {len(calibration)} training images")
         t0 = time.perf_counter()
         built["ptq"] = (convert_int8(model, cal_float, o.allow_float_fallback), time.perf_counter() - t0)
+        log(f"PTQ int8: converted in {built['ptq'][1]:.1f} s")
     qat_info = None
     if o.qat:
         paths, _ = training_samples(run, spec)
@@ -330,6 +333,7 @@ def quantize(run: Run | str | Path, options: QuantizeOptions = QuantizeOptions()
         t0 = time.perf_counter()
         qat_model, history = qat_finetune(model, spec, train.x, float_targets(model, train.x), o.qat_epochs,
                                           o.qat_lr, o.seed)
+        log("QAT int8: converting to TFLite")
         content = convert_int8(qat_model, cal_float, o.allow_float_fallback, what="QAT int8")
         built["qat"] = (content, time.perf_counter() - t0)
         qat_info = {"epochs": o.qat_epochs, "lr": o.qat_lr, "batch_size": QAT_BATCH_SIZE, "images": len(train.x),

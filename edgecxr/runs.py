@@ -32,7 +32,7 @@ from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
 from edgecxr.errors import ConfigError, ModelError, RunError
-from edgecxr.files import MANIFEST, MARKER, check_replaceable, mark, read_json_object, sha256_file, write_json
+from edgecxr.files import MANIFEST, MARKER, check_replaceable, mark, read_json_object, sha256_file, sweep_tree, write_json
 
 DEFAULT_RUNS_ROOT = Path("runs")
 CONFIG_FILE = "config.toml"
@@ -100,7 +100,7 @@ class Run:
             if not force:
                 raise RunError(f"run directory {path} already exists",
                                "choose another --name, pass --resume to continue it, or --force to overwrite")
-            check_replaceable(path, True, " (it is not a run)")
+            check_replaceable(path, True, ("run",), " (it is not a run)")
         nearest = next(p for p in (path, *path.parents) if p.exists())
         if not os.access(nearest, os.W_OK | os.X_OK):  # found now, not after minutes of training
             raise RunError(f"cannot create run directory {path}: {nearest} is not writable",
@@ -185,11 +185,23 @@ class Run:
         return doc
 
     def verified(self, name: str, hint: str) -> Path:
-        """``require`` + the file's sha256 must match the manifest when the manifest lists it: a
-        file changed, truncated or swapped after edgecxr wrote it is refused before use."""
+        """``require`` + the manifest must list the file with its sha256: a file changed,
+        truncated or swapped after edgecxr wrote it, or one the manifest does not know (the
+        manifest deleted or emptied: any file could then be another run's), is refused before use."""
         p = self.require(name, hint)
-        info = self.read_manifest().get("files", {}).get(name)
-        if isinstance(info, dict) and info.get("sha256") != sha256_file(p):
+        if not p.is_file():
+            raise RunError(f"{p} is not a regular file", hint)
+        manifest = self.read_manifest()
+        if not manifest.get("files"):
+            raise RunError(f"{self.path} has no record of its files ({MANIFEST} missing or empty): its models "
+                           "cannot be told from another run's", "restore the run's manifest.json, or re-run "
+                           "`edgecxr train` into a new run")
+        info = manifest["files"].get(name)
+        if not isinstance(info, dict):
+            raise RunError(f"{p} is not in the run's {MANIFEST}: edgecxr did not write it into this run",
+                           "remove it and re-run the stage that writes it (`edgecxr quantize RUN --force` for "
+                           "a model)")
+        if info.get("sha256") != sha256_file(p):
             raise RunError(f"{p} changed since edgecxr wrote it (its sha256 differs from {MANIFEST})",
                            "restore the file, or re-run the stage that writes it with --force")
         return p
@@ -201,10 +213,13 @@ class Run:
         manifest["versions"] = versions()
         stages = manifest.setdefault("stages", {})
         stages[stage] = {"finished": _dt.datetime.now().isoformat(timespec="seconds"), **(info or {})}
+        sweep_tree(self.path)  # what a killed stage left is never recorded as the run's
         files = {}
         for f in sorted(self.path.rglob("*")):
-            if f.is_file() and f.name != MANIFEST and not f.name.startswith(".") and "tensorboard" not in f.parts \
-                    and "checkpoints" not in f.parts:
+            rel = f.relative_to(self.path)
+            # dot names are edgecxr's markers, temp files and staging folders (a killed export's)
+            if f.is_file() and f.name != MANIFEST and not any(p.startswith(".") for p in rel.parts) \
+                    and "tensorboard" not in rel.parts and "checkpoints" not in rel.parts:
                 files[str(f.relative_to(self.path))] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
         manifest["files"] = files
         write_json(self.path / MANIFEST, manifest)
@@ -214,7 +229,7 @@ class Run:
         """Whether ``path`` (a file or folder inside the run) is exactly what the manifest lists:
         output edgecxr wrote before it left markers, which ``--force`` may therefore replace."""
         path = Path(path).resolve()
-        if not path.is_relative_to(self.path.resolve()) or not path.exists():
+        if not path.is_relative_to(self.path.resolve()) or path == self.path.resolve() or not path.exists():
             return False
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         listed = self.read_manifest().get("files", {})

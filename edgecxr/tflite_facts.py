@@ -36,7 +36,8 @@ def check_tflite(path: Path) -> bytes:
     """The model's bytes, or a ModelError when the file is missing or not a TFLite flatbuffer."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"{path} not found", "pass a .tflite file or a run directory that has one")
+        raise ModelError(f"{path} not found" + (" as a regular file (a FIFO or device?)" if path.exists() else ""),
+                         "pass a .tflite file or a run directory that has one")
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(f"{path} is not a TFLite model (no TFL3 identifier)",

@@ -360,7 +360,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
         if name and (runs_root / name).exists() and not force:
             raise RunError(f"{runs_root / name} already exists", "choose another --name, --resume it, or --force")
         if name:
-            check_replaceable(runs_root / name, force, " (it is not a tune)")
+            check_replaceable(runs_root / name, force, ("run",), " (it is not a tune)")
         dataset = scan_folder(data)
         assignment = split_by_patient(dataset, recipe_config().val_fraction, seed)
         task = infer_task(dataset, None)

@@ -36,13 +36,15 @@ def tiny_table(monkeypatch, tmp_path):
     return tmp_path / "cache" / "backbones" / "tiny"
 
 
-def build_cached(tmp_path_factory, recipe: BackboneRecipe, *args):
-    """Build ``recipe`` through the CLI into a fresh cache: (its folder, backbone.json, the result)."""
+def build_cached(tmp_path_factory, recipe: BackboneRecipe, data, *args):
+    """Build ``recipe`` through the CLI into a fresh cache from ``data``, which is where its dataset
+    is found (EDGECXR_SHARED_DATA, so the build names it): (its folder, backbone.json, the result)."""
     mp = pytest.MonkeyPatch()
     cache = tmp_path_factory.mktemp("bbcache")
     mp.setitem(backbone.BACKBONES, recipe.name, recipe)
     mp.setenv("EDGECXR_CACHE", str(cache))
-    r = cli("backbone", "build", recipe.name, *args, "--json")
+    mp.setenv("EDGECXR_SHARED_DATA", str(data.parent))
+    r = cli("backbone", "build", recipe.name, "--data", data, *args, "--json")
     mp.undo()
     assert r.exit_code == 0, r.output
     return cache / "backbones" / recipe.name, json.loads(r.stdout.strip().splitlines()[-1]), r
@@ -51,7 +53,7 @@ def build_cached(tmp_path_factory, recipe: BackboneRecipe, *args):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, synth_binary):
     """A built tiny backbone's cache folder (copied into each test's cache)."""
-    return build_cached(tmp_path_factory, TINY, "--data", synth_binary)[:2]
+    return build_cached(tmp_path_factory, TINY, synth_binary)[:2]
 
 
 def test_build_records_provenance_and_list_show_read_it(built, tiny_table):
@@ -133,7 +135,7 @@ def ssl_table(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def built_ssl(tmp_path_factory, synth_binary):
-    folder, meta, r = build_cached(tmp_path_factory, TINY_SSL, "--data", synth_binary, "--epochs", 1)
+    folder, meta, r = build_cached(tmp_path_factory, TINY_SSL, synth_binary, "--epochs", 1)
     assert "SimCLR (labels unused)" in r.stderr and "epoch 1/1  NT-Xent" in r.stderr
     return folder, meta
 
@@ -227,3 +229,52 @@ def test_train_says_how_many_validation_images_its_backbone_trained_on(built, ti
     (tiny_table / "backbone.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "train_images"}))
     r = cli(*train, "--seed", "1", "--name", "old")
     assert r.exit_code == 0 and "is not checked" in " ".join(r.stderr.split()), r.output
+
+
+def test_a_backbone_built_from_other_data_is_labelled_as_that_data(tiny_table, synth_binary, tmp_path, monkeypatch):
+    """--data elsewhere than the recipe's dataset: the build never claims that dataset's name or
+    license; data with other classes than a registered dataset's is refused."""
+    elsewhere = tmp_path / "mine"
+    shutil.copytree(synth_binary, elsewhere)
+    monkeypatch.setenv("EDGECXR_SHARED_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setitem(backbone.BACKBONES, "tiny", TINY)
+    r = cli("backbone", "build", "tiny", "--data", elsewhere, "--json")
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout.strip().splitlines()[-1])
+    assert meta["dataset"].startswith("user data from") and "synthetic" != meta["dataset"]
+    assert meta["license"].startswith("unknown") and "CC0" not in meta["license"]
+    assert "user data from" in cli("backbone", "list").stdout
+    monkeypatch.setitem(backbone.BACKBONES, "kermany-tiny", BackboneRecipe("kermany-tiny", "kermany", "kermany224",
+                                                                           "CC BY 4.0", "edge-impulse"))
+    multi = tmp_path / "multi"
+    for c in ("Covid", "Normal", "Viral"):
+        shutil.copytree(synth_binary / "NORMAL", multi / c)
+    one_error(cli("backbone", "build", "kermany-tiny", "--data", multi), "NORMAL, PNEUMONIA")
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '{"name": "tiny"}', '{"figures": [], "input": 3}', "7"])
+def test_a_backbone_json_of_the_wrong_shape_is_one_error(built, tiny_table, synth_binary, tmp_path, content):
+    folder, _ = built
+    shutil.copytree(folder, tiny_table)
+    (tiny_table / "backbone.json").write_text(content)
+    one_error(cli("backbone", "show", "tiny"), "damaged")
+    listed = cli("backbone", "list")
+    assert listed.exit_code == 0 and "broken" in listed.stdout
+    one_error(cli("train", "--data", synth_binary, *TRAIN, "--backbone", "tiny", "--runs-root", tmp_path / "runs"),
+              "damaged")
+
+
+def test_pretraining_a_run_that_starts_from_a_backbone_is_refused_or_recorded_as_skipped(built, tiny_table,
+                                                                                          synth_binary, tmp_path):
+    folder, _ = built
+    shutil.copytree(folder, tiny_table)
+    one_error(cli("train", "--data", synth_binary, *TRAIN, "--backbone", "tiny", "--pretrain-epochs", "2",
+                  "--runs-root", tmp_path / "runs"), "--pretrain-epochs 2 with --backbone")
+    (tmp_path / "c.toml").write_text('backbone = "tiny"\npretrain_epochs = 2\n')  # e.g. a recipe's two defaults
+    r = cli("train", "--data", synth_binary, *TRAIN, "--config", tmp_path / "c.toml", "--runs-root", tmp_path / "runs",
+            "--name", "r", "--json")
+    assert r.exit_code == 0, r.output
+    assert "pretraining skipped" in r.stderr
+    recorded = (tmp_path / "runs" / "r" / "config.toml").read_text()
+    assert "pretrain_epochs = 0" in recorded and 'backbone = "tiny"' in recorded
+    assert "pretrained" not in json.loads(r.stdout.strip().splitlines()[-1])["val_metrics"]

@@ -11,7 +11,7 @@ from edgecxr.export.bundle import verify_bundle
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_every_stage_and_leaves_a_verifiable_bundle(tmp_path):
+def test_demo_runs_every_stage_and_leaves_a_verifiable_bundle(tmp_path, capsys):
     out = tmp_path / "demo"
     result = CliRunner().invoke(edgecxr.cli.app, ["demo", "--out", str(out), "--epochs", "3", "--json"])
     assert result.exit_code == 0, result.output
@@ -26,6 +26,10 @@ def test_demo_runs_every_stage_and_leaves_a_verifiable_bundle(tmp_path):
     assert summary["bench"]["board"]["fits"] is True
     assert {r["model"] for r in summary["bench"]["host"]["results"]} >= {"model_ptq_int8.tflite"}
     assert verify_bundle(out / "runs" / "demo" / "export" / "bundle") == []
+    from edgecxr.cli.demo import _print
+
+    _print(summary)  # what the demo prints without --json ends with the next step
+    assert capsys.readouterr().out.splitlines()[-1].startswith("next: your own images")
 
 
 def test_demo_refuses_an_existing_folder_without_force(tmp_path):

@@ -155,3 +155,25 @@ def test_unknown_recipe_is_one_line_through_the_cli(tmp_path, synth_binary):
     assert result.exit_code == 2
     assert "unknown recipe 'cxr2'; did you mean 'cxr'?" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_every_number_of_the_config_is_bounded_and_finite():
+    """Each numeric TrainConfig field has a LIMITS row (or a CHOICES row), and NaN, infinity and
+    a negative value are refused for each (issue 20: ema, aspect, sharpness, noise, mixup took them)."""
+    import dataclasses
+    import math
+
+    from edgecxr.config import CHOICES, LIMITS, TrainConfig
+    from edgecxr.errors import ConfigError
+
+    defaults = TrainConfig()
+    numeric = [f.name for f in dataclasses.fields(TrainConfig) if f.name in ("size", "channels") or
+               isinstance(getattr(defaults, f.name), (int, float)) and not isinstance(getattr(defaults, f.name), bool)]
+    assert {"ema", "aspect", "sharpness", "noise", "mixup"} <= set(numeric)
+    assert not [n for n in numeric if n not in LIMITS and n not in CHOICES]
+    for name in (n for n in numeric if n in LIMITS):
+        for bad in (math.nan, math.inf, -math.inf, -1):
+            with pytest.raises(ConfigError):
+                TrainConfig(**{name: bad})
+    for name, good in {"ema": 0.99, "aspect": 0.2, "sharpness": 1.0, "noise": 0.05, "mixup": 0.2}.items():
+        assert getattr(TrainConfig(**{name: good}), name) == good

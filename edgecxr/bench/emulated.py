@@ -27,6 +27,7 @@ from edgecxr.device.preprocess import dequantize
 from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DeviceError
+from edgecxr.progress import log
 from edgecxr.tflite_facts import io_quant
 
 KERNEL_FAMILIES = list(KERNELS)
@@ -45,6 +46,14 @@ class EmuOptions:
     images: int = 8  # how many images are compared
     timeout: float = 600  # seconds per runner call
 
+    def __post_init__(self):
+        from edgecxr.config import check_number
+
+        for name, flag in (("runs", "--runs"), ("warmup", "--warmup"), ("threads", "--threads"),
+                           ("timeout", "--timeout")):
+            check_number(name, getattr(self, name), flag)
+        check_number("runs", self.images, "--images")
+
 
 def synthetic_images(folder: Path, count: int, size: int) -> Path:
     """Seeded chest-like images (half with opacities), so outputs spread around the threshold."""
@@ -58,8 +67,28 @@ def synthetic_images(folder: Path, count: int, size: int) -> Path:
 
 
 def _call(argv: list[str], where: str, runtime: str, timeout: float) -> dict:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DeviceError(f"the runner on {where} ({runtime}) took over {timeout:g} s",
+                          "raise --timeout, or use fewer --runs / --images") from None
+    except OSError as e:  # the emulated board's python wrapper missing or not executable
+        raise DeviceError(f"cannot start the runner on {where}: {e.strerror or e}",
+                          "remove the emulated userland from the cache folder so that it is built again") from None
     return runner.parse_result(proc.returncode, proc.stdout, proc.stderr, where, runtime)
+
+
+def _check_host_runtimes(runtimes: tuple[str, ...]) -> None:
+    """Every runtime the board is compared on must run here too (the reference bytes): found
+    before the emulated userland (hundreds of MB) is built."""
+    from edgecxr.device import runtime as device_runtime
+
+    missing = [r for r in runtimes if r in device_runtime.RUNTIMES and not device_runtime.installed(r)]
+    if missing:
+        wheels = " ".join(pi_emu.RUNTIME_WHEELS.get(r, r) for r in missing)
+        raise DeviceError(f"runtime {', '.join(missing)} is not installed on this computer: the emulated board's "
+                          "outputs are compared with this computer's", f"pip install {wheels}, or pass --runtime "
+                          f"for the installed ones ({', '.join(device_runtime.available()) or 'none'})")
 
 
 def _decisions(outputs: dict[str, list[int]], spec: ModelSpec, quant: dict) -> dict[str, object]:
@@ -121,6 +150,9 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
         check_kernels(kernels)
     runtimes = tuple(options.runtimes or pi_emu.DEFAULT_RUNTIMES)
     board = pi_emu.board(device)
+    for rt in runtimes:
+        pi_emu.check_runtime(rt)
+    _check_host_runtimes(runtimes)
     python = pi_emu.userland(device, tuple(sorted({*pi_emu.DEFAULT_RUNTIMES, *runtimes})))  # one cached userland
     where = f"{device} (emulated)"
     rows, families, machine = [], [], {}
@@ -136,6 +168,7 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
                 for kernels in options.kernels or KERNEL_FAMILIES:
                     args = runner.bench_args(str(model), max(options.runs, options.images), options.warmup,
                                              options.threads, rt, str(spec_path), str(data), kernels)
+                    log(f"{where}: {model.name} on {rt}, {kernels} kernels (emulated, then on this computer)")
                     dev, host = _measure(python, script, args, where, rt, options.timeout)
                     machine = runner.split_machine(dev) or machine
                     rows.append(_row(model, rt, kernels, dev, host, spec, quant))
@@ -143,6 +176,9 @@ def bench_emulated(target: str | Path, device: str, options: EmuOptions | None =
                         on_device[kernels] = dev["outputs"]
                 if quant is not None:
                     families += _families(model, rt, on_device, spec, quant)
+    if rows and all("error" in r for r in rows):  # nothing measured is not a result
+        raise DeviceError(f"every runner call on {where} crashed ({rows[0]['error']}, {len(rows)} of {len(rows)})",
+                          runner.CRASH_HINT)
     machine["emulated"] = machine.get("emulated") or f"qemu-aarch64 -cpu {board.qemu_cpu}"
     return {"device": device, "emulated": True, "board": board.model, "machine": machine,
             "images": str(options.data) if options.data else f"{options.images} synthetic chest images",

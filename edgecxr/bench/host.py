@@ -19,6 +19,7 @@ from edgecxr.bench import runner
 from edgecxr.device.runtime import INSTALL_HINT, MICRO_KERNELS, RUNTIMES, installed
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
 from edgecxr.errors import DeviceError, ModelError
+from edgecxr.progress import log
 from edgecxr.runs import Run
 from edgecxr.runtimes import TFLiteModel, check_kernels
 from edgecxr.tflite_facts import check_tflite
@@ -118,23 +119,25 @@ def bench_host(run: str | Path, options: BenchOptions = BenchOptions()) -> Bench
         check_kernels(kernels)
     all_threads = options.threads or sorted({1, os.cpu_count() or 1})
     rows, machine = [], {}
+    plan = [(model, name, threads, kernels) for model in models for name in names
+            for threads, kernels in product([1] if name in ONE_FAMILY else all_threads, _families(name, options.kernels))]
     with tempfile.TemporaryDirectory(prefix="edgecxr-bench-") as tmp:
         script, _ = runner.stage(Path(tmp))
-        for model in models:
-            spec = spec_for(model, Path(tmp)) if options.data else None
-            for name in names:
-                for threads, kernels in product([1] if name in ONE_FAMILY else all_threads,
-                                                _families(name, options.kernels)):
-                    args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
-                                             spec and str(spec), options.data and str(options.data), kernels)
-                    try:
-                        proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
-                                              text=True, timeout=options.timeout)
-                    except subprocess.TimeoutExpired:
-                        raise DeviceError(f"benchmarking {model.name} on {name} took over {options.timeout:g} s",
-                                          "raise --timeout, or use fewer --runs") from None
-                    result = runner.parse_result(proc.returncode, proc.stdout, proc.stderr, "this computer", name)
-                    machine = runner.split_machine(result)
-                    result.pop("outputs", None)  # --data's int8 outputs: compared by the emulated bench, not here
-                    rows.append(result)
+        specs = {model: spec_for(model, Path(tmp)) for model in models} if options.data else {}
+        for i, (model, name, threads, kernels) in enumerate(plan, 1):
+            log(f"bench {i}/{len(plan)}: {model.name} on {name}, {threads} thread(s), {kernels or 'default'} kernels, "
+                f"{options.warmup} + {options.runs} inferences")
+            spec = specs.get(model)
+            args = runner.bench_args(str(model), options.runs, options.warmup, threads, name,
+                                     spec and str(spec), options.data and str(options.data), kernels)
+            try:
+                proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                                      text=True, timeout=options.timeout, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise DeviceError(f"benchmarking {model.name} on {name} took over {options.timeout:g} s",
+                                  "raise --timeout, or use fewer --runs") from None
+            result = runner.parse_result(proc.returncode, proc.stdout, proc.stderr, "this computer", name)
+            machine = runner.split_machine(result)
+            result.pop("outputs", None)  # --data's int8 outputs: compared by the emulated bench, not here
+            rows.append(result)
     return BenchResult("host", machine, rows)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.files import atomic_path
+from edgecxr.progress import log
 from edgecxr.resources import cache_dir
 
 
@@ -103,12 +104,17 @@ def recipe(runtimes: tuple[str, ...]) -> dict:
             "wheels": [*BASE_WHEELS, *(RUNTIME_WHEELS[r] for r in runtimes)]}
 
 
+def check_runtime(name: str) -> str:
+    if name not in RUNTIME_WHEELS:
+        raise ConfigError(f"unknown runtime {name!r}", f"choose from {', '.join(RUNTIME_WHEELS)}")
+    return name
+
+
 def userland(name: str, runtimes: tuple[str, ...] = DEFAULT_RUNTIMES, root: Path | None = None) -> Path:
     """The wrapper script that runs the emulated board's python3 (built on first use)."""
     the_board = board(name)
     for r in runtimes:
-        if r not in RUNTIME_WHEELS:
-            raise ConfigError(f"unknown runtime {r!r}", f"choose from {', '.join(RUNTIME_WHEELS)}")
+        check_runtime(r)
     plan = recipe(tuple(sorted(set(runtimes))))
     key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
     folder = (root or cache_root()) / key
@@ -124,7 +130,10 @@ def _build_sysroot(folder: Path, plan: dict, tools: dict[str, str]) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
+        log(f"building the emulated Pi userland once into {folder} (~250 MB): the aarch64 wheels "
+            f"({', '.join(plan['wheels'])})")
         install_wheels(tmp / "site", plan["wheels"])  # first: a missing wheel is the quicker failure
+        log(f"building the emulated Pi userland: Debian {plan['suite']}'s arm64 Python (mmdebstrap)")
         sysroot = tmp / "sysroot"
         _step([tools["mmdebstrap"], "--quiet", "--arch=arm64", "--variant=extract",
                f"--include={','.join(plan['packages'])}", plan["suite"], str(sysroot), MIRROR],

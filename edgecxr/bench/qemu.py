@@ -11,9 +11,9 @@ stack peak (RAM = .data + .bss + stack peak); the arena (TFLM: its own arena_use
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from edgecxr.errors import ConfigError, DataError, DeviceError
 from edgecxr.firmware.build import KERNEL_SETS
+from edgecxr.progress import log
 
 DEFAULT_IMAGES = 50
 KB = 1024
@@ -39,8 +40,10 @@ class QemuOptions:
     profile: bool = False  # per-layer instruction counts (first image)
 
     def __post_init__(self):
-        if not (isinstance(self.timeout, (int, float)) and math.isfinite(self.timeout) and self.timeout > 0):
-            raise ConfigError(f"--timeout {self.timeout} is not a positive number of seconds", "e.g. --timeout 600")
+        from edgecxr.config import check_number
+
+        check_number("timeout", self.timeout, "--timeout")
+        check_number("runs", self.images, "--images")
 
 
 def image_paths(run, data: Path | None, n: int) -> list[Path]:
@@ -74,8 +77,12 @@ def _one_build(b, registrations: list[str], images, host, names, macs: int, opts
     from edgecxr.firmware import emulator
 
     board, kernels = b.board, b.kernels
+    log(f"{board.key}: building the {b.engine} firmware ({kernels} kernels; TFLM objects are compiled once, then "
+        "cached: a first TFLM build takes minutes)")
+    started = time.perf_counter()
     elf = fb.build(b, registrations)
     size = fb.sizes(elf)
+    log(f"{board.key}: built in {time.perf_counter() - started:.0f} s; classifying {len(images)} images on QEMU")
     _, report = emulator.boot(board, elf, images, opts.timeout)
     if len(report["results"]) != len(images):
         raise DeviceError(f"the firmware classified {len(report['results'])} of {len(images)} images",

@@ -38,6 +38,8 @@ FILESYSTEM_ERRORS = {
 
 
 def _one_line(text: str) -> str:
+    """One printable line (a file name that is not UTF-8 shown with \\x escapes, not a crash)."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return " ".join(text.splitlines())
 
 

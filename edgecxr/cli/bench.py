@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, table
+from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, flag, table
 
 EMULATED = ("pi4-emu", "pi5-emu")  # the boards of edgecxr.bench.pi_emu (not imported here: CLI start-up)
 
@@ -37,7 +37,7 @@ def bench(
     ssh_config: SshConfigOpt = None,
     remote_python: Annotated[str, typer.Option("--remote-python", help="rpi: Python on the device "
                                                "(e.g. a venv's bin/python3).")] = "python3",
-    install: Annotated[bool, typer.Option("--install", help="rpi: pip-install ai-edge-litert (or tflite-runtime) "
+    install: Annotated[bool, flag("--install", help="rpi: pip-install ai-edge-litert (or tflite-runtime) "
                                           "on the device when it has no runtime.")] = False,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Timed inferences per measurement.")] = 100,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed inferences first.")] = 10,
@@ -56,7 +56,7 @@ def bench(
                                               "$EDGECXR_TFLM_DIR).")] = None,
     images: Annotated[int, typer.Option("--images", min=1, help="qemu-*: how many images the firmware "
                                         "classifies.")] = 50,
-    layers: Annotated[bool, typer.Option("--layers", help="qemu-*: also count instructions per layer "
+    layers: Annotated[bool, flag("--layers", help="qemu-*: also count instructions per layer "
                                          "(first image).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "

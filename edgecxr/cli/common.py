@@ -10,8 +10,15 @@ from typing import Annotated
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+
+def flag(*names: str, help: str):
+    """An on/off option shown as a flag (``--json``), not as ``--json <bool>``: it takes no value."""
+    return typer.Option(*names, metavar="", help=help)
+
+
+JsonOpt = Annotated[bool, flag("--json", help="Print one JSON object on stdout and nothing else.")]
+ForceOpt = Annotated[bool, flag("--force", help="Replace an earlier output of the same command (never a run, "
+                                                "another command's output or files it did not write).")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
                                       help="Random seed; the same seed gives the same result.")]
 RunsRootOpt = Annotated[Path, typer.Option("--runs-root", help="Folder that holds the run directories.")]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app as root_app
-from edgecxr.cli.common import ForceOpt, JsonOpt, SeedOpt, emit, table
+from edgecxr.cli.common import ForceOpt, JsonOpt, SeedOpt, emit, flag, table
 from edgecxr.data.dataset import CSV_DEFAULTS, load_dataset
 
 data_app = typer.Typer(help="Find, fetch, import, inspect, split and synthesize chest X-ray datasets.",
@@ -25,7 +25,7 @@ LabelColOpt = Annotated[str, typer.Option("--label-col", help="CSV column with t
 PatientColOpt = Annotated[str, typer.Option("--patient-col", help="CSV column with the patient id; "
                                                                   "'' takes it from the file name.")]
 SepOpt = Annotated[str, typer.Option("--sep", help="Separator between several labels in one CSV cell.")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Make unreadable or missing images an error "
+StrictOpt = Annotated[bool, flag("--strict", help="Make unreadable or missing images an error "
                                                           "instead of skipping and listing them.")]
 
 
@@ -123,7 +123,7 @@ def import_(source: Annotated[Path, typer.Argument(help="The downloaded .zip, or
         skipped = r["skipped"]
         typer.echo(f"skipped: {skipped['junk']} junk, {skipped['outside_dataset_root']} outside the dataset "
                    f"root (e.g. a duplicate copy), {skipped['other_files']} non-image, "
-                   f"{len(skipped['symlinks'])} symlink(s)")
+                   f"{len(skipped['symlinks'])} symlink(s), {len(skipped['not_regular_files'])} FIFO/device/socket(s)")
 
     emit(result, as_json, human)
 

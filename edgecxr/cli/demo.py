@@ -63,6 +63,9 @@ def _print(s: dict) -> None:
     typer.echo(f"export    {x['folder']}  (+ {Path(x['archive']).name})")
     typer.echo(f"          ships {x['model']}: {x['model_reason']}")
     typer.echo("Not a medical device: synthetic data, for showing the pipeline only.")
+    typer.echo(f"next: your own images (one folder per class): edgecxr train --data FOLDER --name mine, then "
+               f"edgecxr quantize mine, edgecxr evaluate mine, edgecxr export mine; open {e['report']} to see "
+               "what evaluate reports")
 
 
 def _v(metric) -> str:

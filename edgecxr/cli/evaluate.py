@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, table
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, flag, table
 from edgecxr.device.runtime import ALL_KERNELS, CHAIN, DEFAULT_KERNELS
 
 
@@ -33,12 +33,12 @@ def evaluate_cmd(
                                                      "\"Viral Pneumonia=PNEUMONIA,Normal=NORMAL,Covid=\"). "
                                                      "Unnamed classes keep their name if the model has it, "
                                                      "else are dropped; drops are counted.")] = None,
-    tta: Annotated[bool | None, typer.Option("--tta/--no-tta", help="Average the models over centred test-time "
+    tta: Annotated[bool | None, flag("--tta/--no-tta", help="Average the models over centred test-time "
                                                                   "zooms (one inference each; edgecxr.device.tta). "
                                                                   "Default: spec.json's zooms with their threshold; "
                                                                   "a run without them: the default zooms, threshold "
                                                                   "chosen on validation by the run's rule.")] = None,
-    exclude_train: Annotated[bool, typer.Option(help="Drop images that were in the run's training split "
+    exclude_train: Annotated[bool, flag(help="Drop images that were in the run's training split "
                                                 "instead of refusing the data.")] = False,
     seed: SeedOpt = 0,
     force: ForceOpt = False,

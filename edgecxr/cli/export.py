@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import ForceOpt, IdentityOpt, JsonOpt, PortOpt, RunArg, RunsRootOpt, SshConfigOpt, emit
+from edgecxr.cli.common import ForceOpt, IdentityOpt, JsonOpt, PortOpt, RunArg, RunsRootOpt, SshConfigOpt, emit, flag
 from edgecxr.export.formats import FORMATS, formats_help
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
@@ -76,7 +76,7 @@ def deploy(
                                                       "edgecxr/<run name> in the user's home).")] = None,
     install: Annotated[str, typer.Option("--install", help="venv: a venv in the folder + pip (default); python: "
                                          "pip into --python's environment; none: install nothing.")] = "venv",
-    no_install: Annotated[bool, typer.Option("--no-install", help="Same as --install none: use the device's "
+    no_install: Annotated[bool, flag("--no-install", help="Same as --install none: use the device's "
                                              "existing Python and TFLite runtime.")] = False,
     python: Annotated[str, typer.Option("--python", help="Python on the device.")] = "python3",
     runtime: Annotated[str | None, typer.Option("--runtime", help="TFLite runtime for the self-test "
@@ -117,7 +117,7 @@ def flash(
     board: Annotated[str, typer.Option("--board", help="A board of edgecxr/boards.toml (e.g. nano33ble, or qemu-m4 to boot the firmware on QEMU).")],
     port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: found by "
                                                 "arduino-cli board list).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the arduino-cli commands, run nothing "
+    dry_run: Annotated[bool, flag("--dry-run", help="Print the arduino-cli commands, run nothing "
                                           "(the bundle is still exported if the run has none).")] = False,
     model: ModelOpt = None,
     engine: Annotated[str, typer.Option("--engine", help="Emulated boards: edgecxr (its own generated C, no TFLM "

@@ -8,22 +8,22 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, table
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, flag, table
 from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LR
 
 
 @app.command("quantize")
 def quantize_cmd(
     run: RunArg,
-    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Post-training full-integer quantization "
+    int8: Annotated[bool, flag("--int8/--no-int8", help="Post-training full-integer quantization "
                                        "(int8 input/output, int8 ops only) -> model_ptq_int8.tflite.")] = True,
-    qat: Annotated[bool, typer.Option("--qat", help="Quantization-aware training from model.keras, then int8 "
+    qat: Annotated[bool, flag("--qat", help="Quantization-aware training from model.keras, then int8 "
                                       "conversion -> model_qat_int8.tflite.")] = False,
     calibration_size: Annotated[int, typer.Option(help="Training images (seeded, class-stratified) used to "
                                                   "calibrate the int8 ranges.")] = DEFAULT_CALIBRATION_SIZE,
     qat_epochs: Annotated[int, typer.Option(help="QAT fine-tuning epochs on the training split.")] = DEFAULT_QAT_EPOCHS,
     qat_lr: Annotated[float, typer.Option(help="QAT learning rate (Adam); keep it low.")] = DEFAULT_QAT_LR,
-    allow_float_fallback: Annotated[bool, typer.Option(help="Keep ops that have no int8 kernel in float32 "
+    allow_float_fallback: Annotated[bool, flag(help="Keep ops that have no int8 kernel in float32 "
                                                        "instead of refusing the model.")] = False,
     seed: SeedOpt = 0,
     force: ForceOpt = False,

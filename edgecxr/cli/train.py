@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, table
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, flag, table
 from edgecxr.config import DEFAULT_RECIPE, RECIPES
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
@@ -25,8 +25,8 @@ def train_command(
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Images per step (default: 32).")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help=f"Adam (peak) learning rate (default: the recipe's, {RECIPES[DEFAULT_RECIPE]['learning_rate']} for {DEFAULT_RECIPE}).")] = None,
     val_fraction: Annotated[float | None, typer.Option("--val-fraction", help="Share of patients held out for validation (default: 0.2).")] = None,
-    no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation off (all of the recipe's).")] = False,
-    flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help="Random horizontal flip (cxr: off, it moves the heart; edge-impulse: on).")] = None,
+    no_augment: Annotated[bool, flag("--no-augment", help="Turn augmentation off (all of the recipe's).")] = False,
+    flip: Annotated[bool | None, flag("--flip/--no-flip", help="Random horizontal flip (cxr: off, it moves the heart; edge-impulse: on).")] = None,
     teacher: Annotated[str | None, typer.Option("--teacher", help="Distil from this finished run, or several comma-separated (their averaged outputs; same labels, task and normalization; each its own input size).")] = None,
     distill_alpha: Annotated[float | None, typer.Option("--distill-alpha", help="Weight of the labels in the distillation loss; 1 - alpha goes to the teacher (default: 0.5).")] = None,
     distill_temperature: Annotated[float | None, typer.Option("--distill-temperature", help="Softening temperature T of the distillation loss (default: 2).")] = None,
@@ -35,7 +35,7 @@ def train_command(
     label_col: Annotated[str, typer.Option("--label-col", help="CSV column of the labels.")] = "Finding Labels",
     patient_col: Annotated[str | None, typer.Option("--patient-col", help="CSV column of the patient id (default 'Patient ID'; pass '' to take it from file names).")] = "Patient ID",
     label_sep: Annotated[str, typer.Option("--label-sep", help="Separator of several labels in one cell (multi-label).")] = "|",
-    no_balance: Annotated[bool, typer.Option("--no-balance", help="Do not weight classes by inverse frequency.")] = False,
+    no_balance: Annotated[bool, flag("--no-balance", help="Do not weight classes by inverse frequency.")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed; the same seed gives the same run (default: 0).")] = None,
     weights: Annotated[Path | None, typer.Option("--weights", help="Pretrained backbone (.h5/.keras), loaded by layer name; mismatches are skipped and listed.")] = None,
     backbone: Annotated[str | None, typer.Option("--backbone", help="Start from a cached chest X-ray backbone "
@@ -48,7 +48,7 @@ def train_command(
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: run-<date>-<time>).")] = None,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     force: ForceOpt = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue run --name from its last checkpoint, with its own config and split.")] = False,
+    resume: Annotated[bool, flag("--resume", help="Continue run --name from its last checkpoint, with its own config and split.")] = False,
     as_json: JsonOpt = False,
 ):
     """Train a float model into runs/<name>/ (the cxr recipe by default). Not a medical device."""
@@ -62,6 +62,12 @@ def train_command(
                  "augment": False if no_augment else None, "balance": False if no_balance else None,
                  "flip": flip, "teacher": teacher, "distill_alpha": distill_alpha,
                  "distill_temperature": distill_temperature}
+    if pretrain_epochs and (weights or backbone not in (None, "none", "auto")):
+        from edgecxr.errors import ConfigError
+
+        raise ConfigError(f"--pretrain-epochs {pretrain_epochs} with --{'weights' if weights else 'backbone'}: "
+                          "pretraining runs only on a run that starts from no weights",
+                          "drop --pretrain-epochs, or pass --backbone none to pretrain from scratch")
     cfg = load_train_config(config, overrides, recipe)
     if csv is not None and not resume:
         from edgecxr.data.dataset import load_dataset

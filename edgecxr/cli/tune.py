@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecxr.cli import app
-from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, table
+from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, flag, table
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
 COLUMNS = ["id", "status", "val_acc", "val_sens", "val_spec", "int8_kb", "arena_kb", "ram_kb", "flash_kb",
@@ -20,11 +20,11 @@ def tune_command(
     board: Annotated[str, typer.Option("--board", help="Board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico).")],
     data: Annotated[Path | None, typer.Option("--data", help="Dataset folder (class folders); validation is a patient-grouped 20 % of it.")] = None,
     budget_minutes: Annotated[float, typer.Option("--budget-minutes", help="Wall-clock budget for measuring and training all candidates.")] = 60.0,
-    short: Annotated[bool, typer.Option("--short", help="Two tiny candidates (alpha 0.1 at 32x32, two recipes), one epoch each: a smoke test / CI.")] = False,
+    short: Annotated[bool, flag("--short", help="Two tiny candidates (alpha 0.1 at 32x32, two recipes), one epoch each: a smoke test / CI.")] = False,
     max_latency_ms: Annotated[float | None, typer.Option("--max-latency-ms", help="Prune candidates whose estimated latency on the board is above this.")] = None,
     devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default: edgecxr/boards.toml).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Name of the tune folder under --runs-root (default: tune-<board>-<date>).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue tune --name after an interruption (its own board, data and budget).")] = False,
+    resume: Annotated[bool, flag("--resume", help="Continue tune --name after an interruption (its own board, data and budget).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (split, training).")] = 0,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     force: ForceOpt = False,

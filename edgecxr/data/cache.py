@@ -7,7 +7,9 @@ Location: pixels/ under edgecxr.resources.cache_dir's folder.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.device.preprocess import ImageError, preprocess_file
+from edgecxr.device.preprocess import DECODER_VERSION, ImageError, preprocess_file
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import DataError
-from edgecxr.files import atomic_path, write_json
+from edgecxr.files import json_bytes, write_all
 from edgecxr.resources import cache_dir as user_cache
 
 
@@ -38,10 +40,11 @@ class Pixels:
 
 
 def _key(paths: list[Path], spec: ModelSpec) -> str:
-    h = hashlib.sha256(spec.cache_key().encode())
+    h = hashlib.sha256(f"{spec.cache_key()}|decoder {DECODER_VERSION}".encode())
     for p in paths:
         st = p.stat() if p.exists() else None
-        h.update(f"{p.resolve()}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+        # the name's bytes: a file name that is not UTF-8 is still a key
+        h.update(os.fsencode(p.resolve()) + f"|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
     return h.hexdigest()[:24]
 
 
@@ -90,7 +93,26 @@ def load_pixels(paths: list[Path], spec: ModelSpec, strict: bool = False, use_ca
     kept = np.flatnonzero(ok)
     x = out[kept]
     if use_cache:
-        with atomic_path(npy) as tmp, open(tmp, "wb") as f:
-            np.save(f, x)
-        write_json(meta, {"spec": spec.cache_key(), "kept": kept.tolist(), "errors": errors})
+        _store(npy, meta, x, {"spec": spec.cache_key(), "kept": kept.tolist(), "errors": errors})
     return Pixels(x, [paths[i] for i in kept], errors)
+
+
+def _store(npy: Path, meta: Path, x: np.ndarray, info: dict) -> None:
+    """Both cache files or neither; a cache folder that is full or not writable is one error
+    naming it (EDGECXR_CACHE moves it)."""
+    buffer = io.BytesIO()
+    np.save(buffer, x)
+    try:
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        write_all({npy: buffer.getvalue(), meta: json_bytes(info)})
+    except OSError as e:
+        if e.errno not in CACHE_ERRORS:
+            raise
+        raise DataError(f"cannot write the decoded-image cache in {npy.parent}: {e.strerror}",
+                        f"{CACHE_ERRORS[e.errno]}, or set EDGECXR_CACHE to a folder on another disk") from None
+
+
+# errno -> what to do about the cache folder
+CACHE_ERRORS = {errno.ENOSPC: "free some disk space there", errno.EDQUOT: "free some of your disk quota",
+                errno.EROFS: "it is on a read-only file system", errno.EACCES: "check its permissions",
+                errno.EPERM: "check its permissions"}

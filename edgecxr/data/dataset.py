@@ -92,6 +92,23 @@ def _is_image(p: Path) -> bool:
             and not p.name.startswith("."))
 
 
+def printable(path: Path | str) -> str:
+    """``path`` as text that can be printed and written as UTF-8 (bytes that are not UTF-8
+    shown as \\xNN escapes)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_names(paths: list[Path]) -> None:
+    """A DataError for the first file name that is not UTF-8: it could be neither recorded in
+    split.json and reports nor named on a device, so it is refused, not half-handled."""
+    for p in paths:
+        try:
+            str(p).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(f"{printable(p)}: the file name is not UTF-8 text",
+                            "rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest -r FOLDER") from None
+
+
 def _subdirs(p: Path) -> list[Path]:
     return sorted(d for d in p.iterdir() if d.is_dir() and d.name not in IGNORED_DIRS and not d.name.startswith("."))
 
@@ -137,6 +154,7 @@ def scan_folder(path: str | Path) -> Dataset:
     for k, name in enumerate(classes):
         for split, d in class_dirs[name]:
             files = sorted(p for p in d.rglob("*") if _is_image(p))
+            check_names(files)
             if not files:
                 raise DataError(f"class folder {d} holds no images",
                                 "add images to it or remove the empty folder")

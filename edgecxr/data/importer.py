@@ -44,6 +44,7 @@ class _Member:
     rel: PurePosixPath
     open: Callable[[], BinaryIO]
     size: int  # bytes it says it holds (a zip header can lie; _copy counts the real ones)
+    unreadable: str = ""  # why it cannot be extracted (encrypted, a compression Python lacks)
 
 
 def import_dataset(source: str | Path, out: str | Path, force: bool = False, progress: bool = True) -> dict:
@@ -53,11 +54,11 @@ def import_dataset(source: str | Path, out: str | Path, force: bool = False, pro
         raise DataError(f"{source} does not exist", "pass the downloaded .zip or the unpacked folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise DataError(f"{out} already exists and is not empty", "choose another --out or pass --force")
-    check_replaceable(out, force, " (it is not an earlier import)")
+    check_replaceable(out, force, ("dataset",), " (it is not an earlier import)")
     if source.is_dir() and (out.resolve() == source.resolve() or source.resolve() in out.resolve().parents):
         raise DataError(f"--out {out} is inside the source folder {source}", "choose an --out outside it")
 
-    skipped = {"junk": 0, "outside_dataset_root": 0, "other_files": 0, "symlinks": []}
+    skipped = {"junk": 0, "outside_dataset_root": 0, "other_files": 0, "symlinks": [], "not_regular_files": []}
     if source.is_dir():
         members, zf = _folder_members(source, skipped), None
     elif zipfile.is_zipfile(source):
@@ -114,8 +115,22 @@ def _zip_members(source: Path, zf: zipfile.ZipFile, skipped: dict) -> list[_Memb
         elif _is_junk(rel):
             skipped["junk"] += 1
         else:
-            members.append(_Member(rel, lambda info=info: zf.open(info), info.file_size))
+            members.append(_Member(rel, lambda info=info: zf.open(info), info.file_size, _unreadable(info)))
     return members
+
+
+# the compression methods Python's zipfile extracts (others, e.g. Deflate64 = 9, it cannot)
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+               zipfile.ZIP_LZMA: "lzma"}
+ZIP_METHOD_NAMES = {9: "Deflate64", 12: "bzip2", 14: "LZMA", 93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
+
+
+def _unreadable(info: zipfile.ZipInfo) -> str:
+    if info.flag_bits & 0x1:
+        return "encrypted (password-protected)"
+    if info.compress_type not in ZIP_METHODS:
+        return f"compressed with {ZIP_METHOD_NAMES.get(info.compress_type, f'method {info.compress_type}')}"
+    return ""
 
 
 def _folder_members(source: Path, skipped: dict) -> list[_Member]:
@@ -130,6 +145,8 @@ def _folder_members(source: Path, skipped: dict) -> list[_Member]:
             rel = PurePosixPath(path.relative_to(source).as_posix())
             if path.is_symlink():
                 skipped["symlinks"].append(str(rel))
+            elif not path.is_file():  # a FIFO, socket or device: never opened (reading one waits forever)
+                skipped["not_regular_files"].append(str(rel))
             elif _is_junk(rel):
                 skipped["junk"] += 1
             else:
@@ -191,7 +208,14 @@ def _room(folder: Path) -> int:
 
 
 def _check_sizes(source: Path, kept: list[_Member], folder: Path) -> None:
-    """Refuse before writing anything when the members say they are too big."""
+    """Refuse before writing anything when a member cannot be extracted or the members say
+    they are too big."""
+    locked = [m for m in kept if m.unreadable]
+    if locked:
+        raise DataError(f"{source}: {len(locked)} member(s) cannot be extracted, e.g. {locked[0].rel}: "
+                        f"{locked[0].unreadable}; nothing was imported",
+                        "unpack the archive with a tool that can (7z x, or unzip with the password), "
+                        "then import the folder")
     big = max(kept, key=lambda m: m.size, default=None)
     if big is not None and big.size > MAX_MEMBER_BYTES:
         raise DataError(f"{source}: {big.rel} would extract to {big.size:,} bytes, over the {MAX_MEMBER_BYTES:,}-byte "

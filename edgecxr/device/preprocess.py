@@ -6,7 +6,9 @@ model through this module, following the run's ``spec.json`` (spec.py).
 Part of edgecxr.device, which ships whole (as edgecxr_device) next to the Raspberry Pi runner (firmware_bundle/rpi):
 it imports only the standard library, numpy and Pillow -- never anything else from edgecxr.
 
-Data flow: file -> grayscale 8-bit (any mode, 16-bit scaled down) -> resize (squash | crop |
+Data flow: file -> turned upright by its EXIF orientation -> grayscale 8-bit (any mode; 16-bit
+and 32-bit integers scaled from the bit depth their values use, so a 12-bit PNG keeps its 4096
+levels' range; float images from their own min..max) -> resize (squash | crop |
 pad) -> optional histogram equalization -> uint8 HxWxC -> float x/255 (float model) or
 int8 q = round(x/scale) + zero_point (int8 model; with scale 1/255, zp -128 this is u8-128).
 """
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
 # the file suffixes read as images: by the dataset scanner, the importer and the runner's folders
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 MAX_PIXELS = 64_000_000  # a chest X-ray is ~3000x3000 = 9 MP; beyond this is a mistake or a bomb
+# changes whenever a file decodes to other pixels (the pixel cache keys on it): 2 = EXIF
+# orientation applied, float and high-bit-depth images scaled by their real range
+DECODER_VERSION = 2
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
 class ImageError(ValueError):
@@ -51,7 +57,7 @@ def open_gray(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
                 raise ImageError(f"{path}: {w}x{h} pixels is over the {max_pixels:,} limit; "
                                  "downscale it first")
             img.load()
-            return _to_gray8(img)
+            return _to_gray8(ImageOps.exif_transpose(img))
     except ImageError:
         raise
     except FileNotFoundError:
@@ -62,11 +68,26 @@ def open_gray(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageError(f"{path}: corrupt or truncated image ({e}); remove or replace it") from None
 
 
+def wide_to_uint8(a: np.ndarray, is_float: bool) -> np.ndarray:
+    """A 16/32-bit integer or float image -> uint8 over its real range: integers from 0 to the
+    top of the bit depth their values use (at least 8 bits: 0..4095 for a 12-bit image); floats,
+    which have no bit depth, from their own min..max (as do negative integers). NaN and
+    infinity become black, and so does an image of one value."""
+    finite = np.isfinite(a)
+    a = np.where(finite, a, 0.0)
+    if not finite.any():
+        return np.zeros(a.shape, np.uint8)
+    lo, hi = float(a[finite].min()), float(a[finite].max())
+    if not is_float and lo >= 0.0:
+        lo, top = 0.0, float(2 ** max(8, int(np.ceil(np.log2(hi + 1)))) - 1)
+    else:
+        top = hi if hi > lo else np.inf  # one value: black
+    return np.clip(np.round((a - lo) * 255.0 / (top - lo)), 0, 255).astype(np.uint8)
+
+
 def _to_gray8(img: Image.Image) -> Image.Image:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
-        return Image.fromarray(np.clip(np.round(a * 255.0 / hi), 0, 255).astype(np.uint8), "L")
+    if img.mode in WIDE_MODES:
+        return Image.fromarray(wide_to_uint8(np.asarray(img, dtype=np.float64), img.mode == "F"), "L")
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (0, 0, 0, 255))

@@ -94,6 +94,17 @@ def roc_curve(y: np.ndarray, score: np.ndarray) -> dict:
             "thresholds": np.r_[np.inf, s[last_of_tie]].tolist()}
 
 
+def pr_curve(y: np.ndarray, score: np.ndarray) -> dict:
+    """Recall and precision at every distinct score (highest first)."""
+    y, score = np.asarray(y).astype(bool), np.asarray(score, np.float64)
+    order = np.argsort(-score, kind="stable")
+    s, yy = score[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tps = np.cumsum(yy)[last_of_tie]
+    return {"recall": (tps / max(int(y.sum()), 1)).tolist(), "precision": (tps / (last_of_tie + 1)).tolist(),
+            "thresholds": s[last_of_tie].tolist()}
+
+
 def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
     """PR-AUC as average precision: sum over thresholds of (recall step) x precision."""
     y, score = np.asarray(y).astype(bool), np.asarray(score, np.float64)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.device.decision import positive_score
-from edgecxr.evaluate.metrics import roc_curve
+from edgecxr.evaluate.metrics import pr_curve, roc_curve
 from edgecxr.files import json_default
 
-PNGS = {"confusion.png": "Confusion matrices (counts and row-normalized %)", "roc.png": "ROC curves"}
+PNGS = {"confusion.png": "Confusion matrices (counts and row-normalized %)",
+        "roc.png": "ROC and precision-recall curves (dots: the operating point of the decision threshold)"}
 
 
 # -- text --------------------------------------------------------------------------------
@@ -54,6 +55,19 @@ def metric_rows(report: dict) -> list[dict]:
         row["max |dp|"] = f"{cmp['max_abs_prob_diff']:.4f}" if cmp else "-"
         rows.append(row)
     return rows
+
+
+def int8_line(report: dict) -> str | None:
+    """Which int8 model `edgecxr export` ships from this run, and why (edgecxr.artifacts)."""
+    chosen = report.get("int8_model")
+    if not chosen:
+        return None
+    title = report["models"].get(chosen["model"], {}).get("title", chosen["model"])
+    return f"{title} ({chosen['file']}): {chosen['reason']}"
+
+
+KERNEL_FAMILY_NOTE = ("The int8 figures above come from the kernels named in the runtime column ('reference' is what "
+                      "TFLite Micro computes on a Cortex-M, bit for bit). The same models on the other kernel families:")
 
 
 def kernel_family_lines(report: dict) -> list[str]:
@@ -116,6 +130,8 @@ def markdown(report: dict) -> str:
              f"Decision threshold: {th['value'] if th['value'] is not None else '-'} ({th['source']}).", ""]
     parts += [f"> **Note:** {n}" for n in ds["notes"]] + ([""] if ds["notes"] else [])
     parts += ["## Key figures (95 % intervals)", "", _table_md(metric_rows(report)), ""]
+    if int8_line(report):
+        parts += ["## The int8 model export ships", "", int8_line(report), ""]
     if report["task"] != "multilabel":
         parts += ["## Confusion matrices (rows: true class; counts and row %)", "", "```",
                   confusion_text(report), "```", ""]
@@ -130,10 +146,7 @@ def markdown(report: dict) -> str:
         parts.append("")
     families = kernel_family_lines(report)
     if families:
-        parts += ["## int8 outputs by kernel family", "",
-                  "The int8 figures above come from the kernels named in the runtime column ('reference' is what "
-                  "TFLite Micro computes on a Cortex-M, bit for bit). The same models on the other kernel families:",
-                  ""] + [f"- {line}" for line in families] + [""]
+        parts += ["## int8 outputs by kernel family", "", KERNEL_FAMILY_NOTE, ""] + [f"- {line}" for line in families] + [""]
     parts.append(f"*{report['disclaimer']}*")
     return "\n".join(parts) + "\n"
 
@@ -173,13 +186,26 @@ def confusion_png(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _operating_point(m: dict, k: int) -> dict | None:
+    """Class ``k``'s (recall, specificity, precision) at the model's decisions, when it has them."""
+    rows = m["metrics"].get("per_class")
+    if not rows or k >= len(rows):
+        return None
+    r = rows[k]
+    return {"recall": r["recall"]["value"], "specificity": r["specificity"]["value"],
+            "precision": r["precision"]["value"]}
+
+
 def roc_png(report: dict, y: np.ndarray, probs: dict[str, np.ndarray], path: Path) -> None:
-    """Binary: one panel, a curve per model. Multi-class/-label: one panel per class."""
+    """ROC (top) and precision-recall (bottom) curves with each model's operating point (its
+    decisions at the threshold). Binary: one column, a curve per model; multi-class/-label: a
+    column per class."""
     plt = _pyplot()
     labels, task = report["labels"], report["task"]
-    panels = [(labels[1], None)] if task == "binary" else [(name, k) for k, name in enumerate(labels)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
-    for ax, (name, k) in zip(axes[0], panels):
+    panels = [(labels[1], 1)] if task == "binary" else [(name, k) for k, name in enumerate(labels)]
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 8), squeeze=False)
+    for col, (name, k) in enumerate(panels):
+        roc_ax, pr_ax = axes[0][col], axes[1][col]
         for key, p in probs.items():
             if task == "binary":
                 truth, score = y == 1, positive_score(p)
@@ -187,11 +213,20 @@ def roc_png(report: dict, y: np.ndarray, probs: dict[str, np.ndarray], path: Pat
                 truth, score = (y[:, k] == 1) if task == "multilabel" else (y == k), p[:, k]
             if truth.all() or not truth.any():
                 continue
-            c = roc_curve(truth, score)
-            ax.plot(c["fpr"], c["tpr"], label=report["models"][key]["title"], lw=1.3)
-        ax.plot([0, 1], [0, 1], ":", color="gray", lw=0.8)
-        ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC: {name}", xlim=(0, 1), ylim=(0, 1.01))
-        ax.legend(fontsize=8, loc="lower right")
+            title = report["models"][key]["title"]
+            c, pr = roc_curve(truth, score), pr_curve(truth, score)
+            line, = roc_ax.plot(c["fpr"], c["tpr"], label=title, lw=1.3)
+            pr_ax.plot(pr["recall"], pr["precision"], label=title, lw=1.3, color=line.get_color())
+            op = _operating_point(report["models"][key], k) if task != "multilabel" else None
+            if op and None not in op.values():
+                roc_ax.plot([1 - op["specificity"]], [op["recall"]], "o", color=line.get_color(), ms=5)
+                pr_ax.plot([op["recall"]], [op["precision"]], "o", color=line.get_color(), ms=5)
+        roc_ax.plot([0, 1], [0, 1], ":", color="gray", lw=0.8)
+        roc_ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC: {name}", xlim=(0, 1), ylim=(0, 1.01))
+        pr_ax.set(xlabel="recall (sensitivity)", ylabel="precision", title=f"Precision-recall: {name}",
+                  xlim=(0, 1), ylim=(0, 1.01))
+        for ax in (roc_ax, pr_ax):
+            ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -216,6 +251,8 @@ def html_report(report: dict, pngs: dict[str, bytes]) -> str:
               f"{esc(str(th['value']))} ({esc(th['source'])}).</p>")]
     parts += [f"<p class=note><b>Note:</b> {esc(n)}</p>" for n in ds["notes"]]
     parts += ["<h2>Key figures (95 % intervals)</h2>", table(metric_rows(report))]
+    if int8_line(report):
+        parts += ["<h2>The int8 model export ships</h2>", f"<p>{esc(int8_line(report))}</p>"]
     for name, data in pngs.items():
         parts += [f"<h2>{esc(PNGS[name])}</h2>",
                   f'<img alt="{esc(PNGS[name])}" src="data:image/png;base64,{base64.b64encode(data).decode()}">']
@@ -226,6 +263,10 @@ def html_report(report: dict, pngs: dict[str, bytes]) -> str:
         parts += [(f"<h2>{esc(title)} vs {esc(report['models'][cmp['reference']]['title'])}: "
                    f"{len(cmp['flips'])} flips</h2>"),
                   table([{"file": f["file"], "reference": f["reference"], title: f["other"]} for f in cmp["flips"]])]
+    families = kernel_family_lines(report)
+    if families:
+        parts += ["<h2>int8 outputs by kernel family</h2>", f"<p>{esc(KERNEL_FAMILY_NOTE)}</p>",
+                  "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in families) + "</ul>"]
     parts.append(f"<p><i>{esc(report['disclaimer'])}</i></p>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:1em 0;font-size:14px}"

@@ -36,7 +36,7 @@ from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
 from edgecxr.evaluate.models import REFERENCE, load_predictor
 from edgecxr.evaluate.validation import decode, run_split, targets, validation_images
-from edgecxr.files import sha256_file, staged_folder
+from edgecxr.files import check_replaceable, mark, sha256_file, staged_folder
 from edgecxr.progress import log
 from edgecxr.runs import Run
 
@@ -87,6 +87,8 @@ def _was_trained_on(path: Path, index) -> bool:
     paths, name_size = index
     if str(path.resolve()) in paths:
         return True
+    if not path.is_file():  # a dangling link or no regular file: not a copy of anything (listed unreadable)
+        return False
     candidates = name_size.get((path.name, path.stat().st_size), [])
     return any(sha256_file(c) == sha256_file(path) for c in candidates)
 
@@ -206,8 +208,9 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
     models = run.models()
     images = select_images(run, spec, o.data, o.split, o.exclude_train, o.class_map)
     out_dir = run.file(EVAL_DIR) / images.tag
-    if out_dir.exists() and not o.force:
-        raise RunError(f"{out_dir} already exists", "pass --force to overwrite it")
+    if o.force and out_dir.is_dir() and run.records(out_dir):
+        mark(out_dir, "eval", sealed=True)  # a report made before edgecxr marked its folders, as the run recorded it
+    check_replaceable(out_dir, o.force, ("eval",), " (it is not an earlier report)")
 
     zooms = tta.views(spec, o.tta, validation=True)  # the device's rule; here a threshold can be chosen
     predictors = [load_predictor(run, m, o.runtime, o.threads, o.kernels, zooms) for m in models]
@@ -258,7 +261,7 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
         "int8_model": run.int8().to_dict() if any(m.int8 for m in models) else None,
         "disclaimer": "Research and engineering use only; not a medical device.",
     }
-    with staged_folder(out_dir, True, "eval", check=False) as tmp:  # all of the report or none of it
+    with staged_folder(out_dir, o.force, "eval") as tmp:  # all of the report or none of it
         written = write_report(tmp, report, y, probs, files)
     previous = run.read_manifest().get("stages", {}).get("evaluate", {})
     run.update_manifest("evaluate", {**previous, images.tag: _summary(report)})

@@ -33,7 +33,11 @@ class ExportOptions:
     engine: str | None = None  # firmware: edgecxr (default) | tflm
 
     def __post_init__(self):
+        from edgecxr.data.dataset import check_names
+
         self.format_options()
+        if self.test_image is not None:
+            check_names([Path(self.test_image)])  # its name is written into the generated files
 
     def format_options(self) -> dict:
         """The format's own options that are set; one the format does not take is a ConfigError."""
@@ -66,7 +70,7 @@ def export(run: Run | str | Path, options: ExportOptions = ExportOptions()) -> E
     target = Path(options.out) if options.out is not None else the_run.file("export") / f.folder
     archive = target.with_name(target.name + ".tar.gz")
     if force and target.is_dir() and the_run.records(target):
-        mark(target, "export")  # an export made before edgecxr marked its folders, as the run recorded it
+        mark(target, "export", sealed=True)  # an export made before edgecxr marked its folders, as the run recorded it
     check_free(target, force)
     if f.archive and not (force and the_run.records(archive)):
         check_free(archive, force)

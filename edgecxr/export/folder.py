@@ -19,7 +19,7 @@ def check_free(target: Path, force: bool) -> None:
     target = Path(target)
     if target.is_file() and target.name.endswith(".tar.gz") and force and _packed_by_us(target):
         return
-    check_replaceable(target, force, " (it is not an earlier export)")
+    check_replaceable(target, force, ("export",), " (it is not an earlier export)")
 
 
 def _packed_by_us(archive: Path) -> bool:

@@ -19,7 +19,7 @@ from edgecxr.export.folder import template
 from edgecxr.export.selftest import choose_images, expected
 from edgecxr.export.source import ExportSource
 from edgecxr.export.tflite import write_model_files
-from edgecxr.files import write_json, write_text
+from edgecxr.files import honour_umask, write_json, write_text
 from edgecxr.resources import ship_device_package
 
 # template file -> (name in the folder, executable)
@@ -37,7 +37,7 @@ def export_rpi(source: ExportSource, out: Path, test_image: Path | None = None) 
     write_model_files(source, out)
     for relpath, (name, executable) in COPIED.items():
         shutil.copyfile(template(relpath), out / name)
-        (out / name).chmod(0o755 if executable else 0o644)
+        honour_umask(out / name, 0o777 if executable else 0o666)
     ship_device_package(out)
     # numbered: two classes' folders may hold files of the same name
     images = {f"{i:02d}-{path.name}": path for i, path in enumerate(choose_images(source, test_image), 1)}

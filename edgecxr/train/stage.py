@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr import backbone, stats
-from edgecxr.config import TrainConfig, to_toml
+from edgecxr.config import TrainConfig, read_run_config, to_toml
 from edgecxr.data.dataset import Dataset
-from edgecxr.data.split import SPLIT_FILE, write_split
+from edgecxr.data.split import SPLIT_FILE, read_split, write_split
 from edgecxr.device import tta
 from edgecxr.device.decision import positive_score
 from edgecxr.device.preprocess import to_float
@@ -101,8 +101,8 @@ def read_checkpoint_state(run: Run) -> dict:
 
 def _clear_old_run(path: Path) -> None:
     """--force replaces a run wholesale: files of its later stages (int8 models, eval/) would
-    describe the old model. Only a folder edgecxr wrote (edgecxr.files.is_ours) is deleted."""
-    check_replaceable(path, True, " (it is not a run)")
+    describe the old model. Only a run edgecxr wrote (edgecxr.files.check_replaceable) is deleted."""
+    check_replaceable(path, True, ("run",), " (it is not a run)")
     if path.exists():
         shutil.rmtree(path)
 
@@ -113,8 +113,13 @@ def _resume_run(runs_root: Path, name: str | None):
         raise ConfigError("--resume needs the --name of the run to continue", "pass --name RUN")
     run = Run.open(runs_root / check_name(name))
     state = read_checkpoint_state(run)
-    dataset, assignment = run.split()
-    return run, run.config(), dataset, assignment, state
+    if run.read_manifest().get("files"):
+        dataset, assignment = run.split()
+        return run, run.config(), dataset, assignment, state
+    # stopped before train wrote its manifest: nothing is recorded yet to check the files against
+    again = "start a new run with `edgecxr train` (no --resume)"
+    dataset, assignment = read_split(run.require(SPLIT_FILE, again))
+    return run, read_run_config(run.require(CONFIG_FILE, again)), dataset, assignment, state
 
 
 def _check_inputs(config: TrainConfig, data, runs_root: Path, name: str | None, force: bool,
@@ -161,7 +166,12 @@ def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> Train
     if meta and config.backbone == backbone.AUTO:
         log(f"backbone: {meta['name']} ({meta['dataset']}, {meta['license']}), because the training set is "
             f"small ({n_train} images < {backbone.SMALL_TRAINING_SET}); train from scratch with --backbone none")
-    return replace(config, backbone=meta["name"] if meta else (backbone.NONE if config.backbone else None))
+    resolved = replace(config, backbone=meta["name"] if meta else (backbone.NONE if config.backbone else None))
+    if (meta or config.weights) and config.pretrain_epochs:  # pretraining starts only from no weights
+        log(f"pretraining skipped: the run starts from {'backbone ' + meta['name'] if meta else config.weights} "
+            "(config.toml records pretrain_epochs = 0)")
+        resolved = replace(resolved, pretrain_epochs=0)
+    return resolved
 
 
 def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
