@@ -86,8 +86,8 @@ def main() -> None:
     if args.run is None:
         p.error("pass a run directory (or --zoo)")
     run = Run.open(args.run)
-    spec, model_file = run.spec(), run.int8().file
-    model_path = run.file(model_file)
+    choice = run.int8()
+    spec, model_file, model_path = run.spec(), choice.artifact.file, choice.path
     gen = generate(model_path)
     paths = _images(args.data, args.images, args.seed)
     pixels = load_pixels(paths, spec, progress=False)
