@@ -189,6 +189,10 @@ def main() -> None:
           f"model {model_file} ({sum(k.macs for k in gen.kernels)} MACs, {len(gen.kernels)} layers); "
           f"{len(ref)} X-rays from {args.data} (seed {args.seed}), 1 thread")
     print(table(rows, list(rows[0])))
+    distinct = len({r.tobytes() for r in ref})
+    spread = ref.astype(int)
+    print(f"reference outputs: {distinct} distinct int8 vectors over {len(ref)} images, values {spread.min()}..{spread.max()} "
+          "(the comparison is not between constant outputs)")
     print(f"saturating inputs (all -128, all 127): engine identical on {extreme_same}/2")
     print(f"\nmemory plan (edgecxr.engine.plan): arena {gen.plan.arena} B = largest tensor "
           f"{gen.plan.largest_tensor} B + {gen.plan.arena - gen.plan.largest_tensor} B "
