@@ -8,6 +8,7 @@ np.array_equal against LiteRT's BUILTIN_REF kernels.
 
     python benchmarks/bench_engine.py RUN [--data ../shared/data/kermany224] [--images 1000]
     python benchmarks/bench_engine.py --zoo      # every model of the table, random weights, tiny input
+    python benchmarks/bench_engine.py RUN --qemu-m4   # + instructions per layer on QEMU's Cortex-M4 (mps2-an386)
 
 RUN: a run directory with an int8 model (`edgecxr train` + `edgecxr quantize --int8`); for the
 figures in the README: `edgecxr train --data ../shared/data/kermany224 --recipe si-edge-impulse
@@ -73,10 +74,86 @@ def zoo(n: int) -> None:
     print(table(rows, list(rows[0])))
 
 
+# A bare-metal probe: one inference on a fixed pseudo-random image, the CMSDK timer read before
+# every layer (QEMU -icount shift=0: 1 ns of virtual time per instruction, calibrated at boot).
+PROBE = r"""
+#include <stdint.h>
+#include "semihosting.h"
+#include "edgecxr_model.h"
+struct timer { volatile uint32_t ctrl, value, reload, intstatus; };
+#define TIMER ((struct timer *)0x40000000u)
+static uint32_t ticks(void) { return 0xFFFFFFFFu - TIMER->value; }
+static void __attribute__((noinline)) spin(uint32_t n) { __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n)::"cc"); }
+static uint32_t at[EDGECXR_LAYERS + 1];
+void probe_hook(int i) { at[i] = ticks(); }
+static void num(uint32_t v) { char b[16]; int i = 15; b[i] = 0; do { b[--i] = (char)('0' + v % 10u); v /= 10u; } while (v);
+  semihosting_write0(&b[i]); semihosting_write0(" "); }
+static int8_t in[EDGECXR_INPUT_BYTES], out[EDGECXR_OUTPUT_BYTES];
+extern uint32_t edgecxr_stack_peak(void);
+int main(void) {
+  uint32_t s, t, i, x = 12345u, per_tick;
+  TIMER->reload = 0xFFFFFFFFu; TIMER->value = 0xFFFFFFFFu; TIMER->ctrl = 1u;
+  s = ticks(); spin(1000000u); t = ticks() - s; per_tick = t ? (2000000u + t / 2u) / t : 1u;
+  for (i = 0; i < EDGECXR_INPUT_BYTES; ++i) { x = x * 1103515245u + 12345u; in[i] = (int8_t)(x >> 24); }
+  edgecxr_invoke(in, out);
+  semihosting_write0("stack "); num(edgecxr_stack_peak()); semihosting_write0("\n");
+  for (i = 0; i < EDGECXR_LAYERS; ++i) { semihosting_write0("layer "); num((at[i + 1] - at[i]) * per_tick); semihosting_write0("\n"); }
+  return 0;
+}
+"""
+
+
+def qemu_m4(gen, folder: Path) -> None:
+    """Instructions per layer and per MAC of the generated C on QEMU's Cortex-M4F (DSP path)."""
+    import subprocess
+
+    from edgecxr.resources import resource
+
+    board = resource("firmware_bundle/firmware/boards/qemu")
+    gen.write(folder)
+    (folder / "probe.c").write_text(PROBE)
+    (folder / "hook.h").write_text("void probe_hook(int i);\n")
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    common = [*cpu, "-O2", "-ffunction-sections", "-fdata-sections", "-fno-tree-loop-distribute-patterns",
+              f"-I{folder}", f"-I{board}"]
+    steps = [["-std=c99", "-c", str(folder / "probe.c"), "-o", str(folder / "probe.o")],
+             ["-std=c99", "-Wall", "-Wextra", "-Werror", "-include", str(folder / "hook.h"),
+              "-DEDGECXR_LAYER_HOOK(i)=probe_hook(i)", "-c", str(folder / "edgecxr_model.c"), "-o", str(folder / "model.o")],
+             ["-std=gnu99", "-c", str(board / "startup.c"), "-o", str(folder / "startup.o")]]
+    for step in steps:
+        subprocess.run(["arm-none-eabi-gcc", *common, *step], check=True)
+    elf = folder / "probe.elf"
+    subprocess.run(["arm-none-eabi-gcc", *cpu, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+                    "-Wl,--gc-sections", "-T", str(board / "mps2.ld"), "-Wl,--defsym=EDGECXR_FLASH_BYTES=4194304",
+                    "-Wl,--defsym=EDGECXR_RAM_BYTES=4194304", "-Wl,--defsym=EDGECXR_STACK_BYTES=8192",
+                    *(str(folder / f) for f in ("probe.o", "model.o", "startup.o")), "-o", str(elf)], check=True)
+    run = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-icount", "shift=0",
+                          "-semihosting-config", "enable=on,target=native", "-nographic", "-monitor", "none",
+                          "-serial", "none", "-kernel", str(elf)], capture_output=True, text=True, timeout=900,
+                         stdin=subprocess.DEVNULL)
+    lines = (run.stdout + run.stderr).splitlines()
+    counts = [int(line.split()[1]) for line in lines if line.startswith("layer")]
+    stack = next(int(line.split()[1]) for line in lines if line.startswith("stack"))
+    rows, by_op = [], {}
+    for i, (k, n) in enumerate(zip(gen.kernels, counts)):
+        rows.append({"#": i, "op": k.op.code, "note": k.note, "MACs": k.macs, "instructions": n,
+                     "instr/MAC": round(n / k.macs, 2) if k.macs else "-"})
+        total = by_op.setdefault(k.op.code, [0, 0])
+        total[0], total[1] = total[0] + k.macs, total[1] + n
+    macs = sum(k.macs for k in gen.kernels)
+    print(f"\nqemu-m4 (mps2-an386, Cortex-M4F, DSP path), one image: {sum(counts)} instructions, "
+          f"{sum(counts) / macs:.2f} per MAC; stack peak {stack} B (target: <= 1.6 per MAC)")
+    print(table([{"op": op, "MACs": m, "instructions": n, "instr/MAC": round(n / m, 2) if m else "-",
+                  "share": f"{100 * n / sum(counts):.0f} %"} for op, (m, n) in by_op.items()],
+                ["op", "MACs", "instructions", "instr/MAC", "share"]))
+    print(table(rows, list(rows[0])))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path, nargs="?")
     p.add_argument("--zoo", action="store_true", help="check every model of the table instead of a run")
+    p.add_argument("--qemu-m4", action="store_true", help="also count instructions per layer on QEMU's Cortex-M4")
     p.add_argument("--data", type=Path, default=Path(os.environ.get("EDGECXR_BENCH_DATA", DATA)))
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
@@ -86,8 +163,8 @@ def main() -> None:
     if args.run is None:
         p.error("pass a run directory (or --zoo)")
     run = Run.open(args.run)
-    spec, model_file = run.spec(), run.int8().file
-    model_path = run.file(model_file)
+    choice = run.int8()
+    spec, model_file, model_path = run.spec(), choice.artifact.file, choice.path
     gen = generate(model_path)
     paths = _images(args.data, args.images, args.seed)
     pixels = load_pixels(paths, spec, progress=False)
@@ -112,11 +189,20 @@ def main() -> None:
           f"model {model_file} ({sum(k.macs for k in gen.kernels)} MACs, {len(gen.kernels)} layers); "
           f"{len(ref)} X-rays from {args.data} (seed {args.seed}), 1 thread")
     print(table(rows, list(rows[0])))
+    distinct = len({r.tobytes() for r in ref})
+    spread = ref.astype(int)
+    print(f"reference outputs: {distinct} distinct int8 vectors over {len(ref)} images, values {spread.min()}..{spread.max()}"
+          + (" -- a collapsed model: this proves little, use a trained run" if distinct < 10 else ""))
     print(f"saturating inputs (all -128, all 127): engine identical on {extreme_same}/2")
     print(f"\nmemory plan (edgecxr.engine.plan): arena {gen.plan.arena} B = largest tensor "
           f"{gen.plan.largest_tensor} B + {gen.plan.arena - gen.plan.largest_tensor} B "
           f"({100 * (gen.plan.arena / gen.plan.largest_tensor - 1):.1f} % over); {LARGEST_NOTE}")
     print(gen.plan_table())
+    if args.qemu_m4:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="edgecxr-bench-engine-") as tmp:
+            qemu_m4(gen, Path(tmp))
 
 
 if __name__ == "__main__":

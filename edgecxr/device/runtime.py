@@ -155,6 +155,16 @@ def _first_installed(runtime: str | None):
     raise Failure(f"no TFLite runtime is installed for {sys.executable}", INSTALL_HINT, EXIT_NO_RUNTIME)
 
 
+def _register_host_engines() -> None:
+    """Where edgecxr itself is installed (the host, also when this package runs as the bench
+    runner's copy), its runtimes module registers the native engines; on a Pi nothing happens."""
+    try:
+        importlib.import_module("edgecxr.runtimes")
+        NATIVE_ENGINES.update(importlib.import_module("edgecxr.device.runtime").NATIVE_ENGINES)
+    except ImportError:
+        pass
+
+
 class _TFLite:
     """The TFLite Interpreter API shared by LiteRT, tflite-runtime and tf.lite."""
 
@@ -207,6 +217,8 @@ class Model:
         self.input_quant, self.output_quant = _quant(self.input), _quant(self.output)
 
     def _native(self, content: bytes, kernels: str) -> None:
+        if kernels not in NATIVE_ENGINES:
+            _register_host_engines()
         if kernels not in NATIVE_ENGINES:
             raise Failure(f"the {kernels} kernels are built from the model by edgecxr itself, which is not here",
                           f"run them on a computer with edgecxr and a C compiler, or pass --kernels {DEFAULT_KERNELS}")

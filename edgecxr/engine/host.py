@@ -21,7 +21,7 @@ import numpy as np
 from edgecxr.engine import SOURCE, Generated, generate
 from edgecxr.errors import DeviceError
 
-CFLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
+CFLAGS = ["-std=c99", "-O3", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
 COMPILER_ENV = "CC"
 
 

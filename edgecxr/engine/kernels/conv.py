@@ -93,24 +93,27 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
         if pointwise and CIN % 4 == 0:
             return f"        ecx_gather4({col}, in0 + (size_t)({pix}) * {CIN}, {CIN}, {IN_OFF});\n"
         if pointwise:
+            tail = f"          for (c = {CIN}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > CIN else ""
             return (f"        {{ const int8_t *x = in0 + (size_t)({pix}) * {CIN}; int c;\n"
                     f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
-                    f"          for (; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0; }}\n")
-        return (f"        {{ int ky, kx, c, k = 0;\n"
+                    f"{tail}        }}\n")
+        tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
+        return (f"        {{ int ky, kx, c;\n"
                 f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
                 f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
                 f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
-                f"            for (kx = 0; kx < {KW}; ++kx, k += {CIN}) {{\n"
+                f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
                 f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
+                f"              const int b = (ky * {KW} + kx) * {CIN};\n"
                 f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
-                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(k + c)] = 0;\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = 0;\n"
                 f"              }} else {{\n"
                 f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
-                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(k + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
                 f"              }}\n"
                 f"            }}\n"
-                f"          }}\n"
-                f"          for (; k < {K4}; ++k) {col}[ECX_COLPOS(k)] = 0; }}\n")
+                f"          }}\n{tail}"
+                f"        }}\n")
 
     def emit_out(pix: str, oc: str, value: str) -> str:
         return (f"out[(size_t)({pix}) * {COUT} + {oc}] = ecx_out({value}, {p}_mult[{oc}], {p}_shift[{oc}], "
