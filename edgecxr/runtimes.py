@@ -28,6 +28,16 @@ def model_errors() -> Iterator[None]:
         raise ModelError(str(e), e.hint) from None
 
 
+def _engine(content: bytes):
+    """The ``engine`` kernel family: edgecxr's generated C, compiled for this computer."""
+    from edgecxr.engine.host import DeviceEngine
+
+    return DeviceEngine(content)
+
+
+device_runtime.NATIVE_ENGINES["engine"] = _engine
+
+
 def check_kernels(name: str) -> str:
     """``name`` if it is a kernel family (edgecxr.device.runtime.KERNELS), else a ModelError."""
     with model_errors():

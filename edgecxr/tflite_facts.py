@@ -3,6 +3,8 @@ MACs, input/output quantization, the operators that compute in float, and the TF
 
 Everything but the arena is read from the flatbuffer itself (the schema TFLM ships), not from
 an interpreter: no private TFLite API, and the same answer whichever runtime is installed.
+The flatbuffer is parsed once, by edgecxr.engine.parse (the typed description the engine's
+code generator reads too), and every fact here is a question to that description.
 A model is a path or the bytes of one (quantize asks before it writes the file).
 
 The arena is measured, not guessed: the `tflite-micro` Python runtime allocates the model
@@ -18,7 +20,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -64,24 +65,14 @@ def _tflm_runtime():
     return runtime
 
 
-@lru_cache(maxsize=1)
-def _builtin_names() -> dict[int, str]:
-    ops = _schema().BuiltinOperator
-    return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
+def _graph(model: str | Path | bytes):
+    from edgecxr.engine.parse import parse
+
+    return parse(_bytes(model))
 
 
 def _bytes(model: str | Path | bytes) -> bytes:
     return model if isinstance(model, bytes) else check_tflite(Path(model))
-
-
-def _model(model: str | Path | bytes):
-    schema = _schema()
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(_bytes(model), 0))
-
-
-def _opcode(model, op) -> str:
-    code = model.operatorCodes[op.opcodeIndex]
-    return _builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
 
 
 def builtin_ops(model: str | Path | bytes) -> dict[str, bool]:
@@ -89,14 +80,11 @@ def builtin_ops(model: str | Path | bytes) -> dict[str, bool]:
 
     An operator used only on int8 tensors can be registered with its int8-only kernel
     (``Register_CONV_2D_INT8``), which leaves the other dtypes' code out of the firmware."""
-    m = _model(model)
-    int8 = _schema().TensorType.INT8
+    g = _graph(model)
     found: dict[str, bool] = {}
-    for g in m.subgraphs:
-        for op in g.operators or []:
-            name = _opcode(m, op)
-            ends = [g.tensors[i].type for i in (op.inputs[0], op.outputs[0]) if i >= 0]
-            found[name] = found.get(name, True) and all(t == int8 for t in ends)
+    for op in g.operators:
+        ends = [g.tensors[i].dtype for i in (op.inputs[0], op.outputs[0]) if i >= 0]
+        found[op.code] = found.get(op.code, True) and all(t == "int8" for t in ends)
     return dict(sorted(found.items()))
 
 
@@ -134,15 +122,9 @@ def op_macs(op: str, out_shape, weight_shape) -> int:
 
 def layer_macs(model: str | Path | bytes) -> list[tuple[str, int]]:
     """(operator, MACs) of every operator in execution order (0 for operators without weights)."""
-    m = _model(model)
-    layers = []
-    for g in m.subgraphs:
-        for op in g.operators or []:
-            name = _opcode(m, op)
-            counted = name in _MACS_PER_OUTPUT
-            layers.append((name, op_macs(name, g.tensors[op.outputs[0]].shape, g.tensors[op.inputs[1]].shape)
-                           if counted else 0))
-    return layers
+    g = _graph(model)
+    return [(op.code, op_macs(op.code, g.tensors[op.outputs[0]].shape, g.tensors[op.inputs[1]].shape)
+             if op.code in _MACS_PER_OUTPUT else 0) for op in g.operators]
 
 
 def count_macs(model: str | Path | bytes) -> int:
@@ -157,32 +139,23 @@ _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
 def float_ops(model: str | Path | bytes) -> list[str]:
     """Operators that compute in float32, in order of first use (an int8 model has none; a float
     one needs an FPU, and an int8 conversion with float fallback lists what it left in float)."""
-    m = _model(model)
-    float32 = _schema().TensorType.FLOAT32
-    found = []
-    for g in m.subgraphs:
-        for op in g.operators or []:
-            name = _opcode(m, op)
-            tensors = [i for i in (*op.inputs, *op.outputs) if i >= 0]
-            if name not in _BOUNDARY_OPS and any(g.tensors[i].type == float32 for i in tensors):
-                found.append(name)
+    g = _graph(model)
+    found = [op.code for op in g.operators if op.code not in _BOUNDARY_OPS
+             and any(g.tensors[i].dtype == "float32" for i in (*op.inputs, *op.outputs) if i >= 0)]
     return sorted(set(found), key=found.index)
 
 
 def io_quant(model: str | Path | bytes) -> tuple[dict | None, dict | None]:
     """(input, output) {"scale", "zero_point"} of the model's first input and output; None for
-    a float tensor. Read lazily from the flatbuffer: every TFLiteModel asks it when loaded."""
-    schema = _schema()
-    g = schema.Model.GetRootAsModel(_bytes(model), 0).Subgraphs(0)
+    a float tensor."""
+    g = _graph(model)
 
-    def quant(index: int) -> dict | None:
-        t = g.Tensors(index)
-        if t.Type() not in (schema.TensorType.INT8, schema.TensorType.UINT8):
+    def quant(t) -> dict | None:
+        if t.dtype not in ("int8", "uint8") or t.quant is None:
             return None
-        q = t.Quantization()
-        return {"scale": float(q.Scale(0)), "zero_point": int(q.ZeroPoint(0))}
+        return {"scale": t.scale, "zero_point": t.zero_point}
 
-    return quant(g.Inputs(0)), quant(g.Outputs(0))
+    return quant(g.input), quant(g.output)
 
 
 def measure_arena(model_path: str | Path) -> int:
@@ -228,15 +201,8 @@ def _capture_fd2(fn) -> str:
 
 def io_bytes(model: str | Path | bytes) -> dict[str, int]:
     """Bytes of the model's input and output tensors (what the application must buffer)."""
-    g = _model(model).subgraphs[0]
-    itemsize = {v: np.dtype(n.lower()).itemsize for n, v in vars(_schema().TensorType).items()
-                if not n.startswith("_") and n.lower() in ("float32", "int8", "uint8", "int16", "int32", "float16")}
-
-    def size(index: int) -> int:
-        t = g.tensors[index]
-        return int(np.prod(t.shape)) * itemsize[t.type]
-
-    return {"input": sum(size(i) for i in g.inputs), "output": sum(size(i) for i in g.outputs)}
+    g = _graph(model)
+    return {"input": sum(g.tensors[i].nbytes for i in g.inputs), "output": sum(g.tensors[i].nbytes for i in g.outputs)}
 
 
 if __name__ == "__main__":

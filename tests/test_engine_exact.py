@@ -43,15 +43,15 @@ def _graph_pools(k):
 
 
 def _graph_residual(k):
-    """conv + skip ADD -> RELU -> dw multiplier 2 s2 -> x * gate (MUL) -> mean keepdims -> dense."""
+    """conv + skip ADD -> standalone RELU (the sum is read again) -> dw multiplier 2 s2 ->
+    x * gate (MUL) -> max-pool 3 s2 SAME -> mean keepdims -> dense -> softmax."""
     L = k.layers
     inp = k.Input((9, 9, 4))
-    x = L.Conv2D(4, 3, padding="same")(inp)
-    x = L.Add()([x, inp])
-    x = L.Activation("relu")(x)
-    x = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(x)
-    g = L.Conv2D(8, 1, activation="sigmoid")(x)
+    s = L.Add()([L.Conv2D(4, 3, padding="same")(inp), inp])
+    x = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(L.ReLU()(s))
+    g = L.Conv2D(8, 1, strides=2, activation="sigmoid")(s)
     x = L.Multiply()([x, g])
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
     x = L.Lambda(lambda t: k.backend.mean(t, axis=[1, 2], keepdims=True))(x)
     x = L.Flatten()(x)
     return k.Model(inp, L.Dense(3, activation="softmax")(x))
@@ -130,7 +130,7 @@ def test_cases_cover_the_operators(converted):
 
     ops = {op.code for content in converted.values() for op in parse(content).operators}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",
-            "ADD", "MUL", "RESHAPE", "SOFTMAX", "LOGISTIC"} <= ops
+            "ADD", "MUL", "RESHAPE", "SOFTMAX", "LOGISTIC", "RELU"} <= ops
 
 
 def test_extreme_zero_points_reach_the_engine(converted):
@@ -159,3 +159,72 @@ def test_generated_c_compiles_warning_free(converted, tmp_path):
             proc = subprocess.run([*cc, "-Wall", "-Wextra", "-Werror", "-c", str(folder / SOURCE), "-o",
                                    str(folder / "model.o")], capture_output=True, text=True)
             assert proc.returncode == 0, f"{cc[0]} on {case}: {proc.stderr}"
+
+
+QEMU_MAIN = r"""
+#include <stdint.h>
+#include "semihosting.h"
+#include "edgecxr_model.h"
+#include "inputs.h"
+static int8_t out[EDGECXR_OUTPUT_BYTES];
+int main(void) {
+  char line[8];
+  int n, i;
+  for (n = 0; n < N_INPUTS; ++n) {
+    edgecxr_invoke(INPUTS[n], out);
+    for (i = 0; i < EDGECXR_OUTPUT_BYTES; ++i) {
+      const int v = out[i] + 128;
+      line[0] = (char)('0' + v / 100); line[1] = (char)('0' + v / 10 % 10); line[2] = (char)('0' + v % 10);
+      line[3] = ' '; line[4] = 0;
+      semihosting_write0(line);
+    }
+    semihosting_write0("\n");
+  }
+  return 0;
+}
+"""
+
+
+def test_cortex_m4_dsp_path_equals_the_host_build(converted, engine_cache, tmp_path):
+    """The ACLE (SXTB16/SMLAD/SMLABB) kernels, built for a Cortex-M4 and run on QEMU's mps2-an386,
+    give the same int8 outputs as the portable C the host runs (which equals the reference)."""
+    import shutil
+    import subprocess
+
+    from edgecxr.engine import SOURCE, generate
+    from edgecxr.engine.host import HostEngine
+    from edgecxr.resources import resource
+
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
+        pytest.skip("the ARM toolchain or qemu-system-arm is not installed")
+    board = resource("firmware_bundle/firmware/boards/qemu")
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    for case in ("separable-per-channel", "residual"):
+        folder = tmp_path / case
+        generate(converted[case]).write(folder)
+        host = HostEngine(converted[case], cache=engine_cache)
+        xs = inputs(host.input_shape[1:], 6, seed=11)
+        arrays = ",\n".join("{" + ", ".join(str(int(v)) for v in x.ravel()) + "}" for x in xs)
+        (folder / "inputs.h").write_text(f"#define N_INPUTS {len(xs)}\nstatic const int8_t INPUTS[{len(xs)}]"
+                                         f"[{xs[0].size}] = {{\n{arrays}\n}};\n")
+        (folder / "main.c").write_text(QEMU_MAIN)
+        elf = folder / "check.elf"
+        build = ["arm-none-eabi-gcc", *cpu, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{folder}",
+                 f"-I{board}", "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+                 "-fno-tree-loop-distribute-patterns", "-T", str(board / "mps2.ld"),
+                 "-Wl,--defsym=EDGECXR_FLASH_BYTES=4194304", "-Wl,--defsym=EDGECXR_RAM_BYTES=4194304",
+                 "-Wl,--defsym=EDGECXR_STACK_BYTES=8192", str(folder / "main.c"), str(folder / SOURCE), "-o", str(elf)]
+        startup = ["arm-none-eabi-gcc", *cpu, "-O2", "-std=gnu99", "-c", str(board / "startup.c"), f"-I{board}",
+                   "-o", str(folder / "startup.o")]
+        assert subprocess.run(startup, capture_output=True).returncode == 0
+        proc = subprocess.run([*build[:-3], str(folder / "startup.o"), *build[-3:]], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        run = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-semihosting-config",
+                              "enable=on,target=native", "-nographic", "-monitor", "none", "-serial", "none",
+                              "-kernel", str(elf)], capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+        lines = [line.split() for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+        device = [np.array(line, int) - 128 for line in lines]
+        assert len(device) == len(xs), run.stdout + run.stderr
+        for x, got in zip(xs, device):
+            assert np.array_equal(got, host(x).ravel().astype(int)), case

@@ -53,7 +53,9 @@ def test_val_split_report_side_by_side(quantized_run, tmp_path):
     # int8 figures come from the reference kernels; the other families are run and compared
     for key in ("ptq_int8", "qat_int8"):
         m = report["models"][key]
-        assert m["kernels"] == "reference" and set(m["kernel_families"]) == {"builtin", "xnnpack"}
+        assert m["kernels"] == "reference" and set(m["kernel_families"]) == {"builtin", "xnnpack", "engine"}
+        assert m["kernel_families"]["engine"]["images_with_different_outputs"] == 0  # the generated C is bit-exact
+        assert m["kernel_families"]["engine"]["images_identical"] == report["dataset"]["n"]
         assert all(0 <= d["decisions_differ"] <= d["images_with_different_outputs"] <= report["dataset"]["n"]
                    for d in m["kernel_families"].values())
     assert "with xnnpack kernels instead of reference" in r.stdout

@@ -45,8 +45,8 @@ def bench(
                                                          "several; host default: 1 and all cores).")] = None,
     runtime: Annotated[list[str] | None, typer.Option("--runtime", help="litert, tflite-runtime, tf.lite or "
                                                          "tflite-micro (repeat; default: all installed).")] = None,
-    kernels: Annotated[list[str] | None, typer.Option("--kernels", help="Kernel family: reference, builtin or "
-                                                         "xnnpack (repeat; default: reference; emulated Pi: all); "
+    kernels: Annotated[list[str] | None, typer.Option("--kernels", help="Kernel family: reference, builtin, "
+                                                         "xnnpack or engine (edgecxr's generated C; repeat; default: reference; emulated Pi: all); "
                                                          "qemu-*: reference or cmsis-nn (default both).")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="host, emulated Pi: real preprocessed images from "
                                                  "this folder instead of random (or synthetic) inputs; qemu-*: the "

@@ -9,7 +9,7 @@ import typer
 
 from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, table
-from edgecxr.device.runtime import CHAIN, DEFAULT_KERNELS, KERNELS
+from edgecxr.device.runtime import ALL_KERNELS, CHAIN, DEFAULT_KERNELS
 
 
 @app.command("evaluate")
@@ -22,7 +22,7 @@ def evaluate_cmd(
                                                  "with --data (default test).")] = None,
     runtime: Annotated[str | None, typer.Option(help=f"TFLite interpreter: {' | '.join(CHAIN)} "
                                                    "(default: the first installed).")] = None,
-    kernels: Annotated[str, typer.Option(help=f"Kernel family for int8 models: {' | '.join(KERNELS)}. "
+    kernels: Annotated[str, typer.Option(help=f"Kernel family for int8 models: {' | '.join(ALL_KERNELS)}. "
                                               "reference = what a microcontroller computes, bit for bit; the "
                                               "others are also run and their differences reported.")] = DEFAULT_KERNELS,
     target_sensitivity: Annotated[float | None, typer.Option(help="Binary: choose the threshold on the "

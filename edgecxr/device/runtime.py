@@ -3,6 +3,9 @@ bench, export, through edgecxr.runtimes) and the Raspberry Pi runner open a mode
 
     chain     LiteRT -> tflite-runtime -> tf.lite, the first one installed (TFLite Micro only when asked)
     kernels   reference (default) | builtin | xnnpack: the runtime's OpResolverType member
+              engine: edgecxr's own C engine generated from the model and built for this computer
+              (host only: the code generator and the C compiler live outside this package, which
+              the Raspberry Pi gets; they register a factory in NATIVE_ENGINES)
 
 int8 results depend on the kernels, not only on the model: XNNPACK (what the runtimes apply
 by default) and TFLite's optimized builtin kernels round differently from the reference
@@ -70,14 +73,21 @@ KERNELS = {
     "xnnpack": Kernels("xnnpack", "AUTO",
                        "the runtime's default (XNNPACK applied): fastest, what a Pi runs unless told"),
 }
+# kernel families that are not a TFLite resolver: generated code, built where edgecxr is installed
+NATIVE_KERNELS = {
+    "engine": Kernels("engine", "", "edgecxr's own int8 engine: C generated from the model, the code a "
+                                    "microcontroller runs, bit-exact with the reference kernels"),
+}
+ALL_KERNELS = {**KERNELS, **NATIVE_KERNELS}
+NATIVE_ENGINES: dict = {}  # kernels name -> factory(content: bytes) -> an engine like _TFLite (host only)
 DEFAULT_KERNELS = "reference"
 MICRO_KERNELS = "reference"  # TFLite Micro has only its own reference kernels
 
 
 def check_kernels(name: str) -> str:
     """``name`` if it is a kernel family, else a Failure listing them."""
-    if name not in KERNELS:
-        raise Failure(f"unknown kernels {name!r}", f"choose one of {', '.join(KERNELS)}")
+    if name not in ALL_KERNELS:
+        raise Failure(f"unknown kernels {name!r}", f"choose one of {', '.join(ALL_KERNELS)}")
     return name
 
 
@@ -145,6 +155,16 @@ def _first_installed(runtime: str | None):
     raise Failure(f"no TFLite runtime is installed for {sys.executable}", INSTALL_HINT, EXIT_NO_RUNTIME)
 
 
+def _register_host_engines() -> None:
+    """Where edgecxr itself is installed (the host, also when this package runs as the bench
+    runner's copy), its runtimes module registers the native engines; on a Pi nothing happens."""
+    try:
+        importlib.import_module("edgecxr.runtimes")
+        NATIVE_ENGINES.update(importlib.import_module("edgecxr.device.runtime").NATIVE_ENGINES)
+    except ImportError:
+        pass
+
+
 class _TFLite:
     """The TFLite Interpreter API shared by LiteRT, tflite-runtime and tf.lite."""
 
@@ -181,6 +201,9 @@ class Model:
         self.kernels = check_kernels(kernels)
         if content[4:8] != b"TFL3":
             raise Failure(f"{name} is not a TFLite model", "pass the .tflite file that edgecxr exported")
+        if kernels in NATIVE_KERNELS:
+            self._native(content, kernels)
+            return
         self.runtime, cls = _first_installed(runtime)
         rt = RUNTIMES[self.runtime]
         engine = _Micro if rt.resolver_enum is None else _TFLite
@@ -191,6 +214,17 @@ class Model:
                           "the file may be truncated or corrupt; quantize or export it again") from None
         self.threads = 1 if engine is _Micro else threads
         self.input, self.output = self.engine.input, self.engine.output  # shape, dtype, quantization
+        self.input_quant, self.output_quant = _quant(self.input), _quant(self.output)
+
+    def _native(self, content: bytes, kernels: str) -> None:
+        if kernels not in NATIVE_ENGINES:
+            _register_host_engines()
+        if kernels not in NATIVE_ENGINES:
+            raise Failure(f"the {kernels} kernels are built from the model by edgecxr itself, which is not here",
+                          f"run them on a computer with edgecxr and a C compiler, or pass --kernels {DEFAULT_KERNELS}")
+        self.runtime, self.threads = kernels, 1
+        self.engine = NATIVE_ENGINES[kernels](content)
+        self.input, self.output = self.engine.input, self.engine.output
         self.input_quant, self.output_quant = _quant(self.input), _quant(self.output)
 
     @property

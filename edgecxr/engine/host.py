@@ -21,7 +21,7 @@ import numpy as np
 from edgecxr.engine import SOURCE, Generated, generate
 from edgecxr.errors import DeviceError
 
-CFLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
+CFLAGS = ["-std=c99", "-O3", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
 COMPILER_ENV = "CC"
 
 
@@ -76,6 +76,25 @@ class HostEngine:
         out = np.zeros(self.output_shape, np.int8)
         self.lib.edgecxr_invoke(x.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p))
         return out
+
+
+class DeviceEngine(HostEngine):
+    """HostEngine with the TFLite interpreter's face (input/output details, a batch of one in and
+    out), so edgecxr.device.runtime.Model runs it as the ``engine`` kernel family."""
+
+    def __init__(self, content: bytes):
+        super().__init__(content)
+        g = self.generated.graph
+        self.input, self.output = _details(g.input), _details(g.output)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return super().__call__(x).reshape(self.output["shape"])
+
+
+def _details(t) -> dict:
+    return {"index": t.index, "shape": np.array(t.shape, np.int32), "dtype": np.int8,
+            "quantization_parameters": {"scales": np.array(t.quant.scale, np.float32),
+                                        "zero_points": np.array(t.quant.zero_point, np.int32)}}
 
 
 @lru_cache(maxsize=8)

@@ -58,8 +58,10 @@ def metric_rows(report: dict) -> list[dict]:
 
 def kernel_family_lines(report: dict) -> list[str]:
     """One line per int8 model and other kernel family: how many outputs and decisions change."""
-    return [f"{m['title']} with {family} kernels instead of {m['kernels']}: {d['images_with_different_outputs']} "
-            f"images with different outputs, {d['decisions_differ']} decisions differ"
+    return [f"{m['title']} with {family} kernels instead of {m['kernels']}: " + (
+            f"not run ({d['unavailable']})" if "unavailable" in d else
+            f"{d['images_with_different_outputs']} images with different outputs"
+            f" ({d.get('images_identical', '?')} identical), {d['decisions_differ']} decisions differ")
             for m in report["models"].values() for family, d in m.get("kernel_families", {}).items()]
 
 

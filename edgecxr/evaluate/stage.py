@@ -28,9 +28,9 @@ from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device import tta
 from edgecxr.device.decision import decide, positive_score
-from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
+from edgecxr.device.runtime import ALL_KERNELS, DEFAULT_KERNELS
 from edgecxr.device.spec import ModelSpec
-from edgecxr.errors import ConfigError, DataError, RunError
+from edgecxr.errors import ConfigError, DataError, EdgecxrError, RunError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
@@ -268,16 +268,23 @@ def evaluate(run: Run | str | Path, options: EvalOptions = EvalOptions()) -> Eva
 def kernel_family_differences(run: Run, predictor, x: np.ndarray, probs: np.ndarray, decisions: np.ndarray,
                               task: str, threshold: float | None, runtime: str | None, threads: int | None,
                               zooms: list[float] = ()) -> dict:
-    """How the other kernel families change an int8 model's outputs and decisions on these images."""
+    """How the other kernel families change an int8 model's outputs and decisions on these images
+    (edgecxr's own engine included: the images on which it equals the reference kernels). A family
+    that cannot run here (no C compiler, an operator the engine lacks) says why instead."""
     out = {}
-    for family in KERNELS:
+    for family in ALL_KERNELS:
         if family == predictor.kernels:
             continue
-        other = load_predictor(run, predictor.model, runtime, threads, family, zooms)
+        try:
+            other = load_predictor(run, predictor.model, runtime, threads, family, zooms)
+        except EdgecxrError as e:
+            out[family] = {"unavailable": e.message}
+            continue
         log(f"checking {predictor.model.title} with {family} kernels against {predictor.kernels}")
         other_probs = other.predict(x)
         differ = (decide(other_probs, task, threshold) != decisions).reshape(len(x), -1)
-        out[family] = {"images_with_different_outputs": int(np.sum(np.any(other_probs != probs, axis=1))),
+        different = int(np.sum(np.any(other_probs != probs, axis=1)))
+        out[family] = {"images_with_different_outputs": different, "images_identical": len(x) - different,
                        "decisions_differ": int(np.sum(np.any(differ, axis=1)))}
     return out
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
 #include <arm_acle.h>
 #define ECX_DSP 1
 #else
@@ -25,26 +25,21 @@
 #define ECX_INLINE static inline
 #endif
 
-/* gemmlowp SaturatingRoundingDoublingHighMul */
+/* gemmlowp SaturatingRoundingDoublingHighMul for b >= 0 (every multiplier the generator emits):
+ * TFLite's trunc((ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31) equals floor((ab + 2^30) / 2^31) for
+ * every ab (both round halves away from zero), and saturation needs a == b == INT32_MIN.
+ * One SMLAL and a shift on a Cortex-M. */
 ECX_INLINE int32_t ecx_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab;
-    int64_t nudge;
-    if (a == b && a == INT32_MIN) {
-        return INT32_MAX;
-    }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
-/* gemmlowp RoundingDivideByPOT: round half away from zero */
+/* gemmlowp RoundingDivideByPOT (0 <= exponent <= 31): round half away from zero; the threshold
+ * (mask >> 1) + (x < 0) written with x >> 31, which is -1 for a negative x */
 ECX_INLINE int32_t ecx_rdbpot(int32_t x, int exponent)
 {
-    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    return (x >> exponent) + ((x & mask) > ((mask >> 1) - (x >> 31)));
 }
 
 /* TFLite MultiplyByQuantizedMultiplier (shift > 0: left shift first, else rounding right shift after) */
@@ -89,6 +84,161 @@ ECX_INLINE int32_t ecx_requant_double(int32_t acc, double scale)
         r += 1.0;
     }
     return (int32_t)(v < 0.0 ? -r : r);
+}
+
+ECX_INLINE uint32_t ecx_ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#if ECX_DSP
+/* (byte 1, byte 3) of v sign-extended to int16 halves: SXTB16 with its ROR #8 operand */
+ECX_INLINE int32_t ecx_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#endif
+
+/* Pointwise gather: col <- x[c] - zero point for c < n (n a multiple of 4), in the layout of
+ * ECX_COLPOS: with DSP, four channels per word read, sign-extended and offset two at a time. */
+ECX_INLINE void ecx_gather4(int16_t *col, const int8_t *x, int n, int32_t offset)
+{
+    int c;
+#if ECX_DSP
+    const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+    for (c = 0; c < n; c += 4) {
+        const uint32_t v = ecx_ld32(x + c);
+        const int32_t lo = __sadd16(__sxtb16((int32_t)v), off2), hi = __sadd16(ecx_sxtb16_ror8(v), off2);
+        memcpy(col + c, &lo, 4);
+        memcpy(col + c + 2, &hi, 4);
+    }
+#else
+    for (c = 0; c < n; ++c) {
+        col[c] = (int16_t)(x[c] + offset);
+    }
+#endif
+}
+
+/* Requantize one sum to the output: TFLite's multiplier and shift, zero point, activation clamp.
+ * may_left is a constant of the layer: 0 when no channel's shift is positive (the usual case),
+ * which removes the left-shift step. */
+ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, int32_t zp, int32_t lo, int32_t hi)
+{
+    if (may_left) {
+        acc = ecx_requant(acc, mult, shift) + zp;
+    } else {
+        acc = ecx_rdbpot(ecx_srdhm(acc, mult), -shift) + zp;
+    }
+    return (int8_t)(acc < lo ? lo : (acc > hi ? hi : acc));
+}
+
+/* Column buffers hold (x - input zero point) as int16, 0 for padding, in groups of 4. The DSP
+ * path stores each group as (k0, k2, k1, k3) so that SXTB16 of four weights in natural order,
+ * (w0, w2) and (w1, w3), pairs with them directly; the portable path keeps natural order. */
+#if ECX_DSP
+#define ECX_COLPOS(k) (((k) & ~3) | (((k) & 1) << 1) | (((k) >> 1) & 1))
+#else
+#define ECX_COLPOS(k) (k)
+#endif
+
+/* sum over k < k4 of col[k] * w[k] (k4 a multiple of 4, w padded with zeros), plus acc */
+ECX_INLINE int32_t ecx_dot(const int16_t *col, const int8_t *w, int k4, int32_t acc)
+{
+    int k;
+    for (k = 0; k < k4; k += 4) {
+#if ECX_DSP
+        const uint32_t wv = ecx_ld32(w + k);
+        acc = __smlad(__sxtb16((int32_t)wv), (int32_t)ecx_ld32(col + k), acc);
+        acc = __smlad(ecx_sxtb16_ror8(wv), (int32_t)ecx_ld32(col + k + 2), acc);
+#else
+        acc += col[k] * w[k] + col[k + 1] * w[k + 1] + col[k + 2] * w[k + 2] + col[k + 3] * w[k + 3];
+#endif
+    }
+    return acc;
+}
+
+/* Two columns (pixels a, b) times two weight rows (channels 0, 1): r[0] = a0, r[1] = a1,
+ * r[2] = b0, r[3] = b1, each starting from its value in r. Every weight word is loaded once
+ * for both pixels and every column word once for both channels. */
+ECX_INLINE void ecx_dot_2x2(const int16_t *ca, const int16_t *cb, const int8_t *w0, const int8_t *w1, int k4,
+                            int32_t *r)
+{
+    int32_t a0 = r[0], a1 = r[1], b0 = r[2], b1 = r[3];
+    int k;
+    for (k = 0; k < k4; k += 4) {
+#if ECX_DSP
+        const uint32_t v0 = ecx_ld32(w0 + k), v1 = ecx_ld32(w1 + k);
+        const int32_t x0l = __sxtb16((int32_t)v0), x0h = ecx_sxtb16_ror8(v0);
+        const int32_t x1l = __sxtb16((int32_t)v1), x1h = ecx_sxtb16_ror8(v1);
+        const int32_t al = (int32_t)ecx_ld32(ca + k), ah = (int32_t)ecx_ld32(ca + k + 2);
+        const int32_t bl = (int32_t)ecx_ld32(cb + k), bh = (int32_t)ecx_ld32(cb + k + 2);
+        a0 = __smlad(x0l, al, a0);
+        a0 = __smlad(x0h, ah, a0);
+        a1 = __smlad(x1l, al, a1);
+        a1 = __smlad(x1h, ah, a1);
+        b0 = __smlad(x0l, bl, b0);
+        b0 = __smlad(x0h, bh, b0);
+        b1 = __smlad(x1l, bl, b1);
+        b1 = __smlad(x1h, bh, b1);
+#else
+        int j;
+        for (j = 0; j < 4; ++j) {
+            a0 += ca[k + j] * w0[k + j];
+            a1 += ca[k + j] * w1[k + j];
+            b0 += cb[k + j] * w0[k + j];
+            b1 += cb[k + j] * w1[k + j];
+        }
+#endif
+    }
+    r[0] = a0;
+    r[1] = a1;
+    r[2] = b0;
+    r[3] = b1;
+}
+
+/* One depthwise output pixel whose taps all lie inside the input: for c < c4 (a multiple of 4),
+ * acc[c] = biasf[c] + sum over taps t of x[t][c] * w[t * ch + c], where biasf already holds the
+ * input offset times the weights' sum; out[c] requantized. */
+ECX_INLINE void ecx_dw_inner(const int8_t *const *x, const int8_t *w, int taps, int ch, int c4,
+                             const int32_t *biasf, const int32_t *mult, const int8_t *shift, int may_left,
+                             int32_t zp, int32_t lo, int32_t hi, int8_t *out)
+{
+    int c, t;
+    for (c = 0; c < c4; c += 4) {
+        int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
+        for (t = 0; t < taps; ++t) {
+#if ECX_DSP
+            const uint32_t xv = ecx_ld32(x[t] + c), wv = ecx_ld32(w + t * ch + c);
+            const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
+            const int32_t w02 = __sxtb16((int32_t)wv), w13 = ecx_sxtb16_ror8(wv);
+            a0 = __smlabb(x02, w02, a0);
+            a2 = __smlatt(x02, w02, a2);
+            a1 = __smlabb(x13, w13, a1);
+            a3 = __smlatt(x13, w13, a3);
+#else
+            const int8_t *xt = x[t] + c, *wt = w + t * ch + c;
+            a0 += xt[0] * wt[0];
+            a1 += xt[1] * wt[1];
+            a2 += xt[2] * wt[2];
+            a3 += xt[3] * wt[3];
+#endif
+        }
+        out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
+        out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
+        out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
+        out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
+    }
+    for (; c < ch; ++c) {
+        int32_t a = biasf[c];
+        for (t = 0; t < taps; ++t) {
+            a += x[t][c] * w[t * ch + c];
+        }
+        out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
+    }
 }
 
 #endif /* EDGECXR_OPS_H */

@@ -33,11 +33,13 @@ from edgecxr.engine.kernels.base import (
 from edgecxr.engine.parse import Graph, Operator
 
 
-def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int) -> list[str]:
+def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int) -> tuple[list[str], int]:
+    """The per-channel multiplier and shift arrays, and 1 when some shift is positive (a left
+    shift before the multiply), else 0: a constant the generated code passes to ecx_out."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
-    return [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)]
+    return [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)], int(max(shift) > 0)
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -58,11 +60,6 @@ def _weights(graph: Graph, op: Operator):
     return w
 
 
-def _requant_tail(p: str, oc: str, lo: int, hi: int, zp: int) -> str:
-    return (f"acc = ecx_requant(acc, {p}_mult[{oc}], {p}_shift[{oc}]) + ({zp});\n"
-            f"            acc = acc < {lo} ? {lo} : (acc > {hi} ? {hi} : acc);\n")
-
-
 def conv2d(graph: Graph, op: Operator) -> Kernel:
     inp = graph.tensors[op.inputs[0]]
     w = _weights(graph, op)
@@ -79,49 +76,83 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
     p, K = layer_prefix(op), KH * KW * CIN
+    K4 = -(-K // 4) * 4  # rows padded with zero weights to whole 4-byte words
     bias = _bias(graph, op, COUT)
-    arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", bias),
-              *_requant_arrays(p, graph, inp, w, out, COUT)]
+    wpad = np.zeros((COUT, K4), np.int8)
+    wpad[:, :K] = w.data.reshape(COUT, K)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
+              c_array("int32_t", f"{p}_bias", bias), *requant]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
     pointwise = KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW)
+    P = OH * OW
+    expanding = COUT > CIN
 
-    dot = (f"        {{\n"
-           f"            const int8_t *wr = {p}_w;\n"
-           f"            int8_t *o = out + (size_t)pix * {COUT};\n"
-           f"            int oc, k;\n"
-           f"            for (oc = 0; oc < {COUT}; ++oc, wr += {K}) {{\n"
-           f"            int32_t acc = {p}_bias[oc];\n"
-           f"            for (k = 0; k < {K}; ++k) {{ acc += (int32_t)col[k] * wr[k]; }}\n"
-           f"            {_requant_tail(p, 'oc', lo, hi, OUT_ZP)}"
-           f"            o[oc] = (int8_t)acc;\n"
-           f"            }}\n"
-           f"        }}\n")
+    def gather(pix: str, col: str) -> str:
+        """col <- the receptive field of output pixel ``pix`` (x - zero point, 0 outside)."""
+        if pointwise and CIN % 4 == 0:
+            return f"        ecx_gather4({col}, in0 + (size_t)({pix}) * {CIN}, {CIN}, {IN_OFF});\n"
+        if pointwise:
+            tail = f"          for (c = {CIN}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > CIN else ""
+            return (f"        {{ const int8_t *x = in0 + (size_t)({pix}) * {CIN}; int c;\n"
+                    f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                    f"{tail}        }}\n")
+        tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
+        return (f"        {{ int ky, kx, c;\n"
+                f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
+                f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
+                f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
+                f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
+                f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
+                f"              const int b = (ky * {KW} + kx) * {CIN};\n"
+                f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = 0;\n"
+                f"              }} else {{\n"
+                f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
+                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
+                f"              }}\n"
+                f"            }}\n"
+                f"          }}\n{tail}"
+                f"        }}\n")
+
+    def emit_out(pix: str, oc: str, value: str) -> str:
+        return (f"out[(size_t)({pix}) * {COUT} + {oc}] = ecx_out({value}, {p}_mult[{oc}], {p}_shift[{oc}], "
+                f"{left}, {OUT_ZP}, {lo}, {hi});")
 
     def body(inplace: bool) -> str:
-        head = "    int16_t *col = (int16_t *)(void *)scratch;\n    int pix;\n    (void)in1;\n"
-        if pointwise:
-            order = (f"for (pix = {OH * OW - 1}; pix >= 0; --pix)" if COUT > CIN else
-                     f"for (pix = 0; pix < {OH * OW}; ++pix)")
-            gather = (f"        {{ const int8_t *x = in0 + (size_t)pix * {CIN}; int c;\n"
-                      f"          for (c = 0; c < {CIN}; ++c) {{ col[c] = (int16_t)(x[c] + ({IN_OFF})); }} }}\n")
-            return head + f"    {order} {{\n{gather}{dot}    }}\n"
-        gather = (f"        {{ int ky, kx, c, k = 0;\n"
-                  f"          const int oy = pix / {OW}, ox = pix % {OW};\n"
-                  f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
-                  f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
-                  f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
-                  f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
-                  f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
-                  f"                for (c = 0; c < {CIN}; ++c) {{ col[k++] = 0; }}\n"
-                  f"              }} else {{\n"
-                  f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
-                  f"                for (c = 0; c < {CIN}; ++c) {{ col[k++] = (int16_t)(x[c] + ({IN_OFF})); }}\n"
-                  f"              }}\n"
-                  f"            }}\n"
-                  f"          }} }}\n")
-        return head + f"    for (pix = 0; pix < {OH * OW}; ++pix) {{\n{gather}{dot}    }}\n"
+        # pairs of pixels (a, b): backwards for an expanding in-place 1x1 (b = a - 1), else forwards (b = a + 1)
+        back = pointwise and expanding
+        a0, step = (f"{P - 1}", "-") if back else ("0", "+")
+        pair_cond = "a >= 1" if back else f"a + 1 < {P}"
+        single_cond = "a >= 0" if back else f"a < {P}"
+        lines = [f"    int16_t *ca = (int16_t *)(void *)scratch, *cb = ca + {K4};",
+                 "    int a, oc;", "    (void)in1;",
+                 f"    for (a = {a0}; {pair_cond}; a {step}= 2) {{",
+                 f"        const int b = a {step} 1;",
+                 gather("a", "ca").rstrip("\n"), gather("b", "cb").rstrip("\n"),
+                 f"        for (oc = 0; oc + 1 < {COUT}; oc += 2) {{",
+                 "            int32_t r[4];",
+                 f"            r[0] = r[2] = {p}_bias[oc];",
+                 f"            r[1] = r[3] = {p}_bias[oc + 1];",
+                 f"            ecx_dot_2x2(ca, cb, {p}_w + (size_t)oc * {K4}, {p}_w + (size_t)(oc + 1) * {K4}, {K4}, r);",
+                 "            " + emit_out("a", "oc", "r[0]"),
+                 "            " + emit_out("a", "oc + 1", "r[1]"),
+                 "            " + emit_out("b", "oc", "r[2]"),
+                 "            " + emit_out("b", "oc + 1", "r[3]"),
+                 "        }"]
+        if COUT % 2:
+            lines += [f"        oc = {COUT - 1};",
+                      "        " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
+                      "        " + emit_out("b", "oc", f"ecx_dot(cb, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])")]
+        lines += ["    }",
+                  f"    if ({single_cond}) {{",
+                  gather("a", "ca").rstrip("\n"),
+                  f"        for (oc = 0; oc < {COUT}; ++oc) {{",
+                  "            " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
+                  "        }", "    }"]
+        return "\n".join(lines) + "\n"
 
-    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 2 * K,
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4,
                   inplace_input=inp.index if pointwise else None,
                   macs=OH * OW * COUT * K,
                   note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
@@ -142,44 +173,56 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
     p = layer_prefix(op)
-    arrays = [c_array("int8_t", f"{p}_w", w.data), c_array("int32_t", f"{p}_bias", _bias(graph, op, COUT)),
-              *_requant_arrays(p, graph, inp, w, out, COUT)]
+    bias = _bias(graph, op, COUT)
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
-    RING = (KH - 1) * DH + 1  # input rows one output row spans
+    # interior pixels: the input offset times the sum of the weights folded into the bias
+    biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
+    aligned = "static const int8_t __attribute__((aligned(4)))"
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned),
+              c_array("int32_t", f"{p}_bias", bias), *requant]
+    if M == 1:
+        arrays.append(c_array("int32_t", f"{p}_biasf", biasf))
     ROW = W * CIN
-
-    def safe_inplace() -> bool:
-        """Whether writing output rows 0..y never touches an input row not yet copied to the ring."""
-        if M != 1:
-            return False
-        for y in range(OH):
-            last = min(H - 1, y * SH - PT + (KH - 1) * DH)
-            if last < H - 1 and (y + 1) * OW * COUT > (last + 1) * ROW:
-                return False
-        return True
-
-    inplace_ok = safe_inplace()
+    C4 = COUT // 4 * 4 if M == 1 else 0
+    # In place: before output row y is written, the input rows its bytes cover are copied to a
+    # ring of line buffers (only those a later output row still reads). upto[y]: rows covered
+    # so far; lo(y): the first input row output row y reads; the ring holds rows [lo, upto).
+    upto = [min(H, -(-(y + 1) * OW * COUT // ROW)) for y in range(OH)]
+    ring = max([upto[y] - max(0, y * SH - PT) for y in range(OH)] + [0])
+    inplace_ok = ring * ROW < out.nbytes
+    slots = max(ring, 1)
 
     def body(inplace: bool) -> str:
         s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
         if inplace:
-            s.append("    int next = 0;")
+            s += ["    int saved = 0;", f"    static const uint16_t upto[{OH}] = {{{', '.join(map(str, upto))}}};"]
         s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")
         s.append(f"        const int iy0 = oy * {SH} - {PT};")
         if inplace:
-            s += [f"        const int need = iy0 + {(KH - 1) * DH} < {H - 1} ? iy0 + {(KH - 1) * DH} : {H - 1};",
-                  "        while (next <= need) {",
-                  f"            memcpy(scratch + (next % {RING}) * {ROW}, in0 + (size_t)next * {ROW}, {ROW});",
-                  "            ++next;", "        }"]
+            s += ["        while (saved < upto[oy]) {",
+                  f"            if (saved >= iy0) memcpy(scratch + (saved % {slots}) * {ROW}, in0 + (size_t)saved * {ROW}, {ROW});",
+                  "            ++saved;", "        }"]
         s.append(f"        for (ky = 0; ky < {KH}; ++ky) {{")
         s.append(f"            const int iy = iy0 + ky * {DH};")
-        src = f"scratch + (iy % {RING}) * {ROW}" if inplace else f"in0 + (size_t)iy * {ROW}"
-        s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : {src};")
+        if inplace:
+            s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : iy < saved ? scratch + (iy % {slots}) * {ROW}"
+                     f" : in0 + (size_t)iy * {ROW};")
+        else:
+            s.append(f"            rows[ky] = (iy < 0 || iy >= {H}) ? 0 : in0 + (size_t)iy * {ROW};")
         s.append("        }")
         s += [f"        for (ox = 0; ox < {OW}; ++ox) {{",
               f"            const int ix0 = ox * {SW} - {PL};",
-              f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};",
-              f"            for (c = 0; c < {COUT}; ++c) {{",
+              f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};"]
+        if M == 1:
+            taps = ", ".join(f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN}" for ky in range(KH) for kx in range(KW))
+            inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
+            s += [f"            if ({inside}) {{",
+                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
+                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
+                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  "                continue;", "            }"]
+        s += [f"            for (c = 0; c < {COUT}; ++c) {{",
               f"                int32_t acc = {p}_bias[c];",
               f"                for (ky = 0; ky < {KH}; ++ky) {{",
               "                    if (!rows[ky]) continue;",
@@ -188,15 +231,14 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
               f"                        if (ix < 0 || ix >= {W}) continue;",
               f"                        acc += (rows[ky][ix * {CIN} + c / {M}] + ({IN_OFF})) * {p}_w[(ky * {KW} + kx) * {COUT} + c];",
               "                    }", "                }",
-              "                " + _requant_tail(p, "c", lo, hi, OUT_ZP).replace("\n            ", "\n                ").rstrip(),
-              "                o[c] = (int8_t)acc;",
+              f"                o[c] = ecx_out(acc, {p}_mult[c], {p}_shift[c], {left}, {OUT_ZP}, {lo}, {hi});",
               "            }", "        }", "    }"]
         return "\n".join(s) + "\n"
 
     return Kernel(op, (inp.index,), out.index, arrays, body,
-                  scratch=lambda inplace: RING * ROW if inplace else 0,
+                  scratch=lambda inplace: ring * ROW if inplace else 0,
                   inplace_input=inp.index if inplace_ok else None,
-                  macs=OH * OW * COUT * KH * KW, note="line buffer" if inplace_ok else "")
+                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "")
 
 
 def fully_connected(graph: Graph, op: Operator) -> Kernel:
