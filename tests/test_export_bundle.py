@@ -15,7 +15,7 @@ from edgecxr.device.preprocess import preprocess_file, to_int8
 from edgecxr.device.spec import ModelSpec
 from edgecxr.export.bundle import verify_bundle
 from edgecxr.files import sha256_file
-from edgecxr.tflite_facts import io_quant, tflm_ops
+from edgecxr.tflite_facts import io_quant
 
 
 def test_manifest_lists_every_file_with_its_sha256(exported_bundle, export_run):
@@ -71,15 +71,14 @@ def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run,
     assert props["name"] == "edgecxr_tiny_run" and props["includes"] == "edgecxr_app.h"
     sketch_dir = lib / "examples" / "tiny_run_classify"
     sketch = (sketch_dir / "tiny_run_classify.ino").read_text()
-    model = exported_bundle / "tflite" / "model.tflite"
-    ops = (lib / "src" / "edgecxr_ops.h").read_text()
-    assert re.findall(r"r\.(\w+)\(", ops) == tflm_ops(model)
+    assert not (lib / "src" / "edgecxr_ops.h").exists() and "TensorFlowLite" not in sketch  # plain C, no TFLM
     assert "edgecxr_app_setup()" in sketch and "edgecxr_app_step()" in sketch
     assert "void setup()" in sketch and "void loop()" in sketch and "${" not in sketch
     # the same main loop and generated files as the bare-metal firmware: only the board hooks differ
     firmware = exported_bundle / "firmware"
-    assert (lib / "src" / "edgecxr_app.cpp").read_text() == (firmware / "app" / "edgecxr_app.cc").read_text()
-    for generated in ("model_settings.h", "edgecxr_ops.h", "tiny_run_model.c", "edgecxr_preprocess.h"):
+    for name in ("edgecxr_app_engine.c", "edgecxr_report.c", "edgecxr_report.h"):
+        assert (lib / "src" / name).read_text() == (firmware / "app" / name).read_text(), name
+    for generated in ("model_settings.h", "edgecxr_preprocess.h", "engine/edgecxr_model.c", "engine/edgecxr_ops.h"):
         assert (lib / "src" / generated).read_text() == (firmware / "generated" / generated).read_text(), generated
     assert (sketch_dir / "test_image.h").read_text() == (firmware / "generated" / "test_image.h").read_text()
     settings = (lib / "src" / "model_settings.h").read_text()

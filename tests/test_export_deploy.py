@@ -109,7 +109,7 @@ def test_flash_dry_run_prints_the_exact_commands(deploy_run):
         f"arduino-cli upload --fqbn arduino:mbed_nano:nano33ble --port /dev/ttyACM7 {sketch}",
     ]
     human = runner.invoke(app, ["flash", str(deploy_run), "--board", "nano33ble", "--dry-run"])
-    assert doc["commands"][0] in human.output and "lib install --git-url" in human.output
+    assert doc["commands"][0] in human.output and "core install" in human.output
 
 
 def test_flash_unknown_board_suggests_the_nearest(deploy_run):

@@ -18,9 +18,11 @@ def test_firmware_export_layout(export_run, tmp_path):
     from edgecxr.tflite_facts import measure_arena
 
     out = tmp_path / "fw"
-    r = export(export_run, ExportOptions("firmware", out=out)).to_dict()
-    for rel in ("Makefile", "app/edgecxr_app.cc", "app/edgecxr_board.h", "boards/qemu/startup.c",
-                "boards/qemu/mps2.ld", "boards/qemu/board_qemu.cc", "generated/model_settings.h",
+    r = export(export_run, ExportOptions("firmware", out=out, engine="tflm")).to_dict()
+    export(export_run, ExportOptions("firmware", out=out, force=True))  # the own engine (default) adds generated/engine/
+    for rel in ("Makefile", "app/edgecxr_app.cc", "app/edgecxr_app_engine.c", "app/edgecxr_board.h",
+                "boards/qemu/startup.c", "boards/qemu/mps2.ld", "boards/qemu/board_qemu.c", "generated/model_settings.h",
+                "generated/engine/edgecxr_model.c", "generated/engine/edgecxr_model.h",
                 "generated/edgecxr_ops.h", "generated/edgecxr_preprocess.h", "generated/test_image.h",
                 "generated/tiny_run_model.c", "generated/boards.mk"):
         assert (out / rel).is_file(), rel
@@ -65,36 +67,37 @@ def test_flash_to_the_emulated_board_prints_the_selftest(built_firmware, xray_ru
     assert "result image=0 label=" in r["serial"]
 
 
-def test_arduino_library_compiles_for_cortex_m4(export_run, tflm_dir, tmp_path):
-    """The Arduino library (same main loop and generated files) against the same TFLM tree, with
-    a minimal Arduino core stand-in (arduino-cli is not available offline)."""
+def test_arduino_library_compiles_for_cortex_m4(export_run, tmp_path):
+    """The Arduino library (the own engine's main loop and generated C, no TFLM library), with a
+    minimal Arduino core stand-in (arduino-cli is not available offline): its C files with
+    arm-none-eabi-gcc as Arduino's C99 build would, the sketch and board hooks with g++."""
     from edgecxr.export import ExportOptions, export
 
-    if not shutil.which("arm-none-eabi-g++"):
-        pytest.skip("arm-none-eabi-g++ not installed (apt install gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib)")
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} not installed (apt install gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib)")
     export(export_run, ExportOptions("arduino", out=tmp_path / "arduino"))
     lib = tmp_path / "arduino" / "edgecxr_tiny_run"
     sketch = lib / "examples" / "tiny_run_classify"
     core = tmp_path / "core"
     core.mkdir()
-    (core / "TensorFlowLite.h").write_text("#pragma once\n")
     (core / "Arduino.h").write_text(
         "#pragma once\n#include <stdint.h>\nstruct SerialStub { void begin(long); void print(const char*);"
         " void println(const char*); explicit operator bool() const; };\nextern SerialStub Serial;\n"
         "uint32_t millis(); uint32_t micros(); void delay(uint32_t);\n")
-    flags = ["arm-none-eabi-g++", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c++17",
-             "-fno-rtti", "-fno-exceptions", "-Os", "-Wall", "-Werror", "-DTF_LITE_STATIC_MEMORY",
-             "-I", str(core), "-I", str(lib / "src"), "-I", str(tflm_dir),
-             "-I", str(tflm_dir / "third_party/flatbuffers/include"), "-I", str(tflm_dir / "third_party/gemmlowp")]
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-Os", "-Wall", "-Wextra", "-Werror",
+           "-I", str(core), "-I", str(lib / "src"), "-I", str(sketch)]
     ino = tmp_path / "sketch.cpp"
     ino.write_text('#include <Arduino.h>\n' + (sketch / "tiny_run_classify.ino").read_text())
-    for src in (lib / "src" / "edgecxr_app.cpp", sketch / "board_arduino.cpp", ino):
-        proc = subprocess.run([*flags, "-I", str(sketch), "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
+    builds = [(["arm-none-eabi-gcc", "-std=c99", *cpu], src) for src in sorted((lib / "src").rglob("*.c"))]
+    builds += [(["arm-none-eabi-g++", "-std=c++17", "-fno-rtti", "-fno-exceptions", *cpu], src)
+               for src in (sketch / "board_arduino.cpp", ino)]
+    assert {src.name for _, src in builds} >= {"edgecxr_app_engine.c", "edgecxr_report.c", "edgecxr_model.c"}
+    assert not any((lib / "src").rglob("*.cc")) and not any((lib / "src").rglob("*.cpp"))  # no C++ in the library
+    for flags, src in builds:
+        proc = subprocess.run([*flags, "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
-    proc = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-c", str(lib / "src" / "tiny_run_model.c"),
-                           "-o", str(tmp_path / "model.o")], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
 
 
 # -- bad input: one error line, one hint, exit 2 --------------------------------------------------

@@ -118,13 +118,14 @@ def emulation_installed() -> bool:
 
 def measure_on_emulated(target: str | Path, board_key: str, tflm: Path | None = None,
                         devices_file: Path | None = None, timeout: float = 600, images: int = 3) -> dict | None:
-    """The ``measured`` argument of ``mcu_report``: with the toolchain and QEMU installed and an
-    emulated board of ``board_key``'s core, the run ``target``'s firmware measured there (edgecxr's
-    own engine; with a TFLM tree also TFLM's kernel sets); else None (the verdict estimates)."""
+    """The ``measured`` argument of ``mcu_report``: for a run (its spec and images feed the
+    firmware), with the toolchain and QEMU installed and an emulated board of ``board_key``'s core,
+    the run ``target``'s firmware measured there (edgecxr's own engine; with a TFLM tree also
+    TFLM's kernel sets); else None (the verdict estimates)."""
     from edgecxr.bench.qemu import QemuOptions, bench_qemu
 
     board = get_board(board_key, devices_file)
-    if not board.emulated_by or not emulation_installed():
+    if not Path(target).is_dir() or not board.emulated_by or not emulation_installed():
         return None
     rows = bench_qemu(target, board.emulated_by, QemuOptions(tflm, images=images, timeout=timeout), devices_file)
     return {"board": board.emulated_by,

@@ -219,6 +219,19 @@ def write_c_sources(source: ExportSource, out: Path) -> dict:
     return s
 
 
+def write_settings(source: ExportSource, out: Path) -> dict:
+    """What a program with edgecxr's own engine needs beside the generated engine: model_settings.h
+    (the same file the other exports write), the model header it includes and the C
+    preprocessing; no flatbuffer bytes and no TFLM operator registration."""
+    from edgecxr.tflite_facts import measure_arena, tflm_ops
+
+    s = settings(source, tflm_ops(source.model_path), measure_arena(source.model_path))
+    write_text(out / f"{source.name}_model.h", model_files(source)[f"{source.name}_model.h"])
+    write_text(out / "model_settings.h", settings_header(source, s))
+    write_text(out / PREPROCESS_HEADER, template(f"c/{PREPROCESS_HEADER}").read_text())
+    return s
+
+
 def export_c_header(source: ExportSource, out: Path) -> dict:
     s = write_c_sources(source, out)
     result = {"files": sorted(p.name for p in out.iterdir()), "name": source.name, "model": source.model_key,

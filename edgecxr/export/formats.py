@@ -38,10 +38,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "C99/C++ source: the model as an aligned byte array, a generated model_settings.h "
            "(input size, quantization, labels, TFLM operators, arena size) and edgecxr_ops.h (the TFLM resolver)",
            "edgecxr.export.c_header:export_c_header"),
-    Format("arduino", "an Arduino library folder with a TFLM example sketch", "arduino",
+    Format("arduino", "an Arduino library folder (plain C, edgecxr's own engine) with an example sketch", "arduino",
            frozenset({"model", "name", "test_image"}),
            "Arduino library (library.properties, src/, examples/) whose sketch classifies a bundled "
-           "test image with TensorFlow Lite Micro",
+           "test image with the C edgecxr generates from the model (no TensorFlow Lite Micro library)",
            "edgecxr.export.arduino:export_arduino"),
     Format("firmware", "a bare-metal project: Makefile, app/, boards/<board folder>/, generated/", "firmware",
            frozenset({"model", "name", "test_image", "engine"}),

@@ -65,7 +65,7 @@ def tflm_tree(given: Path | None = None) -> Path:
     if not path.is_dir() or missing or not (path / "tensorflow/lite/micro/micro_interpreter.h").is_file():
         raise ConfigError(f"{path} is not a TFLM tree" + (f" (no sources/{missing[0]})" if missing else ""),
                           TREE_HINT)
-    return path
+    return make_safe(path, "the TFLM tree")
 
 
 def make_safe(path: Path, what: str) -> Path:

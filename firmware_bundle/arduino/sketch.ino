@@ -1,13 +1,13 @@
 // ${banner}
 //
-// Classifies chest X-rays with TensorFlow Lite Micro and prints one line per image over Serial
-// (115200 baud): "result image=N label=... score=... us=... raw=...". Not a medical device.
+// Classifies chest X-rays with the C that edgecxr generated from the model (no TensorFlow Lite
+// Micro library) and prints one line per image over Serial (115200 baud):
+// "result image=N label=... score=... us=... raw=...". Not a medical device.
 //
-// The main loop is the library's edgecxr_app.cc, the same one the bare-metal firmware runs
+// The main loop is the library's edgecxr_app_engine.c, the same one the bare-metal firmware runs
 // (`edgecxr export RUN --format firmware`); this board's hooks are in board_arduino.cpp.
 // Replace edgecxr_board_next_image() there with your camera or file reader.
 
-#include <TensorFlowLite.h>
 #include <edgecxr_app.h>
 
 void setup() {

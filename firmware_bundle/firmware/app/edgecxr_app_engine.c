@@ -6,7 +6,7 @@
 
 #include "edgecxr_app.h"
 #include "edgecxr_board.h"
-#include "edgecxr_model.h"
+#include "engine/edgecxr_model.h"
 #include "edgecxr_report.h"
 
 static int8_t input[EDGECXR_INPUT_BYTES] __attribute__((aligned(8)));
