@@ -30,7 +30,7 @@ from edgecxr.device import tta
 from edgecxr.device.decision import decide, positive_score
 from edgecxr.device.runtime import DEFAULT_KERNELS, KERNELS
 from edgecxr.device.spec import ModelSpec
-from edgecxr.errors import ConfigError, DataError, RunError
+from edgecxr.errors import ConfigError, DataError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics
