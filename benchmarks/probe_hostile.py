@@ -524,9 +524,16 @@ def earlier_output_plus_user_file(argv, rel: str):
 
 
 def swapped_without_manifest(content: str | None):
-    """Another run's model in the int8 slot, the manifest deleted (None) or emptied."""
+    """Another run's int8 model in the int8 slot (the same run quantized again with another
+    calibration sample), the manifest deleted (None) or emptied."""
     def setup(w: Work):
-        shutil.copyfile(w.run / "model_float.tflite", w.run / "model_ptq_int8.tflite")
+        from edgecxr.quantize import QuantizeOptions, quantize
+
+        other = w.root / "other"
+        shutil.copytree(w.run, other, ignore=shutil.ignore_patterns("export", "eval"))
+        quantize(other, QuantizeOptions(int8=True, qat=False, calibration_size=4, seed=7, force=True))
+        assert (other / "model_ptq_int8.tflite").read_bytes() != (w.run / "model_ptq_int8.tflite").read_bytes()
+        shutil.copyfile(other / "model_ptq_int8.tflite", w.run / "model_ptq_int8.tflite")
         if content is None:
             (w.run / "manifest.json").unlink()
         else:
@@ -726,8 +733,9 @@ def issue22_cases(R, T) -> list[Case]:
             check=refused, patch=board_python("kill -SEGV $$"))
     add("misleading", "train --pretrain-epochs with --backbone", T("--backbone", "kermany-mnv1", "--pretrain-epochs",
                                                                     "2", "--name", "p"), check=refused)
-    add("misleading", "backbone build --data of other data claims Kermany",
-        lambda w: ["backbone", "build", "kermany-mnv1", "--data", str(w.data), "--epochs", "1", "--json"],
+    add("misleading", "backbone build --data of three other classes, labelled Kermany",
+        lambda w: ["backbone", "build", "kermany-mnv1", "--data", str(w.root / "multi"), "--epochs", "1", "--json"],
+        lambda w: [shutil.copytree(w.data / "NORMAL", w.root / "multi" / c) for c in ("Covid", "Normal", "Viral")],
         check=lambda w, r: "labelled with Kermany's name" if r.exit_code == 0 and '"dataset": "kermany"' in r.stdout
         else None, env=lambda w: {"EDGECXR_CACHE": str(w.root / "cache"), "EDGECXR_SHARED_DATA": str(w.root / "no")})
     for name, make, expect in (("exif.png", _exif_rotated, _gradient), ("float.tif", _float_tiff, _stretched),

@@ -32,7 +32,17 @@ from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, read_split
 from edgecxr.device.spec import SPEC_FILE, ModelSpec, SpecError
 from edgecxr.errors import ConfigError, ModelError, RunError
-from edgecxr.files import MANIFEST, MARKER, check_replaceable, mark, read_json_object, sha256_file, sweep_tree, write_json
+from edgecxr.files import (
+    MANIFEST,
+    MARKER,
+    check_replaceable,
+    mark,
+    owner,
+    read_json_object,
+    sha256_file,
+    sweep_tree,
+    write_json,
+)
 
 DEFAULT_RUNS_ROOT = Path("runs")
 CONFIG_FILE = "config.toml"
@@ -192,6 +202,8 @@ class Run:
         if not p.is_file():
             raise RunError(f"{p} is not a regular file", hint)
         manifest = self.read_manifest()
+        if not self.is_run():  # a model and spec.json an export wrote (no run around them): nothing recorded
+            return p
         if not manifest.get("files"):
             raise RunError(f"{self.path} has no record of its files ({MANIFEST} missing or empty): its models "
                            "cannot be told from another run's", "restore the run's manifest.json, or re-run "
@@ -205,6 +217,11 @@ class Run:
             raise RunError(f"{p} changed since edgecxr wrote it (its sha256 differs from {MANIFEST})",
                            "restore the file, or re-run the stage that writes it with --force")
         return p
+
+    def is_run(self) -> bool:
+        """Whether this folder is a run train made (its marker, or what train writes first), not
+        an export's folder of a model and its spec.json."""
+        return owner(self.path) == "run" or any(self.has(f) for f in (CONFIG_FILE, SPLIT_FILE, artifacts.KERAS_MODEL))
 
     def update_manifest(self, stage: str, info: dict | None = None) -> dict:
         """Re-hash every file and record what ``stage`` did. Called at the end of each stage."""

@@ -4,7 +4,6 @@ manifest is gone ships nothing, and what a killed command leaves is neither kept
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from edgecxr.runs import Run
 from tests.fixtures_run import copy_run, file_hashes
-from tests.test_hostile_inputs import error_line
 from tests.test_cli_contract import invoke
+from tests.test_hostile_inputs import error_line
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,3 +142,11 @@ def test_written_files_honour_the_umask(tmp_path, export_run, umask):
              if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() or p.stat().st_mode & 0o100 else 0o666) & ~umask}
     assert not wrong
     assert (tmp_path / "b.tar.gz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_an_exported_model_without_a_run_around_it_still_benches(tmp_path, export_run):
+    """Only a run needs its manifest: an export's model and spec.json are read as they are."""
+    assert invoke("export", export_run.path, "--format", "tflite", "--out", tmp_path / "x").exit_code == 0
+    result = invoke("bench", tmp_path / "x" / "model.tflite", "--runs", "2", "--warmup", "0", "--runtime", "litert",
+                    "--threads", "1", "--json")
+    assert result.exit_code == 0, result.output

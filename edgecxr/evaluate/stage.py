@@ -30,7 +30,7 @@ from edgecxr.device import tta
 from edgecxr.device.decision import decide, positive_score
 from edgecxr.device.runtime import ALL_KERNELS, DEFAULT_KERNELS
 from edgecxr.device.spec import ModelSpec
-from edgecxr.errors import ConfigError, DataError, EdgecxrError, RunError
+from edgecxr.errors import ConfigError, DataError, EdgecxrError
 from edgecxr.evaluate.classmap import apply_class_map, check_class_map
 from edgecxr.evaluate.compare import compare_models
 from edgecxr.evaluate.metrics import choose_threshold, classification_metrics

@@ -17,7 +17,7 @@ from edgecxr import __version__
 from edgecxr.errors import RunError
 from edgecxr.export.formats import FORMATS, Format
 from edgecxr.export.source import ExportSource
-from edgecxr.files import MANIFEST, read_json, read_json_object, sha256_file, write_json
+from edgecxr.files import MANIFEST, MARKER, read_json, read_json_object, sha256_file, write_json
 from edgecxr.runs import versions
 
 EVAL_DIR = "eval"
@@ -53,8 +53,10 @@ def model_metrics(source: ExportSource) -> dict:
 
 
 def file_table(folder: Path) -> dict:
+    """Every file of the bundle but its manifest and edgecxr's marker (rewritten when the
+    folder is sealed: edgecxr.files.staged_folder)."""
     return {str(p.relative_to(folder)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in (MANIFEST, MARKER)}
 
 
 def export_bundle(source: ExportSource, out: Path, test_image: Path | None = None) -> dict:

@@ -19,7 +19,7 @@ from edgecxr.export.folder import template
 from edgecxr.export.selftest import choose_images, expected
 from edgecxr.export.source import ExportSource
 from edgecxr.export.tflite import write_model_files
-from edgecxr.files import honour_umask, write_json, write_text
+from edgecxr.files import MARKER, honour_umask, write_json, write_text
 from edgecxr.resources import ship_device_package
 
 # template file -> (name in the folder, executable)
@@ -55,6 +55,6 @@ def sha256sums(folder: Path) -> str:
     """`sha256sum` format for every file under ``folder`` (the self-test and `sha256sum -c` read it)."""
     lines = []
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != SUMS:
+        if p.is_file() and p.name not in (SUMS, MARKER):  # the marker is rewritten when the folder is sealed
             lines.append(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder)}\n")
     return "".join(lines)
