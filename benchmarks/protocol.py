@@ -32,14 +32,14 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from bench_train_throughput import REPO, machine  # the sibling script (benchmarks/ is on sys.path)
+from bench_external import edgecxr  # the sibling scripts (benchmarks/ is on sys.path)
+from bench_train_throughput import REPO, machine
 
 # ../shared/data from the repository (main), or from a worktree one level deeper (wt/NAME)
 SHARED = next((d for d in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data") if d.is_dir()),
@@ -64,14 +64,6 @@ POSITIVE = "PNEUMONIA"
 def fail(message: str, hint: str) -> None:
     print(f"error: {message}\nhint: {hint}", file=sys.stderr)
     sys.exit(2)
-
-
-def edgecxr(*args) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "edgecxr", *map(str, args), "--json"], stdout=subprocess.PIPE,
-                          text=True, cwd=REPO)
-    if proc.returncode != 0:
-        sys.exit(f"edgecxr {' '.join(map(str, args))} failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # -- runs -----------------------------------------------------------------------------------------
