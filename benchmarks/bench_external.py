@@ -143,7 +143,8 @@ def main() -> None:
     args = p.parse_args()
 
     from edgecxr.cli.common import table
-    from edgecxr.config import DEFAULT_RECIPE, to_toml
+    from edgecxr.config import DEFAULT_RECIPE
+    from edgecxr.tomlio import to_toml
 
     print(f"machine: {machine()}")
     print(f"recipe under test: {DEFAULT_RECIPE} + the overrides of each variant; external: {SHARED / 'covid3/train'} "

@@ -194,7 +194,7 @@ def shortened(system: System) -> str:
 
 
 def system_row(system: System, data: Data, runs_root: Path, train: bool = True) -> dict:
-    from edgecxr.config import to_toml
+    from edgecxr.tomlio import to_toml
 
     run = runs_root / system.name
     if not reusable(run, system) and not train:

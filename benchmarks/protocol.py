@@ -80,7 +80,8 @@ def ensure_run(name: str, seed: int, data: Path, root: Path) -> Path:
     else trained now."""
     from dataclasses import asdict
 
-    from edgecxr.config import read_run_config, to_toml
+    from edgecxr.config import read_run_config
+    from edgecxr.tomlio import to_toml
 
     run, config = root / f"{name}-s{seed}", variant_config(name, seed)
     if (run / "config.toml").exists():

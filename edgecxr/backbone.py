@@ -84,7 +84,7 @@ def cache_root() -> Path:
 
 
 def get_recipe(name: str) -> BackboneRecipe:
-    from edgecxr.config import lookup
+    from edgecxr.checks import lookup
 
     return lookup(BACKBONES, name, "backbone", hint=" (or --backbone none)")
 
@@ -229,7 +229,8 @@ METHODS = {"supervised": ("the {recipe} recipe", _supervised),
 def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
           epochs: int | None = None, progress: bool = True) -> dict:
     """Build backbone ``name`` from its dataset by its method; cache model.keras + backbone.json."""
-    from edgecxr.config import as_dict, recipe_config
+    from edgecxr.config import recipe_config
+    from edgecxr.tomlio import as_dict
 
     recipe = get_recipe(name)
     what, builder = METHODS[recipe.method]

@@ -9,9 +9,10 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from edgecxr.config import check_choice, from_dict, lookup, read_toml
+from edgecxr.checks import check_choice, lookup
 from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.resources import resource
+from edgecxr.tomlio import from_dict, read_toml
 
 DEVICES_FILE = "edgecxr/boards.toml"  # the board table, package data (edgecxr.resources)
 SECTIONS = ("cores", "boards")

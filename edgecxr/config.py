@@ -1,154 +1,18 @@
-"""Typed configs (dataclasses) and their TOML form.
+"""The training config (``TrainConfig``) and the recipes, as data.
 
-A config is a flat dataclass whose field types say what a TOML value may be. ``load_config``
-reads any such class from a TOML file plus overrides (the CLI flags) and refuses unknown keys
-and wrong types with a one-line ``ConfigError``; ``to_toml`` writes one back, so a run's
-``config.toml`` can be passed to ``--config`` to repeat it. New recipe options are new fields
-with defaults: the loader, the writer and old config files keep working unchanged.
-
-Every number a user can set is checked against ``LIMITS`` (one table, by field name, used by
-the config dataclasses and by the commands' own options) and every string choice against
-``CHOICES``, when the value is set: before anything is written or computed. NaN and infinity
-are never a valid value.
+A recipe is a named set of ``TrainConfig`` values; a ``--config`` file and flags override it.
+Every field is checked when the config is made (``edgecxr.checks``: the limits table and the
+choices); the TOML form is ``edgecxr.tomlio``'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import json
-import math
-import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgecxr.device import tta
-from edgecxr.device.spec import NORMALIZATIONS, RESIZE_MODES, TASKS
-from edgecxr.errors import ConfigError, EdgecxrError
-
-# field name -> (lowest, highest, lowest excluded, highest excluded). "Absurd" bounds are set
-# where a value would take days or all memory, not where it merely looks unusual.
-LIMITS: dict[str, tuple[float, float, bool, bool]] = {
-    # TrainConfig
-    "alpha": (0.0, 4.0, True, False),
-    "size": (16, 1024, False, False),
-    "dropout": (0.0, 1.0, False, True),
-    "val_fraction": (0.0, 1.0, True, True),
-    "epochs": (1, 10_000, False, False),
-    "average_fraction": (0.0, 1.0, False, False),
-    "pretrain_epochs": (0, 10_000, False, False),
-    "batch_size": (1, 4096, False, False),
-    "learning_rate": (0.0, 10.0, True, False),
-    "bn_momentum": (0.0, 1.0, False, True),
-    "warmup_steps": (0, 10_000_000, False, False),
-    "final_lr_fraction": (0.0, 1.0, False, False),
-    "ema": (0.0, 1.0, False, True),  # a momentum: 1 would never move from the first weights
-    "label_smoothing": (0.0, 1.0, False, True),
-    "early_stopping_patience": (0, 1_000_000, False, False),
-    "lr_plateau_patience": (0, 1_000_000, False, False),
-    "lr_plateau_factor": (0.0, 1.0, True, True),
-    "min_learning_rate": (0.0, 10.0, False, False),
-    "zoom_max": (1.0, 4.0, False, False),
-    "brightness": (0.0, 1.0, False, False),
-    "contrast": (0.0, 1.0, False, False),
-    "gamma": (0.0, 10.0, False, False),
-    "rotation": (0.0, 180.0, False, False),
-    "shift": (0.0, 0.5, False, False),
-    "aspect": (0.0, 0.9, False, False),  # the crop window's side stays above 10 %
-    "sharpness": (0.0, 10.0, False, False),
-    "noise": (0.0, 1.0, False, False),  # a standard deviation, pixels in [0, 1]
-    "mixup": (0.0, 100.0, False, False),  # Beta(a, a): large a blends every pair about half and half
-    "distill_alpha": (0.0, 1.0, False, False),
-    "distill_temperature": (0.0, 100.0, True, False),
-    "target_sensitivity": (0.0, 1.0, True, False),
-    "seed": (0, 2**32 - 1, False, False),  # numpy's seed range
-    # other commands' options (bench, quantize, tune, data synth, deploy)
-    "runs": (1, 1_000_000_000, False, False),  # --timeout bounds the time a bench takes
-    "warmup": (0, 1_000_000, False, False),
-    "threads": (1, 1024, False, False),
-    "timeout": (0.0, 7 * 24 * 3600.0, True, False),
-    "calibration_size": (1, 100_000, False, False),
-    "qat_epochs": (1, 10_000, False, False),
-    "qat_lr": (0.0, 10.0, True, False),
-    "budget_minutes": (0.0, 7 * 24 * 60.0, True, False),
-    "max_latency_ms": (0.0, 3_600_000.0, True, False),
-    "per_class": (1, 100_000, False, False),
-    "image_size": (16, 2048, False, False),
-    "port": (1, 65535, False, False),
-    "connect_timeout": (1, 3600, False, False),
-}
-SCHEDULES = ("plateau", "cosine")
-# string field -> the values it may take (None where "not set" is allowed)
-CHOICES: dict[str, tuple] = {
-    "resize_mode": tuple(RESIZE_MODES),
-    "normalize": tuple(NORMALIZATIONS),
-    "schedule": SCHEDULES,
-    "monitor": ("val_loss", "val_auc", "val_accuracy", "loss", "auc", "accuracy"),
-    "threshold_rule": ("youden", "sensitivity"),
-    "task": (None, *TASKS),
-    "channels": (None, 1, 3),
-}
-
-
-def _range_text(lo, hi, lo_open, hi_open) -> str:
-    if not (lo_open or hi_open):
-        return f"from {lo:g} to {hi:g}"
-    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-
-
-def check_number(name: str, value, flag: str | None = None):
-    """``value`` if it lies within ``LIMITS[name]`` (None = not set passes); else a ConfigError
-    naming ``flag`` (default: the field name)."""
-    if value is None:
-        return value
-    lo, hi, lo_open, hi_open = LIMITS[name]
-    what = flag or name
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{what} must be a number, not {value!r}", f"use a value {_range_text(*LIMITS[name])}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{what} {value} is not a finite number", f"use a value {_range_text(*LIMITS[name])}")
-    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-        raise ConfigError(f"{what} {value:g} is out of range", f"use a value {_range_text(*LIMITS[name])}")
-    return value
-
-
-def check_choice(name: str, value, flag: str | None = None, allowed: tuple | None = None, where: str = ""):
-    """``value`` if it is one of ``allowed`` (default ``CHOICES[name]``; None there = may be unset),
-    else the one "unknown" error naming ``flag`` (default: the field name) and ``where``."""
-    allowed = CHOICES[name] if allowed is None else allowed
-    if value not in allowed:
-        raise unknown(flag or name, value, allowed, where=where,
-                      hint=" (or leave it unset)" if None in allowed else "")
-    return value
-
-
-def unknown(what: str, value, allowed, error: type[EdgecxrError] = ConfigError, hint: str = "",
-            where: str = "") -> EdgecxrError:
-    """The one error for a value outside a table (a key, a choice, a name): "WHERE: unknown WHAT
-    'value'; did you mean 'nearest'?", and as its hint every allowed value, then ``hint``."""
-    shown = [str(a) for a in allowed if a is not None]
-    near = difflib.get_close_matches(str(value).lower(), shown, n=1, cutoff=0.4)
-    return error(f"{where}: " * bool(where) + f"unknown {what} {value!r}"
-                 + (f"; did you mean {near[0]!r}?" if near else ""), f"choose one of {', '.join(shown)}{hint}")
-
-
-def lookup(table: dict, name: str, what: str, error: type[EdgecxrError] = ConfigError, hint: str = "",
-           where: str = ""):
-    """``table[name]``, else ``unknown``'s error."""
-    if name in table:
-        return table[name]
-    raise unknown(what, name, table, error, hint, where)
-
-
-def check_fields(obj, source: str = "") -> None:
-    """Every field of dataclass ``obj`` that LIMITS or CHOICES knows, checked (``source`` prefixes messages)."""
-    for f in dataclasses.fields(obj):
-        if f.name in CHOICES:
-            check_choice(f.name, getattr(obj, f.name), where=source)
-        elif f.name in LIMITS:
-            check_number(f.name, getattr(obj, f.name), f"{source}: {f.name}" if source else None)
+from edgecxr.checks import check_fields, check_tta_zooms, lookup
+from edgecxr.errors import ConfigError
+from edgecxr.tomlio import from_dict, read_toml
 
 
 @dataclass
@@ -230,14 +94,6 @@ class TrainConfig:
         if self.ema and self.average_fraction:
             raise ConfigError("ema and average_fraction both average the weights",
                               "set one of them to 0 (average_fraction is the recipe's; ema scored lower)")
-
-
-def check_tta_zooms(zooms: list, flag: str = "tta_zooms") -> list[float]:
-    """``zooms`` if each lies in [1, edgecxr.device.tta.MAX_ZOOM], else a ConfigError."""
-    try:
-        return tta.check_zooms(zooms)
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"{flag}: {e}", f"write e.g. {flag} = {list(tta.ZOOMS)} (or [] for one view)") from None
 
 
 # Recipes as data: name -> the TrainConfig values that differ from the field defaults (the
@@ -363,109 +219,3 @@ def read_run_config(path: str | Path) -> TrainConfig:
     check_recipe_model(config.recipe, config.model)
     return config
 
-
-# ---------------------------------------------------------------------------------------------
-# TOML in
-# ---------------------------------------------------------------------------------------------
-def load_config(cls, path: str | Path | None = None, overrides: dict | None = None):
-    """An instance of dataclass ``cls`` from TOML ``path`` (flat keys), then ``overrides``.
-
-    ``None`` values in ``overrides`` mean "not given" and leave the file's value alone.
-    """
-    values: dict = read_toml(path) if path is not None else {}
-    source = str(path) if path is not None else "config"
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return from_dict(cls, values, source)
-
-
-def read_toml(path: str | Path, what: str = "config file", hint: str = "pass the path of a .toml file") -> dict:
-    """The TOML document at ``path`` (one of edgecxr's tables: a config, datasets.toml, boards.toml)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} {path} not found", hint)
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})", "fix the file's syntax") from None
-
-
-def from_dict(cls, values: dict, source: str = "config"):
-    """An instance of dataclass ``cls`` from a TOML table: every key known, every value of its
-    field's type, every field without a default present; errors say ``source`` (file and table),
-    the key and what is allowed. Value checks (LIMITS, CHOICES) are the class's own."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    checked = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise unknown("key", key, fields, where=source)
-        checked[key] = _check_type(key, value, hints[key], source)
-    required = [f.name for f in fields.values()
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing := [k for k in required if k not in checked]:
-        raise ConfigError(f"{source}: no {', '.join(map(repr, missing))}",
-                          f"add {missing[0]} = {_toml_value(_example(_allowed_types(hints[missing[0]])))}"
-                          f" (required keys: {', '.join(required)})")
-    try:
-        return cls(**checked)
-    except ConfigError as e:  # a value the class's own checks refuse: say which file it came from
-        raise ConfigError(f"{source}: {e.message}", e.hint) from None
-
-
-def _allowed_types(hint) -> tuple[type, ...]:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return tuple(t for arg in typing.get_args(hint) for t in _allowed_types(arg))
-    origin = typing.get_origin(hint)
-    return (origin,) if origin else (hint,)
-
-
-def _check_type(key: str, value, hint, source: str):
-    allowed = _allowed_types(hint)
-    if value is None and type(None) in allowed:
-        return None
-    if isinstance(value, bool):  # bool is an int in Python; not in a config
-        ok = bool in allowed
-    elif isinstance(value, int) and float in allowed and int not in allowed:
-        return float(value)
-    else:
-        ok = isinstance(value, tuple(t for t in allowed if t is not type(None)))
-    if not ok:
-        want = " or ".join(t.__name__ for t in allowed if t is not type(None))
-        raise ConfigError(f"{source}: {key} must be {want}, not {type(value).__name__} ({value!r})",
-                          f"write e.g. {key} = {_toml_value(_example(allowed))}")
-    return value
-
-
-def _example(allowed):
-    return {bool: True, int: 1, float: 0.5, str: "text", list: []}.get(allowed[0], "")
-
-
-# ---------------------------------------------------------------------------------------------
-# TOML out (flat scalars and lists: no dependency needed)
-# ---------------------------------------------------------------------------------------------
-def to_toml(config, header: str = "") -> str:
-    """A dataclass -> TOML text that ``load_config`` reads back to an equal object.
-
-    TOML has no null: fields set to ``None`` ("use the default") are written as comments.
-    """
-    lines = [f"# {line}" for line in header.splitlines()]
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        lines.append(f"# {f.name} = (default)" if value is None else f"{f.name} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (str, Path)):
-        return json.dumps(str(v))  # JSON string escapes are valid TOML basic strings
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def as_dict(config) -> dict:
-    return dataclasses.asdict(config)

@@ -123,7 +123,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], dict]]] = [
 
 def run_demo(out: Path, epochs: int = 20, seed: int = 0, force: bool = False) -> dict:
     """Run every stage in order; returns {stage: figures} plus where the results are."""
-    from edgecxr.config import check_number
+    from edgecxr.checks import check_number
     from edgecxr.files import check_replaceable, mark
 
     check_number("epochs", epochs, "--epochs")

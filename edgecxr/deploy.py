@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecxr.config import lookup
+from edgecxr.checks import lookup
 from edgecxr.errors import ConfigError, DeviceError, RunError
 from edgecxr.files import MANIFEST
 from edgecxr.progress import log

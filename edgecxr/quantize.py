@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr.artifacts import KERAS_MODEL, file_of
-from edgecxr.config import check_number
+from edgecxr.checks import check_number
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device.preprocess import to_float

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.config import RECIPES, check_number, recipe_config
+from edgecxr.checks import check_number
+from edgecxr.config import RECIPES, recipe_config
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import split_by_patient
 from edgecxr.errors import ConfigError, RunError

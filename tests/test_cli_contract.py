@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.config import CHOICES, LIMITS
+from edgecxr.checks import CHOICES, LIMITS
 from edgecxr.errors import ConfigError
 from edgecxr.runs import NAME_PATTERN, check_name
 from tests.fixtures_run import file_hashes

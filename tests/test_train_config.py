@@ -7,18 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.config import (
-    DEFAULT_RECIPE,
-    RECIPES,
-    TrainConfig,
-    from_dict,
-    load_config,
-    load_train_config,
-    read_run_config,
-    recipe_config,
-    to_toml,
-)
+from edgecxr.config import DEFAULT_RECIPE, RECIPES, TrainConfig, load_train_config, read_run_config, recipe_config
 from edgecxr.errors import ConfigError
+from edgecxr.tomlio import from_dict, load_config, to_toml
 
 
 def test_defaults_are_the_edge_impulse_recipe():
@@ -163,7 +154,8 @@ def test_every_number_of_the_config_is_bounded_and_finite():
     import dataclasses
     import math
 
-    from edgecxr.config import CHOICES, LIMITS, TrainConfig
+    from edgecxr.checks import CHOICES, LIMITS
+    from edgecxr.config import TrainConfig
     from edgecxr.errors import ConfigError
 
     defaults = TrainConfig()

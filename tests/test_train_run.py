@@ -10,11 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.config import TrainConfig, load_config
+from edgecxr.config import TrainConfig
 from edgecxr.data.dataset import Dataset, Sample, scan_folder
 from edgecxr.device.spec import ModelSpec
 from edgecxr.errors import RunError
 from edgecxr.runs import Run
+from edgecxr.tomlio import load_config
 from edgecxr.train import CHECKPOINTS, train
 from tests.fixtures_run import TINY_RUN_CONFIG
 

@@ -47,7 +47,7 @@ class EmuOptions:
     timeout: float = 600  # seconds per runner call
 
     def __post_init__(self):
-        from edgecxr.config import check_number
+        from edgecxr.checks import check_number
 
         for name, flag in (("runs", "--runs"), ("warmup", "--warmup"), ("threads", "--threads"),
                            ("timeout", "--timeout")):

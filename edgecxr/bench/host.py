@@ -39,7 +39,7 @@ class BenchOptions:
     kernels: list[str] | None = None  # kernel families; None: the runner's default (reference)
 
     def __post_init__(self):
-        from edgecxr.config import check_number
+        from edgecxr.checks import check_number
 
         for name in ("runs", "warmup", "timeout"):
             check_number(name, getattr(self, name), f"--{name}")

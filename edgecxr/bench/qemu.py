@@ -40,7 +40,7 @@ class QemuOptions:
     profile: bool = False  # per-layer instruction counts (first image)
 
     def __post_init__(self):
-        from edgecxr.config import check_number
+        from edgecxr.checks import check_number
 
         check_number("timeout", self.timeout, "--timeout")
         check_number("runs", self.images, "--images")

@@ -40,7 +40,7 @@ class RpiOptions:
     kernels: str | None = None  # None: the runner's default (reference)
 
     def __post_init__(self):
-        from edgecxr.config import check_number
+        from edgecxr.checks import check_number
 
         for name in ("runs", "warmup", "threads", "timeout"):
             check_number(name, getattr(self, name), f"--{name}")

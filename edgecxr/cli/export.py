@@ -135,7 +135,7 @@ def flash(
     from edgecxr.boards import get_board
 
     if get_board(board).emulated:
-        from edgecxr.config import lookup
+        from edgecxr.checks import lookup
         from edgecxr.deploy import flash_emulated
         from edgecxr.firmware.build import KERNEL_SETS
         from edgecxr.firmware.project import ENGINES

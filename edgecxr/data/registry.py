@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from edgecxr import __version__
-from edgecxr.config import check_choice, from_dict, lookup, read_toml
+from edgecxr.checks import check_choice, lookup
 from edgecxr.errors import ConfigError, DataError
 from edgecxr.files import sha256_file
 from edgecxr.resources import resource
+from edgecxr.tomlio import from_dict, read_toml
 
 REGISTRY_FILE = "datasets.toml"
 LABEL_FORMATS = {

@@ -47,7 +47,7 @@ def make_dataset(out: Path, per_class: int = 40, size: int = 128, seed: int = 0,
                  classes: dict[str, int] | None = None, splits: dict[str, float] | None = None,
                  images_per_patient: int = 2, force: bool = False) -> Path:
     """Write ``out/[split/]CLASS/personP_synth_I.png``; returns ``out``."""
-    from edgecxr.config import check_number
+    from edgecxr.checks import check_number
 
     check_number("per_class", per_class, "--per-class")
     check_number("image_size", size, "--size")

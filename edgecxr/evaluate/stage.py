@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecxr.config import check_number
+from edgecxr.checks import check_number
 from edgecxr.data.dataset import Sample, scan_folder
 from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device import tta

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edgecxr.config import lookup
+from edgecxr.checks import lookup
 from edgecxr.errors import ConfigError
 
 

@@ -15,11 +15,10 @@ Hand-written files are copied from firmware_bundle/firmware/; generated ones sta
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import re
-
-from edgecxr.config import lookup
+from edgecxr.checks import lookup
 from edgecxr.engine import generate
 from edgecxr.errors import ConfigError
 from edgecxr.export.c_header import test_image_header, write_c_sources

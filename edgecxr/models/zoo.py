@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from edgecxr.config import lookup
+from edgecxr.checks import lookup
 from edgecxr.errors import ConfigError, ModelError
 from edgecxr.models import mobilenet, published
 from edgecxr.tflite_facts import op_macs

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 from rich.markup import escape
 
-from edgecxr.config import TASKS, TrainConfig
+from edgecxr.config import TrainConfig
 from edgecxr.data.cache import load_pixels
 from edgecxr.data.dataset import Dataset, scan_folder
 from edgecxr.data.split import read_split, split_by_patient
-from edgecxr.device.spec import ModelSpec
+from edgecxr.device.spec import TASKS, ModelSpec
 from edgecxr.errors import ConfigError, DataError
 from edgecxr.progress import log
 from edgecxr.train import augment as aug

@@ -3,7 +3,8 @@ Adam (with optional weight averaging)."""
 
 from __future__ import annotations
 
-from edgecxr.config import SCHEDULES, TrainConfig
+from edgecxr.checks import SCHEDULES
+from edgecxr.config import TrainConfig
 from edgecxr.errors import ConfigError
 from edgecxr.train import distill
 

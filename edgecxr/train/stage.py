@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecxr import backbone, stats
-from edgecxr.config import TrainConfig, read_run_config, to_toml
+from edgecxr.config import TrainConfig, read_run_config
 from edgecxr.data.dataset import Dataset
 from edgecxr.data.split import SPLIT_FILE, read_split, write_split
 from edgecxr.device import tta
@@ -38,6 +38,7 @@ from edgecxr.files import check_replaceable, read_json_object, write_json, write
 from edgecxr.models import zoo
 from edgecxr.progress import log
 from edgecxr.runs import CONFIG_FILE, DEFAULT_RUNS_ROOT, Run, check_name
+from edgecxr.tomlio import to_toml
 from edgecxr.train import augment as aug
 from edgecxr.train import distill
 from edgecxr.train.arrays import (
