@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app as root_app
 from edgecxr.cli.common import ForceOpt, JsonOpt, emit, table
+from edgecxr.cli.root import app as root_app
 
 backbone_app = typer.Typer(help="Build, list and inspect the chest X-ray backbones `train --backbone` starts from.",
                            no_args_is_help=True)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, flag, table
+from edgecxr.cli.root import app
 
 EMULATED = ("pi4-emu", "pi5-emu")  # the boards of edgecxr.bench.pi_emu (not imported here: CLI start-up)
 

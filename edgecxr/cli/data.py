@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app as root_app
 from edgecxr.cli.common import ForceOpt, JsonOpt, SeedOpt, emit, flag, table
+from edgecxr.cli.root import app as root_app
 from edgecxr.data.dataset import CSV_DEFAULTS, load_dataset
 
 data_app = typer.Typer(help="Find, fetch, import, inspect, split and synthesize chest X-ray datasets.",

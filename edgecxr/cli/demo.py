@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, SeedOpt
+from edgecxr.cli.root import app
 
 
 @app.command()

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, flag, table
+from edgecxr.cli.root import app
 from edgecxr.device.runtime import ALL_KERNELS, CHAIN, DEFAULT_KERNELS
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, IdentityOpt, JsonOpt, PortOpt, RunArg, RunsRootOpt, SshConfigOpt, emit, flag
+from edgecxr.cli.root import app
 from edgecxr.export.formats import FORMATS, formats_help
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunArg, RunsRootOpt, SeedOpt, emit, flag, table
+from edgecxr.cli.root import app
 from edgecxr.quantize import DEFAULT_CALIBRATION_SIZE, DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LR
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, flag, table
+from edgecxr.cli.root import app
 from edgecxr.config import DEFAULT_RECIPE, RECIPES
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli import app
 from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, flag, table
+from edgecxr.cli.root import app
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
 COLUMNS = ["id", "status", "val_acc", "val_sens", "val_spec", "int8_kb", "arena_kb", "ram_kb", "flash_kb",
