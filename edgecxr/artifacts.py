@@ -13,12 +13,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from edgecxr.errors import ConfigError, RunError
 
-if TYPE_CHECKING:  # a Run reaches this table through run.models() / run.int8()
-    from edgecxr.runs import Run
+
+class Run(Protocol):
+    """What this table needs of a run (edgecxr.runs.Run, which reaches it through run.models() /
+    run.int8()): a protocol, so the table does not import the module that imports it."""
+
+    path: Path
+
+    def file(self, name: str) -> Path: ...
+    def has(self, name: str) -> bool: ...
+    def require(self, name: str, hint: str) -> Path: ...
+    def read_manifest(self) -> dict: ...
 
 
 @dataclass(frozen=True)
