@@ -191,8 +191,8 @@ def main() -> None:
     print(table(rows, list(rows[0])))
     distinct = len({r.tobytes() for r in ref})
     spread = ref.astype(int)
-    print(f"reference outputs: {distinct} distinct int8 vectors over {len(ref)} images, values {spread.min()}..{spread.max()} "
-          "(the comparison is not between constant outputs)")
+    print(f"reference outputs: {distinct} distinct int8 vectors over {len(ref)} images, values {spread.min()}..{spread.max()}"
+          + (" -- a collapsed model: this proves little, use a trained run" if distinct < 10 else ""))
     print(f"saturating inputs (all -128, all 127): engine identical on {extreme_same}/2")
     print(f"\nmemory plan (edgecxr.engine.plan): arena {gen.plan.arena} B = largest tensor "
           f"{gen.plan.largest_tensor} B + {gen.plan.arena - gen.plan.largest_tensor} B "
