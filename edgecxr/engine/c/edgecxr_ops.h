@@ -124,15 +124,28 @@ ECX_INLINE void ecx_gather4(int16_t *col, const int8_t *x, int n, int32_t offset
 }
 
 /* Requantize one sum to the output: TFLite's multiplier and shift, zero point, activation clamp.
- * may_left is a constant of the layer: 0 when no channel's shift is positive (the usual case),
- * which removes the left-shift step. */
+ * may_left is a constant of the layer (ECX_SHIFT_*): ANY when some channel shifts left first;
+ * RIGHT when every shift is <= 0; RIGHT1 when every shift is <= -1 and the generator proved from
+ * the layer's largest possible sum that y + 2^(e-1) cannot overflow, so the rounding divide is
+ * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer. */
+#define ECX_SHIFT_RIGHT1 0
+#define ECX_SHIFT_RIGHT 1
+#define ECX_SHIFT_ANY 2
 ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, int32_t zp, int32_t lo, int32_t hi)
 {
-    if (may_left) {
+    if (may_left == ECX_SHIFT_ANY) {
         acc = ecx_requant(acc, mult, shift) + zp;
-    } else {
+    } else if (may_left == ECX_SHIFT_RIGHT) {
         acc = ecx_rdbpot(ecx_srdhm(acc, mult), -shift) + zp;
+    } else {
+        const int32_t y = ecx_srdhm(acc, mult);
+        acc = ((y + (int32_t)(((uint32_t)1 << -shift) >> 1) + (y >> 31)) >> -shift) + zp;
     }
+#if ECX_DSP
+    if (lo == -128 && hi == 127) {
+        return (int8_t)__ssat(acc, 8); /* the whole int8 range: one SSAT */
+    }
+#endif
     return (int8_t)(acc < lo ? lo : (acc > hi ? hi : acc));
 }
 

@@ -33,13 +33,21 @@ from edgecxr.engine.kernels.base import (
 from edgecxr.engine.parse import Graph, Operator
 
 
-def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int) -> tuple[list[str], int]:
-    """The per-channel multiplier and shift arrays, and 1 when some shift is positive (a left
-    shift before the multiply), else 0: a constant the generated code passes to ecx_out."""
+def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
+                    bias: np.ndarray) -> tuple[list[str], str]:
+    """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
+
+    ``terms`` products of at most 255 * 128 plus the bias bound every sum; SRDHM never grows it
+    (multipliers < 2^31), so when that bound plus 2^(e-1) stays below 2^31 the short rounding
+    divide cannot overflow."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
-    return [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)], int(max(shift) > 0)
+    arrays = [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)]
+    if max(shift) > 0:
+        return arrays, "ECX_SHIFT_ANY"
+    bound = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1 + (1 << max(0, -min(shift) - 1))
+    return arrays, "ECX_SHIFT_RIGHT1" if max(shift) <= -1 and bound < 2**31 else "ECX_SHIFT_RIGHT"
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -80,7 +88,7 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     bias = _bias(graph, op, COUT)
     wpad = np.zeros((COUT, K4), np.int8)
     wpad[:, :K] = w.data.reshape(COUT, K)
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, K, bias)
     arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
               c_array("int32_t", f"{p}_bias", bias), *requant]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
@@ -178,7 +186,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     # interior pixels: the input offset times the sum of the weights folded into the bias
     biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
     aligned = "static const int8_t __attribute__((aligned(4)))"
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias)
     arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned),
               c_array("int32_t", f"{p}_bias", bias), *requant]
     if M == 1:
