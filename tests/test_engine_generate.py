@@ -79,3 +79,16 @@ def test_mobilenet_plan_is_close_to_the_largest_tensor(mobilenet_96, tmp_path):
     ref, eng = Reference(mobilenet_96), HostEngine(mobilenet_96, cache=tmp_path)
     for x in inputs(ref.shape[1:], 6):
         assert np.array_equal(eng(x), ref(x[None]))
+
+
+def test_no_c_compiler_is_one_error(tiny_int8_tflite, monkeypatch, tmp_path):
+    """Without a C compiler the host build is one DeviceError with a hint (nothing built or cached)."""
+    from edgecxr.engine.host import HostEngine
+    from edgecxr.errors import DeviceError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no cc, gcc or clang
+    monkeypatch.delenv("CC", raising=False)
+    with pytest.raises(DeviceError) as e:
+        HostEngine(tiny_int8_tflite, cache=tmp_path / "cache")
+    assert "no C compiler" in e.value.message and "--kernels reference" in e.value.hint
+    assert not (tmp_path / "cache").exists()

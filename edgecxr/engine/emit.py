@@ -81,7 +81,7 @@ def source(graph: Graph, plan: Plan, kernels: list[Kernel], sha256: str) -> str:
              "    " + ", ".join(f'"{k.op.code}"' for k in kernels), "};", ""]
     calls = []
     for i, k in enumerate(kernels):
-        parts.append(f"/* operator {i}: {k.op.code} {k.note} */".replace(" */", " */").replace("  */", " */"))
+        parts.append(f"/* operator {i}: {k.op.code}{' (' + k.note + ')' if k.note else ''} */")
         parts += k.arrays
         inplace = i in plan.inplace
         parts.append(f"static void layer_{i}(const int8_t *in0, const int8_t *in1, int8_t *out, int8_t *scratch)")

@@ -55,9 +55,9 @@ def build(gen: Generated, cache: Path | None = None) -> Path:
             said = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
             raise DeviceError(f"{cc} could not build the generated engine: {said}",
                               "report this with the model; pass --kernels reference meanwhile")
-        os.replace(out, lib) if os.access(folder, os.W_OK) else None
-        if not lib.is_file():
-            shutil.copy(out, lib)
+        staged = folder / f".{lib.name}.{os.getpid()}"
+        shutil.copyfile(out, staged)  # the temp folder may be on another file system
+        os.replace(staged, lib)  # atomic: a concurrent build of the same key finds a whole library
     return lib
 
 

@@ -15,7 +15,7 @@ operator that sets it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from edgecxr.engine.kernels import Kernel
 from edgecxr.engine.parse import Graph
@@ -45,7 +45,6 @@ class Plan:
     inplace: set[int]  # operators that overwrite their input
     peak_op: int  # the operator at which the arena is fullest
     largest_tensor: int  # bytes of the largest activation tensor (input and output included)
-    notes: dict[int, str] = field(default_factory=dict)
 
     def table(self, graph: Graph, kernels: list[Kernel]) -> str:
         """The printable plan: one row per buffer, then the peak and the operator that sets it."""
