@@ -64,7 +64,7 @@ def test_board_file_values_with_make_code(field, export_run, tmp_path, monkeypat
     from edgecxr.boards import DEVICES_FILE
     from edgecxr.resources import resource
 
-    head, table, tail = re.split(r"(\n\[%s\]\n[^\[]*)" % re.escape(BOARD_VALUES[field]),
+    head, table, tail = re.split(rf"(\n\[{re.escape(BOARD_VALUES[field])}\]\n[^\[]*)",
                                  resource(DEVICES_FILE).read_text(), maxsplit=1)
     table, n = re.subn(rf'^{field} = "([^"]*)"', rf'{field} = "\1 {PAYLOAD}"', table, flags=re.M)
     assert n == 1

@@ -82,7 +82,7 @@ def export_arduino(source: ExportSource, out: Path, test_image: Path | None = No
 
     gen = generate(source.model_path)  # a model the engine cannot run: one error line, nothing written
     library = out / library_name(source)
-    settings = write_settings(source, library / "src")
+    write_settings(source, library / "src")
     gen.write(library / "src" / "engine")
     ref = reference(source, choose_test_image(source, test_image))
     sketch = sketch_name(source)
