@@ -221,9 +221,8 @@ def summary_rows(sets: dict[str, list[dict]], variant: str, diffs: dict) -> list
             values = [point(m, scored(r)) for r in mine]
             row[m] = f"{np.mean(values):.3f} ({' '.join(f'{v:.3f}' for v in values)})"
         row["train_min"] = f"{np.mean([r['train_minutes'] for r in mine]):.1f}"
-        if diffs:
-            for m in ("roc_auc", "accuracy", "specificity"):
-                row[f"d_{m}"] = ci(diffs[set_name][m])
+        for m in ("roc_auc", "accuracy", "specificity"):  # the baseline's own rows: "-"
+            row[f"d_{m}"] = ci(diffs[set_name][m]) if diffs else "-"
         rows.append(row)
     return rows
 
@@ -250,6 +249,8 @@ def report(records: list[dict], exclude: set[str], verdict_metric: str, baseline
             judged = {s: d[verdict_metric] for s, d in diffs.items() if s != "nih-ozturk-excl"}
             verdicts[v] = verdict(judged)
     print(table(rows))
+    if any(len(r["seeds"].split(",")) < 2 for r in rows):
+        print("(a variant of one seed: its interval holds the patients' noise only, not the seeds')")
     against = "" if baseline == "default" else f" against {baseline}, not the default: exploratory"
     for v, result in verdicts.items():
         print(f"verdict {v} (on {verdict_metric}, int8{against}): {result['text']}")
