@@ -187,10 +187,12 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
     aligned = "static const int8_t __attribute__((aligned(4)))"
     requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias)
-    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned),
-              c_array("int32_t", f"{p}_bias", bias), *requant]
-    if M == 1:
-        arrays.append(c_array("int32_t", f"{p}_biasf", biasf))
+    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned), *requant]
+    if M != 1:
+        arrays.append(c_array("int32_t", f"{p}_bias", bias))
+    else:
+        # a padded tap reads the input zero point, which the folded bias turns into 0
+        arrays += [c_array("int32_t", f"{p}_biasf", biasf), c_array("int8_t", f"{p}_pad", [inp.zero_point] * CIN)]
     ROW = W * CIN
     C4 = COUT // 4 * 4 if M == 1 else 0
     # In place: before output row y is written, the input rows its bytes cover are copied to a
@@ -202,7 +204,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     slots = max(ring, 1)
 
     def body(inplace: bool) -> str:
-        s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
+        s = ["    int oy, ox, ky;" if M == 1 else "    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
         if inplace:
             s += ["    int saved = 0;", f"    static const uint16_t upto[{OH}] = {{{', '.join(map(str, upto))}}};"]
         s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")
@@ -230,6 +232,15 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
                   f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
                   f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
                   "                continue;", "            }"]
+            taps = ", ".join(f"rows[{ky}] && ix0 + {kx * DW} >= 0 && ix0 + {kx * DW} < {W} ? "
+                             f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN} : {p}_pad"
+                             for ky in range(KH) for kx in range(KW))
+            s += ["            {",
+                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
+                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
+                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  "            }", "        }", "    }"]
+            return "\n".join(s) + "\n"
         s += [f"            for (c = 0; c < {COUT}; ++c) {{",
               f"                int32_t acc = {p}_bias[c];",
               f"                for (ky = 0; ky < {KH}; ++ky) {{",
