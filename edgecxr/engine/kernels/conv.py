@@ -166,6 +166,15 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                   note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
 
 
+def _dw_pairs(w: np.ndarray) -> np.ndarray:
+    """Depthwise weights (taps, channels) as the int16 pairs ecx_dw_inner reads: for each whole
+    group of four channels and each tap, the words (c0 | c2 << 16) and (c1 | c3 << 16)."""
+    taps, ch = w.shape
+    g = w[:, :ch // 4 * 4].astype(np.int64).reshape(taps, -1, 4).transpose(1, 0, 2)  # group, tap, 4
+    lo, hi = g[..., [0, 1]] & 0xFFFF, (g[..., [2, 3]] & 0xFFFF) << 16
+    return (lo | hi).astype(np.uint32).view(np.int32).ravel()
+
+
 def depthwise(graph: Graph, op: Operator) -> Kernel:
     inp = graph.tensors[op.inputs[0]]
     w = _weights(graph, op)
@@ -192,7 +201,8 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
         arrays.append(c_array("int32_t", f"{p}_bias", bias))
     else:
         # a padded tap reads the input zero point, which the folded bias turns into 0
-        arrays += [c_array("int32_t", f"{p}_biasf", biasf), c_array("int8_t", f"{p}_pad", [inp.zero_point] * CIN)]
+        arrays += [c_array("int32_t", f"{p}_biasf", biasf), c_array("int8_t", f"{p}_pad", [inp.zero_point] * CIN),
+                   c_array("int32_t", f"{p}_w16", _dw_pairs(w.data.reshape(KH * KW, COUT)))]
     ROW = W * CIN
     C4 = COUT // 4 * 4 if M == 1 else 0
     # In place: before output row y is written, the input rows its bytes cover are copied to a
@@ -229,7 +239,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
             inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
             s += [f"            if ({inside}) {{",
                   f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
-                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
+                  f"                ecx_dw_inner(x, {p}_w16, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
                   f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
                   "                continue;", "            }"]
             taps = ", ".join(f"rows[{ky}] && ix0 + {kx * DW} >= 0 && ix0 + {kx * DW} < {W} ? "
@@ -237,7 +247,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
                              for ky in range(KH) for kx in range(KW))
             s += ["            {",
                   f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
-                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
+                  f"                ecx_dw_inner(x, {p}_w16, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
                   f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
                   "            }", "        }", "    }"]
             return "\n".join(s) + "\n"
