@@ -222,34 +222,40 @@ ECX_INLINE void ecx_dot_2x2(const int16_t *ca, const int16_t *cb, const int8_t *
 }
 
 /* One depthwise output pixel whose taps all lie inside the input (or read a row of the input
- * zero point): for c < ch, acc[c] = biasf[c] + sum over taps t of x[t][c] * w[t * ch + c], where
+ * zero point): tap (ky, kx) of channel c reads rows[ky][kx * step + c] (an interior pixel passes
+ * its kh input rows and step = dilation * channels; a border pixel its kh * kw tap pointers with
+ * kw = 1), and acc[c] = biasf[c] + sum over taps t = ky * kw + kx of x * w[t * ch + c], where
  * biasf already holds the input offset times the weights' sum; out[c] requantized. For c < c4
  * (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of four
  * channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
  * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. */
-ECX_INLINE void ecx_dw_inner(const int8_t *const *x, const int32_t *w16, const int8_t *w, int taps, int ch, int c4,
-                             const int32_t *biasf, const int32_t *mult, const int8_t *shift, int may_left,
-                             int32_t zp, int32_t lo, int32_t hi, int8_t *out)
+ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step, const int32_t *w16,
+                             const int8_t *w, int ch, int c4, const int32_t *biasf, const int32_t *mult,
+                             const int8_t *shift, int may_left, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
 {
-    int c, t;
+    int c, ky, kx;
     for (c = 0; c < c4; c += 4) {
         int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
         ECX_UNROLL
-        for (t = 0; t < taps; ++t, w16 += 2) {
+        for (ky = 0; ky < kh; ++ky) {
+            const int8_t *r = rows[ky] + c;
+            ECX_UNROLL
+            for (kx = 0; kx < kw; ++kx, w16 += 2) {
 #if ECX_DSP
-            const uint32_t xv = ecx_ld32(x[t] + c);
-            const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
-            a0 = __smlabb(x02, w16[0], a0);
-            a2 = __smlatt(x02, w16[0], a2);
-            a1 = __smlabb(x13, w16[1], a1);
-            a3 = __smlatt(x13, w16[1], a3);
+                const uint32_t xv = ecx_ld32(r + kx * step);
+                const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
+                a0 = __smlabb(x02, w16[0], a0);
+                a2 = __smlatt(x02, w16[0], a2);
+                a1 = __smlabb(x13, w16[1], a1);
+                a3 = __smlatt(x13, w16[1], a3);
 #else
-            const int8_t *xt = x[t] + c;
-            a0 += xt[0] * (int16_t)(w16[0] & 0xFFFF);
-            a2 += xt[2] * (w16[0] >> 16);
-            a1 += xt[1] * (int16_t)(w16[1] & 0xFFFF);
-            a3 += xt[3] * (w16[1] >> 16);
+                const int8_t *xt = r + kx * step;
+                a0 += xt[0] * (int16_t)(w16[0] & 0xFFFF);
+                a2 += xt[2] * (w16[0] >> 16);
+                a1 += xt[1] * (int16_t)(w16[1] & 0xFFFF);
+                a3 += xt[3] * (w16[1] >> 16);
 #endif
+            }
         }
         out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
         out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
@@ -258,8 +264,10 @@ ECX_INLINE void ecx_dw_inner(const int8_t *const *x, const int32_t *w16, const i
     }
     for (; c < ch; ++c) {
         int32_t a = biasf[c];
-        for (t = 0; t < taps; ++t) {
-            a += x[t][c] * w[t * ch + c];
+        for (ky = 0; ky < kh; ++ky) {
+            for (kx = 0; kx < kw; ++kx) {
+                a += rows[ky][kx * step + c] * w[(ky * kw + kx) * ch + c];
+            }
         }
         out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
     }

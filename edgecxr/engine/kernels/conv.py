@@ -167,7 +167,7 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
 
 
 def _dw_pairs(w: np.ndarray) -> np.ndarray:
-    """Depthwise weights (taps, channels) as the int16 pairs ecx_dw_inner reads: for each whole
+    """Depthwise weights (taps, channels) as the int16 pairs ecx_dw_pixel reads: for each whole
     group of four channels and each tap, the words (c0 | c2 << 16) and (c1 | c3 << 16)."""
     taps, ch = w.shape
     g = w[:, :ch // 4 * 4].astype(np.int64).reshape(taps, -1, 4).transpose(1, 0, 2)  # group, tap, 4
@@ -235,20 +235,20 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
               f"            const int ix0 = ox * {SW} - {PL};",
               f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};"]
         if M == 1:
-            taps = ", ".join(f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN}" for ky in range(KH) for kx in range(KW))
+            starts = ", ".join(f"rows[{ky}] + ix0 * {CIN}" for ky in range(KH))
             inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
             s += [f"            if ({inside}) {{",
-                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
-                  f"                ecx_dw_inner(x, {p}_w16, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
-                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  f"                const int8_t *const r[{KH}] = {{{starts}}};",
+                  f"                ecx_dw_pixel(r, {KH}, {KW}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                  f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);",
                   "                continue;", "            }"]
             taps = ", ".join(f"rows[{ky}] && ix0 + {kx * DW} >= 0 && ix0 + {kx * DW} < {W} ? "
                              f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN} : {p}_pad"
                              for ky in range(KH) for kx in range(KW))
             s += ["            {",
                   f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
-                  f"                ecx_dw_inner(x, {p}_w16, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
-                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  f"                ecx_dw_pixel(x, {KH * KW}, 1, 0, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                  f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);",
                   "            }", "        }", "    }"]
             return "\n".join(s) + "\n"
         s += [f"            for (c = 0; c < {COUT}; ++c) {{",
