@@ -135,10 +135,14 @@ ECX_INLINE void ecx_gather4(int16_t *col, const int8_t *x, int n, int32_t offset
  * may_left is a constant of the layer (ECX_SHIFT_*): ANY when some channel shifts left first;
  * RIGHT when every shift is <= 0; RIGHT1 when every shift is <= -1 and the generator proved from
  * the layer's largest possible sum that y + 2^(e-1) cannot overflow, so the rounding divide is
- * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer. */
+ * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer.
+ * RIGHT1S is RIGHT1 when the bound is also below 2^30: then 2 * acc fits in int32 and
+ * SMMULR(2 * acc, mult) = floor((2 * acc * mult + 2^31) / 2^32) is exactly ecx_srdhm(acc, mult),
+ * two instructions instead of five. */
 #define ECX_SHIFT_RIGHT1 0
 #define ECX_SHIFT_RIGHT 1
 #define ECX_SHIFT_ANY 2
+#define ECX_SHIFT_RIGHT1S 3
 ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, int32_t zp, int32_t lo, int32_t hi)
 {
     if (may_left == ECX_SHIFT_ANY) {
@@ -146,7 +150,15 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
     } else if (may_left == ECX_SHIFT_RIGHT) {
         acc = ecx_rdbpot(ecx_srdhm(acc, mult), -shift) + zp;
     } else {
-        const int32_t y = ecx_srdhm(acc, mult);
+        int32_t y;
+#if ECX_DSP
+        if (may_left == ECX_SHIFT_RIGHT1S) {
+            __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(acc * 2), "r"(mult));
+        } else
+#endif
+        {
+            y = ecx_srdhm(acc, mult);
+        }
         acc = ((y + (int32_t)(((uint32_t)1 << -shift) >> 1) + (y >> 31)) >> -shift) + zp;
     }
 #if ECX_DSP

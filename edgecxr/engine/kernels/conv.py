@@ -34,12 +34,14 @@ from edgecxr.engine.parse import Graph, Operator
 
 
 def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
-                    bias: np.ndarray) -> tuple[list[str], str]:
+                    bias: np.ndarray, smmulr: bool = True) -> tuple[list[str], str]:
     """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
 
     ``terms`` products of at most 255 * 128 plus the bias bound every sum; SRDHM never grows it
     (multipliers < 2^31), so when that bound plus 2^(e-1) stays below 2^31 the short rounding
-    divide cannot overflow."""
+    divide cannot overflow; below 2^30, twice the sum fits too (the SMMULR form, which
+    ``smmulr`` turns off where it measured slower: the depthwise kernels, whose register
+    allocation it upsets)."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
@@ -47,7 +49,9 @@ def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: 
     if max(shift) > 0:
         return arrays, "ECX_SHIFT_ANY"
     bound = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1 + (1 << max(0, -min(shift) - 1))
-    return arrays, "ECX_SHIFT_RIGHT1" if max(shift) <= -1 and bound < 2**31 else "ECX_SHIFT_RIGHT"
+    if max(shift) > -1 or bound >= 2**31:
+        return arrays, "ECX_SHIFT_RIGHT"
+    return arrays, "ECX_SHIFT_RIGHT1S" if smmulr and bound < 2**30 else "ECX_SHIFT_RIGHT1"
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -195,7 +199,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     # interior pixels: the input offset times the sum of the weights folded into the bias
     biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
     aligned = "static const int8_t __attribute__((aligned(4)))"
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias, smmulr=False)
     arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned), *requant]
     if M != 1:
         arrays.append(c_array("int32_t", f"{p}_bias", bias))
