@@ -110,12 +110,21 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                     f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
                     f"{tail}        }}\n")
         tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
+        # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
+        unrolled = "".join(
+            f"            {col}[ECX_COLPOS({k})] = (int16_t)(x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}]"
+            f" + ({IN_OFF}));\n" for k in range(K)) if K <= 64 else ""
+        inside = (f"          if (iy0 >= 0 && iy0 + {(KH - 1) * DH} < {H} && ix0 >= 0 && ix0 + {(KW - 1) * DW} < {W}) {{\n"
+                  f"            const int8_t *x = in0 + ((size_t)iy0 * {W} + ix0) * {CIN};\n"
+                  f"{unrolled}          }} else {{\n") if unrolled else ""
         return (f"        {{ int ky, kx, c;\n"
                 f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
+                f"          const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};\n"
+                f"{inside}"
                 f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
-                f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
+                f"            const int iy = iy0 + ky * {DH};\n"
                 f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
-                f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
+                f"              const int ix = ix0 + kx * {DW};\n"
                 f"              const int b = (ky * {KW} + kx) * {CIN};\n"
                 f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
                 f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = 0;\n"
@@ -124,7 +133,7 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                 f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
                 f"              }}\n"
                 f"            }}\n"
-                f"          }}\n{tail}"
+                f"          }}\n{'          }' + chr(10) if unrolled else ''}{tail}"
                 f"        }}\n")
 
     def emit_out(pix: str, oc: str, value: str) -> str:
