@@ -19,6 +19,14 @@
 #define ECX_DSP 0
 #endif
 
+/* ECX_UNROLL: unroll the loop that follows completely when its trip count is a small constant
+ * (a 3x3 depthwise tap loop: the branch and the counter go, the weight offsets become constants) */
+#if defined(__GNUC__) && !defined(__clang__) && (__GNUC__ >= 8)
+#define ECX_UNROLL _Pragma("GCC unroll 16")
+#else
+#define ECX_UNROLL
+#endif
+
 #if defined(__GNUC__)
 #define ECX_INLINE static inline __attribute__((always_inline))
 #else
@@ -127,10 +135,14 @@ ECX_INLINE void ecx_gather4(int16_t *col, const int8_t *x, int n, int32_t offset
  * may_left is a constant of the layer (ECX_SHIFT_*): ANY when some channel shifts left first;
  * RIGHT when every shift is <= 0; RIGHT1 when every shift is <= -1 and the generator proved from
  * the layer's largest possible sum that y + 2^(e-1) cannot overflow, so the rounding divide is
- * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer. */
+ * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer.
+ * RIGHT1S is RIGHT1 when the bound is also below 2^30: then 2 * acc fits in int32 and
+ * SMMULR(2 * acc, mult) = floor((2 * acc * mult + 2^31) / 2^32) is exactly ecx_srdhm(acc, mult),
+ * two instructions instead of five. */
 #define ECX_SHIFT_RIGHT1 0
 #define ECX_SHIFT_RIGHT 1
 #define ECX_SHIFT_ANY 2
+#define ECX_SHIFT_RIGHT1S 3
 ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, int32_t zp, int32_t lo, int32_t hi)
 {
     if (may_left == ECX_SHIFT_ANY) {
@@ -138,7 +150,15 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
     } else if (may_left == ECX_SHIFT_RIGHT) {
         acc = ecx_rdbpot(ecx_srdhm(acc, mult), -shift) + zp;
     } else {
-        const int32_t y = ecx_srdhm(acc, mult);
+        int32_t y;
+#if ECX_DSP
+        if (may_left == ECX_SHIFT_RIGHT1S) {
+            __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(acc * 2), "r"(mult));
+        } else
+#endif
+        {
+            y = ecx_srdhm(acc, mult);
+        }
         acc = ((y + (int32_t)(((uint32_t)1 << -shift) >> 1) + (y >> 31)) >> -shift) + zp;
     }
 #if ECX_DSP
@@ -213,32 +233,41 @@ ECX_INLINE void ecx_dot_2x2(const int16_t *ca, const int16_t *cb, const int8_t *
     r[3] = b1;
 }
 
-/* One depthwise output pixel whose taps all lie inside the input: for c < c4 (a multiple of 4),
- * acc[c] = biasf[c] + sum over taps t of x[t][c] * w[t * ch + c], where biasf already holds the
- * input offset times the weights' sum; out[c] requantized. */
-ECX_INLINE void ecx_dw_inner(const int8_t *const *x, const int8_t *w, int taps, int ch, int c4,
-                             const int32_t *biasf, const int32_t *mult, const int8_t *shift, int may_left,
-                             int32_t zp, int32_t lo, int32_t hi, int8_t *out)
+/* One depthwise output pixel whose taps all lie inside the input (or read a row of the input
+ * zero point): tap (ky, kx) of channel c reads rows[ky][kx * step + c] (an interior pixel passes
+ * its kh input rows and step = dilation * channels; a border pixel its kh * kw tap pointers with
+ * kw = 1), and acc[c] = biasf[c] + sum over taps t = ky * kw + kx of x * w[t * ch + c], where
+ * biasf already holds the input offset times the weights' sum; out[c] requantized. For c < c4
+ * (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of four
+ * channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
+ * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. */
+ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step, const int32_t *w16,
+                             const int8_t *w, int ch, int c4, const int32_t *biasf, const int32_t *mult,
+                             const int8_t *shift, int may_left, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
 {
-    int c, t;
+    int c, ky, kx;
     for (c = 0; c < c4; c += 4) {
         int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
-        for (t = 0; t < taps; ++t) {
+        ECX_UNROLL
+        for (ky = 0; ky < kh; ++ky) {
+            const int8_t *r = rows[ky] + c;
+            ECX_UNROLL
+            for (kx = 0; kx < kw; ++kx, w16 += 2) {
 #if ECX_DSP
-            const uint32_t xv = ecx_ld32(x[t] + c), wv = ecx_ld32(w + t * ch + c);
-            const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
-            const int32_t w02 = __sxtb16((int32_t)wv), w13 = ecx_sxtb16_ror8(wv);
-            a0 = __smlabb(x02, w02, a0);
-            a2 = __smlatt(x02, w02, a2);
-            a1 = __smlabb(x13, w13, a1);
-            a3 = __smlatt(x13, w13, a3);
+                const uint32_t xv = ecx_ld32(r + kx * step);
+                const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
+                a0 = __smlabb(x02, w16[0], a0);
+                a2 = __smlatt(x02, w16[0], a2);
+                a1 = __smlabb(x13, w16[1], a1);
+                a3 = __smlatt(x13, w16[1], a3);
 #else
-            const int8_t *xt = x[t] + c, *wt = w + t * ch + c;
-            a0 += xt[0] * wt[0];
-            a1 += xt[1] * wt[1];
-            a2 += xt[2] * wt[2];
-            a3 += xt[3] * wt[3];
+                const int8_t *xt = r + kx * step;
+                a0 += xt[0] * (int16_t)(w16[0] & 0xFFFF);
+                a2 += xt[2] * (w16[0] >> 16);
+                a1 += xt[1] * (int16_t)(w16[1] & 0xFFFF);
+                a3 += xt[3] * (w16[1] >> 16);
 #endif
+            }
         }
         out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
         out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
@@ -247,8 +276,10 @@ ECX_INLINE void ecx_dw_inner(const int8_t *const *x, const int8_t *w, int taps, 
     }
     for (; c < ch; ++c) {
         int32_t a = biasf[c];
-        for (t = 0; t < taps; ++t) {
-            a += x[t][c] * w[t * ch + c];
+        for (ky = 0; ky < kh; ++ky) {
+            for (kx = 0; kx < kw; ++kx) {
+                a += rows[ky][kx * step + c] * w[(ky * kw + kx) * ch + c];
+            }
         }
         out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
     }

@@ -34,12 +34,14 @@ from edgecxr.engine.parse import Graph, Operator
 
 
 def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
-                    bias: np.ndarray) -> tuple[list[str], str]:
+                    bias: np.ndarray, smmulr: bool = True) -> tuple[list[str], str]:
     """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
 
     ``terms`` products of at most 255 * 128 plus the bias bound every sum; SRDHM never grows it
     (multipliers < 2^31), so when that bound plus 2^(e-1) stays below 2^31 the short rounding
-    divide cannot overflow."""
+    divide cannot overflow; below 2^30, twice the sum fits too (the SMMULR form, which
+    ``smmulr`` turns off where it measured slower: the depthwise kernels, whose register
+    allocation it upsets)."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
@@ -47,7 +49,9 @@ def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: 
     if max(shift) > 0:
         return arrays, "ECX_SHIFT_ANY"
     bound = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1 + (1 << max(0, -min(shift) - 1))
-    return arrays, "ECX_SHIFT_RIGHT1" if max(shift) <= -1 and bound < 2**31 else "ECX_SHIFT_RIGHT"
+    if max(shift) > -1 or bound >= 2**31:
+        return arrays, "ECX_SHIFT_RIGHT"
+    return arrays, "ECX_SHIFT_RIGHT1S" if smmulr and bound < 2**30 else "ECX_SHIFT_RIGHT1"
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -106,12 +110,21 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                     f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
                     f"{tail}        }}\n")
         tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
+        # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
+        unrolled = "".join(
+            f"            {col}[ECX_COLPOS({k})] = (int16_t)(x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}]"
+            f" + ({IN_OFF}));\n" for k in range(K)) if K <= 64 else ""
+        inside = (f"          if (iy0 >= 0 && iy0 + {(KH - 1) * DH} < {H} && ix0 >= 0 && ix0 + {(KW - 1) * DW} < {W}) {{\n"
+                  f"            const int8_t *x = in0 + ((size_t)iy0 * {W} + ix0) * {CIN};\n"
+                  f"{unrolled}          }} else {{\n") if unrolled else ""
         return (f"        {{ int ky, kx, c;\n"
                 f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
+                f"          const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};\n"
+                f"{inside}"
                 f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
-                f"            const int iy = oy * {SH} - {PT} + ky * {DH};\n"
+                f"            const int iy = iy0 + ky * {DH};\n"
                 f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
-                f"              const int ix = ox * {SW} - {PL} + kx * {DW};\n"
+                f"              const int ix = ix0 + kx * {DW};\n"
                 f"              const int b = (ky * {KW} + kx) * {CIN};\n"
                 f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
                 f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = 0;\n"
@@ -120,7 +133,7 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                 f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
                 f"              }}\n"
                 f"            }}\n"
-                f"          }}\n{tail}"
+                f"          }}\n{'          }' + chr(10) if unrolled else ''}{tail}"
                 f"        }}\n")
 
     def emit_out(pix: str, oc: str, value: str) -> str:
@@ -166,6 +179,15 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                   note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
 
 
+def _dw_pairs(w: np.ndarray) -> np.ndarray:
+    """Depthwise weights (taps, channels) as the int16 pairs ecx_dw_pixel reads: for each whole
+    group of four channels and each tap, the words (c0 | c2 << 16) and (c1 | c3 << 16)."""
+    taps, ch = w.shape
+    g = w[:, :ch // 4 * 4].astype(np.int64).reshape(taps, -1, 4).transpose(1, 0, 2)  # group, tap, 4
+    lo, hi = g[..., [0, 1]] & 0xFFFF, (g[..., [2, 3]] & 0xFFFF) << 16
+    return (lo | hi).astype(np.uint32).view(np.int32).ravel()
+
+
 def depthwise(graph: Graph, op: Operator) -> Kernel:
     inp = graph.tensors[op.inputs[0]]
     w = _weights(graph, op)
@@ -186,11 +208,14 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     # interior pixels: the input offset times the sum of the weights folded into the bias
     biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
     aligned = "static const int8_t __attribute__((aligned(4)))"
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias)
-    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned),
-              c_array("int32_t", f"{p}_bias", bias), *requant]
-    if M == 1:
-        arrays.append(c_array("int32_t", f"{p}_biasf", biasf))
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias, smmulr=False)
+    arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned), *requant]
+    if M != 1:
+        arrays.append(c_array("int32_t", f"{p}_bias", bias))
+    else:
+        # a padded tap reads the input zero point, which the folded bias turns into 0
+        arrays += [c_array("int32_t", f"{p}_biasf", biasf), c_array("int8_t", f"{p}_pad", [inp.zero_point] * CIN),
+                   c_array("int32_t", f"{p}_w16", _dw_pairs(w.data.reshape(KH * KW, COUT)))]
     ROW = W * CIN
     C4 = COUT // 4 * 4 if M == 1 else 0
     # In place: before output row y is written, the input rows its bytes cover are copied to a
@@ -202,7 +227,7 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     slots = max(ring, 1)
 
     def body(inplace: bool) -> str:
-        s = ["    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
+        s = ["    int oy, ox, ky;" if M == 1 else "    int oy, ox, c, ky, kx;", f"    const int8_t *rows[{KH}];", "    (void)in1; (void)scratch;"]
         if inplace:
             s += ["    int saved = 0;", f"    static const uint16_t upto[{OH}] = {{{', '.join(map(str, upto))}}};"]
         s.append(f"    for (oy = 0; oy < {OH}; ++oy) {{")
@@ -223,13 +248,22 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
               f"            const int ix0 = ox * {SW} - {PL};",
               f"            int8_t *o = out + ((size_t)oy * {OW} + ox) * {COUT};"]
         if M == 1:
-            taps = ", ".join(f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN}" for ky in range(KH) for kx in range(KW))
+            starts = ", ".join(f"rows[{ky}] + ix0 * {CIN}" for ky in range(KH))
             inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
             s += [f"            if ({inside}) {{",
-                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
-                  f"                ecx_dw_inner(x, {p}_w, {KH * KW}, {COUT}, {C4}, {p}_biasf, {p}_mult, {p}_shift, "
-                  f"{left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  f"                const int8_t *const r[{KH}] = {{{starts}}};",
+                  f"                ecx_dw_pixel(r, {KH}, {KW}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                  f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);",
                   "                continue;", "            }"]
+            taps = ", ".join(f"rows[{ky}] && ix0 + {kx * DW} >= 0 && ix0 + {kx * DW} < {W} ? "
+                             f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN} : {p}_pad"
+                             for ky in range(KH) for kx in range(KW))
+            s += ["            {",
+                  f"                const int8_t *const x[{KH * KW}] = {{{taps}}};",
+                  f"                ecx_dw_pixel(x, {KH * KW}, 1, 0, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                  f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);",
+                  "            }", "        }", "    }"]
+            return "\n".join(s) + "\n"
         s += [f"            for (c = 0; c < {COUT}; ++c) {{",
               f"                int32_t acc = {p}_bias[c];",
               f"                for (ky = 0; ky < {KH}; ++ky) {{",
