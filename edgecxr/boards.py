@@ -92,6 +92,8 @@ def load_boards(path: Path | None = None) -> dict[str, Board]:
     return boards
 
 
-def get_board(key: str, path: Path | None = None) -> Board:
-    return lookup(load_boards(path), key, "device", DeviceError, " (or host, rpi)")
+def get_board(key: str, path: Path | None = None, what: str = "device") -> Board:
+    """The board ``key`` of the table; an unknown one is one error with the close names (``what``
+    names it as the command does: a bench --device, a flash --board)."""
+    return lookup(load_boards(path), key, what, DeviceError, " (or host, rpi)" if what == "device" else "")
 

@@ -134,7 +134,7 @@ def flash(
     example through arduino-cli."""
     from edgecxr.boards import get_board
 
-    if get_board(board).emulated:
+    if get_board(board, what="board").emulated:
         from edgecxr.checks import lookup
         from edgecxr.deploy import flash_emulated
         from edgecxr.firmware.build import KERNEL_SETS
