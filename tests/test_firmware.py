@@ -102,8 +102,13 @@ def test_arduino_library_compiles_for_cortex_m4(export_run, tmp_path):
 
 # -- bad input: one error line, one hint, exit 2 --------------------------------------------------
 def test_no_tflm_tree(export_run, monkeypatch):
+    """Without a TFLM tree bench measures edgecxr's own engine alone; asking for TFLM is one error."""
     monkeypatch.delenv("EDGECXR_TFLM_DIR", raising=False)
-    result = CliRunner().invoke(app, ["bench", str(export_run.path), "--device", "qemu-m4"])
+    result = CliRunner().invoke(app, ["bench", str(export_run.path), "--device", "qemu-m4", "--images", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [r["engine"] for r in rows] == ["edgecxr"] and rows[0]["bit_exact"]
+    result = CliRunner().invoke(app, ["flash", str(export_run.path), "--board", "qemu-m4", "--engine", "tflm"])
     assert result.exit_code == 2, result.output
     assert "no TensorFlow Lite Micro tree" in result.output and "--tflm" in result.output
 
@@ -122,11 +127,11 @@ def test_tree_missing_a_kernel(tflm_dir):
         kernel_sources(tflm_dir, "cmsis-nn", ["Register_CONV_2D", "Register_NOT_AN_OP"])
 
 
-@pytest.mark.parametrize("missing", ["arm-none-eabi-g++", "qemu-system-arm"])
+@pytest.mark.parametrize("missing", ["arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm"])
 def test_no_toolchain_or_qemu(export_run, tflm_dir, monkeypatch, tmp_path, missing):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("make", "arm-none-eabi-g++", "qemu-system-arm"):
+    for tool in ("make", "arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm"):
         if tool != missing and shutil.which(tool):
             (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))
