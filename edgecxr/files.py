@@ -222,7 +222,8 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        honour_umask(tmp_path)
+        executable = tmp_path.stat().st_mode & 0o111  # a script the caller made executable stays so
+        honour_umask(tmp_path, 0o777 if executable else 0o666)
         os.replace(tmp_path, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

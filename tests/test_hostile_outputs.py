@@ -150,3 +150,20 @@ def test_an_exported_model_without_a_run_around_it_still_benches(tmp_path, expor
     result = invoke("bench", tmp_path / "x" / "model.tflite", "--runs", "2", "--warmup", "0", "--runtime", "litert",
                     "--threads", "1", "--json")
     assert result.exit_code == 0, result.output
+
+
+def test_a_script_written_atomically_stays_executable(tmp_path):
+    """The emulated Pi's python3 wrapper is written through atomic_path and made executable there."""
+    from edgecxr.files import atomic_path
+
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "run.sh") as tmp:
+            tmp.write_text("#!/bin/sh\necho ok\n")
+            tmp.chmod(0o755)
+        with atomic_path(tmp_path / "data.txt") as tmp:
+            tmp.write_text("x\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "run.sh").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "data.txt").stat().st_mode & 0o777 == 0o644
