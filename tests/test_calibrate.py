@@ -20,6 +20,7 @@ from edgecxr.device.preprocess import dequantize, preprocess_file
 from edgecxr.device.spec import ModelSpec
 from tests.fixtures_export import PTQ_ONLY
 from tests.fixtures_run import TINY_CONFIG, build_run, copy_run, file_hashes
+from tests.test_firmware_engine import HOST_BOARD  # a host main() printing edgecxr_report.c's decisions
 
 pytestmark = pytest.mark.slow
 ZOOMS = [1.0, 1.15]
@@ -190,19 +191,6 @@ def test_export_ships_the_site_thresholds_everywhere_and_keeps_validations(run, 
     assert not (tmp_path / "d").exists()
 
 
-HOST_MAIN = r"""
-#include <stdio.h>
-#include <stdint.h>
-#include "edgecxr_report.h"
-#include "model_settings.h"
-void edgecxr_board_print(const char* line) { puts(line); }
-const char* edgecxr_board_tick_unit(void) { return "instructions"; }
-static const int8_t raw[][EDGECXR_NUM_OUTPUTS] = {RAW};
-int main(void) {
-  for (unsigned i = 0; i < sizeof raw / sizeof raw[0]; ++i) edgecxr_report_result(i, raw[i], 0);
-  return 0;
-}
-"""
 
 
 def test_the_c_decision_at_the_exported_threshold_is_decision_pys(run, site, tmp_path):
@@ -222,7 +210,7 @@ def test_the_c_decision_at_the_exported_threshold_is_decision_pys(run, site, tmp
     tfl = TFLiteModel(tflite / "model.tflite")
     images = sorted(site.rglob("*.png"))
     raw = tfl.raw(np.stack([preprocess_file(p, spec) for p in images])).astype(int)
-    (out / "main.c").write_text(HOST_MAIN.replace("RAW", ", ".join("{" + ", ".join(map(str, r)) + "}" for r in raw)))
+    (out / "main.c").write_text(HOST_BOARD.replace("RAW", ", ".join("{" + ", ".join(map(str, r)) + "}" for r in raw)))
     app = templates_root() / "firmware" / "app"
     exe = tmp_path / "decide"
     proc = subprocess.run([cc, "-std=c99", "-I", str(out), "-I", str(app), str(app / "edgecxr_report.c"),
