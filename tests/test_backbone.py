@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -345,3 +346,19 @@ def test_an_interrupted_simclr_build_continues_from_its_last_epoch(ssl_table, sy
     restore()
     r = cli("backbone", "build", "tiny-ssl", "--data", synth_binary, "--epochs", 4, "--force")
     assert r.exit_code == 0 and "starting the build over" in r.stderr and "pretraining epoch 1/4" in r.stderr
+
+
+def test_an_interrupted_pretraining_of_a_supervised_build_continues_too(monkeypatch, tmp_path, synth_binary):
+    """The default backbone's recipe pretrains (SimCLR) before it trains: that phase is kept per epoch too."""
+    from edgecxr.train import stage
+
+    pretraining = replace(TINY, name="tiny-pre", overrides={**TINY.overrides, "epochs": 1, "pretrain_epochs": 2})
+    monkeypatch.setitem(backbone.BACKBONES, "tiny-pre", pretraining)
+    monkeypatch.setenv("EDGECXR_CACHE", str(tmp_path / "cache"))
+    restore = _interrupt_after_first(monkeypatch, stage, "log", lambda line: "pretraining epoch 1/2" in line)
+    one_error(cli("backbone", "build", "tiny-pre", "--data", synth_binary), "building backbone tiny-pre interrupted")
+    restore()
+    r = cli("backbone", "build", "tiny-pre", "--data", synth_binary, "--json")
+    assert r.exit_code == 0, r.output
+    assert "continuing after epoch 1/2" in r.stderr and "pretraining epoch 1/2" not in r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["figures"]["pretrained"]["epochs"] == 2
