@@ -237,7 +237,8 @@ def scores_csv(samples, spec: ModelSpec, scores: dict[str, np.ndarray]) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_.") or "site"
+    """A folder's name as a calibration name (runs.NAME_PATTERN: it starts with a letter or digit)."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._+-")[:100] or "site"
 
 
 # -- export: the site's thresholds in the exported spec --------------------------------------
@@ -290,11 +291,11 @@ def shipped_threshold(spec: ModelSpec) -> dict:
 
 
 def describe(spec: ModelSpec) -> str:
-    """Where ``spec``'s thresholds come from, in one line (no C comment terminators)."""
+    """Where ``spec``'s thresholds come from, in one line."""
     c = spec.calibration
     if not c:
         return FROM_VALIDATION
     images = ", ".join(f"{n} {label}" for label, n in c["images"].items())
     validation = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in c["validation"].items())
     return (f"site calibration {c['name']} ({images} images, target sensitivity {c['target_sensitivity']:g}, "
-            f"{c['date'][:10]}); validation chose {validation}").replace("*/", "* /")
+            f"{c['date'][:10]}); validation chose {validation}")

@@ -151,7 +151,7 @@ def settings_header(source: ExportSource, s: dict) -> str:
         d("OUTPUT_SIGMOID", int(s["output_sigmoid"]), "1: one sigmoid P(LABELS[1]); 0: one score per class"),
         d("BINARY_THRESHOLD", int(s["binary_threshold"]), "1: P(LABELS[1]) >= THRESHOLD decides; 0: argmax"),
         d("MULTILABEL", int(s["multilabel"]), "1: every label whose score >= THRESHOLD"),
-        d("THRESHOLD", c_float(s["threshold"]), s.get("threshold_from", FROM_VALIDATION)),
+        d("THRESHOLD", c_float(s["threshold"]), c_comment(s.get("threshold_from", FROM_VALIDATION))),
         d("NUM_CLASSES", s["num_classes"]),
         d("LABELS", "{" + ", ".join(c_string(label) for label in s["labels"]) + "}",
           "initializer: static const char* const labels[] = EDGECXR_LABELS;"), "",
