@@ -110,8 +110,8 @@ def calibrate(run: Run | str | Path, options: CalibrateOptions) -> dict:
     spec = run.spec()
     if spec.task != "binary" or len(spec.labels) != 2:
         raise ConfigError(f"{run.path} is a {spec.task} model ({', '.join(spec.labels)}): calibrate chooses the "
-                          "threshold of a binary model", "a multiclass model decides by argmax and has no threshold "
-                                                         "to calibrate; calibrate a binary run")
+                          "threshold of a binary model", f"a {spec.task} model decides by "
+                                                         f"{NO_THRESHOLD.get(spec.task, 'argmax')}; calibrate a binary run")
     choice = run.int8(o.model)
     samples, root, notes = site_images(run, spec, o.data, o.class_map)
     name = o.name or _slug(root.name)
