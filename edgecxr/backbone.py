@@ -10,6 +10,12 @@ on once. A small training set then starts from those weights instead of from scr
           ~/.cache/edgecxr/backbones/NAME/{model.keras, backbone.json}
       --train --backbone NAME (or "auto" with a small training set)--> weights loaded by layer name
 
+A build says first what it builds and how long that will take on this machine (a few batches of
+each of its steps timed: edgecxr.train.timing), and keeps its progress in
+``~/.cache/edgecxr/backbones/.NAME.building/`` (train's run with its per-epoch checkpoints, and the
+SimCLR epochs'): interrupted by Ctrl-C or a kill, the next build of the same plan -- `edgecxr
+backbone build`, or the `train` that needed it -- continues from its last finished epoch.
+
 ``backbone.json`` is the provenance: dataset, license, where the images were, the method, recipe,
 epochs and seed, the figures (validation, or the last SimCLR loss), the sha256 of
 model.keras (checked on every use), and the sha256 of each training image by its path under
@@ -24,13 +30,13 @@ import datetime as _dt
 import json
 import os
 import shutil
-import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgecxr.errors import ConfigError, ModelError
-from edgecxr.files import sha256_file, write_json
+from edgecxr.errors import ConfigError, Interrupted, ModelError
+from edgecxr.files import json_bytes, sha256_file, write_json
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
 from edgecxr.runs import Run
@@ -184,6 +190,8 @@ def cached() -> list[dict]:
             state, val = "built", meta["figures"]
         except ConfigError:
             state, val = "not built", {}
+            if _work(name).is_dir():
+                state = "not built (an interrupted build is kept: the next build continues it)"
         except ModelError as e:
             state, val = f"broken: {e.message}", {}
         dataset, license_ = (meta["dataset"], meta["license"]) if state == "built" else (r.dataset, r.license)
@@ -193,11 +201,16 @@ def cached() -> list[dict]:
     return rows
 
 
-def _supervised(config, source: Path, staged: Path, progress: bool) -> dict:
-    """Train with the recipe (labels used); the figures are its validation split's."""
+def _supervised(config, source: Path, work: Path, staged: Path, progress: bool) -> dict:
+    """Train with the recipe (labels used), as run ``work``/run: an interrupted one is resumed
+    (train's --resume), its SimCLR pretraining kept per epoch in ``work``/pretrain; the figures
+    are its validation split's."""
     from edgecxr.train import train
+    from edgecxr.train.stage import CHECKPOINTS, STATE_FILE
 
-    result = train(config, source, runs_root=staged.parent, name="run", progress=progress)
+    resume = (work / RUN / CHECKPOINTS / STATE_FILE).is_file()
+    result = train(config, source, runs_root=work, name=RUN, force=not resume, resume=resume, progress=progress,
+                   pretrain_checkpoints=work / PRETRAIN)
     shutil.move(str(result.run_dir / MODEL_FILE), staged / MODEL_FILE)
     m, spec = result.val_metrics, Run(result.run_dir).spec().to_dict()
     return {"input": {k: spec[k] for k in INPUT_FIELDS}, "labels": result.labels, "seconds": result.seconds,
@@ -207,11 +220,12 @@ def _supervised(config, source: Path, staged: Path, progress: bool) -> dict:
                         **{k: m[k] for k in ("averaged_epochs", "pretrained") if k in m}}}
 
 
-def _simclr(config, source: Path, staged: Path, progress: bool) -> dict:
-    """SimCLR on the recipe's training split (labels unused); the figure is its last loss."""
+def _simclr(config, source: Path, work: Path, staged: Path, progress: bool) -> dict:
+    """SimCLR on the recipe's training split (labels unused), each finished epoch kept in
+    ``work``/pretrain; the figure is its last loss."""
     from edgecxr import ssl
 
-    done = ssl.pretrain(config, source, log=log if progress else None)
+    done = ssl.pretrain(config, source, log=log if progress else None, checkpoints=work / PRETRAIN)
     done.model.save(staged / MODEL_FILE)
     height, width, channels = done.shape
     return {"input": {"width": width, "height": height, "channels": channels, "normalize": config.normalize,
@@ -221,19 +235,86 @@ def _simclr(config, source: Path, staged: Path, progress: bool) -> dict:
                         "nt_xent": done.losses[-1], "train_images": done.train_images}}
 
 
-# how a backbone is built: method -> (what it says it does, the builder)
-METHODS = {"supervised": ("the {recipe} recipe", _supervised),
-           "simclr": ("SimCLR (labels unused) at the {recipe} recipe's input", _simclr)}
+@dataclass(frozen=True)
+class Method:
+    what: str  # what the build says it does ({recipe}: the recipe's name)
+    builder: Callable  # (config, source, work, staged, progress) -> backbone.json's figures
+    # (config, SimCLR epochs done, training epochs done) -> what is left: ((SimCLR epochs, batch) | None,
+    # training epochs), for the estimate (edgecxr.train.timing.plan)
+    left: Callable
+
+
+def _left_supervised(config, pretrained: int, trained: int):
+    from edgecxr import ssl
+
+    simclr = (config.pretrain_epochs - pretrained, ssl.BATCH_SIZE) if config.pretrain_epochs and not trained else None
+    return simclr, config.epochs - trained
+
+
+# how a backbone is built: method -> what it says it does, the builder, what is left of it
+METHODS = {"supervised": Method("the {recipe} recipe", _supervised, _left_supervised),
+           "simclr": Method("SimCLR (labels unused) at the {recipe} recipe's input", _simclr,
+                            lambda config, pretrained, trained: ((config.epochs - pretrained, config.batch_size), 0))}
+# a build keeps its progress in cache_root()/.NAME.building until it finishes (``_work``):
+# PLAN_FILE says what it builds, RUN is train's run (checkpoints every epoch), PRETRAIN the
+# SimCLR epochs (edgecxr.ssl.contrast's checkpoints)
+PLAN_FILE, RUN, PRETRAIN = "build.json", "run", "pretrain"
+
+
+def _work(name: str) -> Path:
+    return cache_root() / f".{name}.building"
+
+
+def _start_work(work: Path, plan: dict) -> bool:
+    """``work`` ready for the build ``plan``: True when it holds an interrupted build of that same
+    plan (continued), else emptied and started afresh (False)."""
+    if work.is_dir():
+        try:
+            same = json.loads((work / PLAN_FILE).read_text(encoding="utf-8")) == json.loads(json_bytes(plan))
+        except (OSError, ValueError):
+            same = False
+        if same:
+            return True
+        log(f"starting the build over: the interrupted one in {work} was of other data or settings")
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    write_json(work / PLAN_FILE, plan)
+    return False
+
+
+def _epochs_done(state: Path) -> int:
+    """The epochs a checkpoint's state.json says are done (0: none, or unreadable)."""
+    try:
+        return int(json.loads(state.read_text(encoding="utf-8"))["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def estimate(method: Method, config, source: Path, work: Path) -> str:
+    """How long what is left of the build will take on this machine, measured now
+    (edgecxr.train.timing): a few batches of each step it runs, timed."""
+    from edgecxr import ssl
+    from edgecxr.train import timing
+    from edgecxr.train.arrays import load_split
+    from edgecxr.train.stage import CHECKPOINTS, STATE_FILE
+
+    _, assignment = load_split(source, None, config)
+    n_train = sum(1 for part in assignment.values() if part == "train")
+    simclr, epochs = method.left(config, _epochs_done(work / PRETRAIN / ssl.STATE_FILE),
+                                 _epochs_done(work / RUN / CHECKPOINTS / STATE_FILE))
+    return timing.describe(timing.plan(config, _planned_shape(config), n_train, simclr, epochs))
 
 
 def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
           epochs: int | None = None, progress: bool = True) -> dict:
-    """Build backbone ``name`` from its dataset by its method; cache model.keras + backbone.json."""
+    """Build backbone ``name`` from its dataset by its method; cache model.keras + backbone.json.
+    Says first what it builds and how long that will take here; an interrupted build (Ctrl-C,
+    a kill) is continued from its last finished epoch by the next build of the same plan."""
     from edgecxr.config import recipe_config
     from edgecxr.tomlio import as_dict
 
     recipe = get_recipe(name)
-    what, builder = METHODS[recipe.method]
+    method = METHODS[recipe.method]
     folder = _folder(name)
     if folder.exists() and not force:
         raise ConfigError(f"backbone {name} is already built ({folder})", "pass --force to build it again")
@@ -241,26 +322,40 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
     dataset, license_ = provenance(recipe, source)
     config = recipe_config(recipe.recipe, seed=recipe.seed, backbone=NONE,
                            **{**recipe.overrides, **({"epochs": epochs} if epochs else {})})
-    log(f"building backbone {name}: {what.format(recipe=recipe.recipe)} on {source} (seed {recipe.seed})")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=folder.parent) as tmp:
-        staged = Path(tmp) / "staged"
-        staged.mkdir()
-        made = builder(config, source, staged, progress)
-        meta = {
-            "name": name, "dataset": dataset, "license": license_, "data": str(Path(source).resolve()),
-            "method": recipe.method, "recipe": recipe.recipe, "seed": recipe.seed, "epochs": config.epochs,
-            "config": as_dict(config), "model": config.model, "alpha": config.alpha, **made,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "sha256": sha256_file(staged / MODEL_FILE),
-            "train_images": training_images(source, config),
-        }
-        write_json(staged / INFO_FILE, meta)
-        old = folder.with_name(f".{name}.old")
-        if folder.exists():
-            folder.rename(old)
-        staged.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+    work = _work(name)
+    continuing = _start_work(work, {"name": name, "method": recipe.method, "data": str(Path(source).resolve()),
+                                    "config": as_dict(config)})
+    log(f"building backbone {name} once for this machine ({recipe.about or recipe.dataset}): "
+        f"{method.what.format(recipe=recipe.recipe)} on {source} (seed {recipe.seed}); cached in {folder} for "
+        "every later run")
+    if continuing:
+        log(f"continuing the interrupted build kept in {work} from its last finished epoch")
+    log("measuring this machine's speed on a few batches for an estimate ...")
+    log(f"estimate: {estimate(method, config, source, work)}")
+    staged = work / "staged"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir()
+    try:
+        made = method.builder(config, source, work, staged, progress)
+    except (KeyboardInterrupt, Interrupted):
+        raise Interrupted(f"building backbone {name} interrupted: its finished epochs are kept in {work}",
+                          f"run the same command again, or `edgecxr backbone build {name}`, to continue where it "
+                          "stopped") from None
+    meta = {
+        "name": name, "dataset": dataset, "license": license_, "data": str(Path(source).resolve()),
+        "method": recipe.method, "recipe": recipe.recipe, "seed": recipe.seed, "epochs": config.epochs,
+        "config": as_dict(config), "model": config.model, "alpha": config.alpha, **made,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "sha256": sha256_file(staged / MODEL_FILE),
+        "train_images": training_images(source, config),
+    }
+    write_json(staged / INFO_FILE, meta)
+    old = folder.with_name(f".{name}.old")
+    if folder.exists():
+        folder.rename(old)
+    staged.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     return info(name)
 
 

@@ -41,6 +41,10 @@ class RunError(EdgecxrError):
     """A run directory that is missing, incomplete, or would be overwritten."""
 
 
+class Interrupted(RunError):
+    """Ctrl-C stopped a long stage; the hint says how to continue it (or start again)."""
+
+
 class ModelError(EdgecxrError):
     """A model that cannot be built, converted, quantized or loaded."""
 

@@ -129,7 +129,8 @@ def check_replaceable(target: Path, force: bool, kinds: tuple[str, ...], what: s
 
 # a marker's kind -> how an error names such a folder
 KIND_NAMES = {"run": "a run", "export": "an export", "eval": "an evaluation report", "dataset": "a dataset "
-              "(data synth / data import)", "demo": "a demo folder"}
+              "(data synth / data import)", "demo": "a demo folder",
+              "calibration": "a site calibration"}
 
 
 def require_regular(path: Path, hint: str, error=RunError) -> Path:

@@ -60,10 +60,12 @@ def feature_map(model):
     return maps[-1].output
 
 
-def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=None) -> Pretrained:
+def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=None,
+             checkpoints: Path | None = None) -> Pretrained:
     """SimCLR on the training split of ``data`` as ``config`` splits it (val_fraction, seed), at
     its input, into a new model (a `simclr` backbone); ``config.epochs``, ``batch_size`` and
-    ``learning_rate`` drive the pretraining. ``log`` gets one line per epoch."""
+    ``learning_rate`` drive the pretraining. ``log`` gets one line per epoch; ``checkpoints``:
+    see ``contrast``."""
     from edgecxr.data.cache import load_pixels
     from edgecxr.models import zoo
     from edgecxr.tfenv import set_seed
@@ -75,17 +77,23 @@ def pretrain(config, data: str | Path, temperature: float = TEMPERATURE, log=Non
     set_seed(config.seed)
     model = zoo.build_model(config.model, "binary", 2, config.size, config.channels, config.alpha, config.dropout)
     started = time.perf_counter()
-    losses = contrast(model, x, config.epochs, config.batch_size, config.learning_rate, config.seed, temperature, log)
+    losses = contrast(model, x, config.epochs, config.batch_size, config.learning_rate, config.seed, temperature, log,
+                      checkpoints)
     return Pretrained(model, len(x), losses, time.perf_counter() - started, shape)
 
 
 def contrast(model, x: np.ndarray, epochs: int, batch_size: int = BATCH_SIZE, learning_rate: float = LEARNING_RATE,
-             seed: int = 0, temperature: float = TEMPERATURE, log=None) -> list[float]:
+             seed: int = 0, temperature: float = TEMPERATURE, log=None, checkpoints: Path | None = None) -> list[float]:
     """SimCLR on the uint8 images ``x`` (N, H, W, C), training ``model``'s encoder in place
     (its classifier head is left as it was): the mean NT-Xent of each epoch (cosine-decayed
     learning rate). Batches of ``batch_size`` (at most the number of images); the last partial
     batch of each epoch is dropped, as SimCLR implementations do, and the images are reshuffled
-    every epoch, so none is left out for long."""
+    every epoch, so none is left out for long.
+
+    ``checkpoints``: a folder where every finished epoch is kept (encoder, projection head,
+    optimizer, losses; state.json written last, so a kill at any moment leaves the previous
+    epoch usable) and from which a later call with the same arguments continues: the epochs
+    done are not run again, their shuffles are drawn again so the rest is the same."""
     from edgecxr.config import recipe_config
     from edgecxr.tfenv import keras, tf
     from edgecxr.train import augment
@@ -114,15 +122,57 @@ def contrast(model, x: np.ndarray, epochs: int, batch_size: int = BATCH_SIZE, le
         return loss
 
     rng = np.random.default_rng(seed)
-    started, epoch_losses = time.perf_counter(), []
-    for epoch in range(epochs):
+    saved = t.train.Checkpoint(projector=projector, optimizer=optimizer)
+    epoch_losses = _restore(saved, checkpoints) if checkpoints else []
+    for _ in epoch_losses:
+        rng.permutation(len(x))  # the shuffles of the epochs already done
+    if epoch_losses and log:
+        log(f"pretraining: continuing after epoch {len(epoch_losses)}/{epochs} (kept in {checkpoints})")
+    started = time.perf_counter()
+    for epoch in range(len(epoch_losses), epochs):
         order, losses = rng.permutation(len(x)), []
         for i in range(steps):
             batch = t.cast(x[order[i * batch_size:(i + 1) * batch_size]], t.float32) / 255.0
             n = 2 * (epoch * steps + i)
             losses.append(float(step(batch, seeds[n], seeds[n + 1])))
         epoch_losses.append(float(np.mean(losses)))
+        if checkpoints:
+            _keep(saved, checkpoints, epoch_losses)
         if log:
             log(f"pretraining epoch {epoch + 1}/{epochs}  NT-Xent {epoch_losses[-1]:.3f}  "
                 f"({time.perf_counter() - started:.0f} s)")
     return epoch_losses
+
+
+STATE_FILE = "state.json"  # in a contrast() checkpoint folder: the epochs done and their losses
+
+
+def _keep(saved, folder: Path, losses: list[float]) -> None:
+    """Epoch ``len(losses)``'s checkpoint, then state.json naming it, then the older ones removed."""
+    from edgecxr.files import write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = f"epoch-{len(losses):04d}"
+    saved.write(str(folder / prefix))
+    write_json(folder / STATE_FILE, {"epoch": len(losses), "checkpoint": prefix, "losses": losses})
+    for old in folder.glob("epoch-*"):
+        if not old.name.startswith(prefix):
+            old.unlink()
+
+
+def _restore(saved, folder: Path) -> list[float]:
+    """The losses of the epochs a checkpoint folder holds, its weights and optimizer restored into
+    ``saved``; [] when it holds none yet."""
+    from edgecxr.errors import RunError
+    from edgecxr.files import read_json_object
+
+    path = Path(folder) / STATE_FILE
+    if not path.exists():
+        return []
+    again = f"remove {folder} to start the pretraining over"
+    state = read_json_object(path, again, keys=("epoch", "checkpoint", "losses"))
+    if not isinstance(state["losses"], list) or len(state["losses"]) != state["epoch"]:
+        raise RunError(f"{path} is damaged", again)
+    saved.read(str(Path(folder) / state["checkpoint"])).assert_existing_objects_matched()
+    return [float(v) for v in state["losses"]]

@@ -1,7 +1,9 @@
 """`edgecxr backbone build|list|show` and `train --backbone`: a tiny backbone on synthetic data."""
 
 import json
+import re
 import shutil
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -278,3 +280,85 @@ def test_pretraining_a_run_that_starts_from_a_backbone_is_refused_or_recorded_as
     recorded = (tmp_path / "runs" / "r" / "config.toml").read_text()
     assert "pretrain_epochs = 0" in recorded and 'backbone = "tiny"' in recorded
     assert "pretrained" not in json.loads(r.stdout.strip().splitlines()[-1])["val_metrics"]
+
+
+def test_a_build_says_what_it_builds_and_how_long_before_it_starts(tiny_table, synth_binary):
+    r = cli("backbone", "build", "tiny", "--data", synth_binary, "--json")
+    assert r.exit_code == 0, r.output
+    err = r.stderr
+    assert "building backbone tiny once for this machine" in err and "the edge-impulse recipe" in err
+    estimate = next(line for line in err.splitlines() if line.startswith("estimate: about"))
+    assert re.search(r"training 2 epochs x \d+ images at \d+ images/s", estimate) and "timed just now" in estimate
+    assert err.index("estimate: about") < err.index("epoch 1/2")  # said before the work starts
+    assert not list(tiny_table.parent.glob(".tiny.building"))  # a finished build keeps no progress folder
+
+
+def _interrupt_after_first(monkeypatch, owner, attribute, first_done):
+    """``owner.attribute`` wrapped to raise KeyboardInterrupt (what Ctrl-C raises) once
+    ``first_done(*args)`` says the first epoch is finished (and kept)."""
+    original = getattr(owner, attribute)
+
+    def wrapped(*args, **kwargs):
+        out = original(*args, **kwargs)
+        if first_done(*args):
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(owner, attribute, wrapped)
+    return lambda: monkeypatch.setattr(owner, attribute, original)
+
+
+def test_an_interrupted_build_continues_where_it_stopped(tiny_table, synth_binary, monkeypatch):
+    from edgecxr.train import callbacks
+
+    restore = _interrupt_after_first(monkeypatch, callbacks.Checkpoint, "on_epoch_end", lambda cb, epoch, *_: epoch == 0)
+    r = cli("backbone", "build", "tiny", "--data", synth_binary)
+    one_error(r, "building backbone tiny interrupted: its finished epochs are kept")
+    assert "edgecxr backbone build tiny" in r.output.splitlines()[-1]
+    work = tiny_table.parent / ".tiny.building"
+    assert json.loads((work / "run" / "checkpoints" / "state.json").read_text())["epoch"] == 1
+    assert not tiny_table.exists()
+    assert "interrupted build is kept" in cli("backbone", "list").stdout
+    restore()
+    r = cli("backbone", "build", "tiny", "--data", synth_binary, "--json")
+    assert r.exit_code == 0, r.output
+    assert "continuing the interrupted build" in r.stderr and "after epoch 1" in r.stderr
+    assert re.search(r"estimate: about .*training 1 epochs", r.stderr)  # what is left, not the whole build
+    assert "epoch 2/2" in r.stderr and "epoch 1/2" not in r.stderr  # the first epoch is not trained again
+    assert (tiny_table / "model.keras").is_file() and not work.exists()
+
+
+def test_an_interrupted_simclr_build_continues_from_its_last_epoch(ssl_table, synth_binary, monkeypatch):
+    restore = _interrupt_after_first(monkeypatch, backbone, "log", lambda line: "pretraining epoch 1/2" in line)
+    one_error(cli("backbone", "build", "tiny-ssl", "--data", synth_binary), "building backbone tiny-ssl interrupted")
+    state = json.loads((ssl_table.parent / ".tiny-ssl.building" / "pretrain" / "state.json").read_text())
+    assert state["epoch"] == 1 and len(state["losses"]) == 1
+    restore()
+    r = cli("backbone", "build", "tiny-ssl", "--data", synth_binary, "--json")
+    assert r.exit_code == 0, r.output
+    assert "continuing after epoch 1/2" in r.stderr
+    assert "pretraining epoch 2/2" in r.stderr and "pretraining epoch 1/2" not in r.stderr
+    meta = json.loads(r.stdout.strip().splitlines()[-1])
+    assert meta["figures"]["nt_xent"] != state["losses"][0] and meta["epochs"] == 2
+    # a build of other settings does not continue another's progress: it starts over
+    restore = _interrupt_after_first(monkeypatch, backbone, "log", lambda line: "pretraining epoch 1/3" in line)
+    one_error(cli("backbone", "build", "tiny-ssl", "--data", synth_binary, "--epochs", 3, "--force"), "interrupted")
+    restore()
+    r = cli("backbone", "build", "tiny-ssl", "--data", synth_binary, "--epochs", 4, "--force")
+    assert r.exit_code == 0 and "starting the build over" in r.stderr and "pretraining epoch 1/4" in r.stderr
+
+
+def test_an_interrupted_pretraining_of_a_supervised_build_continues_too(monkeypatch, tmp_path, synth_binary):
+    """The default backbone's recipe pretrains (SimCLR) before it trains: that phase is kept per epoch too."""
+    from edgecxr.train import stage
+
+    pretraining = replace(TINY, name="tiny-pre", overrides={**TINY.overrides, "epochs": 1, "pretrain_epochs": 2})
+    monkeypatch.setitem(backbone.BACKBONES, "tiny-pre", pretraining)
+    monkeypatch.setenv("EDGECXR_CACHE", str(tmp_path / "cache"))
+    restore = _interrupt_after_first(monkeypatch, stage, "log", lambda line: "pretraining epoch 1/2" in line)
+    one_error(cli("backbone", "build", "tiny-pre", "--data", synth_binary), "building backbone tiny-pre interrupted")
+    restore()
+    r = cli("backbone", "build", "tiny-pre", "--data", synth_binary, "--json")
+    assert r.exit_code == 0, r.output
+    assert "continuing after epoch 1/2" in r.stderr and "pretraining epoch 1/2" not in r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["figures"]["pretrained"]["epochs"] == 2

@@ -10,7 +10,7 @@ ours to write (``OSError`` of the FILESYSTEM_ERRORS kinds) become one ``error:``
 from __future__ import annotations
 
 # the command modules register their commands on `app` when imported
-from edgecxr.cli import backbone, bench, data, demo, evaluate, export, quantize, train, tune  # noqa: F401
+from edgecxr.cli import backbone, bench, calibrate, data, demo, evaluate, export, quantize, train, tune  # noqa: F401
 from edgecxr.cli.root import app
 
 

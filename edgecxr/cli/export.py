@@ -30,6 +30,9 @@ def export(
     engine: Annotated[str | None, typer.Option("--engine", help="firmware: what runs the model, edgecxr (its own "
                                                "generated C, the default; no TFLM tree) or tflm (TensorFlow Lite "
                                                "Micro).")] = None,
+    calibration: Annotated[str | None, typer.Option("--calibration", help="Ship the thresholds a site chose on "
+                                                    "its own images (`edgecxr calibrate RUN --name NAME`) instead "
+                                                    "of validation's, in every format.")] = None,
     force: ForceOpt = False,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
     as_json: JsonOpt = False,
@@ -40,13 +43,16 @@ def export(
     from edgecxr.runs import Run
 
     result = run_export(Run.open(run, runs_root), ExportOptions(fmt, out=out, model=model, name=name,
-                                                                test_image=test_image, force=force, engine=engine))
+                                                                test_image=test_image, force=force, engine=engine,
+                                                                calibration=calibration))
     emit(result.to_dict(), as_json, _print_export)
 
 
 def _print_export(r: dict) -> None:
     typer.echo(f"{r['format']}: {FORMATS[r['format']].writes} -> {r['out']}")
     typer.echo(f"model: {r['model']} int8 ({r['model_reason']})")
+    shipped = ", ".join(f"{path} {value:.4f}" for path, value in r["threshold"].items() if isinstance(value, float))
+    typer.echo(f"threshold: {shipped or 'none'} ({r['threshold']['from']})")
     if "name" in r:
         renamed = f" (from {r['sanitized_from']!r}, made a valid C identifier)" if r.get("sanitized_from") else ""
         typer.echo(f"C name: {r['name']}{renamed}")

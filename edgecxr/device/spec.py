@@ -1,6 +1,7 @@
 """The model spec: what a device must know to feed a model and read its answer exactly as
 training did (input geometry, resize and normalization, labels, task, output activation, the
-decision threshold chosen on validation). ``edgecxr train`` writes it once as the run's
+decision threshold chosen on validation -- or, in an export, on a site's own images:
+``calibration``). ``edgecxr train`` writes it once as the run's
 ``spec.json``; every later stage, the Raspberry Pi runner and the C headers only read it. How
 a model file is quantized is not part of it: each .tflite carries its own input/output scale
 and zero point, and readers take them from the model (a ``quant`` key that older runs wrote
@@ -33,7 +34,7 @@ OUTPUTS = ("softmax", "sigmoid")
 MAX_SIDE = 4096  # pixels: larger than any model edgecxr trains
 SPEC_FILE = "spec.json"
 # keys a spec.json may lack: added after the first runs, absent means "none" (no test-time views)
-LATER_KEYS = ("tta_zooms", "tta_threshold")
+LATER_KEYS = ("tta_zooms", "tta_threshold", "calibration")
 SPEC_HINT = "use the spec.json that `edgecxr train` wrote for this model (or its export)"
 
 
@@ -63,6 +64,10 @@ class ModelSpec:
     # are averaged, and the binary threshold chosen on validation for those averaged scores
     tta_zooms: list[float] = field(default_factory=list)
     tta_threshold: float | None = None
+    # an exported spec whose thresholds come from a site's own images (`edgecxr calibrate`, then
+    # `export --calibration NAME`): which images, how many per class, the target sensitivity, the
+    # date, and the validation thresholds it replaced; None: the thresholds are validation's
+    calibration: dict | None = None
 
     def __post_init__(self):
         for side in ("width", "height"):
@@ -79,6 +84,8 @@ class ModelSpec:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise SpecError(f"{name} must be a number or null, not {value!r}")
+        if self.calibration is not None and not isinstance(self.calibration, dict):
+            raise SpecError(f"calibration must be an object or null, not {self.calibration!r}")
         try:
             if not isinstance(self.tta_zooms, list):
                 raise ValueError(f"not {self.tta_zooms!r}")

@@ -71,7 +71,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
 
 
-def _train_index(run_ds, assignment) -> tuple[set[str], dict[tuple[str, int], list[Path]]]:
+def train_index(run_ds, assignment) -> tuple[set[str], dict[tuple[str, int], list[Path]]]:
     """Training images by resolved path, and by (file name, size) to catch copies elsewhere."""
     paths, name_size = set(), defaultdict(list)
     for s in run_ds.samples:
@@ -82,7 +82,7 @@ def _train_index(run_ds, assignment) -> tuple[set[str], dict[tuple[str, int], li
     return paths, name_size
 
 
-def _was_trained_on(path: Path, index) -> bool:
+def was_trained_on(path: Path, index) -> bool:
     """Same file, or a byte-identical copy of a training image under the same name."""
     paths, name_size = index
     if str(path.resolve()) in paths:
@@ -126,8 +126,8 @@ def select_images(run: Run, spec: ModelSpec, data: str | Path | None, split: str
     mapped = apply_class_map(samples, ds.classes, spec.labels, class_map)
     images = _Images(mapped.samples, tag, str(ds.root) + (f" (split '{split}')" if split else ""), split,
                      notes=mapped.notes(), dropped_classes=mapped.dropped)
-    index = _train_index(*run.split())
-    trained = [s for s in images.samples if _was_trained_on(s.path, index)]
+    index = train_index(*run.split())
+    trained = [s for s in images.samples if was_trained_on(s.path, index)]
     if trained and not exclude_train:
         raise DataError(f"{len(trained)} of {len(images.samples)} images in {ds.root} were in the run's training "
                         f"split (e.g. {trained[0].path.name}); they cannot count as test data",

@@ -10,6 +10,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgecxr.calibrate import shipped_threshold
 from edgecxr.export.folder import check_free
 from edgecxr.export.formats import FORMATS, check_options, get_format
 from edgecxr.export.source import load_source
@@ -31,6 +32,7 @@ class ExportOptions:
     test_image: Path | None = None
     force: bool = False
     engine: str | None = None  # firmware: edgecxr (default) | tflm
+    calibration: str | None = None  # ship this `edgecxr calibrate` NAME's thresholds (every format)
 
     def __post_init__(self):
         from edgecxr.data.dataset import check_names
@@ -55,10 +57,11 @@ class ExportResult:
     written: dict = field(default_factory=dict)  # what the format's writer reports
     archive: Path | None = None
     archive_sha256: str | None = None
+    threshold: dict = field(default_factory=dict)  # what the exported spec decides by (edgecxr.calibrate)
 
     def to_dict(self) -> dict:
         return {"format": self.format, "run": str(self.run), "model": self.model, "model_reason": self.model_reason,
-                "out": str(self.out), **self.written,
+                "out": str(self.out), "threshold": self.threshold, **self.written,
                 **({"archive": str(self.archive), "archive_sha256": self.archive_sha256} if self.archive else {})}
 
 
@@ -74,11 +77,12 @@ def export(run: Run | str | Path, options: ExportOptions = ExportOptions()) -> E
     check_free(target, force)
     if f.archive and not (force and the_run.records(archive)):
         check_free(archive, force)
-    source = load_source(the_run, opts.get("model"), opts.get("name"))
+    source = load_source(the_run, opts.get("model"), opts.get("name"), options.calibration)
     extra = {k: opts[k] for k in ("test_image", "engine") if k in opts}
     with staged_folder(target, force, "export") as tmp:
         written = f.load_handler()(source, tmp, **extra)
-    result = ExportResult(f.name, the_run.path, source.model_key, source.reason, target, written)
+    result = ExportResult(f.name, the_run.path, source.model_key, source.reason, target, written,
+                          threshold=shipped_threshold(source.spec))
     if f.archive:
         result.archive = pack(target, archive)
         result.archive_sha256 = sha256_file(archive)

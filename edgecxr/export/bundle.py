@@ -14,6 +14,7 @@ import datetime as _dt
 from pathlib import Path
 
 from edgecxr import __version__
+from edgecxr.calibrate import shipped_threshold
 from edgecxr.errors import RunError
 from edgecxr.export.formats import FORMATS, Format
 from edgecxr.export.source import ExportSource
@@ -72,6 +73,7 @@ def export_bundle(source: ExportSource, out: Path, test_image: Path | None = Non
                   "sha256": sha256_file(source.model_path), "bytes": source.model_path.stat().st_size,
                   "input_quant": source.input_quant, "output_quant": source.output_quant},
         "labels": source.spec.labels,
+        "threshold": shipped_threshold(source.spec),  # validation's, or a site calibration's (edgecxr.calibrate)
         "tflm": {"ops": written["c-header"]["tflm_ops"], "arena_measured": written["c-header"]["arena_measured"],
                  "arena_size": written["c-header"]["arena_size"]},
         "selftest": written["rpi"]["expected"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecxr import __version__
+from edgecxr.calibrate import FROM_VALIDATION, describe
 from edgecxr.export.folder import template
 from edgecxr.export.source import ExportSource, Reference
 from edgecxr.files import sha256_file, write_text
@@ -113,6 +114,7 @@ def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
         "output_sigmoid": spec.output == "sigmoid", "multilabel": spec.task == "multilabel",
         "binary_threshold": spec.task == "binary" and (n_out == 1 or spec.threshold is not None),  # decision.py
         "threshold": spec.threshold if spec.threshold is not None else 0.5,
+        "threshold_from": describe(spec),
         "resize_mode": spec.resize_mode, "normalize": spec.normalize,
         "tflm_ops": list(ops), "arena_measured": arena_measured, "arena_size": arena_size(arena_measured),
     }
@@ -149,7 +151,7 @@ def settings_header(source: ExportSource, s: dict) -> str:
         d("OUTPUT_SIGMOID", int(s["output_sigmoid"]), "1: one sigmoid P(LABELS[1]); 0: one score per class"),
         d("BINARY_THRESHOLD", int(s["binary_threshold"]), "1: P(LABELS[1]) >= THRESHOLD decides; 0: argmax"),
         d("MULTILABEL", int(s["multilabel"]), "1: every label whose score >= THRESHOLD"),
-        d("THRESHOLD", c_float(s["threshold"]), "chosen on validation"),
+        d("THRESHOLD", c_float(s["threshold"]), c_comment(s.get("threshold_from", FROM_VALIDATION))),
         d("NUM_CLASSES", s["num_classes"]),
         d("LABELS", "{" + ", ".join(c_string(label) for label in s["labels"]) + "}",
           "initializer: static const char* const labels[] = EDGECXR_LABELS;"), "",

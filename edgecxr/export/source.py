@@ -64,7 +64,10 @@ class ExportSource:
         return self.model_path.read_bytes()
 
 
-def load_source(run: Run, model: str | None = None, name: str | None = None) -> ExportSource:
+def load_source(run: Run, model: str | None = None, name: str | None = None,
+                calibration: str | None = None) -> ExportSource:
+    """The run's int8 model and spec; with ``calibration`` (a name of `edgecxr calibrate`) the
+    spec carries that site's thresholds and record instead of validation's (edgecxr.calibrate)."""
     from edgecxr.runtimes import TFLiteModel
 
     choice = run.int8(model)
@@ -72,6 +75,10 @@ def load_source(run: Run, model: str | None = None, name: str | None = None) -> 
     run.verified(path.name, "re-run `edgecxr quantize RUN --force`")
     spec_path = run.file(SPEC_FILE)
     spec = run.spec()
+    if calibration is not None:
+        from edgecxr.calibrate import read_calibration, site_spec
+
+        spec = site_spec(spec, read_calibration(run, calibration), key, path)
     if not spec.labels:
         raise RunError(f"{spec_path} has no labels", "re-run `edgecxr train` to write a complete spec")
     tfl = TFLiteModel(path)

@@ -33,7 +33,7 @@ from edgecxr.device import tta
 from edgecxr.device.decision import positive_score
 from edgecxr.device.preprocess import to_float
 from edgecxr.device.spec import ModelSpec
-from edgecxr.errors import ConfigError, RunError
+from edgecxr.errors import ConfigError, Interrupted, RunError
 from edgecxr.files import check_replaceable, read_json_object, write_json, write_text
 from edgecxr.models import zoo
 from edgecxr.progress import log
@@ -177,10 +177,12 @@ def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> Train
 
 def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_root: str | Path = DEFAULT_RUNS_ROOT,
           name: str | None = None, force: bool = False, resume: bool = False, split: str | Path | None = None,
-          progress: bool = True, callbacks: list | None = None) -> TrainResult:
+          progress: bool = True, callbacks: list | None = None, pretrain_checkpoints: Path | None = None) -> TrainResult:
     """Train ``config.model`` on ``data`` (a folder, a Dataset, or ``split`` = a split.json) into
     ``runs_root/name``; with ``resume`` continue that run from its last checkpoint, using its
-    own config.toml and split.json. ``callbacks`` are extra Keras callbacks (run last)."""
+    own config.toml and split.json. ``callbacks`` are extra Keras callbacks (run last).
+    ``pretrain_checkpoints``: a folder where SimCLR pretraining keeps each finished epoch and
+    continues from (edgecxr.backbone's builds); without it an interrupted pretraining starts over."""
     runs_root = Path(runs_root)
     if resume:
         run, config, dataset, assignment, state = _resume_run(runs_root, name)
@@ -221,7 +223,8 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
         pretrained = read_json_object(run.file(CHECKPOINTS) / PRETRAINED_FILE, "") \
             if (run.file(CHECKPOINTS) / PRETRAINED_FILE).exists() else None
     else:
-        pretrained = _pretrain(model, train_arr, config) if config.pretrain_epochs and not weights_file else None
+        pretrained = _pretrain(model, train_arr, config, pretrain_checkpoints) \
+            if config.pretrain_epochs and not weights_file else None
     steps = -(-len(train_arr.x) // config.batch_size)
     compile_model(model, task, activation, units, config, steps)
     if config.teacher:
@@ -258,7 +261,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
                   callbacks=cbs + list(callbacks or []))
     except KeyboardInterrupt:
         done = len(checkpoint.history)
-        raise RunError(f"training of {run.path} interrupted after epoch {done}",
+        raise Interrupted(f"training of {run.path} interrupted after epoch {done}",
                        f"continue it with: edgecxr train --resume --name {run.name} --runs-root {runs_root}") from None
     finally:
         for cb in cbs:
@@ -297,7 +300,7 @@ def train(config: TrainConfig, data: str | Path | Dataset | None = None, runs_ro
     return result
 
 
-def _pretrain(model, train_arr: Arrays, config: TrainConfig) -> dict:
+def _pretrain(model, train_arr: Arrays, config: TrainConfig, checkpoints: Path | None = None) -> dict:
     """The model's encoder pretrained by SimCLR on the run's training images, labels unused
     (edgecxr.ssl): on covid3's Normal / Viral Pneumonia, near-copies of Kermany's other
     acquisition, the default recipe started from it scored a higher ROC-AUC with both seeds
@@ -308,10 +311,12 @@ def _pretrain(model, train_arr: Arrays, config: TrainConfig) -> dict:
         "epochs (validation images unseen; --pretrain-epochs 0 skips it)")
     started = time.perf_counter()
     try:
-        losses = ssl.contrast(model, train_arr.x, config.pretrain_epochs, seed=config.seed, log=log)
+        losses = ssl.contrast(model, train_arr.x, config.pretrain_epochs, seed=config.seed, log=log,
+                              checkpoints=checkpoints)
     except KeyboardInterrupt:
-        raise RunError("pretraining interrupted: nothing was written",
-                       "run the command again; --pretrain-epochs 0 trains without pretraining") from None
+        kept = f"its finished epochs are kept in {checkpoints}" if checkpoints else "nothing was written"
+        raise Interrupted(f"pretraining interrupted: {kept}",
+                          "run the command again; --pretrain-epochs 0 trains without pretraining") from None
     return {"method": "simclr", "epochs": config.pretrain_epochs, "images": len(train_arr.x),
             "nt_xent": round(losses[-1], 4), "seconds": round(time.perf_counter() - started, 1)}
 
