@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecxr import tflite_facts
-from edgecxr.boards import Board, get_board
 from edgecxr.errors import DeviceError
+from edgecxr.targets.table import Board, get_board
 
 KB = 1024
 

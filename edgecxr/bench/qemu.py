@@ -104,13 +104,13 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
                runs_root: Path | None = None) -> dict:
     """Build, boot and compare, per kernel set; returns the report."""
     from edgecxr import tflite_facts
-    from edgecxr.boards import get_board
     from edgecxr.device.preprocess import preprocess_file
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project
     from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
     from edgecxr.runtimes import TFLiteModel
+    from edgecxr.targets.table import get_board
 
     board = get_board(board_key, devices_file)
     if not board.emulated:

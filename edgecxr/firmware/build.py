@@ -114,7 +114,7 @@ class Build:
     objects and the ELF go."""
 
     project: Path
-    board: object  # edgecxr.boards.Board (emulated)
+    board: object  # edgecxr.targets.table.Board (emulated)
     kernels: str  # TFLM's kernel set; edgecxr's own engine: "generated"
     tree: Path | None  # the TFLM tree (None for the own engine)
     out: Path
