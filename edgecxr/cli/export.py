@@ -57,7 +57,7 @@ def export(
 
 def _print_export(r: dict) -> None:
     typer.echo(f"{r['format']}: {FORMATS[r['format']].writes} -> {r['out']}")
-    typer.echo(f"model: {r['model']} int8 ({r['model_reason']})")
+    typer.echo(f"model: {r['model']} ({r['model_reason']})")
     if "name" in r:
         renamed = f" (from {r['sanitized_from']!r}, made a valid C identifier)" if r.get("sanitized_from") else ""
         typer.echo(f"C name: {r['name']}{renamed}")
