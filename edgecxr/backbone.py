@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,10 +194,9 @@ def cached() -> list[dict]:
     return rows
 
 
-def _supervised(config, source: Path, staged: Path, progress: bool) -> dict:
-    """Train with the recipe (labels used); the figures are its validation split's."""
-    from edgecxr.train import train
-
+def _supervised(config, source: Path, staged: Path, progress: bool, train: Callable) -> dict:
+    """Train with the recipe (labels used) by ``train`` (the train stage); the figures are its
+    validation split's."""
     result = train(config, source, runs_root=staged.parent, name="run", progress=progress)
     shutil.move(str(result.run_dir / MODEL_FILE), staged / MODEL_FILE)
     m, spec = result.val_metrics, Run(result.run_dir).spec().to_dict()
@@ -207,8 +207,9 @@ def _supervised(config, source: Path, staged: Path, progress: bool) -> dict:
                         **{k: m[k] for k in ("averaged_epochs", "pretrained") if k in m}}}
 
 
-def _simclr(config, source: Path, staged: Path, progress: bool) -> dict:
-    """SimCLR on the recipe's training split (labels unused); the figure is its last loss."""
+def _simclr(config, source: Path, staged: Path, progress: bool, train: Callable) -> dict:
+    """SimCLR on the recipe's training split (labels unused; ``train``, the supervised stage,
+    is not used); the figure is its last loss."""
     from edgecxr import ssl
 
     done = ssl.pretrain(config, source, log=log if progress else None)
@@ -226,9 +227,11 @@ METHODS = {"supervised": ("the {recipe} recipe", _supervised),
            "simclr": ("SimCLR (labels unused) at the {recipe} recipe's input", _simclr)}
 
 
-def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
+def build(train: Callable, name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
           epochs: int | None = None, progress: bool = True) -> dict:
-    """Build backbone ``name`` from its dataset by its method; cache model.keras + backbone.json."""
+    """Build backbone ``name`` from its dataset by its method; cache model.keras + backbone.json.
+    ``train`` is the train stage (edgecxr.train.train), passed in by its caller: the train stage
+    builds the default backbone too, so this module imports nothing of it (no import loop)."""
     from edgecxr.config import recipe_config
     from edgecxr.tomlio import as_dict
 
@@ -246,7 +249,7 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
     with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=folder.parent) as tmp:
         staged = Path(tmp) / "staged"
         staged.mkdir()
-        made = builder(config, source, staged, progress)
+        made = builder(config, source, staged, progress, train)
         meta = {
             "name": name, "dataset": dataset, "license": license_, "data": str(Path(source).resolve()),
             "method": recipe.method, "recipe": recipe.recipe, "seed": recipe.seed, "epochs": config.epochs,
@@ -319,12 +322,12 @@ def check_fits(meta: dict, config, shape: tuple[int, int, int]) -> None:
                               f"{have[key]!r}", f"train with {INPUT_KEYS[key].format(want[key])}, or --backbone none")
 
 
-def resolve(config, shape: tuple[int, int, int], train_images: int, build_missing: bool = True) -> dict | None:
+def resolve(config, shape: tuple[int, int, int], train_images: int, train: Callable | None = None) -> dict | None:
     """The backbone a run starts from (its checked provenance), or None.
 
     ``config.backbone``: a name (must be built and fit the run), "none", or "auto": the default
-    backbone when the training split is small and the run's input fits it (built now, announced,
-    when this machine has none yet)."""
+    backbone when the training split is small and the run's input fits it (built now by ``train``,
+    the train stage, announced, when this machine has none yet; without ``train``, not built)."""
     choice = config.backbone or NONE
     if config.weights and choice not in (AUTO, NONE):
         raise ConfigError(f"--weights and --backbone {choice} both give the starting weights", "pass only one of them")
@@ -345,10 +348,10 @@ def resolve(config, shape: tuple[int, int, int], train_images: int, build_missin
         log(f"backbone: none (the training set is small, {train_images} images, but {DEFAULT_BACKBONE} "
             "was made for another model or input)")
         return None
-    if not _folder(DEFAULT_BACKBONE).exists() and build_missing:
+    if not _folder(DEFAULT_BACKBONE).exists() and train is not None:
         log(f"backbone {DEFAULT_BACKBONE} is not built on this machine yet: building it now (once; "
             f"`edgecxr backbone build` does the same; --backbone none skips it)")
-        build(DEFAULT_BACKBONE)
+        build(train, DEFAULT_BACKBONE)
     return info(DEFAULT_BACKBONE)
 
 

@@ -27,34 +27,10 @@ import numpy as np
 from edgecxr.device.runtime import MICRO_ARENA_BYTES, RUNTIMES
 from edgecxr.errors import ModelError
 from edgecxr.firmware.resolver import registration
+from edgecxr.tflite_file import check_tflite
 
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 ARENA_ALIGN = 16  # TFLM aligns the arena to 16 bytes; the arena that works is the measured size rounded up
-
-
-def check_tflite(path: Path) -> bytes:
-    """The model's bytes, or a ModelError when the file is missing or not a TFLite flatbuffer."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path} not found" + (" as a regular file (a FIFO or device?)" if path.exists() else ""),
-                         "pass a .tflite file or a run directory that has one")
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelError(f"{path} is not a TFLite model (no TFL3 identifier)",
-                         "pass a .tflite file written by `edgecxr quantize` or the TFLite converter")
-    return data
-
-
-def _schema():
-    """The TFLite flatbuffer schema module (TFLM ships one; TensorFlow's is the fallback)."""
-    try:
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-    except ImportError:
-        from edgecxr.tfenv import tf
-
-        tf()
-        from tensorflow.lite.python import schema_py_generated as schema
-    return schema
 
 
 def _tflm_runtime():
