@@ -142,3 +142,29 @@ def test_a_new_emulated_core_is_measured_by_table_rows_alone(export_run, arm_too
     assert doc["measured_on"] == "qemu-m4-twin" and doc["core"] == "cortex-m4-slowclock"
     assert doc["latency_ms_edgecxr"] == pytest.approx(doc["instructions_edgecxr"] / 10e3, abs=1e-3)
     assert doc["int8_model"]["file"].endswith(".tflite")
+
+
+def test_a_fit_reads_and_parses_the_model_once(tiny_int8_tflite, monkeypatch):
+    """One typed description (tflite_facts.describe) serves every fact of the verdict; the TFLM
+    arena is measured once per model content, however many times it is asked."""
+    from edgecxr import tflite_facts
+
+    parse = importlib.import_module("edgecxr.engine.parse")  # the module (edgecxr.engine exports a function of that name)
+    calls = {"parse": 0, "arena": 0}
+    real_parse, real_arena = parse.parse, tflite_facts._measure_arena
+
+    def counted_parse(model):
+        calls["parse"] += 1
+        return real_parse(model)
+
+    def counted_arena(path):
+        calls["arena"] += 1
+        return real_arena(path)
+
+    monkeypatch.setattr(parse, "parse", counted_parse)
+    monkeypatch.setattr(tflite_facts, "_measure_arena", counted_arena)
+    monkeypatch.setattr(tflite_facts, "_ARENAS", {})
+    verdict = get_target("nano33ble").call("fit", tiny_int8_tflite)
+    again = get_target("pico").call("fit", tiny_int8_tflite)
+    assert calls == {"parse": 2, "arena": 1}  # one parse per verdict, one arena measurement in all
+    assert verdict.facts["arena_bytes"] == again.facts["arena_bytes"] > 0 and verdict.facts["macs"] == 9224

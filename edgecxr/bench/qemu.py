@@ -128,8 +128,9 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     pixels = np.stack([preprocess_file(p, source.spec) for p in paths])
     images = np.concatenate([host_model.input_tensor(px) for px in pixels])
     host = host_model.raw(pixels).astype(int)
-    macs = tflite_facts.count_macs(source.model_path)
-    registrations = [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)]
+    model = tflite_facts.describe(source.model_path)
+    macs = tflite_facts.count_macs(model)
+    registrations = fb.registrations(model)
     names = [p.name for p in paths]
     with tempfile.TemporaryDirectory(prefix="edgecxr-firmware-") as tmp:
         project, work = Path(tmp) / "firmware", Path(tmp)

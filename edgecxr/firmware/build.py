@@ -184,6 +184,14 @@ def check_fits(gen, board) -> None:
                               f"which has {have}", "use a smaller model (alpha, input size) or a board with more memory")
 
 
+def registrations(model) -> list[str]:
+    """The TFLM registration functions of ``model``'s operators (a path, bytes or its description,
+    edgecxr.tflite_facts.describe): the kernels ``build`` links with TFLM."""
+    from edgecxr.tflite_facts import builtin_ops
+
+    return [f"Register_{op}" for op in builtin_ops(model)]
+
+
 def build(b: Build, registrations: list[str] | None = None, jobs: int | None = None) -> Path:
     """Compile and link ``b``; with TFLM, CMSIS-NN library files are added as the link asks for them."""
     check_tools(engine=b.engine)

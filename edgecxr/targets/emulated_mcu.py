@@ -27,7 +27,6 @@ def flash(target, run, options: FlashOptions | None = None) -> dict:
     """Export the firmware (edgecxr's own engine by default; ``engine="tflm"`` with a TFLM tree),
     build it, boot it on QEMU, return its serial output (the self-test image's label, score and
     instructions) next to what the host expects."""
-    from edgecxr import tflite_facts
     from edgecxr.checks import lookup
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
@@ -49,7 +48,7 @@ def flash(target, run, options: FlashOptions | None = None) -> dict:
         if made["engine"] is not None:
             fb.check_fits(made["engine"], board)
         build = fb.Build(project, board, kernels, tree, Path(tmp) / "out", engine=o.engine)
-        elf = fb.build(build, [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)])
+        elf = fb.build(build, fb.registrations(source.model_path))
         size = fb.sizes(elf)
         serial, report = emulator.boot(board, elf, timeout=o.timeout)
     return {"board": target.key, "name": board.name, "engine": o.engine, "kernels": kernels,
