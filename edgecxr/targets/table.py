@@ -130,10 +130,6 @@ class Target:
     facts: Computer | EmulatedPi | Board  # the row, as its kind reads it
     path: Path | None = None  # the table it came from (None: the shipped one)
 
-    @property
-    def name(self) -> str:
-        return self.facts.name
-
     def job(self, job: str) -> Callable:
         """The kind's ``job`` function, called as ``fn(target, run, options)``."""
         return getattr(importlib.import_module(KINDS[self.kind].module), job)
@@ -155,7 +151,7 @@ def _row(key: str, row, cores: dict, where: str, path: Path | None) -> Target:
     if both:
         raise ConfigError(f"{where} sets {', '.join(both)}, which its core already gives",
                           "set a value in the board or in its core, not in both")
-    board = from_dict(Board, {"key": key, **row, **core}, where)
+    board = from_dict(spec.row, {"key": key, **row, **core}, where)
     if DEFAULT_KIND[board.emulated] != kind:
         raise ConfigError(f"{where} is kind {kind} but " + ("names" if board.emulated else "has no") + " qemu_machine",
                           f"write kind = \"{DEFAULT_KIND[board.emulated]}\" (emulated-mcu rows boot on QEMU)")
