@@ -12,12 +12,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgecxr.deploy import ARDUINO_PART, INSTALL_TIMEOUT, STEP_TIMEOUT
 from edgecxr.errors import ConfigError, DeviceError, RunError
 from edgecxr.targets.result import BenchChoices, BenchResult, int8_choice
-
-DRY_RUN_PORT = "/dev/ttyACM0"  # what --dry-run prints without --port (an Arduino's usual port on Linux)
-STEP_TIMEOUT = 120
-BUILD_TIMEOUT = 1800  # arduino-cli compiling TFLM-sized sketches on a small computer
 
 
 @dataclass(frozen=True)
@@ -58,8 +55,6 @@ bench = fit  # a physical board cannot be measured from here: its bench is the v
 
 
 def _library(bundle: Path) -> tuple[Path, Path]:
-    from edgecxr.deploy import ARDUINO_PART
-
     libraries = sorted((bundle / ARDUINO_PART).glob("*/library.properties"))
     if not libraries:
         raise RunError(f"{bundle / ARDUINO_PART} holds no Arduino library",
@@ -96,7 +91,7 @@ def flash(target, run, options: FlashOptions | None = None) -> dict:
     if not board.fqbn:
         raise ConfigError(f"board {target.key} has no fqbn (its arduino-cli board id)",
                           f"add fqbn = \"VENDOR:ARCH:BOARD\" to [boards.{target.key}] (see `arduino-cli board listall`)")
-    arduino = FlashTarget(board.name, board.fqbn, o.port or DRY_RUN_PORT)
+    arduino = FlashTarget(board.name, board.fqbn, o.port or FlashTarget.port)  # --dry-run's port without --port
     library, sketch = _library(bundle_folder(Run.open(run, o.runs_root or DEFAULT_RUNS_ROOT), o.model))
     result = {"board": target.key, "fqbn": arduino.fqbn, "port": arduino.port, "library": str(library),
               "setup": [shlex.join(c) for c in setup_commands(arduino)],
@@ -114,7 +109,7 @@ def flash(target, run, options: FlashOptions | None = None) -> dict:
     commands = build_commands(library, sketch, arduino, port)
     result.update(port=port, commands=[shlex.join(c) for c in commands])
     for argv in commands:
-        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
             raise DeviceError(f"`{' '.join(argv[:2])}` failed: {lines[-1] if lines else f'exit {proc.returncode}'}",
