@@ -15,7 +15,7 @@ from edgecxr.targets.result import BenchChoices, BenchResult
 from edgecxr.targets.table import DEVICES_FILE, KINDS, get_target, load_targets
 
 runner = CliRunner()
-JOBS = ("fit", "bench", "install", "flash")
+JOBS = ("fit", "bench", "build", "install", "flash")
 
 
 def error_line(result) -> str:
@@ -168,3 +168,15 @@ def test_a_fit_reads_and_parses_the_model_once(tiny_int8_tflite, monkeypatch):
     again = get_target("pico").call("fit", tiny_int8_tflite)
     assert calls == {"parse": 2, "arena": 1}  # one parse per verdict, one arena measurement in all
     assert verdict.facts["arena_bytes"] == again.facts["arena_bytes"] > 0 and verdict.facts["macs"] == 9224
+
+
+def test_an_emulated_board_builds_the_runs_firmware(export_run, arm_toolchain, monkeypatch, tmp_path):
+    from edgecxr.targets.mcu import FlashOptions
+
+    monkeypatch.delenv("EDGECXR_TFLM_DIR", raising=False)
+    qemu_m3 = get_target("qemu-m3", job="build")
+    with pytest.raises(ConfigError, match="needs a folder"):
+        qemu_m3.call("build", export_run.path)
+    built = qemu_m3.call("build", export_run.path, FlashOptions(out=tmp_path / "m3"))
+    assert built["elf"].is_file() and built["elf"].is_relative_to(tmp_path / "m3") and built["flash_bytes"] > 0
+    assert built["engine"] == "edgecxr" and built["expected"]["label"]

@@ -4,7 +4,7 @@ module per kind with that kind's interface, each function called as ``fn(target,
     host          bench                        this computer
     ssh_pi        bench, install               a Raspberry Pi over SSH
     emulated_pi   bench                        a Raspberry Pi under qemu-user
-    emulated_mcu  fit, bench, flash            a Cortex-M board under QEMU (bare-metal firmware)
+    emulated_mcu  fit, bench, build, flash     a Cortex-M board under QEMU (bare-metal firmware)
     mcu           fit, bench, flash            a physical microcontroller board (arduino-cli)
 
 Every bench returns ``result.BenchResult``. Commands look a target up

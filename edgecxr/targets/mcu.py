@@ -27,6 +27,7 @@ class FlashOptions:
     kernels: str = "cmsis-nn"  # emulated boards, engine tflm
     runs_root: Path | None = None  # where a run name is looked up (None: edgecxr.runs.DEFAULT_RUNS_ROOT)
     timeout: float = 120  # emulated boards: seconds QEMU may run
+    out: Path | None = None  # emulated boards, build: where the firmware project and ELF go
 
 
 def _model_file(run) -> Path:

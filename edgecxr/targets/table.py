@@ -1,7 +1,7 @@
 """The target table (edgecxr/boards.toml, package data): every place a model runs -- this
 computer, a Raspberry Pi over SSH, the emulated Pis, the emulated and the physical
 microcontroller boards -- as one row each, with its ``kind``. A kind (``KINDS``) names the module
-that holds its interface (edgecxr.targets.<kind>: fit, bench, install, flash, as apply)
+that holds its interface (edgecxr.targets.<kind>: fit, bench, build, install, flash, as apply)
 and the dataclass its row is read into (a microcontroller row merged with its core's figures).
 bench, tune, demo, export, flash and deploy look a target up here and call its kind; adding an
 emulated core or a board is a row, not code.
@@ -116,7 +116,7 @@ KINDS = {
     "host": Kind("edgecxr.targets.host", Computer, ("bench",)),
     "ssh-pi": Kind("edgecxr.targets.ssh_pi", Computer, ("bench", "install")),
     "emulated-pi": Kind("edgecxr.targets.emulated_pi", EmulatedPi, ("bench",)),
-    "emulated-mcu": Kind("edgecxr.targets.emulated_mcu", Board, ("fit", "bench", "flash"), True),
+    "emulated-mcu": Kind("edgecxr.targets.emulated_mcu", Board, ("fit", "bench", "build", "flash"), True),
     "mcu": Kind("edgecxr.targets.mcu", Board, ("fit", "bench", "flash"), True),
 }
 # the kind of a row that does not say (devices files written before rows had kinds): a board
