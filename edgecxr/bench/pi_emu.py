@@ -33,7 +33,7 @@ from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.files import atomic_path
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
-from edgecxr.targets.table import EmulatedPi, load_targets
+from edgecxr.targets.table import EmulatedPi, get_target
 
 SUITE = "bookworm"  # Raspberry Pi OS 12 is built on Debian 12
 DEBIAN_PACKAGES = ["python3.11", "python3.11-venv", "libstdc++6", "libgcc-s1"]
@@ -64,10 +64,7 @@ def cache_root() -> Path:
 
 def board(name: str, devices_file: Path | None = None) -> EmulatedPi:
     """The emulated-pi row ``name`` of the target table (edgecxr/boards.toml or ``devices_file``)."""
-    from edgecxr.checks import lookup
-
-    pis = {k: t.facts for k, t in load_targets(devices_file).items() if t.kind == "emulated-pi"}
-    return lookup(pis, name, "emulated Pi", DeviceError)
+    return get_target(name, devices_file, "emulated Pi", kind="emulated-pi").facts
 
 
 def require_tools(build: bool) -> dict[str, str]:

@@ -110,12 +110,9 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     from edgecxr.firmware.project import write_project
     from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
     from edgecxr.runtimes import TFLiteModel
-    from edgecxr.targets.table import get_board
+    from edgecxr.targets.table import get_target
 
-    board = get_board(board_key, devices_file)
-    if not board.emulated:
-        raise ConfigError(f"{board_key} is not an emulated board", "use an emulated board of the board table "
-                          "(qemu-m4, qemu-m7, qemu-m3, qemu-m33, qemu-m55)")
+    board = get_target(board_key, devices_file, "emulated board", kind="emulated-mcu").facts
     unknown = [k for k in opts.kernels if k not in KERNEL_SETS]
     if unknown:
         raise ConfigError(f"unknown kernel set {unknown[0]!r}", f"choose {' or '.join(KERNEL_SETS)}")

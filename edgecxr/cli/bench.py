@@ -27,7 +27,7 @@ def bench(
     device: Annotated[str, typer.Option("--device", help="A target of the devices file: host, rpi (over SSH), an "
                                         "emulated Pi (pi4-emu, pi5-emu), a microcontroller board (e.g. nano33ble, "
                                         "nucleo-l4r5zi, pico: the fit verdict), or an emulated Cortex-M board that "
-                                        "runs the firmware (qemu-m4, qemu-m7, qemu-m3, qemu-m33, qemu-m55).")] = "host",
+                                        "runs the firmware (e.g. qemu-m4, qemu-m55); an unknown name lists them all.")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,

@@ -145,7 +145,7 @@ def flash(
     devices_file: DevicesFileOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3, qemu-m33,
+    """Build the firmware and load it: an emulated board (e.g. qemu-m4, qemu-m7, qemu-m3, qemu-m33,
     qemu-m55) boots it on QEMU and shows its serial output; a physical board gets the Arduino
     example through arduino-cli."""
     from edgecxr.targets.mcu import FlashOptions

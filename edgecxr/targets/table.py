@@ -169,11 +169,13 @@ def load_targets(path: Path | None = None) -> dict[str, Target]:
     return {key: _row(key, row, cores, f"{where}: [boards.{key}]", path) for key, row in data.get("boards", {}).items()}
 
 
-def get_target(key: str, path: Path | None = None, what: str = "device", job: str | None = None) -> Target:
-    """The target ``key``; an unknown one (or one whose kind cannot do ``job``) is one error with
-    the close names of those that can (``what`` names it as the command does: a bench --device,
-    a flash --board)."""
-    able = {k: t for k, t in load_targets(path).items() if job is None or job in KINDS[t.kind].jobs}
+def get_target(key: str, path: Path | None = None, what: str = "device", job: str | None = None,
+               kind: str | None = None) -> Target:
+    """The target ``key``; an unknown one (or one whose kind cannot do ``job``, or is not ``kind``)
+    is one error with the close names of those that can (``what`` names it as the command does:
+    a bench --device, a flash --board)."""
+    able = {k: t for k, t in load_targets(path).items()
+            if (job is None or job in KINDS[t.kind].jobs) and kind in (None, t.kind)}
     return lookup(able, key, what, DeviceError)
 
 
