@@ -40,6 +40,7 @@ from edgecxr.files import json_bytes, sha256_file, write_json
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
 from edgecxr.runs import Run
+from edgecxr.train.checkpoints import CHECKPOINTS, STATE_FILE
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "backbone.json"
@@ -201,13 +202,10 @@ def cached() -> list[dict]:
     return rows
 
 
-def _supervised(config, source: Path, work: Path, staged: Path, progress: bool) -> dict:
-    """Train with the recipe (labels used), as run ``work``/run: an interrupted one is resumed
-    (train's --resume), its SimCLR pretraining kept per epoch in ``work``/pretrain; the figures
-    are its validation split's."""
-    from edgecxr.train import train
-    from edgecxr.train.stage import CHECKPOINTS, STATE_FILE
-
+def _supervised(config, source: Path, work: Path, staged: Path, progress: bool, train: Callable) -> dict:
+    """Train with the recipe (labels used) by ``train`` (the train stage), as run ``work``/run: an
+    interrupted one is resumed (train's --resume), its SimCLR pretraining kept per epoch in
+    ``work``/pretrain; the figures are its validation split's."""
     resume = (work / RUN / CHECKPOINTS / STATE_FILE).is_file()
     result = train(config, source, runs_root=work, name=RUN, force=not resume, resume=resume, progress=progress,
                    pretrain_checkpoints=work / PRETRAIN)
@@ -220,9 +218,9 @@ def _supervised(config, source: Path, work: Path, staged: Path, progress: bool) 
                         **{k: m[k] for k in ("averaged_epochs", "pretrained") if k in m}}}
 
 
-def _simclr(config, source: Path, work: Path, staged: Path, progress: bool) -> dict:
-    """SimCLR on the recipe's training split (labels unused), each finished epoch kept in
-    ``work``/pretrain; the figure is its last loss."""
+def _simclr(config, source: Path, work: Path, staged: Path, progress: bool, train: Callable) -> dict:
+    """SimCLR on the recipe's training split (labels unused; ``train``, the supervised stage, is
+    not used), each finished epoch kept in ``work``/pretrain; the figure is its last loss."""
     from edgecxr import ssl
 
     done = ssl.pretrain(config, source, log=log if progress else None, checkpoints=work / PRETRAIN)
@@ -238,7 +236,7 @@ def _simclr(config, source: Path, work: Path, staged: Path, progress: bool) -> d
 @dataclass(frozen=True)
 class Method:
     what: str  # what the build says it does ({recipe}: the recipe's name)
-    builder: Callable  # (config, source, work, staged, progress) -> backbone.json's figures
+    builder: Callable  # (config, source, work, staged, progress, train) -> backbone.json's figures
     # (config, SimCLR epochs done, training epochs done) -> what is left: ((SimCLR epochs, batch) | None,
     # training epochs), for the estimate (edgecxr.train.timing.plan)
     left: Callable
@@ -296,7 +294,6 @@ def estimate(method: Method, config, source: Path, work: Path) -> str:
     from edgecxr import ssl
     from edgecxr.train import timing
     from edgecxr.train.arrays import load_split
-    from edgecxr.train.stage import CHECKPOINTS, STATE_FILE
 
     _, assignment = load_split(source, None, config)
     n_train = sum(1 for part in assignment.values() if part == "train")
@@ -305,11 +302,13 @@ def estimate(method: Method, config, source: Path, work: Path) -> str:
     return timing.describe(timing.plan(config, _planned_shape(config), n_train, simclr, epochs))
 
 
-def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
+def build(train: Callable, name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: bool = False,
           epochs: int | None = None, progress: bool = True) -> dict:
     """Build backbone ``name`` from its dataset by its method; cache model.keras + backbone.json.
     Says first what it builds and how long that will take here; an interrupted build (Ctrl-C,
-    a kill) is continued from its last finished epoch by the next build of the same plan."""
+    a kill) is continued from its last finished epoch by the next build of the same plan.
+    ``train`` is the train stage (edgecxr.train.train), passed in by its caller: the train stage
+    builds the default backbone too, so this module imports nothing of it (no import loop)."""
     from edgecxr.config import recipe_config
     from edgecxr.tomlio import as_dict
 
@@ -336,7 +335,7 @@ def build(name: str = DEFAULT_BACKBONE, data: str | Path | None = None, force: b
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir()
     try:
-        made = method.builder(config, source, work, staged, progress)
+        made = method.builder(config, source, work, staged, progress, train)
     except (KeyboardInterrupt, Interrupted):
         raise Interrupted(f"building backbone {name} interrupted: its finished epochs are kept in {work}",
                           f"run the same command again, or `edgecxr backbone build {name}`, to continue where it "
@@ -414,12 +413,12 @@ def check_fits(meta: dict, config, shape: tuple[int, int, int]) -> None:
                               f"{have[key]!r}", f"train with {INPUT_KEYS[key].format(want[key])}, or --backbone none")
 
 
-def resolve(config, shape: tuple[int, int, int], train_images: int, build_missing: bool = True) -> dict | None:
+def resolve(config, shape: tuple[int, int, int], train_images: int, train: Callable | None = None) -> dict | None:
     """The backbone a run starts from (its checked provenance), or None.
 
     ``config.backbone``: a name (must be built and fit the run), "none", or "auto": the default
-    backbone when the training split is small and the run's input fits it (built now, announced,
-    when this machine has none yet)."""
+    backbone when the training split is small and the run's input fits it (built now by ``train``,
+    the train stage, announced, when this machine has none yet; without ``train``, not built)."""
     choice = config.backbone or NONE
     if config.weights and choice not in (AUTO, NONE):
         raise ConfigError(f"--weights and --backbone {choice} both give the starting weights", "pass only one of them")
@@ -440,10 +439,10 @@ def resolve(config, shape: tuple[int, int, int], train_images: int, build_missin
         log(f"backbone: none (the training set is small, {train_images} images, but {DEFAULT_BACKBONE} "
             "was made for another model or input)")
         return None
-    if not _folder(DEFAULT_BACKBONE).exists() and build_missing:
+    if not _folder(DEFAULT_BACKBONE).exists() and train is not None:
         log(f"backbone {DEFAULT_BACKBONE} is not built on this machine yet: building it now (once; "
             f"`edgecxr backbone build` does the same; --backbone none skips it)")
-        build(DEFAULT_BACKBONE)
+        build(train, DEFAULT_BACKBONE)
     return info(DEFAULT_BACKBONE)
 
 

@@ -73,11 +73,9 @@ def _benched(r: dict, ctx: DemoContext) -> dict:
     """The host timings, and the board verdict of the run's int8 model (the one export ships):
     measured on the emulated board of the board's core when the ARM toolchain and QEMU are
     installed (edgecxr's own engine, no TFLM tree), else estimated."""
-    from edgecxr.bench.mcu import mcu_report, measure_on_emulated
-    from edgecxr.runs import Run
+    from edgecxr.targets.table import get_target
 
-    measured = measure_on_emulated(ctx.run, DEMO_BOARD)
-    return {"host": r, "board": mcu_report(Run.open(ctx.run).int8().path, DEMO_BOARD, measured=measured)}
+    return {"host": r, "board": get_target(DEMO_BOARD, job="fit").call("fit", ctx.run).to_dict()}
 
 
 def _exported(r: dict, ctx: DemoContext) -> dict:

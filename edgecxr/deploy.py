@@ -1,27 +1,23 @@
-"""Getting an exported model onto a device.
+"""Installing a run's bundle on a Raspberry Pi over SSH (the ssh-pi target's install,
+``edgecxr deploy``), and the run's bundle that every device path ships (``bundle_folder``).
 
-``deploy``: the bundle's rpi/ folder goes over SSH (edgecxr.remote) as one archive, its files
-are checked on the device against the bundle manifest's sha256, its requirements are installed
-(install.sh: venv + pip, or pip into an existing Python, or nothing), and its self-test runs
-on the bundled images near the decision threshold, byte for byte for one kernel family.
-``flash``: arduino-cli builds the bundle's Arduino example and uploads it to a board of
-edgecxr/boards.toml; an emulated board (qemu-m4, ...) gets the bare-metal firmware, built and
-booted on QEMU.
+The bundle's rpi/ folder goes over SSH (edgecxr.remote) as one archive, its files are checked on
+the device against the bundle manifest's sha256, its requirements are installed (install.sh:
+venv + pip, or pip into an existing Python, or nothing), and its self-test runs on the bundled
+images near the decision threshold, byte for byte for one kernel family.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-import shutil
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.checks import lookup
-from edgecxr.errors import ConfigError, DeviceError, RunError
+from edgecxr.errors import DeviceError, RunError
 from edgecxr.files import MANIFEST
 from edgecxr.progress import log
 from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
@@ -101,27 +97,45 @@ def _check_python(target, python: str) -> None:
                           "pass --python PATH to the device's python3 (e.g. /usr/bin/python3)")
 
 
-def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = None, identity: Path | None = None,
-           ssh_config: Path | None = None, remote_dir: str | None = None, install: str = "venv",
-           python: str = "python3", runtime: str | None = None, model: str | None = None,
-           connect_timeout: int = 10, runs_root: Path = DEFAULT_RUNS_ROOT, kernels: str | None = None) -> dict:
-    """Copy the rpi bundle to ``host``, verify it, install it, self-test it; returns the report."""
-    from edgecxr import remote
+@dataclass(frozen=True)
+class DeployOptions:
+    host: str  # [USER@]HOST or a Host alias of ~/.ssh/config
+    port: int | None = None
+    identity: Path | None = None
+    ssh_config: Path | None = None
+    remote_dir: str | None = None  # None: edgecxr/<run name> in the user's home
+    install: str = "venv"  # INSTALL_MODES
+    python: str = "python3"
+    runtime: str | None = None
+    model: str | None = None
+    connect_timeout: int = 10
+    runs_root: Path = DEFAULT_RUNS_ROOT
+    kernels: str | None = None
 
-    if device != "rpi":
-        raise ConfigError(f"unknown --device {device!r}",
-                          "deploy knows rpi (Linux over SSH); for microcontrollers use `edgecxr flash`")
-    if install not in INSTALL_MODES:
-        raise ConfigError(f"unknown install mode {install!r}", f"choose one of {', '.join(INSTALL_MODES)}")
-    mode = INSTALL_MODES[install]
-    if kernels:
+    def __post_init__(self):
+        from edgecxr.checks import check_number
         from edgecxr.runtimes import check_kernels
 
-        check_kernels(kernels)
-    the_run = Run.open(run, runs_root)
+        lookup(INSTALL_MODES, self.install, "install mode")
+        check_number("port", self.port, "--port")
+        check_number("connect_timeout", self.connect_timeout, "--connect-timeout")
+        if self.kernels:
+            check_kernels(self.kernels)
+
+
+def deploy(run: str | Path, options: DeployOptions) -> dict:
+    """Copy the rpi bundle to ``options.host``, verify it, install it, self-test it; returns the report."""
+    from edgecxr import remote
+
+    o = options
+    host, remote_dir, install, python, runtime, model, kernels = (o.host, o.remote_dir, o.install, o.python,
+                                                                  o.runtime, o.model, o.kernels)
+    mode = INSTALL_MODES[install]
+    the_run = Run.open(run, o.runs_root)
     folder = remote.check_remote_path(remote_dir or f"edgecxr/{the_run.name}")  # relative: in the user's home
     bundle = bundle_folder(the_run, model)
-    target = remote.SSHTarget(host, port=port, identity=identity, config=ssh_config, connect_timeout=connect_timeout)
+    target = remote.SSHTarget(host, port=o.port, identity=o.identity, config=o.ssh_config,
+                              connect_timeout=o.connect_timeout)
 
     _check_python(target, python)
     hint_space = "check free space and permissions of the folder on the device (--remote-dir)"
@@ -168,101 +182,3 @@ def deploy(run: str | Path, host: str, device: str = "rpi", port: int | None = N
                           f"run `{shlex.join([runner_python, f'{folder}/selftest.py', *options])}` on the device "
                           "for details")
     return report
-
-
-# -- flash ----------------------------------------------------------------------------------------
-def _flash_target(board: str, port: str | None):
-    from edgecxr.boards import load_boards
-    from edgecxr.export.arduino import FlashTarget
-
-    boards = {k: b for k, b in load_boards().items() if b.fqbn}
-    b = lookup(boards, board, "board")
-    return FlashTarget(b.name, b.fqbn, port or FlashTarget.port)
-
-
-def _library(bundle: Path) -> tuple[Path, Path]:
-    libraries = sorted((bundle / ARDUINO_PART).glob("*/library.properties"))
-    if not libraries:
-        raise RunError(f"{bundle / ARDUINO_PART} holds no Arduino library",
-                       "re-export it: edgecxr export RUN --format bundle --force")
-    library = libraries[0].parent
-    sketch = next(p.parent for p in sorted((library / "examples").glob("*/*.ino")))
-    return library, sketch
-
-
-def _board_present(target, port_given: bool) -> bool:
-    if port_given:
-        return Path(target.port).exists()
-    proc = subprocess.run(["arduino-cli", "board", "list", "--format", "json"], check=False, capture_output=True, text=True,
-                          timeout=STEP_TIMEOUT)
-    if proc.returncode != 0:
-        return False
-    doc = json.loads(proc.stdout or "{}")
-    ports = doc.get("detected_ports", doc) if isinstance(doc, dict) else doc
-    for entry in ports or []:
-        for match in entry.get("matching_boards", []) or []:
-            if match.get("fqbn") == target.fqbn:
-                return True
-    return False
-
-
-def flash_emulated(run: str | Path, board: str, tflm: Path | None = None, kernels: str = "cmsis-nn",
-                   model: str | None = None, runs_root: Path = DEFAULT_RUNS_ROOT, timeout: float = 120,
-                   engine: str = "edgecxr") -> dict:
-    """An emulated board: export the firmware (edgecxr's own engine by default; ``engine="tflm"``
-    with a TFLM tree), build it, boot it on QEMU, return its serial output (the self-test image's
-    label, score and instructions) next to what the host expects."""
-    from edgecxr import tflite_facts
-    from edgecxr.boards import get_board
-    from edgecxr.export.source import load_source
-    from edgecxr.firmware import build as fb
-    from edgecxr.firmware import emulator
-    from edgecxr.firmware.project import write_project
-
-    b = get_board(board)
-    fb.check_tools(("qemu-system-arm",), engine=engine)
-    tree = fb.tflm_tree(tflm) if engine == "tflm" else None
-    source = load_source(Run.open(run, runs_root), model)
-    with tempfile.TemporaryDirectory(prefix="edgecxr-flash-") as tmp:
-        project = Path(tmp) / "firmware"
-        made = write_project(source, project, engine=engine)
-        if made["engine"] is not None:
-            fb.check_fits(made["engine"], b)
-        kernels = kernels if engine == "tflm" else "generated"
-        build = fb.Build(project, b, kernels, tree, Path(tmp) / "out", engine=engine)
-        elf = fb.build(build, [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)])
-        size = fb.sizes(elf)
-        serial, report = emulator.boot(b, elf, timeout=timeout)
-    return {"board": board, "name": b.name, "engine": engine, "kernels": kernels, "command": " ".join(emulator.command(b, elf)),
-            "serial": serial, "selftest": report["results"][0], "expected": made["reference"].to_dict(),
-            "flash_bytes": size["flash_bytes"], "dry_run": False, "emulated": True}
-
-
-def flash(run: str | Path, board: str, port: str | None = None, dry_run: bool = False, model: str | None = None,
-          runs_root: Path = DEFAULT_RUNS_ROOT) -> dict:
-    """Build the bundle's Arduino example with arduino-cli and upload it (``dry_run``: only the commands)."""
-    from edgecxr.export.arduino import build_commands, setup_commands
-
-    target = _flash_target(board, port)
-    the_run = Run.open(run, runs_root)
-    library, sketch = _library(bundle_folder(the_run, model))
-    commands = build_commands(library, sketch, target, target.port)
-    result = {"board": board, "fqbn": target.fqbn, "port": target.port, "library": str(library),
-              "setup": [shlex.join(c) for c in setup_commands(target)], "commands": [shlex.join(c) for c in commands],
-              "dry_run": dry_run}
-    if dry_run:
-        return result
-    if not shutil.which("arduino-cli"):
-        raise DeviceError("arduino-cli is not installed",
-                          "install it (https://arduino.github.io/arduino-cli/latest/installation/), "
-                          "or pass --dry-run to print the commands")
-    if not _board_present(target, port is not None):
-        raise DeviceError(f"no {target.name} ({target.fqbn}) found" + (f" at {port}" if port else ""),
-                          "connect the board by USB, check `arduino-cli board list`, or pass --port")
-    for argv in commands:
-        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-        if proc.returncode != 0:
-            lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-            raise DeviceError(f"`{' '.join(argv[:2])}` failed: {lines[-1] if lines else f'exit {proc.returncode}'}",
-                              "run the one-time setup first: " + " && ".join(result["setup"]))
-    return result

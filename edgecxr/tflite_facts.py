@@ -5,7 +5,8 @@ Everything but the arena is read from the flatbuffer itself (the schema TFLM shi
 an interpreter: no private TFLite API, and the same answer whichever runtime is installed.
 The flatbuffer is parsed once, by edgecxr.engine.parse (the typed description the engine's
 code generator reads too), and every fact here is a question to that description.
-A model is a path or the bytes of one (quantize asks before it writes the file).
+A model is a path, the bytes of one (quantize asks before it writes the file), or its
+description (``describe``), which a caller asking several facts parses once.
 
 The arena is measured, not guessed: the `tflite-micro` Python runtime allocates the model
 in a generous arena and ``print_allocations()`` reports what was used. That report goes to
@@ -15,6 +16,7 @@ has 64-bit pointers, so the figure is a slight over-estimate for a 32-bit microc
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -27,34 +29,11 @@ import numpy as np
 from edgecxr.device.runtime import MICRO_ARENA_BYTES, RUNTIMES
 from edgecxr.errors import ModelError
 from edgecxr.firmware.resolver import registration
+from edgecxr.tflite_file import check_tflite
 
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
+_ARENAS: dict[str, int] = {}  # sha256 of a model -> its measured arena (measure_arena)
 ARENA_ALIGN = 16  # TFLM aligns the arena to 16 bytes; the arena that works is the measured size rounded up
-
-
-def check_tflite(path: Path) -> bytes:
-    """The model's bytes, or a ModelError when the file is missing or not a TFLite flatbuffer."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path} not found" + (" as a regular file (a FIFO or device?)" if path.exists() else ""),
-                         "pass a .tflite file or a run directory that has one")
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelError(f"{path} is not a TFLite model (no TFL3 identifier)",
-                         "pass a .tflite file written by `edgecxr quantize` or the TFLite converter")
-    return data
-
-
-def _schema():
-    """The TFLite flatbuffer schema module (TFLM ships one; TensorFlow's is the fallback)."""
-    try:
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-    except ImportError:
-        from edgecxr.tfenv import tf
-
-        tf()
-        from tensorflow.lite.python import schema_py_generated as schema
-    return schema
 
 
 def _tflm_runtime():
@@ -66,10 +45,13 @@ def _tflm_runtime():
     return runtime
 
 
-def _graph(model: str | Path | bytes):
-    from edgecxr.engine.parse import parse
+def describe(model):
+    """The one typed description of a .tflite (edgecxr.engine.parse.Graph): a path or bytes are
+    parsed, a description is returned as it is. Every fact below takes any of the three, so a
+    caller that asks several reads and parses the model once: ``g = describe(path)``."""
+    from edgecxr.engine.parse import Graph, parse
 
-    return parse(_bytes(model))
+    return model if isinstance(model, Graph) else parse(_bytes(model))
 
 
 def _bytes(model: str | Path | bytes) -> bytes:
@@ -81,7 +63,7 @@ def builtin_ops(model: str | Path | bytes) -> dict[str, bool]:
 
     An operator used only on int8 tensors can be registered with its int8-only kernel
     (``Register_CONV_2D_INT8``), which leaves the other dtypes' code out of the firmware."""
-    g = _graph(model)
+    g = describe(model)
     found: dict[str, bool] = {}
     for op in g.operators:
         ends = [g.tensors[i].dtype for i in (op.inputs[0], op.outputs[0]) if i >= 0]
@@ -123,7 +105,7 @@ def op_macs(op: str, out_shape, weight_shape) -> int:
 
 def layer_macs(model: str | Path | bytes) -> list[tuple[str, int]]:
     """(operator, MACs) of every operator in execution order (0 for operators without weights)."""
-    g = _graph(model)
+    g = describe(model)
     return [(op.code, op_macs(op.code, g.tensors[op.outputs[0]].shape, g.tensors[op.inputs[1]].shape)
              if op.code in _MACS_PER_OUTPUT else 0) for op in g.operators]
 
@@ -140,7 +122,7 @@ _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
 def float_ops(model: str | Path | bytes) -> list[str]:
     """Operators that compute in float32, in order of first use (an int8 model has none; a float
     one needs an FPU, and an int8 conversion with float fallback lists what it left in float)."""
-    g = _graph(model)
+    g = describe(model)
     found = [op.code for op in g.operators if op.code not in _BOUNDARY_OPS
              and any(g.tensors[i].dtype == "float32" for i in (*op.inputs, *op.outputs) if i >= 0)]
     return sorted(set(found), key=found.index)
@@ -149,7 +131,7 @@ def float_ops(model: str | Path | bytes) -> list[str]:
 def io_quant(model: str | Path | bytes) -> tuple[dict | None, dict | None]:
     """(input, output) {"scale", "zero_point"} of the model's first input and output; None for
     a float tensor."""
-    g = _graph(model)
+    g = describe(model)
 
     def quant(t) -> dict | None:
         if t.dtype not in ("int8", "uint8") or t.quant is None:
@@ -163,8 +145,15 @@ def measure_arena(model_path: str | Path) -> int:
     """Bytes of tensor arena TFLM allocates for this model (the `kTensorArenaSize` to use).
 
     Measured in a child process: TFLM aborts the whole process (C++ abort, no exception) on some
-    models it cannot plan, and that must become a one-line error, not a dead CLI."""
-    check_tflite(Path(model_path))
+    models it cannot plan, and that must become a one-line error, not a dead CLI. Measured once
+    per model content in a process (an export writes several formats of one model)."""
+    digest = hashlib.sha256(check_tflite(Path(model_path))).hexdigest()
+    if digest not in _ARENAS:
+        _ARENAS[digest] = _measure_arena(model_path)
+    return _ARENAS[digest]
+
+
+def _measure_arena(model_path: str | Path) -> int:
     _tflm_runtime()
     proc = subprocess.run([sys.executable, "-m", "edgecxr.tflite_facts", str(model_path)],
                           capture_output=True, text=True, timeout=300)
@@ -202,7 +191,7 @@ def _capture_fd2(fn) -> str:
 
 def io_bytes(model: str | Path | bytes) -> dict[str, int]:
     """Bytes of the model's input and output tensors (what the application must buffer)."""
-    g = _graph(model)
+    g = describe(model)
     return {"input": sum(g.tensors[i].nbytes for i in g.inputs), "output": sum(g.tensors[i].nbytes for i in g.outputs)}
 
 

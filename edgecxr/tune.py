@@ -152,13 +152,13 @@ def _settle(space: Space, c: Candidate, board, dataset: Dataset, assignment: dic
 
 def _measure_board(c: Candidate, model, x: np.ndarray, board, devices_file: Path | None) -> None:
     """RAM from the TFLM arena of the settled model's int8 conversion; latency from its MACs."""
-    from edgecxr.bench.mcu import mcu_report
     from edgecxr.quantize import convert_int8
+    from edgecxr.targets.table import get_target
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{c.id}.tflite"
         path.write_bytes(convert_int8(model, x))
-        report = mcu_report(path, board.key, devices_file)
+        report = get_target(board.key, devices_file, job="fit").call("fit", path).to_dict()
     c.arena_kb = round(report["arena_bytes"] / KB, 1)
     c.ram_needed_kb = report["ram_needed_kb"]
     c.latency_ms = report["latency_ms_optimized"] or report["latency_ms_reference"]
@@ -328,7 +328,7 @@ def tune(board: str, data: str | Path | None = None, budget_minutes: float = 60.
          force: bool = False) -> TuneResult:
     """Plan, search and report (module docstring) into ``runs_root/name`` (tune.json + one run
     per trained candidate under candidates/)."""
-    from edgecxr.boards import get_board
+    from edgecxr.targets.table import get_board
     from edgecxr.train import infer_task, train
 
     started = time.perf_counter()

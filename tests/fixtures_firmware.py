@@ -41,10 +41,10 @@ def xray_run(tmp_path_factory, shared_data):
 def built_firmware(tmp_path_factory, xray_run, tflm_dir, arm_toolchain):
     """(project folder, Build, ELF) of the xray run for qemu-m4 with CMSIS-NN kernels."""
     from edgecxr import tflite_facts
-    from edgecxr.boards import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project
+    from edgecxr.targets.table import get_board
 
     source = load_source(xray_run)
     project = tmp_path_factory.mktemp("firmware") / "project"

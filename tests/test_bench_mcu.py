@@ -6,10 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecxr.bench.mcu import mcu_report
-from edgecxr.boards import DEVICES_FILE, load_boards
 from edgecxr.cli import app
 from edgecxr.errors import DeviceError
 from edgecxr.resources import resource
+from edgecxr.targets.table import DEVICES_FILE, load_boards
 
 TINY_BOARD = """
 [cores.m4]

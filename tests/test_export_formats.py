@@ -64,7 +64,7 @@ def test_tflite_export_writes_the_converter_bytes_with_labels_and_spec(export_ru
     result = runner.invoke(app, ["export", str(export_run.path), "--format", "tflite", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["model"] == "ptq" and doc["format"] == "tflite"
+    assert doc["model"] == "ptq_int8" and doc["format"] == "tflite"  # as bench and evaluate name it
     assert (out / "model.tflite").read_bytes() == export_run.file("model_ptq_int8.tflite").read_bytes()
     assert (out / "labels.txt").read_text().split() == ["NORMAL", "PNEUMONIA"]
     # the run's spec exactly as train wrote it: the model file carries its own quantization

@@ -22,7 +22,7 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     evaluate(run, EvalOptions(split="val"))
     summary = export(run, ExportOptions("bundle")).to_dict()
     chosen = choose_int8(run)
-    assert summary["model"] == chosen.kind and summary["model_reason"] == chosen.reason
+    assert summary["model"] == chosen.artifact.key and summary["model_reason"] == chosen.reason
     bundle = run.path / "export" / "bundle"
     assert (bundle / "tflite" / "model.tflite").read_bytes() == chosen.path.read_bytes()
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -45,4 +45,4 @@ def test_bundle_of_a_quantized_and_evaluated_run(quantized_run, tmp_path):
     assert run.read_manifest()["stages"]["export"]["format"] == "bundle"
 
     ptq = export(run, ExportOptions("tflite", model="ptq", out=tmp_path / "ptq")).to_dict()
-    assert ptq["model"] == "ptq" and ptq["source"] == "model_ptq_int8.tflite"
+    assert ptq["model"] == "ptq_int8" and ptq["source"] == "model_ptq_int8.tflite"

@@ -163,9 +163,9 @@ def test_arena_too_small_fault_and_hang(built_firmware):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_model_does_not_fit_the_board(built_firmware, tmp_path):
-    from edgecxr.boards import DEVICES_FILE, load_boards
     from edgecxr.firmware import build as fb
     from edgecxr.resources import resource
+    from edgecxr.targets.table import DEVICES_FILE, load_boards
 
     project, b, elf, registrations = built_firmware
     devices = tmp_path / "boards.toml"

@@ -60,8 +60,8 @@ def test_a_new_emulated_core_is_a_table_row(export_run, arm_toolchain, no_tflm, 
     """A core and a board the package does not have (a Cortex-M33 without FPU, soft-float ABI),
     added as two rows of a devices file: built, booted and bit-exact, no code changed."""
     from edgecxr.bench.qemu import QemuOptions, bench_qemu
-    from edgecxr.boards import DEVICES_FILE
     from edgecxr.resources import resource
+    from edgecxr.targets.table import DEVICES_FILE
 
     devices = tmp_path / "boards.toml"
     devices.write_text(resource(DEVICES_FILE).read_text() + """
@@ -92,8 +92,8 @@ linker_script = "an505.ld"
 
 
 def test_a_plan_over_the_boards_ram_is_refused_before_compiling(export_run, arm_toolchain, no_tflm, tmp_path):
-    from edgecxr.boards import DEVICES_FILE
     from edgecxr.resources import resource
+    from edgecxr.targets.table import DEVICES_FILE
 
     devices = tmp_path / "boards.toml"
     devices.write_text(resource(DEVICES_FILE).read_text().replace(
@@ -106,11 +106,11 @@ def test_a_plan_over_the_boards_ram_is_refused_before_compiling(export_run, arm_
 
 
 def test_a_firmware_that_hangs_is_one_error(export_run, arm_toolchain, tmp_path):
-    from edgecxr.boards import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware import emulator
     from edgecxr.firmware.project import write_project
+    from edgecxr.targets.table import get_board
 
     write_project(load_source(export_run), tmp_path / "fw")
     board = get_board("qemu-m4")

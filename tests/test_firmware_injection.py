@@ -41,10 +41,10 @@ def test_a_tflm_path_with_make_code(export_run, arm_toolchain, tmp_path, monkeyp
     result = CliRunner().invoke(app, ["bench", str(export_run.path), "--device", "qemu-m4", "--tflm", str(tree)])
     assert result.exit_code == 2, result.output
     assert "the TFLM tree" in result.output and "make or the shell would interpret" in result.output
-    from edgecxr.boards import get_board
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project
+    from edgecxr.targets.table import get_board
 
     write_project(load_source(export_run), tmp_path / "fw", engine="tflm")  # make itself is never called with it
     with pytest.raises(ConfigError, match="make or the shell would interpret"):
@@ -61,8 +61,8 @@ def test_board_file_values_with_make_code(field, export_run, tmp_path, monkeypat
     """The payload appended to one value of the packaged table's qemu-m4 row (or its core)."""
     import re
 
-    from edgecxr.boards import DEVICES_FILE
     from edgecxr.resources import resource
+    from edgecxr.targets.table import DEVICES_FILE
 
     head, table, tail = re.split(rf"(\n\[{re.escape(BOARD_VALUES[field])}\]\n[^\[]*)",
                                  resource(DEVICES_FILE).read_text(), maxsplit=1)
@@ -79,7 +79,7 @@ def test_board_file_values_with_make_code(field, export_run, tmp_path, monkeypat
 
 
 def test_a_board_key_with_make_code(tmp_path):
-    from edgecxr.boards import load_boards
+    from edgecxr.targets.table import load_boards
 
     devices = tmp_path / "boards.toml"
     devices.write_text('[cores.c]\nfpu = true\ncycles_per_mac_reference = 1.0\ncycles_per_mac_optimized = 1.0\n'

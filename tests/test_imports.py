@@ -64,3 +64,74 @@ def test_export_does_not_import_bench():
 def test_the_device_package_imports_nothing_else_of_edgecxr():
     loaded = _loaded_by("edgecxr.device")
     assert "edgecxr.device.runtime" in loaded and loaded <= {"edgecxr"} | {m for m in loaded if m.startswith("edgecxr.device")}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """edgecxr module -> the edgecxr modules it imports, anywhere in its code (a function-level
+    import is a dependency too). ``from pkg import name`` counts the submodule when ``name`` is
+    one; a module's own parent packages are not counted (Python runs them first, whatever the code)."""
+    import ast
+
+    root = Path(edgecxr.__file__).parent
+    paths = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def owner(name: str) -> str:
+        while name not in paths:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {}
+    for module, path in paths.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([base] if base else [])])
+                found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in paths else base for a in node.names}
+        graph[module] = {owner(n) for n in found if n.split(".")[0] == "edgecxr"} - {module} \
+            - {module.rsplit(".", i)[0] for i in range(1, module.count(".") + 1)}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import loops: strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, loops = {}, {}, [], []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            loop = stack[stack.index(v):]
+            del stack[stack.index(v):]
+            if len(loop) > 1:
+                loops.append(sorted(loop))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return loops
+
+
+def test_no_import_loop_between_edgecxr_modules():
+    """Without a loop the modules form levels, each importing only from below (no upward import)."""
+    graph = _import_graph()
+    assert "edgecxr.engine.parse" in graph["edgecxr.tflite_facts"]  # the graph sees real edges
+    assert _cycles(graph) == []
+
+
+def test_the_loop_finder_finds_a_loop():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -8,11 +8,11 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from edgecxr.bench.pi_emu import BOARDS, write_wrapper
+from edgecxr.bench.pi_emu import board, write_wrapper
 from edgecxr.cli import app
 
 runner = CliRunner()
-PI4 = BOARDS["pi4-emu"].model
+PI4 = board("pi4-emu").model
 
 
 def ssh_args(server) -> list[str]:
@@ -93,7 +93,7 @@ def test_emulated_pi5_gives_the_hosts_bytes_for_reference_and_xnnpack(tiny_int8_
 def test_a_runtime_crash_on_the_device_is_reported_by_its_signal(ssh_server, tiny_int8_tflite, pi4_python, tmp_path):
     # the same userland without the Pi's /proc/cpuinfo: LiteRT parses the x86 one and segfaults
     sysroot = pi4_python.parents[1] / "sysroot"
-    crashing = write_wrapper(tmp_path / "python3", sysroot, BOARDS["pi4-emu"], shutil.which("qemu-aarch64-static"))
+    crashing = write_wrapper(tmp_path / "python3", sysroot, board("pi4-emu"), shutil.which("qemu-aarch64-static"))
     result = runner.invoke(app, ["bench", str(tiny_int8_tflite), "--device", "rpi", *ssh_args(ssh_server)[:-2],
                                  "--remote-python", str(crashing), "--runtime", "litert", "--runs", "2"])
     assert "killed by SIGSEGV" in error_line(result) and "hint:" in result.output
@@ -127,9 +127,3 @@ def test_a_wrong_remote_python(ssh_server, tiny_int8_tflite, deploy_run, tmp_pat
                                  str(tmp_path / "d"), "--python", "/bin/true"])
     assert "--python /bin/true" in error_line(deploy) and "not a Python 3.9" in error_line(deploy)
     assert not (tmp_path / "d").exists()  # caught before anything was copied
-
-
-def test_the_cli_knows_every_emulated_board():
-    from edgecxr.cli.bench import EMULATED
-
-    assert set(EMULATED) == set(BOARDS)

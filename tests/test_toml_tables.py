@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from edgecxr.boards import DEVICES_FILE, load_boards
 from edgecxr.config import TrainConfig
 from edgecxr.data.registry import load_registry
 from edgecxr.errors import ConfigError
 from edgecxr.resources import resource
+from edgecxr.targets.table import DEVICES_FILE, load_boards
 from edgecxr.tomlio import load_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import edgecxr.cli
-from edgecxr.boards import DEVICES_FILE
+from edgecxr.targets.table import DEVICES_FILE
 from edgecxr.tune import STATE_FILE
 
 

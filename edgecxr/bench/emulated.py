@@ -141,19 +141,22 @@ def _families(model: Path, runtime: str, on_device: dict, spec: ModelSpec, quant
     return rows
 
 
-def bench_emulated(target: str | Path, device: str, options: EmuOptions | None = None) -> dict:
-    """{"device", "emulated": True, "machine", "results": per (model, runtime, family), "families"}."""
+def bench_emulated(target: str | Path, device: str, options: EmuOptions | None = None,
+                   devices_file: Path | None = None) -> dict:
+    """{"device", "emulated": True, "machine", "results": per (model, runtime, family), "families"}
+    for ``device``, an emulated-pi row of the target table (``devices_file``, default the shipped one)."""
     from edgecxr.runtimes import check_kernels
 
     options = options or EmuOptions()
     for kernels in options.kernels or []:
         check_kernels(kernels)
     runtimes = tuple(options.runtimes or pi_emu.DEFAULT_RUNTIMES)
-    board = pi_emu.board(device)
+    board = pi_emu.board(device, devices_file)
     for rt in runtimes:
         pi_emu.check_runtime(rt)
     _check_host_runtimes(runtimes)
-    python = pi_emu.userland(device, tuple(sorted({*pi_emu.DEFAULT_RUNTIMES, *runtimes})))  # one cached userland
+    python = pi_emu.userland(device, tuple(sorted({*pi_emu.DEFAULT_RUNTIMES, *runtimes})),  # one cached userland
+                             devices_file=devices_file)
     where = f"{device} (emulated)"
     rows, families, machine = [], [], {}
     with tempfile.TemporaryDirectory(prefix="edgecxr-emu-") as tmp:

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from edgecxr.errors import DeviceError, ModelError
 from edgecxr.progress import log
 from edgecxr.runs import Run
 from edgecxr.runtimes import TFLiteModel, check_kernels
+from edgecxr.targets.result import BenchResult
 from edgecxr.tflite_facts import check_tflite
 
 # TFLite Micro: one thread and its reference kernels, nothing else
@@ -45,16 +46,6 @@ class BenchOptions:
             check_number(name, getattr(self, name), f"--{name}")
         for t in self.threads or []:
             check_number("threads", t, "--threads")
-
-
-@dataclass
-class BenchResult:
-    device: str  # "host"
-    machine: dict  # cpu, cores, python, ... (edgecxr.bench.runner.split_machine)
-    results: list[dict]  # one row per model x runtime x threads x kernels
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def model_files(target: str | Path) -> list[Path]:
@@ -140,4 +131,4 @@ def bench_host(run: str | Path, options: BenchOptions = BenchOptions()) -> Bench
             machine = runner.split_machine(result)
             result.pop("outputs", None)  # --data's int8 outputs: compared by the emulated bench, not here
             rows.append(result)
-    return BenchResult("host", machine, rows)
+    return BenchResult("host", "host", results=rows, machine=machine)  # one row per model x runtime x threads x kernels

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecxr import tflite_facts
-from edgecxr.boards import Board, get_board
 from edgecxr.errors import DeviceError
+from edgecxr.targets.table import Board, get_board
 
 KB = 1024
 
@@ -53,14 +53,15 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
     ``edgecxr.bench.qemu`` on the emulated board of the same core) replaces the estimates: RAM and
     flash of the own engine's firmware, latencies from instruction counts at this board's clock."""
     model_path = Path(model_path)
-    model_bytes = len(tflite_facts.check_tflite(model_path))
+    content = tflite_facts.check_tflite(model_path)
+    model_bytes, model = len(content), tflite_facts.describe(content)  # the model read and parsed once
     board = get_board(board_key, devices_file)
-    is_float = bool(tflite_facts.float_ops(model_path))
+    is_float = bool(tflite_facts.float_ops(model))
     if is_float and not board.fpu:
         raise DeviceError(f"{model_path.name} is a float model and {board.name} ({board.core}) has no FPU",
                           "quantize it to int8 with `edgecxr quantize` and bench the int8 .tflite")
-    arena, io = tflite_facts.measure_arena(model_path), tflite_facts.io_bytes(model_path)
-    macs = tflite_facts.count_macs(model_path)
+    arena, io = tflite_facts.measure_arena(model_path), tflite_facts.io_bytes(model)
+    macs = tflite_facts.count_macs(model)
     engine = (measured or {}).get("edgecxr")
     ram_needed_kb = (engine["ram_total_bytes"] if engine else arena + io["input"] + io["output"]) / KB
     ram_available_kb = board.ram_kb - board.reserved_ram_kb
@@ -76,7 +77,7 @@ def mcu_report(model_path: str | Path, board_key: str, devices_file: Path | None
         "model_bytes": model_bytes, "runtime_code_kb": board.runtime_code_kb,
         "flash_needed_kb": round(flash_needed_kb, 1), "flash_kb": board.flash_kb,
         "flash_margin_kb": round(flash_margin_kb, 1),
-        "macs": macs, "ops": tflite_facts.tflm_ops(model_path),
+        "macs": macs, "ops": tflite_facts.tflm_ops(model),
         "latency_ms_reference": _latency_ms(macs, board.cycles_per_mac_reference, board.clock_mhz),
         # the optimized libraries (CMSIS-NN, ESP-NN) have int8 kernels only
         "latency_ms_optimized": None if is_float else _latency_ms(macs, board.cycles_per_mac_optimized,

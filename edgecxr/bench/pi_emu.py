@@ -27,33 +27,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from edgecxr.errors import ConfigError, DeviceError
 from edgecxr.files import atomic_path
 from edgecxr.progress import log
 from edgecxr.resources import cache_dir
+from edgecxr.targets.table import EmulatedPi, get_target
 
-
-@dataclass(frozen=True)
-class EmulatedPi:
-    model: str  # /proc/device-tree/model of the real board
-    qemu_cpu: str  # QEMU_CPU: the board's core
-    cpu_part: str  # /proc/cpuinfo "CPU part" of that core
-    cpu_variant: str
-    cpu_revision: int
-    features: str  # /proc/cpuinfo "Features" as the board's kernel prints them
-    revision: str  # the board's revision code
-
-
-BOARDS = {
-    "pi4-emu": EmulatedPi("Raspberry Pi 4 Model B Rev 1.5", "cortex-a72", "0xd08", "0x0", 3,
-                          "fp asimd evtstrm crc32 cpuid", "c03115"),
-    "pi5-emu": EmulatedPi("Raspberry Pi 5 Model B Rev 1.0", "cortex-a76", "0xd0b", "0x4", 1,
-                          "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm "
-                          "lrcpc dcpop asimddp", "d04170"),
-}
 SUITE = "bookworm"  # Raspberry Pi OS 12 is built on Debian 12
 DEBIAN_PACKAGES = ["python3.11", "python3.11-venv", "libstdc++6", "libgcc-s1"]
 PYTHON = "usr/bin/python3.11"
@@ -81,10 +62,9 @@ def cache_root() -> Path:
     return cache_dir("pi-userland")
 
 
-def board(name: str) -> EmulatedPi:
-    if name not in BOARDS:
-        raise ConfigError(f"unknown emulated board {name!r}", f"choose one of {', '.join(BOARDS)}")
-    return BOARDS[name]
+def board(name: str, devices_file: Path | None = None) -> EmulatedPi:
+    """The emulated-pi row ``name`` of the target table (edgecxr/boards.toml or ``devices_file``)."""
+    return get_target(name, devices_file, "emulated Pi", kind="emulated-pi").facts
 
 
 def require_tools(build: bool) -> dict[str, str]:
@@ -110,9 +90,10 @@ def check_runtime(name: str) -> str:
     return name
 
 
-def userland(name: str, runtimes: tuple[str, ...] = DEFAULT_RUNTIMES, root: Path | None = None) -> Path:
+def userland(name: str, runtimes: tuple[str, ...] = DEFAULT_RUNTIMES, root: Path | None = None,
+             devices_file: Path | None = None) -> Path:
     """The wrapper script that runs the emulated board's python3 (built on first use)."""
-    the_board = board(name)
+    the_board = board(name, devices_file)
     for r in runtimes:
         check_runtime(r)
     plan = recipe(tuple(sorted(set(runtimes))))

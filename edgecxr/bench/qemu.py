@@ -104,18 +104,15 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
                runs_root: Path | None = None) -> dict:
     """Build, boot and compare, per kernel set; returns the report."""
     from edgecxr import tflite_facts
-    from edgecxr.boards import get_board
     from edgecxr.device.preprocess import preprocess_file
     from edgecxr.export.source import load_source
     from edgecxr.firmware import build as fb
     from edgecxr.firmware.project import write_project
     from edgecxr.runs import DEFAULT_RUNS_ROOT, Run
     from edgecxr.runtimes import TFLiteModel
+    from edgecxr.targets.table import get_target
 
-    board = get_board(board_key, devices_file)
-    if not board.emulated:
-        raise ConfigError(f"{board_key} is not an emulated board", "use an emulated board of the board table "
-                          "(qemu-m4, qemu-m7, qemu-m3, qemu-m33, qemu-m55)")
+    board = get_target(board_key, devices_file, "emulated board", kind="emulated-mcu").facts
     unknown = [k for k in opts.kernels if k not in KERNEL_SETS]
     if unknown:
         raise ConfigError(f"unknown kernel set {unknown[0]!r}", f"choose {' or '.join(KERNEL_SETS)}")
@@ -128,8 +125,9 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     pixels = np.stack([preprocess_file(p, source.spec) for p in paths])
     images = np.concatenate([host_model.input_tensor(px) for px in pixels])
     host = host_model.raw(pixels).astype(int)
-    macs = tflite_facts.count_macs(source.model_path)
-    registrations = [f"Register_{op}" for op in tflite_facts.builtin_ops(source.model_path)]
+    model = tflite_facts.describe(source.model_path)
+    macs = tflite_facts.count_macs(model)
+    registrations = fb.registrations(model)
     names = [p.name for p in paths]
     with tempfile.TemporaryDirectory(prefix="edgecxr-firmware-") as tmp:
         project, work = Path(tmp) / "firmware", Path(tmp)

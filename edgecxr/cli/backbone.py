@@ -27,8 +27,9 @@ def build_cmd(
 ):
     """Build a backbone from its public dataset (its recipe, or SimCLR) and cache it (with provenance)."""
     from edgecxr.backbone import build
+    from edgecxr.train import train
 
-    emit(build(name, data, force=force, epochs=epochs), as_json, _show)
+    emit(build(train, name, data, force=force, epochs=epochs), as_json, _show)
 
 
 @backbone_app.command("list")

@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli.common import IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, flag, table
+from edgecxr.cli.common import DevicesFileOpt, IdentityOpt, JsonOpt, PortOpt, SshConfigOpt, emit, flag, table
 from edgecxr.cli.root import app
-
-EMULATED = ("pi4-emu", "pi5-emu")  # the boards of edgecxr.bench.pi_emu (not imported here: CLI start-up)
 
 HOST_COLUMNS = ["model", "input_dtype", "runtime", "runtime_version", "kernels", "threads", "p50_ms", "p90_ms", "p99_ms",
                 "images_per_s", "peak_rss_mb"]
@@ -26,10 +24,10 @@ MCU_ROWS = ["board", "core", "clock_mhz", "model", "dtype", "arena_bytes", "ram_
 @app.command()
 def bench(
     target: Annotated[str, typer.Argument(help="A .tflite file, or a run directory (all its .tflite files).")],
-    device: Annotated[str, typer.Option("--device", help="host, rpi, an emulated Pi (pi4-emu, pi5-emu), a "
-                                        "board of the devices file (e.g. nano33ble, nucleo-l4r5zi, pico), or an "
-                                        "emulated Cortex-M board that runs the firmware (qemu-m4, qemu-m7, qemu-m3, "
-                                        "qemu-m33, qemu-m55).")] = "host",
+    device: Annotated[str, typer.Option("--device", help="A target of the devices file: host, rpi (over SSH), an "
+                                        "emulated Pi (pi4-emu, pi5-emu), a microcontroller board (e.g. nano33ble, "
+                                        "nucleo-l4r5zi, pico: the fit verdict), or an emulated Cortex-M board that "
+                                        "runs the firmware (e.g. qemu-m4, qemu-m55); an unknown name lists them all.")] = "host",
     host: Annotated[str | None, typer.Option("--host", help="rpi: [USER@]HOST or a Host alias of "
                                                 "~/.ssh/config.")] = None,
     port: PortOpt = None,
@@ -59,80 +57,32 @@ def bench(
     layers: Annotated[bool, flag("--layers", help="qemu-*: also count instructions per layer "
                                          "(first image).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds one benchmark run may take.")] = 600,
-    devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default "
-                                                         "edgecxr/boards.toml).")] = None,
+    devices_file: DevicesFileOpt = None,
     as_json: JsonOpt = False,
 ):
     """How fast a model runs on this computer or a Raspberry Pi, whether it fits a microcontroller, and
     what its firmware does on an emulated Cortex-M board."""
-    choice = _run_choice(target)
-    if device == "host":
-        from edgecxr.bench.host import BenchOptions, bench_host
+    from edgecxr.targets.result import BenchChoices
+    from edgecxr.targets.table import get_target
 
-        result = bench_host(target, BenchOptions(runs, warmup, threads, runtime, data, timeout, kernels)).to_dict()
-    elif device == "rpi":
-        result = _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup,
-                      threads, runtime, timeout, (kernels or [None])[0])
-    elif device in EMULATED:
-        from edgecxr.bench.emulated import EmuOptions, bench_emulated
-
-        result = bench_emulated(target, device, EmuOptions(runs, warmup, (threads or [None])[0], runtime, kernels,
-                                                           data, timeout=timeout))
-    elif device.startswith("qemu-"):
-        from edgecxr.bench.qemu import QemuOptions, bench_qemu
-        from edgecxr.firmware.build import KERNEL_SETS
-
-        result = bench_qemu(target, device, QemuOptions(tflm, data, images, tuple(kernels or KERNEL_SETS), timeout,
-                                                        profile=layers), devices_file)
-    else:
-        from edgecxr.bench.mcu import mcu_report, measure_on_emulated
-
-        measured = measure_on_emulated(target, device, tflm, devices_file, timeout)
-        result = mcu_report(choice.path if choice else _single_model(target), device, devices_file, measured)
-    if choice:
-        result["int8_model"] = choice.to_dict()
-    emit(result, as_json, _print)
-
-
-def _run_choice(target: str):
-    """A run directory's int8 model (edgecxr.artifacts.choose_int8: the one export ships), or
-    None when ``target`` is a .tflite file or a folder without int8 models."""
-    from edgecxr.artifacts import INT8
-    from edgecxr.runs import Run
-
-    path = Path(target)
-    if not path.is_dir() or not any((path / a.file).is_file() for a in INT8):
-        return None
-    return Run(path).int8()
-
-
-def _rpi(target, host, port, identity, ssh_config, remote_python, install, runs, warmup, threads, runtime, timeout,
-         kernels):
-    from edgecxr.bench.rpi import RpiOptions, bench_rpi
-    from edgecxr.errors import ConfigError
-    from edgecxr.remote import SSHTarget
-
-    if not host:
-        raise ConfigError("--device rpi needs --host USER@HOST", "e.g. --host pi@raspberrypi.local")
-    options = RpiOptions(runs, warmup, (threads or [None])[0], (runtime or [None])[0], install, remote_python, timeout,
-                         kernels)
-    return bench_rpi(target, SSHTarget(host, port, identity, ssh_config), options)
-
-
-def _single_model(target: str) -> Path:
-    """A board verdict is per model: the file given, or a folder's (first) int8 .tflite."""
-    from edgecxr.bench.host import model_files
-
-    files = model_files(target)
-    int8 = [f for f in files if "int8" in f.name]
-    return (int8 or files)[0]
+    the_target = get_target(device, devices_file, "device", job="bench")
+    choices = BenchChoices(runs, warmup, threads, runtime, kernels, data, timeout, host, port, identity, ssh_config,
+                           remote_python, install, tflm, images, layers)
+    emit(the_target.call("bench", target, choices).to_dict(), as_json, PRINTERS[the_target.kind])
 
 
 QEMU_COLUMNS = ["engine", "kernels", "identical", "images", "instructions_per_inference", "instructions_per_mac", "flash_bytes",
                 "ram_bytes", "stack_peak_bytes", "ram_total_bytes", "arena_used_bytes"]
 
 
+def _print_int8_model(result: dict) -> None:
+    if "int8_model" in result:
+        m = result["int8_model"]
+        typer.echo(f"int8 model of the run (what export ships): {m['file']} -- {m['reason']}")
+
+
 def _print_qemu(result: dict) -> None:
+    _print_int8_model(result)
     typer.echo(f"{result['board']}: {result['model']}, {result['macs']} MACs, {result['images']} images from "
                f"{result['images_from']}")
     typer.echo(table(result["results"], QEMU_COLUMNS))
@@ -147,37 +97,41 @@ def _print_qemu(result: dict) -> None:
     typer.echo(f"note: {result['note']}")
 
 
-def _print(result: dict) -> None:
-    if "int8_model" in result:
-        m = result["int8_model"]
-        typer.echo(f"int8 model of the run (what export ships): {m['file']} -- {m['reason']}")
-    if "qemu_machine" in result:
-        _print_qemu(result)
-        return
-    if result.get("emulated"):
-        m = result["machine"]
-        typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulated']} on this computer, Python {m['python']}; "
-                   f"outputs on {result['images']} compared with this computer")
-        crashed = ["error"] if any("error" in r for r in result["results"]) else []
-        typer.echo(table(result["results"], EMU_COLUMNS + crashed))
-        if result["families"]:
-            typer.echo("\nkernel families against the reference kernels, on the emulated board:")
-            typer.echo(table(result["families"], FAMILY_COLUMNS))
-        typer.echo(f"note: {result['note']}")
-        return
-    if "results" in result:
-        where = result.get("host", "this computer")
-        m = result["machine"]
-        typer.echo(f"{result['device']} ({where}): {m['cpu']}, {m['cores']} cores, Python {m['python']}"
-                   + (f", {m['board']}" if m.get("board") else "")
-                   + (f", throttled={m['throttled']}" if m.get("throttled") else "")
-                   + (f", EMULATED by {m['emulated']}" if m.get("emulated") else ""))
-        typer.echo(table(result["results"], HOST_COLUMNS))
-        if m.get("emulated"):
-            typer.echo("note: timings under emulation are this computer's, not the board's")
-        return
+def _print_emulated(result: dict) -> None:
+    _print_int8_model(result)
+    m = result["machine"]
+    typer.echo(f"{result['device']}: {result['board']}, EMULATED by {m['emulated']} on this computer, Python {m['python']}; "
+               f"outputs on {result['images']} compared with this computer")
+    crashed = ["error"] if any("error" in r for r in result["results"]) else []
+    typer.echo(table(result["results"], EMU_COLUMNS + crashed))
+    if result["families"]:
+        typer.echo("\nkernel families against the reference kernels, on the emulated board:")
+        typer.echo(table(result["families"], FAMILY_COLUMNS))
+    typer.echo(f"note: {result['note']}")
+
+
+def _print_timings(result: dict) -> None:
+    _print_int8_model(result)
+    where = result.get("host", "this computer")
+    m = result["machine"]
+    typer.echo(f"{result['device']} ({where}): {m['cpu']}, {m['cores']} cores, Python {m['python']}"
+               + (f", {m['board']}" if m.get("board") else "")
+               + (f", throttled={m['throttled']}" if m.get("throttled") else "")
+               + (f", EMULATED by {m['emulated']}" if m.get("emulated") else ""))
+    typer.echo(table(result["results"], HOST_COLUMNS))
+    if m.get("emulated"):
+        typer.echo("note: timings under emulation are this computer's, not the board's")
+
+
+def _print_verdict(result: dict) -> None:
+    _print_int8_model(result)
     typer.echo(table([{"": k, "value": result[k]} for k in MCU_ROWS if k in result]))
     typer.echo(f"note: {result['estimate_note']}")
     typer.echo(f"operators: {', '.join(result['ops'])}")
     for line in result["advice"]:
         typer.echo(f"- {line}")
+
+
+# target kind (edgecxr.targets.table.KINDS) -> how its bench result reads
+PRINTERS = {"host": _print_timings, "ssh-pi": _print_timings, "emulated-pi": _print_emulated,
+            "emulated-mcu": _print_qemu, "mcu": _print_verdict}

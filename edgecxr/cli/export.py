@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli.common import ForceOpt, IdentityOpt, JsonOpt, PortOpt, RunArg, RunsRootOpt, SshConfigOpt, emit, flag
+from edgecxr.cli.common import (
+    DevicesFileOpt,
+    ForceOpt,
+    IdentityOpt,
+    JsonOpt,
+    PortOpt,
+    RunArg,
+    RunsRootOpt,
+    SshConfigOpt,
+    emit,
+    flag,
+)
 from edgecxr.cli.root import app
 from edgecxr.export.formats import FORMATS, formats_help
 from edgecxr.runs import DEFAULT_RUNS_ROOT
@@ -50,7 +61,7 @@ def export(
 
 def _print_export(r: dict) -> None:
     typer.echo(f"{r['format']}: {FORMATS[r['format']].writes} -> {r['out']}")
-    typer.echo(f"model: {r['model']} int8 ({r['model_reason']})")
+    typer.echo(f"model: {r['model']} ({r['model_reason']})")
     shipped = ", ".join(f"{path} {value:.4f}" for path, value in r["threshold"].items() if isinstance(value, float))
     typer.echo(f"threshold: {shipped or 'none'} ({r['threshold']['from']})")
     if "name" in r:
@@ -74,7 +85,8 @@ def _print_export(r: dict) -> None:
 def deploy(
     run: RunArg,
     host: Annotated[str, typer.Option("--host", help="[USER@]HOST or a Host alias of ~/.ssh/config.")],
-    device: Annotated[str, typer.Option("--device", help="Kind of device (rpi: Linux over SSH).")] = "rpi",
+    device: Annotated[str, typer.Option("--device", help="A target of the devices file that installs over SSH "
+                                        "(rpi: Linux over SSH).")] = "rpi",
     port: PortOpt = None,
     identity: IdentityOpt = None,
     ssh_config: SshConfigOpt = None,
@@ -93,16 +105,17 @@ def deploy(
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, max=3600, help="Seconds to wait for the "
                                                  "SSH connection.")] = 10,
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
+    devices_file: DevicesFileOpt = None,
     as_json: JsonOpt = False,
 ):
     """Copy the Raspberry Pi bundle over SSH, verify its checksums, install it and run its self-test."""
-    from edgecxr.deploy import deploy as run_deploy
+    from edgecxr.deploy import DeployOptions
+    from edgecxr.targets.table import get_target
 
-    result = run_deploy(run, host, device=device, port=port, identity=identity, ssh_config=ssh_config,
-                        remote_dir=remote_dir, install="none" if no_install else install, python=python,
-                        runtime=runtime, model=model, connect_timeout=connect_timeout, runs_root=runs_root,
-                        kernels=kernels)
-    emit(result, as_json, _print_deploy)
+    the_target = get_target(device, devices_file, "--device", job="install")
+    options = DeployOptions(host, port, identity, ssh_config, remote_dir, "none" if no_install else install, python,
+                            runtime, model, connect_timeout, runs_root, kernels)
+    emit(the_target.call("install", run, options), as_json, _print_deploy)
 
 
 def _print_deploy(r: dict) -> None:
@@ -120,9 +133,11 @@ def _print_deploy(r: dict) -> None:
 @app.command()
 def flash(
     run: RunArg,
-    board: Annotated[str, typer.Option("--board", help="A board of edgecxr/boards.toml (e.g. nano33ble, or qemu-m4 to boot the firmware on QEMU).")],
-    port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: found by "
-                                                "arduino-cli board list).")] = None,
+    board: Annotated[str, typer.Option("--board", help="A board of the devices file (e.g. nano33ble, or qemu-m4 to "
+                                       "boot the firmware on QEMU).")],
+    port: Annotated[str | None, typer.Option("--port", help="Serial port of the board (default: the port where "
+                                                "`arduino-cli board list` finds a board of its fqbn; --dry-run "
+                                                "prints /dev/ttyACM0).")] = None,
     dry_run: Annotated[bool, flag("--dry-run", help="Print the arduino-cli commands, run nothing "
                                           "(the bundle is still exported if the run has none).")] = False,
     model: ModelOpt = None,
@@ -133,27 +148,18 @@ def flash(
     kernels: Annotated[str, typer.Option("--kernels", help="Emulated boards, --engine tflm: cmsis-nn or "
                                          "reference.")] = "cmsis-nn",
     runs_root: RunsRootOpt = DEFAULT_RUNS_ROOT,
+    devices_file: DevicesFileOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Build the firmware and load it: an emulated board (qemu-m4, qemu-m7, qemu-m3, qemu-m33,
+    """Build the firmware and load it: an emulated board (e.g. qemu-m4, qemu-m7, qemu-m3, qemu-m33,
     qemu-m55) boots it on QEMU and shows its serial output; a physical board gets the Arduino
     example through arduino-cli."""
-    from edgecxr.boards import get_board
+    from edgecxr.targets.mcu import FlashOptions
+    from edgecxr.targets.table import get_target
 
-    if get_board(board, what="board").emulated:
-        from edgecxr.checks import lookup
-        from edgecxr.deploy import flash_emulated
-        from edgecxr.firmware.build import KERNEL_SETS
-        from edgecxr.firmware.project import ENGINES
-
-        lookup(ENGINES, engine, "--engine")
-        lookup(KERNEL_SETS, kernels, "--kernels")
-        emit(flash_emulated(run, board, tflm, kernels, model, runs_root, engine=engine), as_json, _print_flash)
-        return
-    from edgecxr.deploy import flash as run_flash
-
-    result = run_flash(run, board, port=port, dry_run=dry_run, model=model, runs_root=runs_root)
-    emit(result, as_json, _print_flash)
+    the_target = get_target(board, devices_file, "board", job="flash")
+    options = FlashOptions(port, dry_run, model, engine, tflm, kernels, runs_root)
+    emit(the_target.call("flash", run, options), as_json, _print_flash)
 
 
 def _print_flash(r: dict) -> None:

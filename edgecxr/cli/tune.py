@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from edgecxr.cli.common import ForceOpt, JsonOpt, RunsRootOpt, emit, flag, table
+from edgecxr.cli.common import DevicesFileOpt, ForceOpt, JsonOpt, RunsRootOpt, emit, flag, table
 from edgecxr.cli.root import app
 from edgecxr.runs import DEFAULT_RUNS_ROOT
 
@@ -22,7 +22,7 @@ def tune_command(
     budget_minutes: Annotated[float, typer.Option("--budget-minutes", help="Wall-clock budget for measuring and training all candidates.")] = 60.0,
     short: Annotated[bool, flag("--short", help="Two tiny candidates (alpha 0.1 at 32x32, two recipes), one epoch each: a smoke test / CI.")] = False,
     max_latency_ms: Annotated[float | None, typer.Option("--max-latency-ms", help="Prune candidates whose estimated latency on the board is above this.")] = None,
-    devices_file: Annotated[Path | None, typer.Option("--devices-file", help="Boards TOML (default: edgecxr/boards.toml).")] = None,
+    devices_file: DevicesFileOpt = None,
     name: Annotated[str | None, typer.Option("--name", help="Name of the tune folder under --runs-root (default: tune-<board>-<date>).")] = None,
     resume: Annotated[bool, flag("--resume", help="Continue tune --name after an interruption (its own board, data and budget).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (split, training).")] = 0,

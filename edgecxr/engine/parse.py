@@ -1,6 +1,6 @@
 """parse: a .tflite flatbuffer -> a typed, read-only description of its graph.
 
-Read once, with the schema module TFLite Micro ships (edgecxr.tflite_facts._schema), and then
+Read once, with the schema module TFLite Micro ships (edgecxr.tflite_file.schema), and then
 used by everything that asks about a model (operators, MACs, input/output quantization, the
 engine's planner and code generator), so no stage walks the flatbuffer on its own.
 
@@ -103,7 +103,7 @@ class Graph:
 
 
 def _schema():
-    from edgecxr.tflite_facts import _schema as schema
+    from edgecxr.tflite_file import schema
 
     return schema()
 
@@ -166,6 +166,6 @@ def _parse_bytes(content: bytes) -> Graph:
 
 def parse(model: str | Path | bytes) -> Graph:
     """The graph of a .tflite (a path or its bytes); a ModelError when it is not one."""
-    from edgecxr.tflite_facts import check_tflite
+    from edgecxr.tflite_file import check_tflite
 
     return _parse_bytes(model if isinstance(model, bytes) else check_tflite(Path(model)))

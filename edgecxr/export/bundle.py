@@ -32,7 +32,7 @@ def parts() -> list[Format]:
 def model_metrics(source: ExportSource) -> dict:
     """The exported model's figures from every `edgecxr evaluate` of the run; else training's
     validation metrics of the float model, labelled as such."""
-    key = f"{source.model_key}_int8"
+    key = source.model_key
     found = {}
     again = f"re-run `edgecxr evaluate {source.run.name} --force`"
     for report in sorted(source.run.file(EVAL_DIR).glob("*/eval.json")):
@@ -69,7 +69,7 @@ def export_bundle(source: ExportSource, out: Path, test_image: Path | None = Non
     manifest = {
         "edgecxr": __version__, "created": _dt.datetime.now().isoformat(timespec="seconds"),
         "run": source.run.name, "name": source.name,
-        "model": {"kind": f"{source.model_key}_int8", "source": source.model_path.name,
+        "model": {"kind": source.model_key, "source": source.model_path.name,
                   "sha256": sha256_file(source.model_path), "bytes": source.model_path.stat().st_size,
                   "input_quant": source.input_quant, "output_quant": source.output_quant},
         "labels": source.spec.labels,

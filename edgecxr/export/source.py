@@ -50,7 +50,7 @@ class ExportSource:
     """The run, the int8 model chosen from it, and everything a device needs to feed it."""
 
     run: Run
-    model_key: str  # "qat" | "ptq"
+    model_key: str  # the artifact key, "ptq_int8" | "qat_int8", as bench and evaluate name it
     reason: str  # why this int8 model (edgecxr.artifacts.choose_int8)
     model_path: Path
     spec: ModelSpec
@@ -71,7 +71,7 @@ def load_source(run: Run, model: str | None = None, name: str | None = None,
     from edgecxr.runtimes import TFLiteModel
 
     choice = run.int8(model)
-    key, path = choice.kind, choice.path
+    key, path = choice.artifact.key, choice.path
     run.verified(path.name, "re-run `edgecxr quantize RUN --force`")
     spec_path = run.file(SPEC_FILE)
     spec = run.spec()

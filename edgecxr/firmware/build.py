@@ -114,7 +114,7 @@ class Build:
     objects and the ELF go."""
 
     project: Path
-    board: object  # edgecxr.boards.Board (emulated)
+    board: object  # edgecxr.targets.table.Board (emulated)
     kernels: str  # TFLM's kernel set; edgecxr's own engine: "generated"
     tree: Path | None  # the TFLM tree (None for the own engine)
     out: Path
@@ -182,6 +182,14 @@ def check_fits(gen, board) -> None:
                       f" + stack {STACK_BYTES}" if what == "RAM" else "weights and constants")
             raise DeviceError(f"the model needs {need} bytes of {what} on {board.name} ({detail}), "
                               f"which has {have}", "use a smaller model (alpha, input size) or a board with more memory")
+
+
+def registrations(model) -> list[str]:
+    """The TFLM registration functions of ``model``'s operators (a path, bytes or its description,
+    edgecxr.tflite_facts.describe): the kernels ``build`` links with TFLM."""
+    from edgecxr.tflite_facts import builtin_ops
+
+    return [f"Register_{op}" for op in builtin_ops(model)]
 
 
 def build(b: Build, registrations: list[str] | None = None, jobs: int | None = None) -> Path:

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgecxr.config import TrainConfig
 from edgecxr.files import write_json
-from edgecxr.train.stage import BEST_WEIGHTS, STATE_FILE
+from edgecxr.train.checkpoints import BEST_WEIGHTS, STATE_FILE
 
 # Keras callbacks whose counters must survive an interruption: config -> callback, the
 # attributes that ``Checkpoint`` saves every epoch and puts back on resume, and whether the

@@ -51,13 +51,9 @@ from edgecxr.train.arrays import (
     make_dataset,
     model_spec,
 )
+from edgecxr.train.checkpoints import CHECKPOINTS, PRETRAINED_FILE, STATE_FILE
 from edgecxr.train.optimizer import compile_model
 from edgecxr.train.outputs import write_outputs
-
-CHECKPOINTS = "checkpoints"
-STATE_FILE = "state.json"
-BEST_WEIGHTS = "best_weights.npz"
-PRETRAINED_FILE = "pretrained.json"  # in checkpoints/: what pretraining did, for a resumed run's report
 
 
 @dataclass
@@ -162,7 +158,7 @@ def _resolve_backbone(config: TrainConfig, assignment: dict[Path, str]) -> Train
     used); "auto" may build the default backbone first (edgecxr.backbone.resolve)."""
     shape = zoo.input_shape_for(zoo.get_entry(config.model), config.size, config.channels)
     n_train = sum(1 for v in assignment.values() if v == "train")
-    meta = backbone.resolve(config, shape, n_train)
+    meta = backbone.resolve(config, shape, n_train, train)
     backbone.warn_overlap(meta, assignment)  # a backbone that trained on this run's validation images is said
     if meta and config.backbone == backbone.AUTO:
         log(f"backbone: {meta['name']} ({meta['dataset']}, {meta['license']}), because the training set is "
