@@ -111,26 +111,6 @@ ECX_INLINE int32_t ecx_sxtb16_ror8(uint32_t v)
 }
 #endif
 
-/* Pointwise gather: col <- x[c] - zero point for c < n (n a multiple of 4), in the layout of
- * ECX_COLPOS: with DSP, four channels per word read, sign-extended and offset two at a time. */
-ECX_INLINE void ecx_gather4(int16_t *col, const int8_t *x, int n, int32_t offset)
-{
-    int c;
-#if ECX_DSP
-    const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
-    for (c = 0; c < n; c += 4) {
-        const uint32_t v = ecx_ld32(x + c);
-        const int32_t lo = __sadd16(__sxtb16((int32_t)v), off2), hi = __sadd16(ecx_sxtb16_ror8(v), off2);
-        memcpy(col + c, &lo, 4);
-        memcpy(col + c + 2, &hi, 4);
-    }
-#else
-    for (c = 0; c < n; ++c) {
-        col[c] = (int16_t)(x[c] + offset);
-    }
-#endif
-}
-
 /* Requantize one sum to the output: TFLite's multiplier and shift, zero point, activation clamp.
  * may_left is a constant of the layer (ECX_SHIFT_*): ANY when some channel shifts left first;
  * RIGHT when every shift is <= 0; RIGHT1 when every shift is <= -1 and the generator proved from
@@ -231,6 +211,85 @@ ECX_INLINE void ecx_dot_2x2(const int16_t *ca, const int16_t *cb, const int8_t *
     r[1] = a1;
     r[2] = b0;
     r[3] = b1;
+}
+
+/* Pointwise columns of a group of n pixels (n <= 8), interleaved so one walk over k reads them
+ * all: pixel j's value of input channel k lives at col[4 * n * (k / 4) + 4 * j + ECX_COLPOS(k % 4)].
+ * ecx_pw_gather fills pixel j's slots (col already offset by 4 * j) from c4 channels (a multiple
+ * of 4) as they are: the pointwise layers fold the input offset into their bias, so no add. */
+ECX_INLINE void ecx_pw_gather(int16_t *col, const int8_t *x, int c4, int n)
+{
+    int c;
+    for (c = 0; c < c4; c += 4, col += 4 * n) {
+#if ECX_DSP
+        const uint32_t v = ecx_ld32(x + c);
+        const int32_t lo = __sxtb16((int32_t)v), hi = ecx_sxtb16_ror8(v);
+        memcpy(col, &lo, 4);
+        memcpy(col + 2, &hi, 4);
+#else
+        col[0] = x[c];
+        col[1] = x[c + 1];
+        col[2] = x[c + 2];
+        col[3] = x[c + 3];
+#endif
+    }
+}
+
+#if ECX_DSP
+/* Two adjacent words of an 8-byte aligned buffer in one LDRD (gcc splits a 64-bit load into two
+ * LDR when it schedules); the "m" operand tells the compiler which memory it reads. */
+#define ECX_LDRD(p, off, lo, hi)                                                                       \
+    __asm__("ldrd %0, %1, [%2, #%c3]" : "=r"(lo), "=r"(hi) : "r"(p), "i"(off), "m"(*(const int16_t(*)[4])((p) + (off) / 2)))
+#endif
+
+/* pixel j (< n) of an interleaved group times one weight row of k4 values, added to r[j] */
+#if ECX_DSP
+#define ECX_PW_MAC(j)                                                         \
+    if (n > (j)) {                                                            \
+        int32_t xl, xh;                                                       \
+        ECX_LDRD(col, 8 * (j), xl, xh);                                       \
+        a##j = __smlad(wl, xl, a##j);                                         \
+        a##j = __smlad(wh, xh, a##j);                                         \
+    }
+#else
+#define ECX_PW_MAC(j)                                                                            \
+    if (n > (j)) {                                                                               \
+        a##j += col[4 * (j)] * w[0] + col[4 * (j) + 1] * w[1] + col[4 * (j) + 2] * w[2] +        \
+                col[4 * (j) + 3] * w[3];                                                         \
+    }
+#endif
+
+/* One output channel (a weight row) times a group of n <= 8 interleaved pixel columns, n a
+ * constant after inlining: each weight word is loaded and sign-extended once for n pixels, then
+ * every column word feeds one SMLAD (2n SMLAD, one load and two SXTB16 per 4 input channels). */
+ECX_INLINE void ecx_dot_1xn(const int16_t *col, const int8_t *w, int k4, int n, int32_t *r)
+{
+    int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3], a4 = r[4], a5 = r[5], a6 = r[6], a7 = r[7];
+    const int8_t *const end = w + k4;
+    do {
+#if ECX_DSP
+        const uint32_t v = ecx_ld32(w);
+        const int32_t wl = __sxtb16((int32_t)v), wh = ecx_sxtb16_ror8(v);
+#endif
+        ECX_PW_MAC(0)
+        ECX_PW_MAC(1)
+        ECX_PW_MAC(2)
+        ECX_PW_MAC(3)
+        ECX_PW_MAC(4)
+        ECX_PW_MAC(5)
+        ECX_PW_MAC(6)
+        ECX_PW_MAC(7)
+        w += 4;
+        col += 4 * n;
+    } while (w != end);
+    r[0] = a0;
+    r[1] = a1;
+    r[2] = a2;
+    r[3] = a3;
+    r[4] = a4;
+    r[5] = a5;
+    r[6] = a6;
+    r[7] = a7;
 }
 
 /* One depthwise output pixel whose taps all lie inside the input (or read a row of the input

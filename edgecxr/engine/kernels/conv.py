@@ -33,6 +33,9 @@ from edgecxr.engine.kernels.base import (
 from edgecxr.engine.parse import Graph, Operator
 
 
+GROUP_BYTES = 2048  # the most column buffer a pointwise layer takes (groups of 8 pixels, else 4)
+
+
 def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
                     bias: np.ndarray, smmulr: bool = True) -> tuple[list[str], str]:
     """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
@@ -87,6 +90,8 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     PT = padding(o["padding"], SH, DH, H, KH, OH)
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
+    if KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW):
+        return _pointwise(graph, op, inp, w, out, (lo, hi))
     p, K = layer_prefix(op), KH * KW * CIN
     K4 = -(-K // 4) * 4  # rows padded with zero weights to whole 4-byte words
     bias = _bias(graph, op, COUT)
@@ -96,19 +101,10 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
               c_array("int32_t", f"{p}_bias", bias), *requant]
     IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
-    pointwise = KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW)
     P = OH * OW
-    expanding = COUT > CIN
 
     def gather(pix: str, col: str) -> str:
         """col <- the receptive field of output pixel ``pix`` (x - zero point, 0 outside)."""
-        if pointwise and CIN % 4 == 0:
-            return f"        ecx_gather4({col}, in0 + (size_t)({pix}) * {CIN}, {CIN}, {IN_OFF});\n"
-        if pointwise:
-            tail = f"          for (c = {CIN}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > CIN else ""
-            return (f"        {{ const int8_t *x = in0 + (size_t)({pix}) * {CIN}; int c;\n"
-                    f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
-                    f"{tail}        }}\n")
         tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
         # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
         unrolled = "".join(
@@ -141,15 +137,11 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                 f"{left}, {OUT_ZP}, {lo}, {hi});")
 
     def body(inplace: bool) -> str:
-        # pairs of pixels (a, b): backwards for an expanding in-place 1x1 (b = a - 1), else forwards (b = a + 1)
-        back = pointwise and expanding
-        a0, step = (f"{P - 1}", "-") if back else ("0", "+")
-        pair_cond = "a >= 1" if back else f"a + 1 < {P}"
-        single_cond = "a >= 0" if back else f"a < {P}"
+        # pairs of pixels (a, b = a + 1), then the last one alone
         lines = [f"    int16_t *ca = (int16_t *)(void *)scratch, *cb = ca + {K4};",
                  "    int a, oc;", "    (void)in1;",
-                 f"    for (a = {a0}; {pair_cond}; a {step}= 2) {{",
-                 f"        const int b = a {step} 1;",
+                 f"    for (a = 0; a + 1 < {P}; a += 2) {{",
+                 "        const int b = a + 1;",
                  gather("a", "ca").rstrip("\n"), gather("b", "cb").rstrip("\n"),
                  f"        for (oc = 0; oc + 1 < {COUT}; oc += 2) {{",
                  "            int32_t r[4];",
@@ -166,17 +158,71 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
                       "        " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
                       "        " + emit_out("b", "oc", f"ecx_dot(cb, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])")]
         lines += ["    }",
-                  f"    if ({single_cond}) {{",
+                  f"    if (a < {P}) {{",
                   gather("a", "ca").rstrip("\n"),
                   f"        for (oc = 0; oc < {COUT}; ++oc) {{",
                   "            " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
                   "        }", "    }"]
         return "\n".join(lines) + "\n"
 
-    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4,
-                  inplace_input=inp.index if pointwise else None,
-                  macs=OH * OW * COUT * K,
-                  note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4, macs=OH * OW * COUT * K)
+
+
+def _pointwise(graph: Graph, op: Operator, inp, w, out, clamp: tuple[int, int]) -> Kernel:
+    """A 1x1, stride-1 convolution: one output channel x a group of up to 8 pixels at a time
+    (ecx_dot_1xn), so each weight word is sign-extended once for the whole group.
+
+    The group's inputs go to one interleaved column buffer as they are (no offset add): the
+    input offset times each row's weight sum is folded into the bias at generation time. Rows
+    are padded with zero weights to whole words. Groups hold 8 pixels while their columns fit
+    in GROUP_BYTES of scratch, else 4; the pixels left over form one smaller group. In place:
+    walked backwards when the layer expands the channels (pixel p's output then covers only
+    input pixels >= p) and forwards otherwise, each group gathered before any output of it."""
+    _, H, W, CIN = nhwc(inp)
+    COUT = out.shape[3]
+    lo, hi = clamp
+    p, P = layer_prefix(op), H * W
+    K4 = -(-CIN // 4) * 4
+    bias = _bias(graph, op, COUT)
+    wrows = w.data.reshape(COUT, CIN)
+    wpad = np.zeros((COUT, K4), np.int8)
+    wpad[:, :CIN] = wrows
+    biasf = bias - inp.zero_point * wrows.astype(np.int64).sum(axis=1)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, CIN, bias)
+    arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
+              c_array("int32_t", f"{p}_biasf", biasf), *requant]
+    back = COUT > CIN
+    PX = 8 if 8 * 2 * K4 <= GROUP_BYTES else 4
+    PX = min(PX, P)
+    full, tail = divmod(P, PX)
+
+    def group(base: str, n: int) -> list[str]:
+        gather = (f"ecx_pw_gather(col + 4 * j, in0 + (size_t)(base + j) * {CIN}, {CIN}, {n});" if CIN % 4 == 0 else
+                  f"for (c = 0; c < {K4}; ++c) col[{4 * n} * (c / 4) + 4 * j + ECX_COLPOS(c % 4)] = "
+                  f"c < {CIN} ? in0[(size_t)(base + j) * {CIN} + c] : 0;")
+        outs = [f"                o[{j * COUT}] = ecx_out(r[{j}], m, s, {left}, {out.zero_point}, {lo}, {hi});"
+                for j in range(n)]
+        return ["    {", f"        const int base = {base};", "        int8_t *o = out + (size_t)base * " + f"{COUT};",
+                f"        for (j = 0; j < {n}; ++j) {{", f"            {gather}", "        }",
+                f"        for (oc = 0; oc < {COUT}; ++oc, ++o) {{",
+                f"            const int32_t m = {p}_mult[oc], s = {p}_shift[oc];",
+                "            int32_t r[8];",
+                f"            r[0] = r[1] = r[2] = r[3] = r[4] = r[5] = r[6] = r[7] = {p}_biasf[oc];",
+                f"            ecx_dot_1xn(col, {p}_w + (size_t)oc * {K4}, {K4}, {n}, r);",
+                "            {", *outs, "            }", "        }", "    }"]
+
+    def body(inplace: bool) -> str:
+        lines = ["    int16_t *col = (int16_t *)(void *)scratch;",
+                 "    int g, j, oc;" + ("" if CIN % 4 == 0 else " int c;"), "    (void)in1;",
+                 f"    for (g = 0; g < {full}; ++g)",
+                 *group(f"{P - PX} - {PX} * g" if back else f"{PX} * g", PX)]
+        if tail:
+            lines += group("0" if back else str(full * PX), tail)
+        return "\n".join(lines) + "\n"
+
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 2 * PX * K4,
+                  inplace_input=inp.index, macs=P * COUT * CIN,
+                  note="1x1 " + ("backwards" if back else "forwards"))
 
 
 def _dw_pairs(w: np.ndarray) -> np.ndarray:
