@@ -149,69 +149,15 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
     return (int8_t)(acc < lo ? lo : (acc > hi ? hi : acc));
 }
 
-/* Column buffers hold (x - input zero point) as int16, 0 for padding, in groups of 4. The DSP
- * path stores each group as (k0, k2, k1, k3) so that SXTB16 of four weights in natural order,
- * (w0, w2) and (w1, w3), pairs with them directly; the portable path keeps natural order. */
+/* Column buffers hold input values as int16 in groups of 4 (the input offset is folded into the
+ * bias; a padded tap holds the input zero point). The DSP path stores each group as (k0, k2, k1,
+ * k3) so that SXTB16 of four weights in natural order, (w0, w2) and (w1, w3), pairs with them
+ * directly; the portable path keeps natural order. */
 #if ECX_DSP
 #define ECX_COLPOS(k) (((k) & ~3) | (((k) & 1) << 1) | (((k) >> 1) & 1))
 #else
 #define ECX_COLPOS(k) (k)
 #endif
-
-/* sum over k < k4 of col[k] * w[k] (k4 a multiple of 4, w padded with zeros), plus acc */
-ECX_INLINE int32_t ecx_dot(const int16_t *col, const int8_t *w, int k4, int32_t acc)
-{
-    int k;
-    for (k = 0; k < k4; k += 4) {
-#if ECX_DSP
-        const uint32_t wv = ecx_ld32(w + k);
-        acc = __smlad(__sxtb16((int32_t)wv), (int32_t)ecx_ld32(col + k), acc);
-        acc = __smlad(ecx_sxtb16_ror8(wv), (int32_t)ecx_ld32(col + k + 2), acc);
-#else
-        acc += col[k] * w[k] + col[k + 1] * w[k + 1] + col[k + 2] * w[k + 2] + col[k + 3] * w[k + 3];
-#endif
-    }
-    return acc;
-}
-
-/* Two columns (pixels a, b) times two weight rows (channels 0, 1): r[0] = a0, r[1] = a1,
- * r[2] = b0, r[3] = b1, each starting from its value in r. Every weight word is loaded once
- * for both pixels and every column word once for both channels. */
-ECX_INLINE void ecx_dot_2x2(const int16_t *ca, const int16_t *cb, const int8_t *w0, const int8_t *w1, int k4,
-                            int32_t *r)
-{
-    int32_t a0 = r[0], a1 = r[1], b0 = r[2], b1 = r[3];
-    int k;
-    for (k = 0; k < k4; k += 4) {
-#if ECX_DSP
-        const uint32_t v0 = ecx_ld32(w0 + k), v1 = ecx_ld32(w1 + k);
-        const int32_t x0l = __sxtb16((int32_t)v0), x0h = ecx_sxtb16_ror8(v0);
-        const int32_t x1l = __sxtb16((int32_t)v1), x1h = ecx_sxtb16_ror8(v1);
-        const int32_t al = (int32_t)ecx_ld32(ca + k), ah = (int32_t)ecx_ld32(ca + k + 2);
-        const int32_t bl = (int32_t)ecx_ld32(cb + k), bh = (int32_t)ecx_ld32(cb + k + 2);
-        a0 = __smlad(x0l, al, a0);
-        a0 = __smlad(x0h, ah, a0);
-        a1 = __smlad(x1l, al, a1);
-        a1 = __smlad(x1h, ah, a1);
-        b0 = __smlad(x0l, bl, b0);
-        b0 = __smlad(x0h, bh, b0);
-        b1 = __smlad(x1l, bl, b1);
-        b1 = __smlad(x1h, bh, b1);
-#else
-        int j;
-        for (j = 0; j < 4; ++j) {
-            a0 += ca[k + j] * w0[k + j];
-            a1 += ca[k + j] * w1[k + j];
-            b0 += cb[k + j] * w0[k + j];
-            b1 += cb[k + j] * w1[k + j];
-        }
-#endif
-    }
-    r[0] = a0;
-    r[1] = a1;
-    r[2] = b0;
-    r[3] = b1;
-}
 
 /* Pointwise columns of a group of n pixels (n <= 8), interleaved so one walk over k reads them
  * all: pixel j's value of input channel k lives at col[4 * n * (k / 4) + 4 * j + ECX_COLPOS(k % 4)].

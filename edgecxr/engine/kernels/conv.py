@@ -3,14 +3,15 @@ requantization exactly as LiteRT's reference kernels do it: ConvPerChannel and
 DepthwiseConvPerChannel with the integer multiplier and shift per channel, FullyConnected
 (per tensor or per channel) with round(acc * in * filter / out) in double.
 
-The input offset (minus the input zero point) is added to every input value before the
-multiply, and a padded position contributes nothing, as in the reference kernels: the
-column buffer holds (x - zero_point) as int16, with 0 for padding, so each output is one
-dot product of int16 columns with int8 weights.
+The reference kernels add the input offset (minus the input zero point) to every input value
+before the multiply, and a padded position contributes nothing. CONV_2D gets the same sums
+with the offset times each output channel's weight sum folded into the bias at generation
+time: its column buffer holds the input values as int16 and the zero point itself at a padded
+position, so each output is one dot product of int16 columns with int8 weights.
 
-In place: a 1x1, stride-1 convolution walks pixel by pixel, copying each input pixel to the
-column buffer before writing that pixel's outputs; walked backwards when it expands the
-channels and forwards otherwise, it never overwrites an input pixel it still needs. A
+In place: a 1x1, stride-1 convolution walks groups of pixels, copying a group's inputs to the
+column buffer before writing its outputs; walked backwards when it expands the channels and
+forwards otherwise, it never overwrites an input pixel it still needs. A
 depthwise convolution with one output channel per input channel keeps the input rows it
 still needs in a ring of line buffers, so its output can overwrite its input.
 """
@@ -33,7 +34,7 @@ from edgecxr.engine.kernels.base import (
 from edgecxr.engine.parse import Graph, Operator
 
 
-GROUP_BYTES = 2048  # the most column buffer a pointwise layer takes (groups of 8 pixels, else 4)
+GROUP_BYTES = 2048  # the most column buffer a convolution takes (groups of 8 pixels, else fewer)
 
 
 def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
@@ -76,6 +77,16 @@ def _weights(graph: Graph, op: Operator):
 
 
 def conv2d(graph: Graph, op: Operator) -> Kernel:
+    """CONV_2D as one output channel x a group of up to 8 pixels at a time (ecx_dot_1xn), so each
+    weight word is sign-extended once for the whole group.
+
+    Each group's receptive fields go to one interleaved column buffer as they are (no offset
+    add; a padded tap holds the input zero point): the input offset times each row's weight sum
+    is folded into the bias at generation time. Rows are padded with zero weights to whole
+    words. Groups hold 8 pixels while their columns fit in GROUP_BYTES of scratch (fewer for
+    very long rows); the pixels left over form one smaller group. A 1x1, stride-1 layer runs in
+    place: walked backwards when it expands the channels (pixel p's output then covers only
+    input pixels >= p) and forwards otherwise, each group gathered before any output of it."""
     inp = graph.tensors[op.inputs[0]]
     w = _weights(graph, op)
     out = graph.outputs_of(op)[0]
@@ -90,120 +101,54 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     PT = padding(o["padding"], SH, DH, H, KH, OH)
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
-    if KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW):
-        return _pointwise(graph, op, inp, w, out, (lo, hi))
-    p, K = layer_prefix(op), KH * KW * CIN
-    K4 = -(-K // 4) * 4  # rows padded with zero weights to whole 4-byte words
+    p, K, P = layer_prefix(op), KH * KW * CIN, OH * OW
+    K4 = -(-K // 4) * 4
     bias = _bias(graph, op, COUT)
+    wrows = w.data.reshape(COUT, K)
     wpad = np.zeros((COUT, K4), np.int8)
-    wpad[:, :K] = w.data.reshape(COUT, K)
+    wpad[:, :K] = wrows
+    biasf = bias - inp.zero_point * wrows.astype(np.int64).sum(axis=1)
     requant, left = _requant_arrays(p, graph, inp, w, out, COUT, K, bias)
     arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
-              c_array("int32_t", f"{p}_bias", bias), *requant]
-    IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
-    P = OH * OW
-
-    def gather(pix: str, col: str) -> str:
-        """col <- the receptive field of output pixel ``pix`` (x - zero point, 0 outside)."""
-        tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
-        # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
-        unrolled = "".join(
-            f"            {col}[ECX_COLPOS({k})] = (int16_t)(x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}]"
-            f" + ({IN_OFF}));\n" for k in range(K)) if K <= 64 else ""
-        inside = (f"          if (iy0 >= 0 && iy0 + {(KH - 1) * DH} < {H} && ix0 >= 0 && ix0 + {(KW - 1) * DW} < {W}) {{\n"
-                  f"            const int8_t *x = in0 + ((size_t)iy0 * {W} + ix0) * {CIN};\n"
-                  f"{unrolled}          }} else {{\n") if unrolled else ""
-        return (f"        {{ int ky, kx, c;\n"
-                f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
-                f"          const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};\n"
-                f"{inside}"
-                f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
-                f"            const int iy = iy0 + ky * {DH};\n"
-                f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
-                f"              const int ix = ix0 + kx * {DW};\n"
-                f"              const int b = (ky * {KW} + kx) * {CIN};\n"
-                f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
-                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = 0;\n"
-                f"              }} else {{\n"
-                f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
-                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
-                f"              }}\n"
-                f"            }}\n"
-                f"          }}\n{'          }' + chr(10) if unrolled else ''}{tail}"
-                f"        }}\n")
-
-    def emit_out(pix: str, oc: str, value: str) -> str:
-        return (f"out[(size_t)({pix}) * {COUT} + {oc}] = ecx_out({value}, {p}_mult[{oc}], {p}_shift[{oc}], "
-                f"{left}, {OUT_ZP}, {lo}, {hi});")
-
-    def body(inplace: bool) -> str:
-        # pairs of pixels (a, b = a + 1), then the last one alone
-        lines = [f"    int16_t *ca = (int16_t *)(void *)scratch, *cb = ca + {K4};",
-                 "    int a, oc;", "    (void)in1;",
-                 f"    for (a = 0; a + 1 < {P}; a += 2) {{",
-                 "        const int b = a + 1;",
-                 gather("a", "ca").rstrip("\n"), gather("b", "cb").rstrip("\n"),
-                 f"        for (oc = 0; oc + 1 < {COUT}; oc += 2) {{",
-                 "            int32_t r[4];",
-                 f"            r[0] = r[2] = {p}_bias[oc];",
-                 f"            r[1] = r[3] = {p}_bias[oc + 1];",
-                 f"            ecx_dot_2x2(ca, cb, {p}_w + (size_t)oc * {K4}, {p}_w + (size_t)(oc + 1) * {K4}, {K4}, r);",
-                 "            " + emit_out("a", "oc", "r[0]"),
-                 "            " + emit_out("a", "oc + 1", "r[1]"),
-                 "            " + emit_out("b", "oc", "r[2]"),
-                 "            " + emit_out("b", "oc + 1", "r[3]"),
-                 "        }"]
-        if COUT % 2:
-            lines += [f"        oc = {COUT - 1};",
-                      "        " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
-                      "        " + emit_out("b", "oc", f"ecx_dot(cb, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])")]
-        lines += ["    }",
-                  f"    if (a < {P}) {{",
-                  gather("a", "ca").rstrip("\n"),
-                  f"        for (oc = 0; oc < {COUT}; ++oc) {{",
-                  "            " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
-                  "        }", "    }"]
-        return "\n".join(lines) + "\n"
-
-    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4, macs=OH * OW * COUT * K)
-
-
-def _pointwise(graph: Graph, op: Operator, inp, w, out, clamp: tuple[int, int]) -> Kernel:
-    """A 1x1, stride-1 convolution: one output channel x a group of up to 8 pixels at a time
-    (ecx_dot_1xn), so each weight word is sign-extended once for the whole group.
-
-    The group's inputs go to one interleaved column buffer as they are (no offset add): the
-    input offset times each row's weight sum is folded into the bias at generation time. Rows
-    are padded with zero weights to whole words. Groups hold 8 pixels while their columns fit
-    in GROUP_BYTES of scratch, else 4; the pixels left over form one smaller group. In place:
-    walked backwards when the layer expands the channels (pixel p's output then covers only
-    input pixels >= p) and forwards otherwise, each group gathered before any output of it."""
-    _, H, W, CIN = nhwc(inp)
-    COUT = out.shape[3]
-    lo, hi = clamp
-    p, P = layer_prefix(op), H * W
-    K4 = -(-CIN // 4) * 4
-    bias = _bias(graph, op, COUT)
-    wrows = w.data.reshape(COUT, CIN)
-    wpad = np.zeros((COUT, K4), np.int8)
-    wpad[:, :CIN] = wrows
-    biasf = bias - inp.zero_point * wrows.astype(np.int64).sum(axis=1)
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, CIN, bias)
-    arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
               c_array("int32_t", f"{p}_biasf", biasf), *requant]
-    back = COUT > CIN
-    PX = 8 if 8 * 2 * K4 <= GROUP_BYTES else 4
-    PX = min(PX, P)
+    pointwise = KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW)
+    back = pointwise and COUT > CIN
+    PX = min(P, next((n for n in (8, 4, 2) if 2 * n * K4 <= GROUP_BYTES), 1))
     full, tail = divmod(P, PX)
+    ZP = inp.zero_point
+
+    def gather(n: int) -> list[str]:
+        """Pixel base + j's receptive field into its slots of an n-pixel group."""
+        slot = f"col[{4 * n} * (k / 4) + 4 * j + ECX_COLPOS(k % 4)]"
+        if pointwise and CIN % 4 == 0:
+            return [f"            ecx_pw_gather(col + 4 * j, in0 + (size_t)(base + j) * {CIN}, {CIN}, {n});"]
+        if pointwise:
+            return [f"            const int8_t *x = in0 + (size_t)(base + j) * {CIN};",
+                    f"            for (k = 0; k < {K4}; ++k) {slot} = k < {CIN} ? x[k] : 0;"]
+        # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
+        unrolled = [f"                col[4 * j + {4 * n * (k // 4)} + ECX_COLPOS({k % 4})] = "
+                    f"x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}];" for k in range(K)] if K <= 64 else []
+        lines = [f"            const int oy = (base + j) / {OW}, ox = (base + j) % {OW};",
+                 f"            const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};"]
+        slow = [f"for (k = 0; k < {K}; ++k) {{",
+                f"    const int iy = iy0 + k / {KW * CIN} * {DH}, ix = ix0 + k / {CIN} % {KW} * {DW};",
+                f"    {slot} = (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) ? ({ZP}) : in0[((size_t)iy * {W} + ix) * {CIN} + k % {CIN}];",
+                "}"]
+        if unrolled:
+            lines += [f"            if (iy0 >= 0 && iy0 + {(KH - 1) * DH} < {H} && ix0 >= 0 && ix0 + {(KW - 1) * DW} < {W}) {{",
+                      f"                const int8_t *x = in0 + ((size_t)iy0 * {W} + ix0) * {CIN};", *unrolled,
+                      "            } else {", *("                " + t for t in slow), "            }"]
+        else:
+            lines += ["            " + t for t in slow]
+        if K4 > K:
+            lines.append(f"            for (k = {K}; k < {K4}; ++k) {slot} = 0;")
+        return lines
 
     def group(base: str, n: int) -> list[str]:
-        gather = (f"ecx_pw_gather(col + 4 * j, in0 + (size_t)(base + j) * {CIN}, {CIN}, {n});" if CIN % 4 == 0 else
-                  f"for (c = 0; c < {K4}; ++c) col[{4 * n} * (c / 4) + 4 * j + ECX_COLPOS(c % 4)] = "
-                  f"c < {CIN} ? in0[(size_t)(base + j) * {CIN} + c] : 0;")
         outs = [f"                o[{j * COUT}] = ecx_out(r[{j}], m, s, {left}, {out.zero_point}, {lo}, {hi});"
                 for j in range(n)]
-        return ["    {", f"        const int base = {base};", "        int8_t *o = out + (size_t)base * " + f"{COUT};",
-                f"        for (j = 0; j < {n}; ++j) {{", f"            {gather}", "        }",
+        return ["    {", f"        const int base = {base};", f"        int8_t *o = out + (size_t)base * {COUT};",
+                f"        for (j = 0; j < {n}; ++j) {{", *gather(n), "        }",
                 f"        for (oc = 0; oc < {COUT}; ++oc, ++o) {{",
                 f"            const int32_t m = {p}_mult[oc], s = {p}_shift[oc];",
                 "            int32_t r[8];",
@@ -213,16 +158,15 @@ def _pointwise(graph: Graph, op: Operator, inp, w, out, clamp: tuple[int, int]) 
 
     def body(inplace: bool) -> str:
         lines = ["    int16_t *col = (int16_t *)(void *)scratch;",
-                 "    int g, j, oc;" + ("" if CIN % 4 == 0 else " int c;"), "    (void)in1;",
-                 f"    for (g = 0; g < {full}; ++g)",
-                 *group(f"{P - PX} - {PX} * g" if back else f"{PX} * g", PX)]
+                 "    int g, j, oc;" + ("" if pointwise and CIN % 4 == 0 else " int k;"), "    (void)in1;",
+                 f"    for (g = 0; g < {full}; ++g)", *group(f"{P - PX} - {PX} * g" if back else f"{PX} * g", PX)]
         if tail:
             lines += group("0" if back else str(full * PX), tail)
         return "\n".join(lines) + "\n"
 
     return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 2 * PX * K4,
-                  inplace_input=inp.index, macs=P * COUT * CIN,
-                  note="1x1 " + ("backwards" if back else "forwards"))
+                  inplace_input=inp.index if pointwise else None, macs=P * COUT * K,
+                  note=("1x1 " + ("backwards" if back else "forwards")) if pointwise else "")
 
 
 def _dw_pairs(w: np.ndarray) -> np.ndarray:
