@@ -290,4 +290,71 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
     }
 }
 
+#if ECX_DSP
+/* tap t of a 3x3 depthwise group of four channels: the input bytes at r + off, the weights
+ * (c0, c2) and (c1, c3) from w16[2t], w16[2t + 1] in one LDRD. The loads are volatile asm so
+ * that gcc keeps them in tap order instead of hoisting all nine taps' loads at once (and
+ * spilling); the "m" operands say which memory they read. */
+#define ECX_DW_TAP(r, off, t)                                                                       \
+    {                                                                                               \
+        uint32_t xv;                                                                                \
+        int32_t x02, x13, wa, wb;                                                                   \
+        __asm__ volatile("ldr %0, [%1, #%c2]" : "=r"(xv) : "r"(r), "i"(off), "m"(*(const char(*)[4])((r) + (off)))); \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(wa), "=r"(wb) : "r"(w16), "i"(8 * (t)),             \
+                         "m"(*(const int32_t(*)[2])(w16 + 2 * (t))));                               \
+        x02 = __sxtb16((int32_t)xv);                                                                \
+        x13 = ecx_sxtb16_ror8(xv);                                                                  \
+        a0 = __smlabb(x02, wa, a0);                                                                 \
+        a2 = __smlatt(x02, wa, a2);                                                                 \
+        a1 = __smlabb(x13, wb, a1);                                                                 \
+        a3 = __smlatt(x13, wb, a3);                                                                 \
+    }
+#else
+#define ECX_DW_TAP(r, off, t)                                                                       \
+    {                                                                                               \
+        const int8_t *xt = (r) + (off);                                                             \
+        a0 += xt[0] * (int16_t)(w16[2 * (t)] & 0xFFFF);                                             \
+        a2 += xt[2] * (w16[2 * (t)] >> 16);                                                         \
+        a1 += xt[1] * (int16_t)(w16[2 * (t) + 1] & 0xFFFF);                                         \
+        a3 += xt[3] * (w16[2 * (t) + 1] >> 16);                                                     \
+    }
+#endif
+
+/* ecx_dw_pixel for a 3x3 kernel whose nine taps all lie inside the rows r0, r1, r2 (each at the
+ * pixel's first column; columns step bytes apart, step a constant at most 2047): three row
+ * pointers and constant offsets instead of nine tap pointers, which gcc would keep and spill;
+ * w16 8-byte aligned. */
+ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t *r2, int step,
+                                const int32_t *w16, const int8_t *w, int ch, int c4, const int32_t *biasf,
+                                const int32_t *mult, const int8_t *shift, int may_left, int32_t zp, int32_t lo,
+                                int32_t hi, int8_t *out)
+{
+    int c;
+    for (c = 0; c < c4; c += 4, r0 += 4, r1 += 4, r2 += 4, w16 += 18) {
+        int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
+        ECX_DW_TAP(r0, 0, 0)
+        ECX_DW_TAP(r0, step, 1)
+        ECX_DW_TAP(r0, 2 * step, 2)
+        ECX_DW_TAP(r1, 0, 3)
+        ECX_DW_TAP(r1, step, 4)
+        ECX_DW_TAP(r1, 2 * step, 5)
+        ECX_DW_TAP(r2, 0, 6)
+        ECX_DW_TAP(r2, step, 7)
+        ECX_DW_TAP(r2, 2 * step, 8)
+        out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
+        out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
+        out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
+        out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
+    }
+    for (; c < ch; ++c, ++r0, ++r1, ++r2) {
+        int32_t a = biasf[c];
+        int kx;
+        for (kx = 0; kx < 3; ++kx) {
+            a += r0[kx * step] * w[kx * ch + c] + r1[kx * step] * w[(3 + kx) * ch + c] +
+                 r2[kx * step] * w[(6 + kx) * ch + c];
+        }
+        out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
+    }
+}
+
 #endif /* EDGECXR_OPS_H */

@@ -38,14 +38,12 @@ GROUP_BYTES = 2048  # the most column buffer a convolution takes (groups of 8 pi
 
 
 def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
-                    bias: np.ndarray, smmulr: bool = True) -> tuple[list[str], str]:
+                    bias: np.ndarray) -> tuple[list[str], str]:
     """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
 
     ``terms`` products of at most 255 * 128 plus the bias bound every sum; SRDHM never grows it
     (multipliers < 2^31), so when that bound plus 2^(e-1) stays below 2^31 the short rounding
-    divide cannot overflow; below 2^30, twice the sum fits too (the SMMULR form, which
-    ``smmulr`` turns off where it measured slower: the depthwise kernels, whose register
-    allocation it upsets)."""
+    divide cannot overflow; below 2^30, twice the sum fits too (the SMMULR form)."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
@@ -55,7 +53,7 @@ def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: 
     bound = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1 + (1 << max(0, -min(shift) - 1))
     if max(shift) > -1 or bound >= 2**31:
         return arrays, "ECX_SHIFT_RIGHT"
-    return arrays, "ECX_SHIFT_RIGHT1S" if smmulr and bound < 2**30 else "ECX_SHIFT_RIGHT1"
+    return arrays, "ECX_SHIFT_RIGHT1S" if bound < 2**30 else "ECX_SHIFT_RIGHT1"
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -198,14 +196,15 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     # interior pixels: the input offset times the sum of the weights folded into the bias
     biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
     aligned = "static const int8_t __attribute__((aligned(4)))"
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias, smmulr=False)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias)
     arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned), *requant]
     if M != 1:
         arrays.append(c_array("int32_t", f"{p}_bias", bias))
     else:
         # a padded tap reads the input zero point, which the folded bias turns into 0
         arrays += [c_array("int32_t", f"{p}_biasf", biasf), c_array("int8_t", f"{p}_pad", [inp.zero_point] * CIN),
-                   c_array("int32_t", f"{p}_w16", _dw_pairs(w.data.reshape(KH * KW, COUT)))]
+                   c_array("int32_t", f"{p}_w16", _dw_pairs(w.data.reshape(KH * KW, COUT)))
+                   .replace("static const int32_t", "static const int32_t __attribute__((aligned(8)))")]
     ROW = W * CIN
     C4 = COUT // 4 * 4 if M == 1 else 0
     # In place: before output row y is written, the input rows its bytes cover are copied to a
@@ -240,11 +239,14 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
         if M == 1:
             starts = ", ".join(f"rows[{ky}] + ix0 * {CIN}" for ky in range(KH))
             inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
-            s += [f"            if ({inside}) {{",
-                  f"                const int8_t *const r[{KH}] = {{{starts}}};",
-                  f"                ecx_dw_pixel(r, {KH}, {KW}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
-                  f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);",
-                  "                continue;", "            }"]
+            if KH == KW == 3 and 2 * DW * CIN <= 4095:  # LDR's immediate offsets reach the third column
+                call = (f"ecx_dw3x3_pixel({starts}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                        f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);")
+            else:
+                call = (f"{{ const int8_t *const r[{KH}] = {{{starts}}};\n"
+                        f"                ecx_dw_pixel(r, {KH}, {KW}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                        f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o); }}")
+            s += [f"            if ({inside}) {{", f"                {call}", "                continue;", "            }"]
             taps = ", ".join(f"rows[{ky}] && ix0 + {kx * DW} >= 0 && ix0 + {kx * DW} < {W} ? "
                              f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN} : {p}_pad"
                              for ky in range(KH) for kx in range(KW))
