@@ -114,8 +114,10 @@ ECX_INLINE int32_t ecx_sxtb16_ror8(uint32_t v)
 /* Requantize one sum to the output: TFLite's multiplier and shift, zero point, activation clamp.
  * may_left is a constant of the layer (ECX_SHIFT_*): ANY when some channel shifts left first;
  * RIGHT when every shift is <= 0; RIGHT1 when every shift is <= -1 and the generator proved from
- * the layer's largest possible sum that y + 2^(e-1) cannot overflow, so the rounding divide is
- * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer.
+ * the layer's largest possible sum that y + (2 zp + 1) 2^(e-1) cannot overflow: then the rounding
+ * divide and the zero point are one step, (y + (2 zp + 1) 2^(e-1) + (y >> 31)) >> e, which is
+ * ecx_rdbpot(y, e) + zp (zp whole, so it passes through the floor) with four instructions fewer;
+ * in these two modes the generator stores e = -shift, so shift is the right shift itself.
  * RIGHT1S is RIGHT1 when the bound is also below 2^30: then 2 * acc fits in int32 and
  * SMMULR(2 * acc, mult) = floor((2 * acc * mult + 2^31) / 2^32) is exactly ecx_srdhm(acc, mult),
  * two instructions instead of five. */
@@ -139,7 +141,7 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
         {
             y = ecx_srdhm(acc, mult);
         }
-        acc = ((y + (int32_t)(((uint32_t)1 << -shift) >> 1) + (y >> 31)) >> -shift) + zp;
+        acc = (y + ((int32_t)((uint32_t)(2 * zp + 1) << shift) >> 1) + (y >> 31)) >> shift;
     }
 #if ECX_DSP
     if (lo == -128 && hi == 127) {

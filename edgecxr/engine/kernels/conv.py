@@ -42,18 +42,22 @@ def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: 
     """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
 
     ``terms`` products of at most 255 * 128 plus the bias bound every sum; SRDHM never grows it
-    (multipliers < 2^31), so when that bound plus 2^(e-1) stays below 2^31 the short rounding
-    divide cannot overflow; below 2^30, twice the sum fits too (the SMMULR form)."""
+    (multipliers < 2^31), so when that bound plus 255 * 2^(e-1) stays below 2^31 the short
+    rounding divide with the zero point folded in cannot overflow; below 2^30, twice the sum
+    fits too (the SMMULR form)."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
-    arrays = [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)]
+    arrays = [c_array("int32_t", f"{p}_mult", mult)]
     if max(shift) > 0:
-        return arrays, "ECX_SHIFT_ANY"
-    bound = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1 + (1 << max(0, -min(shift) - 1))
-    if max(shift) > -1 or bound >= 2**31:
-        return arrays, "ECX_SHIFT_RIGHT"
-    return arrays, "ECX_SHIFT_RIGHT1S" if bound < 2**30 else "ECX_SHIFT_RIGHT1"
+        return arrays + [c_array("int8_t", f"{p}_shift", shift)], "ECX_SHIFT_ANY"
+    acc = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1
+    e = -min(shift)  # the largest right shift; (2 zp + 1) << e must fit in int32 too
+    if max(shift) > -1 or acc + 255 * (1 << max(0, e - 1)) >= 2**31 or 255 << e >= 2**31:
+        return arrays + [c_array("int8_t", f"{p}_shift", shift)], "ECX_SHIFT_RIGHT"
+    # RIGHT1 / RIGHT1S: the right shift itself is stored (ecx_out's convention in these modes)
+    arrays.append(c_array("int8_t", f"{p}_shift", [-s for s in shift]))
+    return arrays, "ECX_SHIFT_RIGHT1S" if acc < 2**30 else "ECX_SHIFT_RIGHT1"
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
