@@ -244,36 +244,31 @@ ECX_INLINE void ecx_dot_1xn(const int16_t *col, const int8_t *w, int k4, int n, 
  * zero point): tap (ky, kx) of channel c reads rows[ky][kx * step + c] (an interior pixel passes
  * its kh input rows and step = dilation * channels; a border pixel its kh * kw tap pointers with
  * kw = 1), and acc[c] = biasf[c] + sum over taps t = ky * kw + kx of x * w[t * ch + c], where
- * biasf already holds the input offset times the weights' sum; out[c] requantized. For c < c4
- * (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of four
- * channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
- * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. */
+ * biasf already holds the input offset times the weights' sum; out[c] requantized. With DSP, for
+ * c < c4 (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of
+ * four channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
+ * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. The
+ * portable build reads the int8 weights w for every channel, so w16 leaves its image (a core
+ * without DSP stores the depthwise weights once). */
 ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step, const int32_t *w16,
                              const int8_t *w, int ch, int c4, const int32_t *biasf, const int32_t *mult,
                              const int8_t *shift, int may_left, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
 {
-    int c, ky, kx;
-    for (c = 0; c < c4; c += 4) {
+    int c = 0, ky, kx;
+#if ECX_DSP
+    for (; c < c4; c += 4) {
         int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
         ECX_UNROLL
         for (ky = 0; ky < kh; ++ky) {
             const int8_t *r = rows[ky] + c;
             ECX_UNROLL
             for (kx = 0; kx < kw; ++kx, w16 += 2) {
-#if ECX_DSP
                 const uint32_t xv = ecx_ld32(r + kx * step);
                 const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
                 a0 = __smlabb(x02, w16[0], a0);
                 a2 = __smlatt(x02, w16[0], a2);
                 a1 = __smlabb(x13, w16[1], a1);
                 a3 = __smlatt(x13, w16[1], a3);
-#else
-                const int8_t *xt = r + kx * step;
-                a0 += xt[0] * (int16_t)(w16[0] & 0xFFFF);
-                a2 += xt[2] * (w16[0] >> 16);
-                a1 += xt[1] * (int16_t)(w16[1] & 0xFFFF);
-                a3 += xt[3] * (w16[1] >> 16);
-#endif
             }
         }
         out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
@@ -281,6 +276,10 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
         out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
         out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
     }
+#else
+    (void)w16;
+    (void)c4;
+#endif
     for (; c < ch; ++c) {
         int32_t a = biasf[c];
         for (ky = 0; ky < kh; ++ky) {
@@ -311,15 +310,6 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
         a1 = __smlabb(x13, wb, a1);                                                                 \
         a3 = __smlatt(x13, wb, a3);                                                                 \
     }
-#else
-#define ECX_DW_TAP(r, off, t)                                                                       \
-    {                                                                                               \
-        const int8_t *xt = (r) + (off);                                                             \
-        a0 += xt[0] * (int16_t)(w16[2 * (t)] & 0xFFFF);                                             \
-        a2 += xt[2] * (w16[2 * (t)] >> 16);                                                         \
-        a1 += xt[1] * (int16_t)(w16[2 * (t) + 1] & 0xFFFF);                                         \
-        a3 += xt[3] * (w16[2 * (t) + 1] >> 16);                                                     \
-    }
 #endif
 
 /* ecx_dw_pixel for a 3x3 kernel whose nine taps all lie inside the rows r0, r1, r2 (each at the
@@ -331,8 +321,9 @@ ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t
                                 const int32_t *mult, const int8_t *shift, int may_left, int32_t zp, int32_t lo,
                                 int32_t hi, int8_t *out)
 {
-    int c;
-    for (c = 0; c < c4; c += 4, r0 += 4, r1 += 4, r2 += 4, w16 += 18) {
+    int c = 0;
+#if ECX_DSP
+    for (; c < c4; c += 4, r0 += 4, r1 += 4, r2 += 4, w16 += 18) {
         int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
         ECX_DW_TAP(r0, 0, 0)
         ECX_DW_TAP(r0, step, 1)
@@ -348,6 +339,10 @@ ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t
         out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
         out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
     }
+#else
+    (void)w16;
+    (void)c4;
+#endif
     for (; c < ch; ++c, ++r0, ++r1, ++r2) {
         int32_t a = biasf[c];
         int kx;
