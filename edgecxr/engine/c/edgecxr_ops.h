@@ -248,8 +248,8 @@ ECX_INLINE void ecx_dot_1xn(const int16_t *col, const int8_t *w, int k4, int n, 
  * c < c4 (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of
  * four channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
  * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. The
- * portable build reads the int8 weights w for every channel, so w16 leaves its image (a core
- * without DSP stores the depthwise weights once). */
+ * portable build reads the int8 weights w only (four channels at a time as well), so w16 leaves
+ * its image (a core without DSP stores the depthwise weights once). */
 ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step, const int32_t *w16,
                              const int8_t *w, int ch, int c4, const int32_t *biasf, const int32_t *mult,
                              const int8_t *shift, int may_left, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
@@ -277,8 +277,23 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
         out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
     }
 #else
+    for (; c < c4; c += 4) {
+        int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
+        for (ky = 0; ky < kh; ++ky) {
+            for (kx = 0; kx < kw; ++kx) {
+                const int8_t *xt = rows[ky] + kx * step + c, *wt = w + (ky * kw + kx) * ch + c;
+                a0 += xt[0] * wt[0];
+                a1 += xt[1] * wt[1];
+                a2 += xt[2] * wt[2];
+                a3 += xt[3] * wt[3];
+            }
+        }
+        out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
+        out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
+        out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
+        out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
+    }
     (void)w16;
-    (void)c4;
 #endif
     for (; c < ch; ++c) {
         int32_t a = biasf[c];
@@ -313,17 +328,17 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
 #endif
 
 /* ecx_dw_pixel for a 3x3 kernel whose nine taps all lie inside the rows r0, r1, r2 (each at the
- * pixel's first column; columns step bytes apart, step a constant at most 2047): three row
- * pointers and constant offsets instead of nine tap pointers, which gcc would keep and spill;
- * w16 8-byte aligned. */
+ * pixel's first column; columns step bytes apart, step a constant at most 2047): with DSP, three
+ * row pointers and constant offsets instead of nine tap pointers, which gcc would keep and
+ * spill (w16 8-byte aligned); the portable build is ecx_dw_pixel itself. */
 ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t *r2, int step,
                                 const int32_t *w16, const int8_t *w, int ch, int c4, const int32_t *biasf,
                                 const int32_t *mult, const int8_t *shift, int may_left, int32_t zp, int32_t lo,
                                 int32_t hi, int8_t *out)
 {
-    int c = 0;
 #if ECX_DSP
-    for (; c < c4; c += 4, r0 += 4, r1 += 4, r2 += 4, w16 += 18) {
+    int c;
+    for (c = 0; c < c4; c += 4, r0 += 4, r1 += 4, r2 += 4, w16 += 18) {
         int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
         ECX_DW_TAP(r0, 0, 0)
         ECX_DW_TAP(r0, step, 1)
@@ -339,10 +354,6 @@ ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t
         out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
         out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
     }
-#else
-    (void)w16;
-    (void)c4;
-#endif
     for (; c < ch; ++c, ++r0, ++r1, ++r2) {
         int32_t a = biasf[c];
         int kx;
@@ -352,6 +363,10 @@ ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t
         }
         out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
     }
+#else
+    const int8_t *const rows[3] = {r0, r1, r2};
+    ecx_dw_pixel(rows, 3, 3, step, w16, w, ch, c4, biasf, mult, shift, may_left, zp, lo, hi, out);
+#endif
 }
 
 #endif /* EDGECXR_OPS_H */
