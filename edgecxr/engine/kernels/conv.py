@@ -121,14 +121,14 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
 
     def gather(n: int) -> list[str]:
         """Pixel base + j's receptive field into its slots of an n-pixel group."""
-        slot = f"col[{4 * n} * (k / 4) + 4 * j + ECX_COLPOS(k % 4)]"
+        slot = f"col[ECX_COL({n}, {K4}, j, k)]"
         if pointwise and CIN % 4 == 0:
-            return [f"            ecx_pw_gather(col + 4 * j, in0 + (size_t)(base + j) * {CIN}, {CIN}, {n});"]
+            return [f"            ecx_pw_gather(col, j, in0 + (size_t)(base + j) * {CIN}, {CIN}, {n});"]
         if pointwise:
             return [f"            const int8_t *x = in0 + (size_t)(base + j) * {CIN};",
                     f"            for (k = 0; k < {K4}; ++k) {slot} = k < {CIN} ? x[k] : 0;"]
         # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
-        unrolled = [f"                col[4 * j + {4 * n * (k // 4)} + ECX_COLPOS({k % 4})] = "
+        unrolled = [f"                col[ECX_COL({n}, {K4}, j, {k})] = "
                     f"x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}];" for k in range(K)] if K <= 64 else []
         lines = [f"            const int oy = (base + j) / {OW}, ox = (base + j) % {OW};",
                  f"            const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};"]
