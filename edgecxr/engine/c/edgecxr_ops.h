@@ -161,13 +161,16 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
 #define ECX_COLPOS(k) (k)
 #endif
 
-/* Column buffers of a group of n pixels (n <= 8) with rows of k4 values: with DSP, interleaved
- * so that one walk over k reads all n pixels (pixel j's value k at 4 n (k / 4) + 4 j +
- * ECX_COLPOS(k % 4), two words per pixel and group of four in one LDRD); the portable build keeps
- * each pixel's row contiguous (j k4 + k), a plain dot product the host compiler vectorizes. */
-#if ECX_DSP
+/* Column buffers of a group of n pixels (n <= 8) with rows of k4 values. On an Arm core they are
+ * interleaved so that one walk over k reads all n pixels and each weight load serves n of them
+ * (pixel j's value k at 4 n (k / 4) + 4 j + ECX_COLPOS(k % 4); with DSP two words per pixel and
+ * group of four in one LDRD); on the host each pixel's row stays contiguous (j k4 + k), a plain
+ * dot product its compiler vectorizes. */
+#if defined(__arm__) || defined(__thumb__)
+#define ECX_INTERLEAVED 1
 #define ECX_COL(n, k4, j, k) (4 * (n) * ((k) / 4) + 4 * (j) + ECX_COLPOS((k) % 4))
 #else
+#define ECX_INTERLEAVED 0
 #define ECX_COL(n, k4, j, k) ((j) * (k4) + (k))
 #endif
 
@@ -176,12 +179,19 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
 ECX_INLINE void ecx_pw_gather(int16_t *col, int j, const int8_t *x, int c4, int n)
 {
     int c;
-#if ECX_DSP
+#if ECX_INTERLEAVED
     for (c = 0, col += 4 * j; c < c4; c += 4, col += 4 * n) {
+#if ECX_DSP
         const uint32_t v = ecx_ld32(x + c);
         const int32_t lo = __sxtb16((int32_t)v), hi = ecx_sxtb16_ror8(v);
         memcpy(col, &lo, 4);
         memcpy(col + 2, &hi, 4);
+#else
+        col[0] = x[c];
+        col[1] = x[c + 1];
+        col[2] = x[c + 2];
+        col[3] = x[c + 3];
+#endif
     }
 #else
     (void)n;
@@ -198,8 +208,9 @@ ECX_INLINE void ecx_pw_gather(int16_t *col, int j, const int8_t *x, int c4, int 
     __asm__("ldrd %0, %1, [%2, #%c3]" : "=r"(lo), "=r"(hi) : "r"(p), "i"(off), "m"(*(const int16_t(*)[4])((p) + (off) / 2)))
 #endif
 
+/* pixel j (< n) of an interleaved group times the weights' current word, into aj (with DSP the
+ * word's halves wl, wh) */
 #if ECX_DSP
-/* pixel j (< n) of an interleaved group times the weights' current word (wl, wh), into aj */
 #define ECX_PW_MAC(j)                                                         \
     if (n > (j)) {                                                            \
         int32_t xl, xh;                                                       \
@@ -207,20 +218,28 @@ ECX_INLINE void ecx_pw_gather(int16_t *col, int j, const int8_t *x, int c4, int 
         a##j = __smlad(wl, xl, a##j);                                         \
         a##j = __smlad(wh, xh, a##j);                                         \
     }
+#else
+#define ECX_PW_MAC(j)                                                                            \
+    if (n > (j)) {                                                                               \
+        a##j += col[4 * (j)] * w[0] + col[4 * (j) + 1] * w[1] + col[4 * (j) + 2] * w[2] +        \
+                col[4 * (j) + 3] * w[3];                                                         \
+    }
 #endif
 
 /* One output channel (a weight row) times a group of n <= 8 interleaved pixel columns, n a
  * constant after inlining: each weight word is loaded and sign-extended once for n pixels, then
  * every column word feeds one SMLAD (2n SMLAD, one load and two SXTB16 per 4 input channels).
- * The portable build: one plain dot product per pixel row. */
+ * On the host: one plain dot product per pixel row. */
 ECX_INLINE void ecx_dot_1xn(const int16_t *col, const int8_t *w, int k4, int n, int32_t *r)
 {
-#if ECX_DSP
+#if ECX_INTERLEAVED
     int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3], a4 = r[4], a5 = r[5], a6 = r[6], a7 = r[7];
     const int8_t *const end = w + k4;
     do {
+#if ECX_DSP
         const uint32_t v = ecx_ld32(w);
         const int32_t wl = __sxtb16((int32_t)v), wh = ecx_sxtb16_ror8(v);
+#endif
         ECX_PW_MAC(0)
         ECX_PW_MAC(1)
         ECX_PW_MAC(2)
