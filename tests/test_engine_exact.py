@@ -29,6 +29,19 @@ def _graph_separable(k):
     return k.Model(inp, L.Dense(4, activation="softmax")(x))
 
 
+def _graph_pointwise(k):
+    """1x1 chains on 42 pixels (groups of 8 and a tail of 2): 8 -> 12 channels (whole words,
+    expanding: walked backwards in place), 12 -> 6 (forwards), 6 -> 5 (rows padded to words)."""
+    L = k.layers
+    inp = k.Input((7, 6, 8))
+    x = L.Conv2D(12, 1, activation="relu")(inp)
+    x = L.Conv2D(6, 1)(x)
+    x = L.BatchNormalization()(x)
+    x = L.Conv2D(5, 1, activation="relu")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return k.Model(inp, L.Dense(3, activation="softmax")(x))
+
+
 def _graph_pools(k):
     """conv k5 VALID -> max-pool 3 s2 SAME -> 1x1 s2 conv -> avg-pool 2 -> flatten -> dense -> sigmoid."""
     L = k.layers
@@ -75,6 +88,7 @@ def _graph_paper_bn(k):
 CASES = {
     "separable-per-channel": (_graph_separable, True, (0.0, 1.0)),
     "separable-per-tensor-tiny-scale": (_graph_separable, False, (0.0, 0.01)),
+    "pointwise": (_graph_pointwise, True, (-1.0, 1.0)),
     "pools-negative-input": (_graph_pools, True, (-100.0, -99.0)),
     "pools-per-tensor": (_graph_pools, False, (-1.0, 1.0)),
     "residual": (_graph_residual, True, (-2.0, 3.0)),
@@ -201,7 +215,7 @@ def test_cortex_m4_dsp_path_equals_the_host_build(converted, engine_cache, tmp_p
         pytest.skip("the ARM toolchain or qemu-system-arm is not installed")
     board = resource("firmware_bundle/firmware/boards/qemu")
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-    for case in ("separable-per-channel", "residual"):
+    for case in ("separable-per-channel", "residual", "pointwise"):
         folder = tmp_path / case
         generate(converted[case]).write(folder)
         host = HostEngine(converted[case], cache=engine_cache)

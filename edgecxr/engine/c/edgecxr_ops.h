@@ -111,31 +111,13 @@ ECX_INLINE int32_t ecx_sxtb16_ror8(uint32_t v)
 }
 #endif
 
-/* Pointwise gather: col <- x[c] - zero point for c < n (n a multiple of 4), in the layout of
- * ECX_COLPOS: with DSP, four channels per word read, sign-extended and offset two at a time. */
-ECX_INLINE void ecx_gather4(int16_t *col, const int8_t *x, int n, int32_t offset)
-{
-    int c;
-#if ECX_DSP
-    const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
-    for (c = 0; c < n; c += 4) {
-        const uint32_t v = ecx_ld32(x + c);
-        const int32_t lo = __sadd16(__sxtb16((int32_t)v), off2), hi = __sadd16(ecx_sxtb16_ror8(v), off2);
-        memcpy(col + c, &lo, 4);
-        memcpy(col + c + 2, &hi, 4);
-    }
-#else
-    for (c = 0; c < n; ++c) {
-        col[c] = (int16_t)(x[c] + offset);
-    }
-#endif
-}
-
 /* Requantize one sum to the output: TFLite's multiplier and shift, zero point, activation clamp.
  * may_left is a constant of the layer (ECX_SHIFT_*): ANY when some channel shifts left first;
  * RIGHT when every shift is <= 0; RIGHT1 when every shift is <= -1 and the generator proved from
- * the layer's largest possible sum that y + 2^(e-1) cannot overflow, so the rounding divide is
- * (y + 2^(e-1) + (y >> 31)) >> e: the same value as ecx_rdbpot with three instructions fewer.
+ * the layer's largest possible sum that y + (2 zp + 1) 2^(e-1) cannot overflow: then the rounding
+ * divide and the zero point are one step, (y + (2 zp + 1) 2^(e-1) + (y >> 31)) >> e, which is
+ * ecx_rdbpot(y, e) + zp (zp whole, so it passes through the floor) with four instructions fewer;
+ * in these two modes the generator stores e = -shift, so shift is the right shift itself.
  * RIGHT1S is RIGHT1 when the bound is also below 2^30: then 2 * acc fits in int32 and
  * SMMULR(2 * acc, mult) = floor((2 * acc * mult + 2^31) / 2^32) is exactly ecx_srdhm(acc, mult),
  * two instructions instead of five. */
@@ -159,7 +141,7 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
         {
             y = ecx_srdhm(acc, mult);
         }
-        acc = ((y + (int32_t)(((uint32_t)1 << -shift) >> 1) + (y >> 31)) >> -shift) + zp;
+        acc = (y + ((int32_t)((uint32_t)(2 * zp + 1) << shift) >> 1) + (y >> 31)) >> shift;
     }
 #if ECX_DSP
     if (lo == -128 && hi == 127) {
@@ -169,104 +151,155 @@ ECX_INLINE int8_t ecx_out(int32_t acc, int32_t mult, int shift, int may_left, in
     return (int8_t)(acc < lo ? lo : (acc > hi ? hi : acc));
 }
 
-/* Column buffers hold (x - input zero point) as int16, 0 for padding, in groups of 4. The DSP
- * path stores each group as (k0, k2, k1, k3) so that SXTB16 of four weights in natural order,
- * (w0, w2) and (w1, w3), pairs with them directly; the portable path keeps natural order. */
+/* Column buffers hold input values as int16 in groups of 4 (the input offset is folded into the
+ * bias; a padded tap holds the input zero point). The DSP path stores each group as (k0, k2, k1,
+ * k3) so that SXTB16 of four weights in natural order, (w0, w2) and (w1, w3), pairs with them
+ * directly; the portable path keeps natural order. */
 #if ECX_DSP
 #define ECX_COLPOS(k) (((k) & ~3) | (((k) & 1) << 1) | (((k) >> 1) & 1))
 #else
 #define ECX_COLPOS(k) (k)
 #endif
 
-/* sum over k < k4 of col[k] * w[k] (k4 a multiple of 4, w padded with zeros), plus acc */
-ECX_INLINE int32_t ecx_dot(const int16_t *col, const int8_t *w, int k4, int32_t acc)
-{
-    int k;
-    for (k = 0; k < k4; k += 4) {
-#if ECX_DSP
-        const uint32_t wv = ecx_ld32(w + k);
-        acc = __smlad(__sxtb16((int32_t)wv), (int32_t)ecx_ld32(col + k), acc);
-        acc = __smlad(ecx_sxtb16_ror8(wv), (int32_t)ecx_ld32(col + k + 2), acc);
+/* Column buffers of a group of n pixels (n <= 8) with rows of k4 values. On an Arm core they are
+ * interleaved so that one walk over k reads all n pixels and each weight load serves n of them
+ * (pixel j's value k at 4 n (k / 4) + 4 j + ECX_COLPOS(k % 4); with DSP two words per pixel and
+ * group of four in one LDRD); on the host each pixel's row stays contiguous (j k4 + k), a plain
+ * dot product its compiler vectorizes. */
+#if defined(__arm__) || defined(__thumb__)
+#define ECX_INTERLEAVED 1
+#define ECX_COL(n, k4, j, k) (4 * (n) * ((k) / 4) + 4 * (j) + ECX_COLPOS((k) % 4))
 #else
-        acc += col[k] * w[k] + col[k + 1] * w[k + 1] + col[k + 2] * w[k + 2] + col[k + 3] * w[k + 3];
+#define ECX_INTERLEAVED 0
+#define ECX_COL(n, k4, j, k) ((j) * (k4) + (k))
+#endif
+
+/* ecx_pw_gather: pixel j's c4 input values (a multiple of 4) into its slots of an n-pixel group,
+ * as they are: the convolutions fold the input offset into their bias, so no add. */
+ECX_INLINE void ecx_pw_gather(int16_t *col, int j, const int8_t *x, int c4, int n)
+{
+    int c;
+#if ECX_INTERLEAVED
+    for (c = 0, col += 4 * j; c < c4; c += 4, col += 4 * n) {
+#if ECX_DSP
+        const uint32_t v = ecx_ld32(x + c);
+        const int32_t lo = __sxtb16((int32_t)v), hi = ecx_sxtb16_ror8(v);
+        memcpy(col, &lo, 4);
+        memcpy(col + 2, &hi, 4);
+#else
+        col[0] = x[c];
+        col[1] = x[c + 1];
+        col[2] = x[c + 2];
+        col[3] = x[c + 3];
 #endif
     }
-    return acc;
+#else
+    (void)n;
+    for (c = 0, col += j * c4; c < c4; ++c) {
+        col[c] = x[c];
+    }
+#endif
 }
 
-/* Two columns (pixels a, b) times two weight rows (channels 0, 1): r[0] = a0, r[1] = a1,
- * r[2] = b0, r[3] = b1, each starting from its value in r. Every weight word is loaded once
- * for both pixels and every column word once for both channels. */
-ECX_INLINE void ecx_dot_2x2(const int16_t *ca, const int16_t *cb, const int8_t *w0, const int8_t *w1, int k4,
-                            int32_t *r)
-{
-    int32_t a0 = r[0], a1 = r[1], b0 = r[2], b1 = r[3];
-    int k;
-    for (k = 0; k < k4; k += 4) {
 #if ECX_DSP
-        const uint32_t v0 = ecx_ld32(w0 + k), v1 = ecx_ld32(w1 + k);
-        const int32_t x0l = __sxtb16((int32_t)v0), x0h = ecx_sxtb16_ror8(v0);
-        const int32_t x1l = __sxtb16((int32_t)v1), x1h = ecx_sxtb16_ror8(v1);
-        const int32_t al = (int32_t)ecx_ld32(ca + k), ah = (int32_t)ecx_ld32(ca + k + 2);
-        const int32_t bl = (int32_t)ecx_ld32(cb + k), bh = (int32_t)ecx_ld32(cb + k + 2);
-        a0 = __smlad(x0l, al, a0);
-        a0 = __smlad(x0h, ah, a0);
-        a1 = __smlad(x1l, al, a1);
-        a1 = __smlad(x1h, ah, a1);
-        b0 = __smlad(x0l, bl, b0);
-        b0 = __smlad(x0h, bh, b0);
-        b1 = __smlad(x1l, bl, b1);
-        b1 = __smlad(x1h, bh, b1);
-#else
-        int j;
-        for (j = 0; j < 4; ++j) {
-            a0 += ca[k + j] * w0[k + j];
-            a1 += ca[k + j] * w1[k + j];
-            b0 += cb[k + j] * w0[k + j];
-            b1 += cb[k + j] * w1[k + j];
-        }
+/* Two adjacent words of an 8-byte aligned buffer in one LDRD (gcc splits a 64-bit load into two
+ * LDR when it schedules); the "m" operand tells the compiler which memory it reads. */
+#define ECX_LDRD(p, off, lo, hi)                                                                       \
+    __asm__("ldrd %0, %1, [%2, #%c3]" : "=r"(lo), "=r"(hi) : "r"(p), "i"(off), "m"(*(const int16_t(*)[4])((p) + (off) / 2)))
 #endif
+
+/* pixel j (< n) of an interleaved group times the weights' current word, into aj (with DSP the
+ * word's halves wl, wh) */
+#if ECX_DSP
+#define ECX_PW_MAC(j)                                                         \
+    if (n > (j)) {                                                            \
+        int32_t xl, xh;                                                       \
+        ECX_LDRD(col, 8 * (j), xl, xh);                                       \
+        a##j = __smlad(wl, xl, a##j);                                         \
+        a##j = __smlad(wh, xh, a##j);                                         \
     }
+#else
+#define ECX_PW_MAC(j)                                                                            \
+    if (n > (j)) {                                                                               \
+        a##j += col[4 * (j)] * w[0] + col[4 * (j) + 1] * w[1] + col[4 * (j) + 2] * w[2] +        \
+                col[4 * (j) + 3] * w[3];                                                         \
+    }
+#endif
+
+/* One output channel (a weight row) times a group of n <= 8 interleaved pixel columns, n a
+ * constant after inlining: each weight word is loaded and sign-extended once for n pixels, then
+ * every column word feeds one SMLAD (2n SMLAD, one load and two SXTB16 per 4 input channels).
+ * On the host: one plain dot product per pixel row. */
+ECX_INLINE void ecx_dot_1xn(const int16_t *col, const int8_t *w, int k4, int n, int32_t *r)
+{
+#if ECX_INTERLEAVED
+    int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3], a4 = r[4], a5 = r[5], a6 = r[6], a7 = r[7];
+    const int8_t *const end = w + k4;
+    do {
+#if ECX_DSP
+        const uint32_t v = ecx_ld32(w);
+        const int32_t wl = __sxtb16((int32_t)v), wh = ecx_sxtb16_ror8(v);
+#endif
+        ECX_PW_MAC(0)
+        ECX_PW_MAC(1)
+        ECX_PW_MAC(2)
+        ECX_PW_MAC(3)
+        ECX_PW_MAC(4)
+        ECX_PW_MAC(5)
+        ECX_PW_MAC(6)
+        ECX_PW_MAC(7)
+        w += 4;
+        col += 4 * n;
+    } while (w != end);
     r[0] = a0;
     r[1] = a1;
-    r[2] = b0;
-    r[3] = b1;
+    r[2] = a2;
+    r[3] = a3;
+    r[4] = a4;
+    r[5] = a5;
+    r[6] = a6;
+    r[7] = a7;
+#else
+    int j, k;
+    for (j = 0; j < n; ++j, col += k4) {
+        int32_t a = r[j];
+        for (k = 0; k < k4; ++k) {
+            a += col[k] * w[k];
+        }
+        r[j] = a;
+    }
+#endif
 }
 
 /* One depthwise output pixel whose taps all lie inside the input (or read a row of the input
  * zero point): tap (ky, kx) of channel c reads rows[ky][kx * step + c] (an interior pixel passes
  * its kh input rows and step = dilation * channels; a border pixel its kh * kw tap pointers with
  * kw = 1), and acc[c] = biasf[c] + sum over taps t = ky * kw + kx of x * w[t * ch + c], where
- * biasf already holds the input offset times the weights' sum; out[c] requantized. For c < c4
- * (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of four
- * channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
- * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. */
+ * biasf already holds the input offset times the weights' sum; out[c] requantized. With DSP, for
+ * c < c4 (a multiple of 4) the weights come pre-extended from w16, group-major: for each group of
+ * four channels and each tap, the int16 pairs (c0, c2) and (c1, c3), as SXTB16 splits four input
+ * bytes, so each tap costs one input load, two SXTB16 and four 16x16 multiply-accumulates. The
+ * portable build reads the int8 weights w only (four channels at a time as well), so w16 leaves
+ * its image (a core without DSP stores the depthwise weights once). */
 ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step, const int32_t *w16,
                              const int8_t *w, int ch, int c4, const int32_t *biasf, const int32_t *mult,
                              const int8_t *shift, int may_left, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
 {
-    int c, ky, kx;
-    for (c = 0; c < c4; c += 4) {
+    int c = 0, ky, kx;
+#if ECX_DSP
+    for (; c < c4; c += 4) {
         int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
         ECX_UNROLL
         for (ky = 0; ky < kh; ++ky) {
             const int8_t *r = rows[ky] + c;
             ECX_UNROLL
             for (kx = 0; kx < kw; ++kx, w16 += 2) {
-#if ECX_DSP
                 const uint32_t xv = ecx_ld32(r + kx * step);
                 const int32_t x02 = __sxtb16((int32_t)xv), x13 = ecx_sxtb16_ror8(xv);
                 a0 = __smlabb(x02, w16[0], a0);
                 a2 = __smlatt(x02, w16[0], a2);
                 a1 = __smlabb(x13, w16[1], a1);
                 a3 = __smlatt(x13, w16[1], a3);
-#else
-                const int8_t *xt = r + kx * step;
-                a0 += xt[0] * (int16_t)(w16[0] & 0xFFFF);
-                a2 += xt[2] * (w16[0] >> 16);
-                a1 += xt[1] * (int16_t)(w16[1] & 0xFFFF);
-                a3 += xt[3] * (w16[1] >> 16);
-#endif
             }
         }
         out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
@@ -274,6 +307,25 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
         out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
         out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
     }
+#else
+    for (; c < c4; c += 4) {
+        int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
+        for (ky = 0; ky < kh; ++ky) {
+            for (kx = 0; kx < kw; ++kx) {
+                const int8_t *xt = rows[ky] + kx * step + c, *wt = w + (ky * kw + kx) * ch + c;
+                a0 += xt[0] * wt[0];
+                a1 += xt[1] * wt[1];
+                a2 += xt[2] * wt[2];
+                a3 += xt[3] * wt[3];
+            }
+        }
+        out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
+        out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
+        out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
+        out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
+    }
+    (void)w16;
+#endif
     for (; c < ch; ++c) {
         int32_t a = biasf[c];
         for (ky = 0; ky < kh; ++ky) {
@@ -283,6 +335,69 @@ ECX_INLINE void ecx_dw_pixel(const int8_t *const *rows, int kh, int kw, int step
         }
         out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
     }
+}
+
+#if ECX_DSP
+/* tap t of a 3x3 depthwise group of four channels: the input bytes at r + off, the weights
+ * (c0, c2) and (c1, c3) from w16[2t], w16[2t + 1] in one LDRD. The loads are volatile asm so
+ * that gcc keeps them in tap order instead of hoisting all nine taps' loads at once (and
+ * spilling); the "m" operands say which memory they read. */
+#define ECX_DW_TAP(r, off, t)                                                                       \
+    {                                                                                               \
+        uint32_t xv;                                                                                \
+        int32_t x02, x13, wa, wb;                                                                   \
+        __asm__ volatile("ldr %0, [%1, #%c2]" : "=r"(xv) : "r"(r), "i"(off), "m"(*(const char(*)[4])((r) + (off)))); \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(wa), "=r"(wb) : "r"(w16), "i"(8 * (t)),             \
+                         "m"(*(const int32_t(*)[2])(w16 + 2 * (t))));                               \
+        x02 = __sxtb16((int32_t)xv);                                                                \
+        x13 = ecx_sxtb16_ror8(xv);                                                                  \
+        a0 = __smlabb(x02, wa, a0);                                                                 \
+        a2 = __smlatt(x02, wa, a2);                                                                 \
+        a1 = __smlabb(x13, wb, a1);                                                                 \
+        a3 = __smlatt(x13, wb, a3);                                                                 \
+    }
+#endif
+
+/* ecx_dw_pixel for a 3x3 kernel whose nine taps all lie inside the rows r0, r1, r2 (each at the
+ * pixel's first column; columns step bytes apart, step a constant at most 2047): with DSP, three
+ * row pointers and constant offsets instead of nine tap pointers, which gcc would keep and
+ * spill (w16 8-byte aligned); the portable build is ecx_dw_pixel itself. */
+ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t *r2, int step,
+                                const int32_t *w16, const int8_t *w, int ch, int c4, const int32_t *biasf,
+                                const int32_t *mult, const int8_t *shift, int may_left, int32_t zp, int32_t lo,
+                                int32_t hi, int8_t *out)
+{
+#if ECX_DSP
+    int c;
+    for (c = 0; c < c4; c += 4, r0 += 4, r1 += 4, r2 += 4, w16 += 18) {
+        int32_t a0 = biasf[c], a1 = biasf[c + 1], a2 = biasf[c + 2], a3 = biasf[c + 3];
+        ECX_DW_TAP(r0, 0, 0)
+        ECX_DW_TAP(r0, step, 1)
+        ECX_DW_TAP(r0, 2 * step, 2)
+        ECX_DW_TAP(r1, 0, 3)
+        ECX_DW_TAP(r1, step, 4)
+        ECX_DW_TAP(r1, 2 * step, 5)
+        ECX_DW_TAP(r2, 0, 6)
+        ECX_DW_TAP(r2, step, 7)
+        ECX_DW_TAP(r2, 2 * step, 8)
+        out[c] = ecx_out(a0, mult[c], shift[c], may_left, zp, lo, hi);
+        out[c + 1] = ecx_out(a1, mult[c + 1], shift[c + 1], may_left, zp, lo, hi);
+        out[c + 2] = ecx_out(a2, mult[c + 2], shift[c + 2], may_left, zp, lo, hi);
+        out[c + 3] = ecx_out(a3, mult[c + 3], shift[c + 3], may_left, zp, lo, hi);
+    }
+    for (; c < ch; ++c, ++r0, ++r1, ++r2) {
+        int32_t a = biasf[c];
+        int kx;
+        for (kx = 0; kx < 3; ++kx) {
+            a += r0[kx * step] * w[kx * ch + c] + r1[kx * step] * w[(3 + kx) * ch + c] +
+                 r2[kx * step] * w[(6 + kx) * ch + c];
+        }
+        out[c] = ecx_out(a, mult[c], shift[c], may_left, zp, lo, hi);
+    }
+#else
+    const int8_t *const rows[3] = {r0, r1, r2};
+    ecx_dw_pixel(rows, 3, 3, step, w16, w, ch, c4, biasf, mult, shift, may_left, zp, lo, hi, out);
+#endif
 }
 
 #endif /* EDGECXR_OPS_H */

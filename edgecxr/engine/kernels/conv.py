@@ -3,14 +3,15 @@ requantization exactly as LiteRT's reference kernels do it: ConvPerChannel and
 DepthwiseConvPerChannel with the integer multiplier and shift per channel, FullyConnected
 (per tensor or per channel) with round(acc * in * filter / out) in double.
 
-The input offset (minus the input zero point) is added to every input value before the
-multiply, and a padded position contributes nothing, as in the reference kernels: the
-column buffer holds (x - zero_point) as int16, with 0 for padding, so each output is one
-dot product of int16 columns with int8 weights.
+The reference kernels add the input offset (minus the input zero point) to every input value
+before the multiply, and a padded position contributes nothing. CONV_2D gets the same sums
+with the offset times each output channel's weight sum folded into the bias at generation
+time: its column buffer holds the input values as int16 and the zero point itself at a padded
+position, so each output is one dot product of int16 columns with int8 weights.
 
-In place: a 1x1, stride-1 convolution walks pixel by pixel, copying each input pixel to the
-column buffer before writing that pixel's outputs; walked backwards when it expands the
-channels and forwards otherwise, it never overwrites an input pixel it still needs. A
+In place: a 1x1, stride-1 convolution walks groups of pixels, copying a group's inputs to the
+column buffer before writing its outputs; walked backwards when it expands the channels and
+forwards otherwise, it never overwrites an input pixel it still needs. A
 depthwise convolution with one output channel per input channel keeps the input rows it
 still needs in a ring of line buffers, so its output can overwrite its input.
 """
@@ -33,25 +34,30 @@ from edgecxr.engine.kernels.base import (
 from edgecxr.engine.parse import Graph, Operator
 
 
+GROUP_BYTES = 2048  # the most column buffer a convolution takes (groups of 8 pixels, else fewer)
+
+
 def _requant_arrays(p: str, graph: Graph, inp, filt, out, channels: int, terms: int,
-                    bias: np.ndarray, smmulr: bool = True) -> tuple[list[str], str]:
+                    bias: np.ndarray) -> tuple[list[str], str]:
     """The per-channel multiplier and shift arrays, and the ECX_SHIFT_* mode ecx_out takes.
 
     ``terms`` products of at most 255 * 128 plus the bias bound every sum; SRDHM never grows it
-    (multipliers < 2^31), so when that bound plus 2^(e-1) stays below 2^31 the short rounding
-    divide cannot overflow; below 2^30, twice the sum fits too (the SMMULR form, which
-    ``smmulr`` turns off where it measured slower: the depthwise kernels, whose register
-    allocation it upsets)."""
+    (multipliers < 2^31), so when that bound plus 255 * 2^(e-1) stays below 2^31 the short
+    rounding divide with the zero point folded in cannot overflow; below 2^30, twice the sum
+    fits too (the SMMULR form)."""
     if filt.quant is None or any(z != 0 for z in filt.quant.zero_point):
         raise unsupported(f"weights with a non-zero zero point (tensor {filt.name})")
     mult, shift = quant.conv_multipliers(inp.scale, filt.quant.scale, out.scale, channels)
-    arrays = [c_array("int32_t", f"{p}_mult", mult), c_array("int8_t", f"{p}_shift", shift)]
+    arrays = [c_array("int32_t", f"{p}_mult", mult)]
     if max(shift) > 0:
-        return arrays, "ECX_SHIFT_ANY"
-    bound = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1 + (1 << max(0, -min(shift) - 1))
-    if max(shift) > -1 or bound >= 2**31:
-        return arrays, "ECX_SHIFT_RIGHT"
-    return arrays, "ECX_SHIFT_RIGHT1S" if smmulr and bound < 2**30 else "ECX_SHIFT_RIGHT1"
+        return arrays + [c_array("int8_t", f"{p}_shift", shift)], "ECX_SHIFT_ANY"
+    acc = terms * 255 * 128 + int(np.abs(bias).max(initial=0)) + 1
+    e = -min(shift)  # the largest right shift; (2 zp + 1) << e must fit in int32 too
+    if max(shift) > -1 or acc + 255 * (1 << max(0, e - 1)) >= 2**31 or 255 << e >= 2**31:
+        return arrays + [c_array("int8_t", f"{p}_shift", shift)], "ECX_SHIFT_RIGHT"
+    # RIGHT1 / RIGHT1S: the right shift itself is stored (ecx_out's convention in these modes)
+    arrays.append(c_array("int8_t", f"{p}_shift", [-s for s in shift]))
+    return arrays, "ECX_SHIFT_RIGHT1S" if acc < 2**30 else "ECX_SHIFT_RIGHT1"
 
 
 def _bias(graph: Graph, op: Operator, channels: int) -> np.ndarray:
@@ -73,6 +79,16 @@ def _weights(graph: Graph, op: Operator):
 
 
 def conv2d(graph: Graph, op: Operator) -> Kernel:
+    """CONV_2D as one output channel x a group of up to 8 pixels at a time (ecx_dot_1xn), so each
+    weight word is sign-extended once for the whole group.
+
+    Each group's receptive fields go to one interleaved column buffer as they are (no offset
+    add; a padded tap holds the input zero point): the input offset times each row's weight sum
+    is folded into the bias at generation time. Rows are padded with zero weights to whole
+    words. Groups hold 8 pixels while their columns fit in GROUP_BYTES of scratch (fewer for
+    very long rows); the pixels left over form one smaller group. A 1x1, stride-1 layer runs in
+    place: walked backwards when it expands the channels (pixel p's output then covers only
+    input pixels >= p) and forwards otherwise, each group gathered before any output of it."""
     inp = graph.tensors[op.inputs[0]]
     w = _weights(graph, op)
     out = graph.outputs_of(op)[0]
@@ -87,96 +103,72 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     PT = padding(o["padding"], SH, DH, H, KH, OH)
     PL = padding(o["padding"], SW, DW, W, KW, OW)
     lo, hi = quant.activation_range(activation_of(op), out.scale, out.zero_point)
-    p, K = layer_prefix(op), KH * KW * CIN
-    K4 = -(-K // 4) * 4  # rows padded with zero weights to whole 4-byte words
+    p, K, P = layer_prefix(op), KH * KW * CIN, OH * OW
+    K4 = -(-K // 4) * 4
     bias = _bias(graph, op, COUT)
+    wrows = w.data.reshape(COUT, K)
     wpad = np.zeros((COUT, K4), np.int8)
-    wpad[:, :K] = w.data.reshape(COUT, K)
+    wpad[:, :K] = wrows
+    biasf = bias - inp.zero_point * wrows.astype(np.int64).sum(axis=1)
     requant, left = _requant_arrays(p, graph, inp, w, out, COUT, K, bias)
     arrays = [c_array("int8_t", f"{p}_w", wpad).replace("static const int8_t", "static const int8_t __attribute__((aligned(4)))"),
-              c_array("int32_t", f"{p}_bias", bias), *requant]
-    IN_OFF, OUT_ZP = -inp.zero_point, out.zero_point
+              c_array("int32_t", f"{p}_biasf", biasf), *requant]
     pointwise = KH == KW == 1 and SH == SW == 1 and PT == PL == 0 and (H, W) == (OH, OW)
-    P = OH * OW
-    expanding = COUT > CIN
+    back = pointwise and COUT > CIN
+    PX = min(P, next((n for n in (8, 4, 2) if 2 * n * K4 <= GROUP_BYTES), 1))
+    full, tail = divmod(P, PX)
+    ZP = inp.zero_point
 
-    def gather(pix: str, col: str) -> str:
-        """col <- the receptive field of output pixel ``pix`` (x - zero point, 0 outside)."""
+    def gather(n: int) -> list[str]:
+        """Pixel base + j's receptive field into its slots of an n-pixel group."""
+        slot = f"col[ECX_COL({n}, {K4}, j, k)]"
         if pointwise and CIN % 4 == 0:
-            return f"        ecx_gather4({col}, in0 + (size_t)({pix}) * {CIN}, {CIN}, {IN_OFF});\n"
+            return [f"            ecx_pw_gather(col, j, in0 + (size_t)(base + j) * {CIN}, {CIN}, {n});"]
         if pointwise:
-            tail = f"          for (c = {CIN}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > CIN else ""
-            return (f"        {{ const int8_t *x = in0 + (size_t)({pix}) * {CIN}; int c;\n"
-                    f"          for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
-                    f"{tail}        }}\n")
-        tail = f"          for (c = {K}; c < {K4}; ++c) {col}[ECX_COLPOS(c)] = 0;\n" if K4 > K else ""
+            return [f"            const int8_t *x = in0 + (size_t)(base + j) * {CIN};",
+                    f"            for (k = 0; k < {K4}; ++k) {slot} = k < {CIN} ? x[k] : 0;"]
         # a small receptive field wholly inside the input (most pixels): unrolled, no bounds checks
-        unrolled = "".join(
-            f"            {col}[ECX_COLPOS({k})] = (int16_t)(x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}]"
-            f" + ({IN_OFF}));\n" for k in range(K)) if K <= 64 else ""
-        inside = (f"          if (iy0 >= 0 && iy0 + {(KH - 1) * DH} < {H} && ix0 >= 0 && ix0 + {(KW - 1) * DW} < {W}) {{\n"
-                  f"            const int8_t *x = in0 + ((size_t)iy0 * {W} + ix0) * {CIN};\n"
-                  f"{unrolled}          }} else {{\n") if unrolled else ""
-        return (f"        {{ int ky, kx, c;\n"
-                f"          const int oy = ({pix}) / {OW}, ox = ({pix}) % {OW};\n"
-                f"          const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};\n"
-                f"{inside}"
-                f"          for (ky = 0; ky < {KH}; ++ky) {{\n"
-                f"            const int iy = iy0 + ky * {DH};\n"
-                f"            for (kx = 0; kx < {KW}; ++kx) {{\n"
-                f"              const int ix = ix0 + kx * {DW};\n"
-                f"              const int b = (ky * {KW} + kx) * {CIN};\n"
-                f"              if (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) {{\n"
-                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = 0;\n"
-                f"              }} else {{\n"
-                f"                const int8_t *x = in0 + ((size_t)iy * {W} + ix) * {CIN};\n"
-                f"                for (c = 0; c < {CIN}; ++c) {col}[ECX_COLPOS(b + c)] = (int16_t)(x[c] + ({IN_OFF}));\n"
-                f"              }}\n"
-                f"            }}\n"
-                f"          }}\n{'          }' + chr(10) if unrolled else ''}{tail}"
-                f"        }}\n")
+        unrolled = [f"                col[ECX_COL({n}, {K4}, j, {k})] = "
+                    f"x[{(k // (KW * CIN) * DH * W + k // CIN % KW * DW) * CIN + k % CIN}];" for k in range(K)] if K <= 64 else []
+        lines = [f"            const int oy = (base + j) / {OW}, ox = (base + j) % {OW};",
+                 f"            const int iy0 = oy * {SH} - {PT}, ix0 = ox * {SW} - {PL};"]
+        slow = [f"for (k = 0; k < {K}; ++k) {{",
+                f"    const int iy = iy0 + k / {KW * CIN} * {DH}, ix = ix0 + k / {CIN} % {KW} * {DW};",
+                f"    {slot} = (iy < 0 || iy >= {H} || ix < 0 || ix >= {W}) ? ({ZP}) : in0[((size_t)iy * {W} + ix) * {CIN} + k % {CIN}];",
+                "}"]
+        if unrolled:
+            lines += [f"            if (iy0 >= 0 && iy0 + {(KH - 1) * DH} < {H} && ix0 >= 0 && ix0 + {(KW - 1) * DW} < {W}) {{",
+                      f"                const int8_t *x = in0 + ((size_t)iy0 * {W} + ix0) * {CIN};", *unrolled,
+                      "            } else {", *("                " + t for t in slow), "            }"]
+        else:
+            lines += ["            " + t for t in slow]
+        if K4 > K:
+            lines.append(f"            for (k = {K}; k < {K4}; ++k) {slot} = 0;")
+        return lines
 
-    def emit_out(pix: str, oc: str, value: str) -> str:
-        return (f"out[(size_t)({pix}) * {COUT} + {oc}] = ecx_out({value}, {p}_mult[{oc}], {p}_shift[{oc}], "
-                f"{left}, {OUT_ZP}, {lo}, {hi});")
+    def group(base: str, n: int) -> list[str]:
+        outs = [f"                o[{j * COUT}] = ecx_out(r[{j}], m, s, {left}, {out.zero_point}, {lo}, {hi});"
+                for j in range(n)]
+        return ["    {", f"        const int base = {base};", f"        int8_t *o = out + (size_t)base * {COUT};",
+                f"        for (j = 0; j < {n}; ++j) {{", *gather(n), "        }",
+                f"        for (oc = 0; oc < {COUT}; ++oc, ++o) {{",
+                f"            const int32_t m = {p}_mult[oc], s = {p}_shift[oc];",
+                "            int32_t r[8];",
+                f"            r[0] = r[1] = r[2] = r[3] = r[4] = r[5] = r[6] = r[7] = {p}_biasf[oc];",
+                f"            ecx_dot_1xn(col, {p}_w + (size_t)oc * {K4}, {K4}, {n}, r);",
+                "            {", *outs, "            }", "        }", "    }"]
 
     def body(inplace: bool) -> str:
-        # pairs of pixels (a, b): backwards for an expanding in-place 1x1 (b = a - 1), else forwards (b = a + 1)
-        back = pointwise and expanding
-        a0, step = (f"{P - 1}", "-") if back else ("0", "+")
-        pair_cond = "a >= 1" if back else f"a + 1 < {P}"
-        single_cond = "a >= 0" if back else f"a < {P}"
-        lines = [f"    int16_t *ca = (int16_t *)(void *)scratch, *cb = ca + {K4};",
-                 "    int a, oc;", "    (void)in1;",
-                 f"    for (a = {a0}; {pair_cond}; a {step}= 2) {{",
-                 f"        const int b = a {step} 1;",
-                 gather("a", "ca").rstrip("\n"), gather("b", "cb").rstrip("\n"),
-                 f"        for (oc = 0; oc + 1 < {COUT}; oc += 2) {{",
-                 "            int32_t r[4];",
-                 f"            r[0] = r[2] = {p}_bias[oc];",
-                 f"            r[1] = r[3] = {p}_bias[oc + 1];",
-                 f"            ecx_dot_2x2(ca, cb, {p}_w + (size_t)oc * {K4}, {p}_w + (size_t)(oc + 1) * {K4}, {K4}, r);",
-                 "            " + emit_out("a", "oc", "r[0]"),
-                 "            " + emit_out("a", "oc + 1", "r[1]"),
-                 "            " + emit_out("b", "oc", "r[2]"),
-                 "            " + emit_out("b", "oc + 1", "r[3]"),
-                 "        }"]
-        if COUT % 2:
-            lines += [f"        oc = {COUT - 1};",
-                      "        " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
-                      "        " + emit_out("b", "oc", f"ecx_dot(cb, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])")]
-        lines += ["    }",
-                  f"    if ({single_cond}) {{",
-                  gather("a", "ca").rstrip("\n"),
-                  f"        for (oc = 0; oc < {COUT}; ++oc) {{",
-                  "            " + emit_out("a", "oc", f"ecx_dot(ca, {p}_w + (size_t)oc * {K4}, {K4}, {p}_bias[oc])"),
-                  "        }", "    }"]
+        lines = ["    int16_t *col = (int16_t *)(void *)scratch;",
+                 "    int g, j, oc;" + ("" if pointwise and CIN % 4 == 0 else " int k;"), "    (void)in1;",
+                 f"    for (g = 0; g < {full}; ++g)", *group(f"{P - PX} - {PX} * g" if back else f"{PX} * g", PX)]
+        if tail:
+            lines += group("0" if back else str(full * PX), tail)
         return "\n".join(lines) + "\n"
 
-    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 4 * K4,
-                  inplace_input=inp.index if pointwise else None,
-                  macs=OH * OW * COUT * K,
-                  note=("1x1 " + ("backwards" if COUT > CIN else "forwards")) if pointwise else "")
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=lambda inplace: 2 * PX * K4,
+                  inplace_input=inp.index if pointwise else None, macs=P * COUT * K,
+                  note=("1x1 " + ("backwards" if back else "forwards")) if pointwise else "")
 
 
 def _dw_pairs(w: np.ndarray) -> np.ndarray:
@@ -208,14 +200,15 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     # interior pixels: the input offset times the sum of the weights folded into the bias
     biasf = bias + IN_OFF * w.data.reshape(KH * KW, COUT).astype(np.int64).sum(axis=0)
     aligned = "static const int8_t __attribute__((aligned(4)))"
-    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias, smmulr=False)
+    requant, left = _requant_arrays(p, graph, inp, w, out, COUT, KH * KW, bias)
     arrays = [c_array("int8_t", f"{p}_w", w.data).replace("static const int8_t", aligned), *requant]
     if M != 1:
         arrays.append(c_array("int32_t", f"{p}_bias", bias))
     else:
         # a padded tap reads the input zero point, which the folded bias turns into 0
         arrays += [c_array("int32_t", f"{p}_biasf", biasf), c_array("int8_t", f"{p}_pad", [inp.zero_point] * CIN),
-                   c_array("int32_t", f"{p}_w16", _dw_pairs(w.data.reshape(KH * KW, COUT)))]
+                   c_array("int32_t", f"{p}_w16", _dw_pairs(w.data.reshape(KH * KW, COUT)))
+                   .replace("static const int32_t", "static const int32_t __attribute__((aligned(8)))")]
     ROW = W * CIN
     C4 = COUT // 4 * 4 if M == 1 else 0
     # In place: before output row y is written, the input rows its bytes cover are copied to a
@@ -250,11 +243,14 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
         if M == 1:
             starts = ", ".join(f"rows[{ky}] + ix0 * {CIN}" for ky in range(KH))
             inside = " && ".join([f"rows[{ky}]" for ky in range(KH)] + ["ix0 >= 0", f"ix0 + {(KW - 1) * DW} < {W}"])
-            s += [f"            if ({inside}) {{",
-                  f"                const int8_t *const r[{KH}] = {{{starts}}};",
-                  f"                ecx_dw_pixel(r, {KH}, {KW}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
-                  f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);",
-                  "                continue;", "            }"]
+            if KH == KW == 3 and 2 * DW * CIN <= 4095:  # LDR's immediate offsets reach the third column
+                call = (f"ecx_dw3x3_pixel({starts}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                        f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o);")
+            else:
+                call = (f"{{ const int8_t *const r[{KH}] = {{{starts}}};\n"
+                        f"                ecx_dw_pixel(r, {KH}, {KW}, {DW * CIN}, {p}_w16, {p}_w, {COUT}, {C4}, {p}_biasf, "
+                        f"{p}_mult, {p}_shift, {left}, {OUT_ZP}, {lo}, {hi}, o); }}")
+            s += [f"            if ({inside}) {{", f"                {call}", "                continue;", "            }"]
             taps = ", ".join(f"rows[{ky}] && ix0 + {kx * DW} >= 0 && ix0 + {kx * DW} < {W} ? "
                              f"rows[{ky}] + (ix0 + {kx * DW}) * {CIN} : {p}_pad"
                              for ky in range(KH) for kx in range(KW))
