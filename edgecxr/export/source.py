@@ -78,7 +78,7 @@ def load_source(run: Run, model: str | None = None, name: str | None = None,
     if calibration is not None:
         from edgecxr.calibrate import read_calibration, site_spec
 
-        spec = site_spec(spec, read_calibration(run, calibration), key, path)
+        spec = site_spec(spec, read_calibration(run, calibration), choice.kind, path)
     if not spec.labels:
         raise RunError(f"{spec_path} has no labels", "re-run `edgecxr train` to write a complete spec")
     tfl = TFLiteModel(path)
