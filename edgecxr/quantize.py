@@ -51,8 +51,8 @@ _LOSSES = {
 
 
 @dataclass
-class Artifact:
-    """One .tflite written by the stage."""
+class WrittenModel:
+    """One .tflite written by the stage (the run's models as a table are edgecxr.artifacts.ARTIFACTS)."""
 
     kind: str
     file: str
@@ -68,7 +68,7 @@ class Artifact:
 @dataclass
 class QuantizeResult:
     run: Path
-    artifacts: list[Artifact]
+    artifacts: list[WrittenModel]
     calibration: dict | None
     qat: dict | None = None
     int8_model: dict | None = None  # edgecxr.artifacts.choose_int8: the model export ships, and why
@@ -347,7 +347,7 @@ def quantize(run: Run | str | Path, options: QuantizeOptions = QuantizeOptions()
         if not unchanged:
             files[run.file(name)] = content
         inp, out = io_quant(content) if kind != "float" else (None, None)
-        artifacts.append(Artifact(kind, name, len(content), round(seconds, 3), inp, out,
+        artifacts.append(WrittenModel(kind, name, len(content), round(seconds, 3), inp, out,
                                   float_ops(content) if kind != "float" else [], unchanged))
     write_all(files)
     int8_files = [a.file for a in artifacts if a.kind != "float"]

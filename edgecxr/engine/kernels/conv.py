@@ -33,7 +33,6 @@ from edgecxr.engine.kernels.base import (
 )
 from edgecxr.engine.parse import Graph, Operator
 
-
 GROUP_BYTES = 2048  # the most column buffer a convolution takes (groups of 8 pixels, else fewer)
 
 
