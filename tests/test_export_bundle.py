@@ -99,7 +99,8 @@ def test_arduino_library_is_complete_and_consistent(exported_bundle, export_run,
     # the board hooks compile as C++ against the generated headers (the whole library: test_firmware.py)
     (tmp_path / "Arduino.h").write_text("#pragma once\n#include <stdint.h>\nstruct S { void println(const char*); "
                                         "void print(const char*); };\nextern S Serial;\nuint32_t micros();\n"
-                                        "void delay(uint32_t);\n")
+                                        "void delay(uint32_t);\n#define LED_BUILTIN 13\n#define OUTPUT 1\n#define HIGH 1\n#define LOW 0\n"
+                                        "void pinMode(int, int);\nvoid digitalWrite(int, int);\n")
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(sketch_dir / "board_arduino.cpp"),
                     "-I", str(lib / "src"), "-I", str(tmp_path), "-o", str(tmp_path / "b.o")], check=True,
                    capture_output=True, text=True)

@@ -84,7 +84,8 @@ def test_arduino_library_compiles_for_cortex_m4(export_run, tmp_path):
     (core / "Arduino.h").write_text(
         "#pragma once\n#include <stdint.h>\nstruct SerialStub { void begin(long); void print(const char*);"
         " void println(const char*); explicit operator bool() const; };\nextern SerialStub Serial;\n"
-        "uint32_t millis(); uint32_t micros(); void delay(uint32_t);\n")
+        "uint32_t millis(); uint32_t micros(); void delay(uint32_t);\n#define LED_BUILTIN 13\n#define OUTPUT 1\n"
+        "#define HIGH 1\n#define LOW 0\nvoid pinMode(int, int);\nvoid digitalWrite(int, int);\n")
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-Os", "-Wall", "-Wextra", "-Werror",
            "-I", str(core), "-I", str(lib / "src"), "-I", str(sketch)]
     ino = tmp_path / "sketch.cpp"

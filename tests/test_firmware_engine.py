@@ -140,6 +140,13 @@ HOST_BOARD = r"""
 #include "model_settings.h"
 void edgecxr_board_print(const char* line) { puts(line); }
 const char* edgecxr_board_tick_unit(void) { return "instructions"; }
+/* the application's response, on stderr: "respond image=N picked=0,1,..." */
+void edgecxr_board_respond(uint32_t image, const uint8_t* picked, float score) {
+  (void)score;
+  fprintf(stderr, "respond image=%u picked=", (unsigned)image);
+  for (int i = 0; i < EDGECXR_NUM_CLASSES; ++i) fprintf(stderr, i ? ",%d" : "%d", picked[i]);
+  fputs("\n", stderr);
+}
 static const int8_t raw[][EDGECXR_NUM_OUTPUTS] = {RAW};
 int main(void) {
   for (unsigned i = 0; i < sizeof raw / sizeof raw[0]; ++i) edgecxr_report_result(i, raw[i], 0);
@@ -187,10 +194,14 @@ def test_firmware_decides_as_decision_py(kind, tmp_path):
                            str(app_dir / "edgecxr_report.c"), str(tmp_path / "main.c"), "-o", str(exe)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert len(lines) == len(raw)
-    for line, r in zip(lines, raw):
+    ran = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+    lines, responses = ran.stdout.splitlines(), ran.stderr.splitlines()
+    assert len(lines) == len(responses) == len(raw)
+    for i, (line, response, r) in enumerate(zip(lines, responses, raw)):
         said = line.split(" label=")[1].split(" ")[0]
         expected = decision.label(dequantize(r, scale, zero_point), spec)
+        picked = [name in (expected if isinstance(expected, list) else [expected]) for name in spec.labels]
         expected = "+".join(expected) or "none" if isinstance(expected, list) else expected
         assert said == expected, (line, r.tolist())
+        # the board's response hook gets the same decision, after its line
+        assert response == f"respond image={i} picked=" + ",".join(str(int(p)) for p in picked), (response, line)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <edgecxr_board.h>
+#include <model_settings.h>
 
 #include "test_image.h"
 
@@ -25,5 +26,17 @@ void edgecxr_board_fail(const char* why) {
   Serial.print("error: ");
   Serial.println(why);
   while (true) delay(1000);
+}
+
+// The built-in LED shows the decision: on when a label other than the first is decided (for a
+// binary model, the positive label EDGECXR_LABELS[1]), off otherwise. Replace it with what
+// your device should do.
+void edgecxr_board_respond(uint32_t image, const uint8_t* picked, float score) {
+  (void)image;
+  (void)score;
+  int other = 0;
+  for (int i = 1; i < EDGECXR_NUM_CLASSES; ++i) other |= picked[i];
+  pinMode(LED_BUILTIN, OUTPUT);
+  digitalWrite(LED_BUILTIN, other ? HIGH : LOW);
 }
 }

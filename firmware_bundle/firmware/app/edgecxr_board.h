@@ -19,6 +19,11 @@ uint32_t edgecxr_board_ticks(void);
 const char* edgecxr_board_tick_unit(void);
 // Called with a message when the model cannot run (bad model, arena too small).
 void edgecxr_board_fail(const char* why);
+// The application's response to a decision (TFLM person_detection's RespondToDetection seam),
+// called after every "result" line: picked[i] = 1 for each label decided (EDGECXR_NUM_CLASSES
+// of them, model_settings.h's EDGECXR_LABELS order; none for a multilabel model that decides no
+// label) and the score the line printed. Drive an LED, a pin or a display here.
+void edgecxr_board_respond(uint32_t image, const uint8_t* picked, float score);
 
 #ifdef __cplusplus
 }

@@ -116,6 +116,7 @@ void edgecxr_report_result(uint32_t image, const int8_t* out, uint32_t ticks) {
     put_int(&l, out[i]);
   }
   edgecxr_board_print(l.buf);
+  edgecxr_board_respond(image, picked, score);
 }
 
 void edgecxr_report_layer(uint32_t index, const char* op, uint32_t ticks) {

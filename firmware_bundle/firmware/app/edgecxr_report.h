@@ -17,7 +17,7 @@ void edgecxr_report_ready(uint32_t arena_size, uint32_t arena_used);
 // printed with it (the decided label's; multilabel: the highest).
 float edgecxr_decide(const int8_t* out, uint8_t* picked);
 // "result image=N label=A[+B...] score=0.xyz instructions=N raw=q0,q1,..." (label "none" when a
-// multilabel model decides no label).
+// multilabel model decides no label); then hands the decision to edgecxr_board_respond.
 void edgecxr_report_result(uint32_t image, const int8_t* out, uint32_t ticks);
 // "layer index=N op=NAME ticks=N"
 void edgecxr_report_layer(uint32_t index, const char* op, uint32_t ticks);

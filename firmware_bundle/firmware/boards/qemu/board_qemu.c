@@ -99,6 +99,13 @@ void edgecxr_board_fail(const char* why) {
   semihosting_exit(2);
 }
 
+// An emulated board has no LED or pin to drive: the "result" line already said the decision.
+void edgecxr_board_respond(uint32_t image, const uint8_t* picked, float score) {
+  (void)image;
+  (void)picked;
+  (void)score;
+}
+
 int main(void) {
   calibrate();
   if (edgecxr_app_setup() != 0) return 2;
