@@ -77,6 +77,15 @@ def _weights(graph: Graph, op: Operator):
     return w
 
 
+
+def _operands(graph: Graph, op: Operator):
+    """A convolution's int8 input, weights and output, and the input's and output's NHWC shapes."""
+    inp = graph.tensors[op.inputs[0]]
+    w = _weights(graph, op)
+    out = graph.outputs_of(op)[0]
+    require_int8(graph, op, inp, out)
+    return inp, w, out, nhwc(inp), nhwc(out)
+
 def conv2d(graph: Graph, op: Operator) -> Kernel:
     """CONV_2D as one output channel x a group of up to 8 pixels at a time (ecx_dot_1xn), so each
     weight word is sign-extended once for the whole group.
@@ -88,12 +97,7 @@ def conv2d(graph: Graph, op: Operator) -> Kernel:
     very long rows); the pixels left over form one smaller group. A 1x1, stride-1 layer runs in
     place: walked backwards when it expands the channels (pixel p's output then covers only
     input pixels >= p) and forwards otherwise, each group gathered before any output of it."""
-    inp = graph.tensors[op.inputs[0]]
-    w = _weights(graph, op)
-    out = graph.outputs_of(op)[0]
-    require_int8(graph, op, inp, out)
-    _, H, W, CIN = nhwc(inp)
-    _, OH, OW, COUT = nhwc(out)
+    inp, w, out, (_, H, W, CIN), (_, OH, OW, COUT) = _operands(graph, op)
     _, KH, KW, WC = w.shape
     if WC != CIN:
         raise unsupported(f"grouped convolution (operator {op.index}: {CIN} input channels, filters of {WC})")
@@ -180,12 +184,7 @@ def _dw_pairs(w: np.ndarray) -> np.ndarray:
 
 
 def depthwise(graph: Graph, op: Operator) -> Kernel:
-    inp = graph.tensors[op.inputs[0]]
-    w = _weights(graph, op)
-    out = graph.outputs_of(op)[0]
-    require_int8(graph, op, inp, out)
-    _, H, W, CIN = nhwc(inp)
-    _, OH, OW, COUT = nhwc(out)
+    inp, w, out, (_, H, W, CIN), (_, OH, OW, COUT) = _operands(graph, op)
     _, KH, KW, _ = w.shape
     o = op.options
     M = COUT // CIN
