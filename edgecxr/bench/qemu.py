@@ -125,7 +125,7 @@ def bench_qemu(target: str | Path, board_key: str, opts: QemuOptions, devices_fi
     pixels = np.stack([preprocess_file(p, source.spec) for p in paths])
     images = np.concatenate([host_model.input_tensor(px) for px in pixels])
     host = host_model.raw(pixels).astype(int)
-    model = tflite_facts.describe(source.model_path)
+    model = source.graph
     macs = tflite_facts.count_macs(model)
     registrations = fb.registrations(model)
     names = [p.name for p in paths]

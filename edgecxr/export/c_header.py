@@ -121,9 +121,7 @@ def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
 
 
 def _output_count(source: ExportSource) -> int:
-    from edgecxr.runtimes import TFLiteModel
-
-    return int(TFLiteModel(source.model_path).output["shape"][-1])
+    return int(source.graph.output.shape[-1])
 
 
 def settings_header(source: ExportSource, s: dict) -> str:
@@ -181,7 +179,7 @@ def ops_header(source: ExportSource) -> str:
     from edgecxr.firmware.resolver import RESOLVER_HEADER, registration
     from edgecxr.tflite_facts import builtin_ops
 
-    ops = builtin_ops(source.model_path)
+    ops = builtin_ops(source.graph)
     entries = [(registration(op), int8) for op, int8 in ops.items()]
     headers = sorted({e["header"] for e, int8 in entries if int8 and e["int8"]})
     calls = [f"  if (r.{e['method']}({_kernel(e, int8)}) != kTfLiteOk) return kTfLiteError;" for e, int8 in entries]
@@ -212,7 +210,7 @@ def write_c_sources(source: ExportSource, out: Path) -> dict:
     """Write the model .h/.c, model_settings.h, the operator registration and the C preprocessing."""
     from edgecxr.tflite_facts import measure_arena, tflm_ops
 
-    s = settings(source, tflm_ops(source.model_path), measure_arena(source.model_path))
+    s = settings(source, tflm_ops(source.graph), measure_arena(source.model_path))
     for filename, text in model_files(source).items():
         write_text(out / filename, text)
     write_text(out / "model_settings.h", settings_header(source, s))
@@ -227,7 +225,7 @@ def write_settings(source: ExportSource, out: Path) -> dict:
     preprocessing; no flatbuffer bytes and no TFLM operator registration."""
     from edgecxr.tflite_facts import measure_arena, tflm_ops
 
-    s = settings(source, tflm_ops(source.model_path), measure_arena(source.model_path))
+    s = settings(source, tflm_ops(source.graph), measure_arena(source.model_path))
     write_text(out / f"{source.name}_model.h", model_files(source)[f"{source.name}_model.h"])
     write_text(out / "model_settings.h", settings_header(source, s))
     write_text(out / PREPROCESS_HEADER, template(f"c/{PREPROCESS_HEADER}").read_text())

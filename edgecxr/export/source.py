@@ -19,8 +19,10 @@ from edgecxr.data.split import SPLIT_FILE
 from edgecxr.device import decision
 from edgecxr.device.preprocess import dequantize, preprocess_file
 from edgecxr.device.spec import SPEC_FILE, ModelSpec
+from edgecxr.engine.parse import Graph
 from edgecxr.errors import ConfigError, ModelError, RunError
 from edgecxr.runs import Run
+from edgecxr.tflite_facts import describe
 
 # C and C++ keywords (and a few names every toolchain reserves) a sanitized name must not be
 C_RESERVED = {
@@ -58,6 +60,7 @@ class ExportSource:
     output_quant: dict
     name: str  # a valid C identifier
     requested_name: str  # what the user asked for (differs from name when it had to be sanitized)
+    graph: Graph  # the model's one typed description (edgecxr.tflite_facts.describe), read once here
 
     @property
     def model_bytes(self) -> bytes:
@@ -91,7 +94,8 @@ def load_source(run: Run, model: str | None = None, name: str | None = None,
                          "re-run `edgecxr quantize` on this run")
     requested = name or run.name
     return ExportSource(run=run, model_key=key, reason=choice.reason, model_path=path, spec=spec, input_quant=tfl.input_quant,
-                        output_quant=tfl.output_quant, name=c_identifier(requested), requested_name=requested)
+                        output_quant=tfl.output_quant, name=c_identifier(requested), requested_name=requested,
+                        graph=describe(path))
 
 
 def choose_test_image(source: ExportSource, explicit: Path | None = None) -> Path:

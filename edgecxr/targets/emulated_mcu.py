@@ -49,7 +49,7 @@ def build(target, run, options: FlashOptions | None = None) -> dict:
     if made["engine"] is not None:
         fb.check_fits(made["engine"], target.facts)
     elf = fb.build(fb.Build(out / "firmware", target.facts, kernels, tree, out / "out", engine=o.engine),
-                   fb.registrations(source.model_path))
+                   fb.registrations(source.graph))
     return {"elf": elf, "flash_bytes": fb.sizes(elf)["flash_bytes"], "engine": o.engine, "kernels": kernels,
             "expected": made["reference"].to_dict()}
 
