@@ -84,4 +84,4 @@ def test_bench_and_export_of_a_run_use_the_same_choice(quantized_run, tmp_path):
     assert report["int8_model"] == chosen.to_dict() and report["model"] == chosen.path.name
     r = CliRunner().invoke(edgecxr.cli.app, ["export", str(run.path), "--format", "tflite", "--out",
                                              str(tmp_path / "t")])
-    assert r.exit_code == 0 and f"model: {chosen.kind} int8 ({chosen.reason})" in r.stdout
+    assert r.exit_code == 0 and f"model: {chosen.artifact.key} ({chosen.reason})" in r.stdout  # ptq_int8, as bench names it
