@@ -52,6 +52,7 @@ LIMITS: dict[str, tuple[float, float, bool, bool]] = {
     "seed": (0, 2**32 - 1, False, False),  # numpy's seed range
     # other commands' options (bench, quantize, tune, data synth, deploy)
     "runs": (1, 1_000_000_000, False, False),  # --timeout bounds the time a bench takes
+    "images": (1, 1_000_000_000, False, False),  # images an emulated board classifies (--timeout bounds it too)
     "warmup": (0, 1_000_000, False, False),
     "threads": (1, 1024, False, False),
     "timeout": (0.0, 7 * 24 * 3600.0, True, False),

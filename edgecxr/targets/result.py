@@ -36,7 +36,7 @@ class BenchChoices:
             check_number(name, getattr(self, name), f"--{name}")
         for t in self.threads or []:
             check_number("threads", t, "--threads")
-        check_number("runs", self.images, "--images")
+        check_number("images", self.images, "--images")
 
     def first(self, name: str):
         """The first of a repeatable choice (a Pi runs one runtime, thread count, family), or None."""
