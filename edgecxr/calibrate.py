@@ -287,10 +287,10 @@ def shipped_threshold(spec: ModelSpec) -> dict:
     if spec.task in NO_THRESHOLD:
         return {"from": NO_THRESHOLD[spec.task]}
     out = {path: getattr(spec, PATHS[path].key) for path in shipped_paths(spec)}
-    return {**out, "from": describe(spec)}
+    return {**out, "from": threshold_source(spec)}
 
 
-def describe(spec: ModelSpec) -> str:
+def threshold_source(spec: ModelSpec) -> str:
     """Where ``spec``'s thresholds come from, in one line."""
     c = spec.calibration
     if not c:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecxr import __version__
-from edgecxr.calibrate import FROM_VALIDATION, describe
+from edgecxr.calibrate import FROM_VALIDATION, threshold_source
 from edgecxr.export.folder import template
 from edgecxr.export.source import ExportSource, Reference
 from edgecxr.files import sha256_file, write_text
@@ -114,7 +114,7 @@ def settings(source: ExportSource, ops: list[str], arena_measured: int) -> dict:
         "output_sigmoid": spec.output == "sigmoid", "multilabel": spec.task == "multilabel",
         "binary_threshold": spec.task == "binary" and (n_out == 1 or spec.threshold is not None),  # decision.py
         "threshold": spec.threshold if spec.threshold is not None else 0.5,
-        "threshold_from": describe(spec),
+        "threshold_from": threshold_source(spec),
         "resize_mode": spec.resize_mode, "normalize": spec.normalize,
         "tflm_ops": list(ops), "arena_measured": arena_measured, "arena_size": arena_size(arena_measured),
     }
