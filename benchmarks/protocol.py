@@ -22,8 +22,10 @@ minutes (SimCLR + epochs, wall, as the run recorded them, under the machine's lo
 time); per variant and set, the mean over seeds and the paired difference to `default` with
 its seed + patient bootstrap interval; then the verdict (edgecxr.verdict): a change enters
 the default only when it wins beyond noise on both sets, with at least 3 seeds. --exclude
-names NIH images (one file name a line, e.g. the pneumonia images RSNA's radiologists read as
-normal) to leave out: nih-ozturk is then also scored without them (reported, not judged).
+names NIH images (one file name a line) to leave out: nih-ozturk is then also scored without
+them (reported, not judged); by default the 57 Pneumonia images RSNA's radiologists labelled
+Normal (benchmarks/nih_ozturk_rsna_normal.txt, made by benchmarks/rsna_normal.py), `--exclude ''`
+for none.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ VARIANTS = {
     "fast20_intensity": {"pretrain_epochs": 0, "epochs": 20, "gamma": 0.5, "contrast": 0.4, "brightness": 0.15,
                          "sharpness": 0.3, "noise": 0.03},
 }
+RSNA_NORMAL = Path(__file__).with_name("nih_ozturk_rsna_normal.txt")  # --exclude's default
 METRIC_NAMES = ("accuracy", "sensitivity", "specificity", "roc_auc")
 POSITIVE = "PNEUMONIA"
 
@@ -272,7 +275,7 @@ def nih_set(folder: Path) -> tuple[Path, str]:
 
 
 def read_exclude(path: Path | None, folder: Path) -> set[str]:
-    if path is None:
+    if path is None or not str(path):
         return set()
     if not path.is_file():
         fail(f"exclude list {path} not found", "pass a text file with one image file name a line")
@@ -292,7 +295,8 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=SHARED / "kermany224")
     p.add_argument("--runs-root", type=Path, default=REPO.parent / "runs-protocol")
     p.add_argument("--results", type=Path, help="JSON of every scored run (default: RUNS_ROOT/protocol.json)")
-    p.add_argument("--exclude", type=Path, help="NIH image names to also score nih-ozturk without")
+    p.add_argument("--exclude", type=Path, default=RSNA_NORMAL,
+                   help="NIH image names to also score nih-ozturk without ('' for none; default: RSNA's Normal reads)")
     p.add_argument("--metric", default="roc_auc", choices=METRIC_NAMES, help="what the verdict judges")
     p.add_argument("--baseline", default="default", choices=list(VARIANTS),
                    help="the variant the others are paired against (only `default` decides the default)")

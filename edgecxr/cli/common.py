@@ -24,8 +24,8 @@ SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
 RunsRootOpt = Annotated[Path, typer.Option("--runs-root", help="Folder that holds the run directories.")]
 RunArg = Annotated[str, typer.Argument(help="Run directory (path, or name under --runs-root).")]
 # how to reach a device over SSH (bench --device rpi, deploy)
-DevicesFileOpt = Annotated[Path | None, typer.Option("--devices-file", help="Target table TOML (default: "
-                                                     "edgecxr/boards.toml).")]
+DevicesFileOpt = Annotated[Path | None, typer.Option("--devices-file", help="Target table TOML whose rows are added to "
+                                                     "the shipped edgecxr/boards.toml (same name: yours).")]
 PortOpt = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="SSH port of the device.")]
 IdentityOpt = Annotated[Path | None, typer.Option("--identity", help="SSH private key file.")]
 SshConfigOpt = Annotated[Path | None, typer.Option("--ssh-config", help="SSH config file instead of ~/.ssh/config.")]

@@ -128,7 +128,7 @@ class Target:
     key: str
     kind: str
     facts: Computer | EmulatedPi | Board  # the row, as its kind reads it
-    path: Path | None = None  # the table it came from (None: the shipped one)
+    path: Path | None = None  # the devices file added to the shipped table (None: the shipped one alone)
 
     def job(self, job: str) -> Callable:
         """The kind's ``job`` function, called as ``fn(target, run, options)``."""
@@ -158,15 +158,23 @@ def _row(key: str, row, cores: dict, where: str, path: Path | None) -> Target:
     return Target(key, kind, board, path)
 
 
-def load_targets(path: Path | None = None) -> dict[str, Target]:
-    """Every row of ``path`` (default edgecxr/boards.toml) as a Target."""
-    where = Path(path) if path else resource(DEVICES_FILE)
+def _read_table(where: Path) -> dict:
     data = read_toml(where, "devices file", "pass --devices-file PATH to a boards TOML")
     for section in data:
         check_choice("section", section, allowed=SECTIONS, where=str(where))
-    cores = data.get("cores", {})
+    return data
+
+
+def load_targets(path: Path | None = None) -> dict[str, Target]:
+    """Every row of the shipped table (edgecxr/boards.toml), with ``path``'s cores and boards
+    added on top: a user's devices file adds its own boards (and may redefine a shipped row of
+    the same name) without losing host, rpi or the emulated boards."""
     path = Path(path) if path else None
-    return {key: _row(key, row, cores, f"{where}: [boards.{key}]", path) for key, row in data.get("boards", {}).items()}
+    tables = [resource(DEVICES_FILE)] + ([path] if path else [])
+    data = {where: _read_table(where) for where in tables}
+    cores = {k: v for d in data.values() for k, v in d.get("cores", {}).items()}
+    rows = {key: (where, row) for where, d in data.items() for key, row in d.get("boards", {}).items()}
+    return {key: _row(key, row, cores, f"{where}: [boards.{key}]", path) for key, (where, row) in rows.items()}
 
 
 def get_target(key: str, path: Path | None = None, what: str = "device", job: str | None = None,
