@@ -89,6 +89,20 @@ def test_a_new_emulated_pi_is_a_row(tmp_path):
         board("pi3-emu")  # not in the shipped table
 
 
+def test_a_devices_file_adds_its_rows_to_the_shipped_table(tmp_path):
+    """A user's file of one board keeps host, rpi and the emulated boards; a row named as a shipped
+    one replaces it (there, not elsewhere)."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[boards.host]\nkind = "host"\nname = "my workstation"\n\n'
+                    '[boards.my-board]\nkind = "mcu"\nname = "Mine"\nmcu = "X"\ncore = "cortex-m4f"\n'
+                    'clock_mhz = 64\nram_kb = 256\nflash_kb = 1024\nreserved_ram_kb = 16\n')
+    mine, shipped = load_targets(path), load_targets()
+    assert set(mine) == set(shipped) | {"my-board"}
+    assert mine["host"].facts.name == "my workstation" != shipped["host"].facts.name
+    assert mine["my-board"].facts.cycles_per_mac_optimized == shipped["nano33ble"].facts.cycles_per_mac_optimized
+    assert get_target("qemu-m4", path, job="bench").kind == "emulated-mcu"
+
+
 def test_flash_reads_the_devices_file(deploy_run, tmp_path):
     path = _table(tmp_path, old="[boards.nano33ble]", new="[boards.my-nano]")
     args = ["flash", str(deploy_run), "--board", "my-nano", "--dry-run", "--json"]
