@@ -92,8 +92,8 @@ def test_deploy_to_a_host_that_never_answers_times_out(ssh_server, deploy_run):
 
 
 def test_deploy_unknown_device(deploy_run):
-    result = runner.invoke(app, ["deploy", str(deploy_run), "--host", "pi@x", "--device", "nano33ble"])
-    assert result.exit_code == 2 and "unknown --device 'nano33ble'" in error_line(result)
+    result = runner.invoke(app, ["deploy", str(deploy_run), "--host", "pi@x", "--device", "raspberry"])
+    assert result.exit_code == 2 and "unknown --device 'raspberry'" in error_line(result)
 
 
 # -- flash -----------------------------------------------------------------------------------------

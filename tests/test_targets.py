@@ -59,8 +59,19 @@ def test_an_unknown_target_names_the_close_ones(tiny_int8_tflite):
     line = error_line(runner.invoke(app, ["bench", str(tiny_int8_tflite), "--device", "qemu-m5"]))
     assert "unknown device 'qemu-m5'; did you mean" in line
     flash = runner.invoke(app, ["flash", str(tiny_int8_tflite), "--board", "host"])
-    assert "unknown board 'host'" in error_line(flash) and "nano33ble" in flash.output  # host cannot be flashed
-    assert "rpi" not in flash.output.split("hint:")[-1]
+    assert "host (kind host) cannot be flashed" in error_line(flash)
+    hint = flash.output.split("hint:")[-1]
+    assert "edgecxr bench RUN --device host" in hint and "nano33ble" in hint and "rpi" not in hint
+
+
+def test_a_target_of_another_kind_names_the_command_it_takes(tiny_int8_tflite):
+    """A Nano 33 is flashed, not deployed over SSH; a Pi is deployed, not flashed."""
+    deploy = runner.invoke(app, ["deploy", str(tiny_int8_tflite), "--device", "nano33ble", "--host", "pi"])
+    assert "nano33ble (kind mcu) cannot be deployed over SSH" in error_line(deploy)
+    assert "edgecxr flash RUN --board nano33ble" in deploy.output.split("hint:")[-1]
+    flash = runner.invoke(app, ["flash", str(tiny_int8_tflite), "--board", "rpi"])
+    assert "rpi (kind ssh-pi) cannot be flashed" in error_line(flash)
+    assert "edgecxr deploy RUN --device rpi" in flash.output.split("hint:")[-1]
 
 
 @pytest.mark.parametrize("old, new, message", [

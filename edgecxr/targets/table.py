@@ -177,13 +177,29 @@ def load_targets(path: Path | None = None) -> dict[str, Target]:
     return {key: _row(key, row, cores, f"{where}: [boards.{key}]", path) for key, (where, row) in rows.items()}
 
 
+# job -> (what it does to a target, the command that does it): a target asked for a job its kind
+# lacks is told what it is and which commands take it
+JOBS = {"bench": ("be benched", "edgecxr bench RUN --device {key}"),
+        "install": ("be deployed over SSH", "edgecxr deploy RUN --device {key}"),
+        "flash": ("be flashed", "edgecxr flash RUN --board {key}"),
+        "fit": ("be fitted a model", "edgecxr tune --board {key}"),
+        "build": ("be built for", None)}
+
+
 def get_target(key: str, path: Path | None = None, what: str = "device", job: str | None = None,
                kind: str | None = None) -> Target:
-    """The target ``key``; an unknown one (or one whose kind cannot do ``job``, or is not ``kind``)
-    is one error with the close names of those that can (``what`` names it as the command does:
-    a bench --device, a flash --board)."""
-    able = {k: t for k, t in load_targets(path).items()
+    """The target ``key``; an unknown one is one error with the close names of those that can do
+    ``job`` (and are ``kind``): ``what`` names it as the command does (a bench --device, a flash
+    --board). A known target whose kind cannot do ``job`` is one error naming what it is and the
+    command that does its jobs (a Nano 33 is flashed, not deployed over SSH)."""
+    targets = load_targets(path)
+    able = {k: t for k, t in targets.items()
             if (job is None or job in KINDS[t.kind].jobs) and kind in (None, t.kind)}
+    if key in targets and key not in able:
+        t = targets[key]
+        commands = " or ".join(JOBS[j][1].format(key=key) for j in KINDS[t.kind].jobs if j != "fit" and JOBS[j][1])
+        raise DeviceError(f"{key} (kind {t.kind}) cannot " + (JOBS[job][0] if job else f"be used here, only kind {kind}"),
+                          f"use {commands}" + (f"; for this command choose one of {', '.join(able)}" if able else ""))
     return lookup(able, key, what, DeviceError)
 
 
