@@ -86,7 +86,7 @@ def source(graph: Graph, plan: Plan, kernels: list[Kernel], sha256: str) -> str:
         inplace = i in plan.inplace
         parts.append(f"static void layer_{i}(const int8_t *in0, const int8_t *in1, int8_t *out, int8_t *scratch)")
         parts.append("{")
-        parts.append(k.body(inplace).rstrip("\n"))
+        parts.append((k.fast if i in plan.fast else k.body)(inplace).rstrip("\n"))
         parts.append("}")
         parts.append("")
         ins = [_pointer(graph, plan, t, False) for t in k.reads] + ["0"] * (2 - len(k.reads))
