@@ -29,8 +29,12 @@
 
 #if defined(__GNUC__)
 #define ECX_INLINE static inline __attribute__((always_inline))
+/* each layer its own function: inlined into edgecxr_invoke (gcc decides by size, so a change in
+ * one layer could move another) it loses registers to its neighbours */
+#define ECX_LAYER static __attribute__((noinline))
 #else
 #define ECX_INLINE static inline
+#define ECX_LAYER static
 #endif
 
 /* gemmlowp SaturatingRoundingDoublingHighMul for b >= 0 (every multiplier the generator emits):
