@@ -404,4 +404,92 @@ ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t
 #endif
 }
 
+#if ECX_DSP
+/* The fast 3x3 depthwise path (the generator chooses it where its ring of rows fits in memory
+ * the arena already has). Input rows are widened once into a ring of padded rows: group-major
+ * (for each group of four channels, every padded column as the int16 pairs (c0, c2), (c1, c3)
+ * that SXTB16 gives), the padding columns and a row of the input zero point filled once, so
+ * every output pixel, border or not, is nine taps at constant offsets: per tap and group one
+ * LDRD of input pairs, one LDRD of weight pairs and four 16x16 multiply-accumulates, no
+ * sign extension and no bounds test. Each group's constants are one block of ECX_DW_BLOCK words:
+ * the weights (doubled) of the nine taps, the doubled folded bias of c0..c3, then per channel
+ * the multiplier and R = ((2 zp + 1) << e) >> 1, then the four right shifts e as bytes. */
+#define ECX_DW_BLOCK 32
+
+/* input row src (w pixels of cstep channels, groups of four) widened into a ring row whose
+ * group g starts at dst + g * gwords (dst at the first unpadded column) */
+ECX_INLINE void ecx_dw_widen(int32_t *dst, const int8_t *src, int w, int groups, int gwords, int cstep)
+{
+    int g, x;
+    for (g = 0; g < groups; ++g, src += 4, dst += gwords) {
+        const int8_t *s = src;
+        int32_t *d = dst;
+        for (x = 0; x < w; ++x, s += cstep, d += 2) {
+            const uint32_t v = ecx_ld32(s);
+            d[0] = __sxtb16((int32_t)v);
+            d[1] = ecx_sxtb16_ror8(v);
+        }
+    }
+}
+
+/* RIGHT1S requantization of a doubled sum a2 = 2 acc (ecx_out's RIGHT1S: y = SMMULR(2 acc, m)
+ * = ecx_srdhm(acc, m), then (y + R + (y >> 31)) >> e with the zero point inside R): SMMLAR
+ * adds R to y in the same instruction, and acc's sign stands in for y's (they differ only when
+ * y == 0, where -1 changes nothing since R's low e bits are 2^(e-1)). */
+ECX_INLINE int8_t ecx_out2(int32_t a2, int32_t m, int32_t r, int e, int32_t lo, int32_t hi)
+{
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(a2), "r"(m), "r"(r));
+    t = (t + (a2 >> 31)) >> e;
+    if (lo == -128 && hi == 127) {
+        return (int8_t)__ssat(t, 8);
+    }
+    return (int8_t)(t < lo ? lo : (t > hi ? hi : t));
+}
+
+/* tap t: the input pairs at p + off bytes and the weight pairs of tap t of the block */
+#define ECX_DWX_TAP(p, off, t)                                                                      \
+    {                                                                                               \
+        int32_t x02, x13, wa, wb;                                                                   \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(x02), "=r"(x13) : "r"(p), "i"(off),       \
+                         "m"(*(const int32_t(*)[2])((p) + (off) / 4)));                             \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(wa), "=r"(wb) : "r"(blk), "i"(8 * (t)),   \
+                         "m"(*(const int32_t(*)[2])(blk + 2 * (t))));                               \
+        a0 = __smlabb(x02, wa, a0);                                                                 \
+        a2 = __smlatt(x02, wa, a2);                                                                 \
+        a1 = __smlabb(x13, wb, a1);                                                                 \
+        a3 = __smlatt(x13, wb, a3);                                                                 \
+    }
+
+/* one output pixel of a 3x3 depthwise layer from three widened ring rows (each at the pixel's
+ * first column of group 0; groups gwords words apart), all groups: out[4g..4g+3] */
+ECX_INLINE void ecx_dw3x3_wide(const int32_t *r0, const int32_t *r1, const int32_t *r2, int gwords,
+                               const int32_t *blk, int groups, int32_t lo, int32_t hi, int8_t *out)
+{
+    const int32_t *const end = blk + ECX_DW_BLOCK * groups;
+    do {
+        const uint8_t *e = (const uint8_t *)(blk + 30);
+        int32_t a0 = blk[18], a1 = blk[19], a2 = blk[20], a3 = blk[21];
+        ECX_DWX_TAP(r0, 0, 0)
+        ECX_DWX_TAP(r0, 8, 1)
+        ECX_DWX_TAP(r0, 16, 2)
+        ECX_DWX_TAP(r1, 0, 3)
+        ECX_DWX_TAP(r1, 8, 4)
+        ECX_DWX_TAP(r1, 16, 5)
+        ECX_DWX_TAP(r2, 0, 6)
+        ECX_DWX_TAP(r2, 8, 7)
+        ECX_DWX_TAP(r2, 16, 8)
+        out[0] = ecx_out2(a0, blk[22], blk[23], e[0], lo, hi);
+        out[1] = ecx_out2(a1, blk[24], blk[25], e[1], lo, hi);
+        out[2] = ecx_out2(a2, blk[26], blk[27], e[2], lo, hi);
+        out[3] = ecx_out2(a3, blk[28], blk[29], e[3], lo, hi);
+        r0 += gwords;
+        r1 += gwords;
+        r2 += gwords;
+        out += 4;
+        blk += ECX_DW_BLOCK;
+    } while (blk != end);
+}
+#endif
+
 #endif /* EDGECXR_OPS_H */

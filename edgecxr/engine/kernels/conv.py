@@ -31,6 +31,7 @@ from edgecxr.engine.kernels.base import (
     require_int8,
     unsupported,
 )
+from edgecxr.engine.kernels import dw_wide
 from edgecxr.engine.parse import Graph, Operator
 
 GROUP_BYTES = 2048  # the most column buffer a convolution takes (groups of 8 pixels, else fewer)
@@ -271,10 +272,27 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
               "            }", "        }", "    }"]
         return "\n".join(s) + "\n"
 
-    return Kernel(op, (inp.index,), out.index, arrays, body,
-                  scratch=lambda inplace: ring * ROW if inplace else 0,
+    def plain_scratch(inplace: bool) -> int:
+        return ring * ROW if inplace else 0
+
+    fast = fast_scratch = None
+    if M == 1 and KH == KW == 3 and DH == DW == 1 and CIN % 4 == 0 and left == "ECX_SHIFT_RIGHT1S":
+        mult, shift = quant.conv_multipliers(inp.scale, w.quant.scale, out.scale, COUT)
+        shape = {"H": H, "W": W, "C": CIN, "OH": OH, "OW": OW, "SH": SH, "SW": SW, "PT": PT, "PL": PL}
+        wide, fast, fast_scratch = dw_wide.wide_variant(
+            p, shape, inp.zero_point, lo, hi, body, plain_scratch, upto,
+            dw_wide.blocks(w.data.reshape(9, COUT), biasf, mult, shift, OUT_ZP),
+            tuple(f"{p}_{a}" for a in ("w", "mult", "shift", "biasf", "pad", "w16")))
+        arrays += wide
+        plain = body
+
+        def body(inplace: bool) -> str:  # the variant's constants unused by the plain path
+            return f"#if ECX_DSP\n    (void){p}_blk;\n#endif\n" + plain(inplace)
+
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=plain_scratch,
                   inplace_input=inp.index if inplace_ok else None,
-                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "")
+                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "",
+                  fast=fast, fast_scratch=fast_scratch or (lambda inplace: 0))
 
 
 def fully_connected(graph: Graph, op: Operator) -> Kernel:

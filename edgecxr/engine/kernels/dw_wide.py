@@ -1,0 +1,113 @@
+"""The fast 3x3 depthwise variant for Cortex-M cores with DSP (ecx_dw3x3_wide in edgecxr_ops.h).
+
+The plain depthwise path sign-extends every input word once per tap (nine times) and sends
+border pixels through a slower per-tap path. This variant widens each input row once into a
+ring of padded int16 rows (group-major, the padding columns and one row of the input zero point
+filled at the start), so that every output pixel, the borders too, is nine taps at constant
+offsets, and requantizes with one SMMLAR (doubled sums, the zero point inside the rounding
+term). Its ring is larger than the plain line buffer, so the plan takes it only where the
+ring fits in memory the arena already has (Kernel.fast); the portable build keeps the plain
+path (the variant's body is that path under ``#if !ECX_DSP``).
+
+It applies to 3x3 kernels without dilation, one output channel per input channel, channels a
+multiple of 4, and layers whose requantization is RIGHT1S (the generator proved 2 acc fits in
+int32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from edgecxr.engine.kernels.base import c_array
+
+BLOCK = 32  # ECX_DW_BLOCK: int32 words of constants per group of four channels
+
+
+def _pairs(w: np.ndarray) -> np.ndarray:
+    """(taps, channels) weights as int16 pairs, per group and tap (c0 | c2 << 16), (c1 | c3 << 16)."""
+    taps, ch = w.shape
+    g = w.astype(np.int64).reshape(taps, ch // 4, 4).transpose(1, 0, 2)
+    return ((g[..., [0, 1]] & 0xFFFF) | ((g[..., [2, 3]] & 0xFFFF) << 16)).reshape(ch // 4, 2 * taps)
+
+
+def blocks(w: np.ndarray, biasf: np.ndarray, mult, shift, zp: int) -> np.ndarray:
+    """One block per group of four channels: the nine taps' doubled weights, the doubled folded
+    bias (c0..c3), (multiplier, R = ((2 zp + 1) << e) >> 1) per channel, the right shifts e as
+    four bytes, one spare word (blocks stay 8-byte aligned). Doubled: the sums come out as
+    2 acc, which SMMLAR takes directly (RIGHT1S proved 2 acc fits; 2 w fits an int16 half)."""
+    ch = w.shape[1]
+    out = np.zeros((ch // 4, BLOCK), np.int64)
+    out[:, :18] = _pairs(2 * w.astype(np.int64))
+    for g in range(ch // 4):
+        c = range(4 * g, 4 * g + 4)
+        e = [-int(shift[k]) for k in c]
+        out[g, 18:22] = [2 * int(biasf[k]) for k in c]
+        out[g, 22:30] = [v for k, ek in zip(c, e) for v in (int(mult[k]), ((2 * zp + 1) << ek) >> 1)]
+        out[g, 30] = sum(ek << (8 * j) for j, ek in enumerate(e))
+    return np.where(out >= 2**31, out - 2**32, out)
+
+
+def wide_variant(p: str, shape: dict, zp: int, lo: int, hi: int, plain: Callable[[bool], str],
+                 plain_scratch: Callable[[bool], int], upto: list[int], blk: np.ndarray,
+                 plain_arrays: tuple[str, ...]):
+    """(arrays, body, scratch) of the variant: ``shape`` holds H, W, C, OH, OW, SH, SW, PT, PL;
+    ``zp`` is the input zero point (the padding), ``blk`` the blocks (built with the output's)."""
+    H, W, C, OH, OW, SH, SW, PT, PL = (shape[k] for k in ("H", "W", "C", "OH", "OW", "SH", "SW", "PT", "PL"))
+    G = C // 4
+    PW = PL + W + max(0, (OW - 1) * SW + 3 - W - PL)
+    GW = 2 * PW  # int32 words of one group of one ring row
+    zpair = ((zp & 0xFFFF) | (zp << 16))
+    zpair = zpair - 2**32 if zpair >= 2**31 else zpair
+    padded_rows = any(y * SH - PT < 0 or y * SH - PT + 3 > H for y in range(OH))
+
+    def geometry(inplace: bool) -> tuple[list[int], int]:
+        """rows widened before output row y (all it reads; in place also all it overwrites), ring slots"""
+        ready, top = [], 0
+        for y in range(OH):
+            top = max(top, min(H, y * SH - PT + 3), upto[y] if inplace else 0)
+            ready.append(top)
+        return ready, max(max(r - max(0, y * SH - PT) for y, r in enumerate(ready)), 1)
+
+    def scratch(inplace: bool) -> int:
+        slots = geometry(inplace)[1]
+        return max(plain_scratch(inplace), 4 * GW * G * (slots + padded_rows))
+
+    def body(inplace: bool) -> str:
+        ready, S = geometry(inplace)
+        row = G * GW  # words of one ring row
+        zrow = f"ring + {S * row}" if padded_rows else "ring"
+        s = ["#if ECX_DSP",
+             "    int32_t *ring = (int32_t *)(void *)scratch;",
+             "    int oy, ox, k, next = 0;",
+             f"    static const uint16_t ready[{OH}] = {{{', '.join(map(str, ready))}}};",
+             "    (void)in1;", *[f"    (void){a};" for a in plain_arrays]]
+        pads = [*range(2 * PL), *range(2 * (PL + W), GW)]
+        if pads:
+            s += [f"    for (k = 0; k < {S * G}; ++k) {{  /* every ring row's padding columns: the zero point */",
+                  f"        int32_t *d = ring + k * {GW};", *[f"        d[{j}] = {zpair};" for j in pads], "    }"]
+        if padded_rows:
+            s.append(f"    for (k = 0; k < {row}; ++k) ring[{S * row} + k] = {zpair};  /* the padding row */")
+        s += [f"    for (oy = 0; oy < {OH}; ++oy) {{",
+              "        const int32_t *r[3];",
+              "        int8_t *o;",
+              "        for (; next < ready[oy]; ++next)",
+              f"            ecx_dw_widen(ring + (next % {S}) * {row} + {2 * PL}, in0 + (size_t)next * {W * C}, {W}, {G}, {GW}, {C});",
+              "        for (k = 0; k < 3; ++k) {",
+              f"            const int iy = oy * {SH} - {PT} + k;",
+              f"            r[k] = (iy < 0 || iy >= {H}) ? {zrow} : ring + (iy % {S}) * {row};",
+              "        }",
+              f"        o = out + (size_t)oy * {OW * C};",
+              f"        for (ox = 0; ox < {OW}; ++ox, o += {C})",
+              f"            ecx_dw3x3_wide(r[0] + {2 * SW} * ox, r[1] + {2 * SW} * ox, r[2] + {2 * SW} * ox, {GW}, "
+              f"{p}_blk, {G}, {lo}, {hi}, o);",
+              "    }",
+              "#else",
+              plain(inplace).rstrip("\n"),
+              "#endif"]
+        return "\n".join(t for t in s if t) + "\n"
+
+    arrays = ["#if ECX_DSP\n" + c_array("int32_t", f"{p}_blk", blk)
+              .replace("static const int32_t", "static const int32_t __attribute__((aligned(8)))") + "#endif\n"]
+    return arrays, body, scratch
