@@ -137,7 +137,8 @@ def make_plan(graph: Graph, kernels: list[Kernel]) -> Plan:
     ends = [max((b.offset + b.size for b in buffers if b.live(i)), default=0) for i in range(len(kernels))]
     peak = max(range(len(kernels)), key=lambda i: (ends[i], -i)) if kernels else 0
     largest = max((graph.tensors[t].nbytes for k in kernels for t in (*k.reads, k.writes)), default=0)
-    inner = [Buffer(f"scratch of operator {i} ({kernels[i].op.code}), in the unused tail of the buffer at {host.offset}", [],
+    inner = [Buffer(f"scratch of operator {i} ({kernels[i].op.code}{', its fast variant' if i in fast else ''}), "
+                    f"in the unused tail of the buffer at {host.offset}", [],
                     scratch_size[i], i, i, host.offset + used) for i, (host, used) in tails.items()]
     return Plan(_align(arena), buffers, {t: b.offset for t, b in group.items()},
                 {**{i: b.offset for i, b in scratch.items()}, **{b.first: b.offset for b in inner}},
