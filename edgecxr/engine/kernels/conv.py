@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgecxr.engine import quant
+from edgecxr.engine.kernels import dw_wide
 from edgecxr.engine.kernels.base import (
     Kernel,
     activation_of,
@@ -31,7 +32,6 @@ from edgecxr.engine.kernels.base import (
     require_int8,
     unsupported,
 )
-from edgecxr.engine.kernels import dw_wide
 from edgecxr.engine.parse import Graph, Operator
 
 GROUP_BYTES = 2048  # the most column buffer a convolution takes (groups of 8 pixels, else fewer)
@@ -281,7 +281,8 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
         shape = {"H": H, "W": W, "C": CIN, "OH": OH, "OW": OW, "SH": SH, "SW": SW, "PT": PT, "PL": PL}
         wide, fast, fast_scratch = dw_wide.wide_variant(
             p, shape, inp.zero_point, lo, hi, body, plain_scratch, upto,
-            dw_wide.blocks(w.data.reshape(9, COUT), biasf, mult, shift, OUT_ZP),
+            dw_wide.blocks(_dw_pairs(2 * w.data.reshape(9, COUT).astype(np.int64)).reshape(-1, 18),
+                           biasf, mult, shift, OUT_ZP),
             tuple(f"{p}_{a}" for a in ("w", "mult", "shift", "biasf", "pad", "w16")))
         arrays += wide
         plain = body

@@ -25,21 +25,15 @@ from edgecxr.engine.kernels.base import c_array
 BLOCK = 32  # ECX_DW_BLOCK: int32 words of constants per group of four channels
 
 
-def _pairs(w: np.ndarray) -> np.ndarray:
-    """(taps, channels) weights as int16 pairs, per group and tap (c0 | c2 << 16), (c1 | c3 << 16)."""
-    taps, ch = w.shape
-    g = w.astype(np.int64).reshape(taps, ch // 4, 4).transpose(1, 0, 2)
-    return ((g[..., [0, 1]] & 0xFFFF) | ((g[..., [2, 3]] & 0xFFFF) << 16)).reshape(ch // 4, 2 * taps)
-
-
-def blocks(w: np.ndarray, biasf: np.ndarray, mult, shift, zp: int) -> np.ndarray:
+def blocks(pairs2: np.ndarray, biasf: np.ndarray, mult, shift, zp: int) -> np.ndarray:
     """One block per group of four channels: the nine taps' doubled weights, the doubled folded
     bias (c0..c3), (multiplier, R = ((2 zp + 1) << e) >> 1) per channel, the right shifts e as
     four bytes, one spare word (blocks stay 8-byte aligned). Doubled: the sums come out as
-    2 acc, which SMMLAR takes directly (RIGHT1S proved 2 acc fits; 2 w fits an int16 half)."""
-    ch = w.shape[1]
+    2 acc, which SMMLAR takes directly (RIGHT1S proved 2 acc fits; 2 w fits an int16 half).
+    ``pairs2``: the doubled weights' int16 pairs, 18 words per group (conv._dw_pairs)."""
+    ch = 4 * len(pairs2)
     out = np.zeros((ch // 4, BLOCK), np.int64)
-    out[:, :18] = _pairs(2 * w.astype(np.int64))
+    out[:, :18] = pairs2
     for g in range(ch // 4):
         c = range(4 * g, 4 * g + 4)
         e = [-int(shift[k]) for k in c]
