@@ -492,4 +492,97 @@ ECX_INLINE void ecx_dw3x3_wide(const int32_t *r0, const int32_t *r1, const int32
 }
 #endif
 
+#if ECX_DSP
+/* Stride-1 3x3 depthwise, two output rows at a time (the generator's choice over ecx_dw3x3_wide
+ * where the band fits): input rows r and r + 1 are packed once into a "pair row" whose word per
+ * column and channel is (x[r][c], x[r + 1][c]) as int16 halves, so one SMLAD multiplies two
+ * taps of one column. Output rows y and y + 1 read pair rows A = (y - 1, y) and B = (y + 1, y + 2):
+ *   out y     += SMLAD(A, (w0, w1)) + SMLABT(B, (w1, w2))   (x[y + 1] w2)
+ *   out y + 1 += SMLATB(A, (w0, w1)) + SMLAD(B, (w1, w2))   (x[y] w0)
+ * four multiply instructions for six MACs, each loaded word serving two outputs. Pair rows are
+ * channel-pair-major: pair p (channels 2p, 2p + 1) of column x at 2 (p gwords + x) words. A
+ * block of ECX_DWP_BLOCK words per channel pair: (w0, w1) of kx = 0..2 for both channels, then
+ * (w1, w2), all doubled; the doubled folded biases; (multiplier, R) of both; the shifts e. */
+#define ECX_DWP_BLOCK 20
+
+ECX_INLINE int32_t ecx_pkhbt16(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+ECX_INLINE int32_t ecx_pkhtb16(int32_t hi, int32_t lo)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* rows r0 and r1 (w pixels of cstep channels, quads groups of four) packed into a pair row
+ * (dst at its first unpadded column; channel pair p at dst + p * gwords) */
+ECX_INLINE void ecx_dw_pack_pair(int32_t *dst, const int8_t *r0, const int8_t *r1, int w, int quads, int gwords,
+                                 int cstep)
+{
+    int q, x;
+    for (q = 0; q < quads; ++q, r0 += 4, r1 += 4, dst += 2 * gwords) {
+        int32_t *d01 = dst, *d23 = dst + gwords;
+        const int8_t *s0 = r0, *s1 = r1;
+        for (x = 0; x < w; ++x, s0 += cstep, s1 += cstep, d01 += 2, d23 += 2) {
+            const uint32_t v0 = ecx_ld32(s0), v1 = ecx_ld32(s1);
+            const int32_t a02 = __sxtb16((int32_t)v0), a13 = ecx_sxtb16_ror8(v0);
+            const int32_t b02 = __sxtb16((int32_t)v1), b13 = ecx_sxtb16_ror8(v1);
+            d01[0] = ecx_pkhbt16(a02, b02);
+            d01[1] = ecx_pkhbt16(a13, b13);
+            d23[0] = ecx_pkhtb16(b02, a02);
+            d23[1] = ecx_pkhtb16(b13, a13);
+        }
+    }
+}
+
+/* column kx of a band: the A and B words of both channels, then (w0, w1) and (w1, w2) */
+#define ECX_DWP_COL(kx)                                                                             \
+    {                                                                                               \
+        int32_t x0, x1, w0, w1;                                                                     \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(x0), "=r"(x1) : "r"(a), "i"(8 * (kx)),    \
+                         "m"(*(const int32_t(*)[2])(a + 2 * (kx))));                                \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(w0), "=r"(w1) : "r"(blk), "i"(8 * (kx)),  \
+                         "m"(*(const int32_t(*)[2])(blk + 2 * (kx))));                              \
+        s0 = __smlad(x0, w0, s0);                                                                   \
+        t0 = __smlatb(x0, w0, t0);                                                                  \
+        s1 = __smlad(x1, w1, s1);                                                                   \
+        t1 = __smlatb(x1, w1, t1);                                                                  \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(x0), "=r"(x1) : "r"(b), "i"(8 * (kx)),    \
+                         "m"(*(const int32_t(*)[2])(b + 2 * (kx))));                                \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(w0), "=r"(w1) : "r"(blk), "i"(24 + 8 * (kx)), \
+                         "m"(*(const int32_t(*)[2])(blk + 6 + 2 * (kx))));                          \
+        s0 = __smlabt(x0, w0, s0);                                                                  \
+        t0 = __smlad(x0, w0, t0);                                                                   \
+        s1 = __smlabt(x1, w1, s1);                                                                  \
+        t1 = __smlad(x1, w1, t1);                                                                   \
+    }
+
+/* one column position of a band: outputs o0 (row y) and o1 (row y + 1), all channel pairs */
+ECX_INLINE void ecx_dw3x3_pair(const int32_t *a, const int32_t *b, int gwords, const int32_t *blk, int pairs,
+                               int32_t lo, int32_t hi, int8_t *o0, int8_t *o1)
+{
+    do {
+        const uint32_t e = (uint32_t)blk[18];
+        int32_t s0 = blk[12], s1 = blk[13], t0 = s0, t1 = s1;
+        ECX_DWP_COL(0)
+        ECX_DWP_COL(1)
+        ECX_DWP_COL(2)
+        o0[0] = ecx_out2(s0, blk[14], blk[15], e & 255u, lo, hi);
+        o1[0] = ecx_out2(t0, blk[14], blk[15], e & 255u, lo, hi);
+        o0[1] = ecx_out2(s1, blk[16], blk[17], e >> 8, lo, hi);
+        o1[1] = ecx_out2(t1, blk[16], blk[17], e >> 8, lo, hi);
+        a += gwords;
+        b += gwords;
+        o0 += 2;
+        o1 += 2;
+        blk += ECX_DWP_BLOCK;
+    } while (--pairs);
+}
+#endif
+
 #endif /* EDGECXR_OPS_H */

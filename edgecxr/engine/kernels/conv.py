@@ -279,16 +279,20 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
     if M == 1 and KH == KW == 3 and DH == DW == 1 and CIN % 4 == 0 and left == "ECX_SHIFT_RIGHT1S":
         mult, shift = quant.conv_multipliers(inp.scale, w.quant.scale, out.scale, COUT)
         shape = {"H": H, "W": W, "C": CIN, "OH": OH, "OW": OW, "SH": SH, "SW": SW, "PT": PT, "PL": PL}
-        wide, fast, fast_scratch = dw_wide.wide_variant(
+        plain_arrays = tuple(f"{p}_{a}" for a in ("w", "mult", "shift", "biasf", "pad", "w16"))
+        variant = dw_wide.pair_variant(
+            p, shape, inp.zero_point, lo, hi, body, plain_scratch, upto,
+            dw_wide.pair_blocks(w.data.reshape(9, COUT), biasf, mult, shift, OUT_ZP),
+            plain_arrays) if SH == SW == 1 else None
+        wide, fast, fast_scratch = variant or dw_wide.wide_variant(
             p, shape, inp.zero_point, lo, hi, body, plain_scratch, upto,
             dw_wide.blocks(_dw_pairs(2 * w.data.reshape(9, COUT).astype(np.int64)).reshape(-1, 18),
-                           biasf, mult, shift, OUT_ZP),
-            tuple(f"{p}_{a}" for a in ("w", "mult", "shift", "biasf", "pad", "w16")))
+                           biasf, mult, shift, OUT_ZP), plain_arrays)
         arrays += wide
         plain = body
 
         def body(inplace: bool) -> str:  # the variant's constants unused by the plain path
-            return f"#if ECX_DSP\n    (void){p}_blk;\n#endif\n" + plain(inplace)
+            return f"#if ECX_DSP\n    (void){p}_{'pblk' if variant else 'blk'};\n#endif\n" + plain(inplace)
 
     return Kernel(op, (inp.index,), out.index, arrays, body, scratch=plain_scratch,
                   inplace_input=inp.index if inplace_ok else None,

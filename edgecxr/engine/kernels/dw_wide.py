@@ -1,4 +1,5 @@
-"""The fast 3x3 depthwise variant for Cortex-M cores with DSP (ecx_dw3x3_wide in edgecxr_ops.h).
+"""The fast 3x3 depthwise variants for Cortex-M cores with DSP (ecx_dw3x3_wide and, for stride 1
+and an even number of output rows, ecx_dw3x3_pair in edgecxr_ops.h).
 
 The plain depthwise path sign-extends every input word once per tap (nine times) and sends
 border pixels through a slower per-tap path. This variant widens each input row once into a
@@ -103,5 +104,91 @@ def wide_variant(p: str, shape: dict, zp: int, lo: int, hi: int, plain: Callable
         return "\n".join(t for t in s if t) + "\n"
 
     arrays = ["#if ECX_DSP\n" + c_array("int32_t", f"{p}_blk", blk)
+              .replace("static const int32_t", "static const int32_t __attribute__((aligned(8)))") + "#endif\n"]
+    return arrays, body, scratch
+
+
+PAIR_BLOCK = 20  # ECX_DWP_BLOCK: int32 words of constants per pair of channels
+
+
+def pair_blocks(w: np.ndarray, biasf: np.ndarray, mult, shift, zp: int) -> np.ndarray:
+    """ecx_dw3x3_pair's constants, one block per pair of channels (c, c + 1): for kx = 0..2 the
+    doubled (w0, w1) of both channels (tap rows 0 and 1 as int16 halves), then (w1, w2), the
+    doubled folded biases, (multiplier, R) of both, the shifts e0 | e1 << 8, one spare word."""
+    w2 = 2 * w.astype(np.int64).reshape(3, 3, -1)  # ky, kx, channel
+    ch = w2.shape[2]
+    out = np.zeros((ch // 2, PAIR_BLOCK), np.int64)
+    for p in range(ch // 2):
+        c = (2 * p, 2 * p + 1)
+        for kx in range(3):
+            for j, k in enumerate(c):
+                out[p, 2 * kx + j] = (w2[0, kx, k] & 0xFFFF) | ((w2[1, kx, k] & 0xFFFF) << 16)
+                out[p, 6 + 2 * kx + j] = (w2[1, kx, k] & 0xFFFF) | ((w2[2, kx, k] & 0xFFFF) << 16)
+        e = [-int(shift[k]) for k in c]
+        out[p, 12:14] = [2 * int(biasf[k]) for k in c]
+        out[p, 14:18] = [v for k, ek in zip(c, e) for v in (int(mult[k]), ((2 * zp + 1) << ek) >> 1)]
+        out[p, 18] = e[0] | e[1] << 8
+    return np.where(out >= 2**31, out - 2**32, out)
+
+
+def pair_variant(p: str, shape: dict, zp: int, lo: int, hi: int, plain: Callable[[bool], str],
+                 plain_scratch: Callable[[bool], int], upto: list[int], blk: np.ndarray,
+                 plain_arrays: tuple[str, ...]):
+    """(arrays, body, scratch) of the two-rows-at-a-time variant for stride 1 (ecx_dw3x3_pair), or
+    None for an odd number of output rows (a last band of one row would waste half its work:
+    the 3x3 layers of MobileNet, 3 rows, run faster on ecx_dw3x3_wide) or where its two pair
+    rows could not stay ahead of the in-place output. Band b writes output rows 2b and 2b + 1
+    from pair rows b and b + 1 (input rows 2b - PT .. 2b + 3 - PT); a row outside the input
+    reads a row of the zero point."""
+    H, W, C, OH, OW, PT, PL = (shape[k] for k in ("H", "W", "C", "OH", "OW", "PT", "PL"))
+    bands = OH // 2
+    PW = PL + W + max(0, OW + 2 - W - PL)
+    GW = 2 * PW  # int32 words of one channel pair of one pair row
+    slot = C // 2 * GW
+    zpair = ((zp & 0xFFFF) | (zp << 16))
+    zpair = zpair - 2**32 if zpair >= 2**31 else zpair
+
+
+    def scratch(inplace: bool) -> int:
+        return max(plain_scratch(inplace), 8 * slot + W * C)
+
+    def body(inplace: bool) -> str:
+        rows = [(2 * j - PT, 2 * j + 1 - PT) for j in range(bands + 1)]
+
+        def src(r: int) -> str:
+            return f"in0 + {r * W * C}" if 0 <= r < H else "zrow"
+
+        s = ["#if ECX_DSP",
+             "    int32_t *ring = (int32_t *)(void *)scratch;",
+             f"    int8_t *zrow = scratch + {8 * slot};",
+             "    int b, ox;",
+             "    (void)in1;", *[f"    (void){a};" for a in plain_arrays]]
+        pads = [*range(2 * PL), *range(2 * (PL + W), GW)]
+        if pads:
+            s += ["    int k;", f"    for (k = 0; k < {C}; ++k) {{  /* both pair rows' padding columns: the zero point */",
+                  f"        int32_t *d = ring + k * {GW};", *[f"        d[{j}] = {zpair};" for j in pads], "    }"]
+        s += [f"    memset(zrow, {zp}, {W * C});",
+              f"    static const int16_t top[{bands + 1}] = {{{', '.join(str(r0) for r0, _ in rows)}}};",
+              f"    ecx_dw_pack_pair(ring + {2 * PL}, {src(rows[0][0])}, {src(rows[0][1])}, {W}, {C // 4}, {GW}, {C});",
+              f"    for (b = 0; b < {bands}; ++b) {{",
+              "        const int r0 = top[b + 1], r1 = r0 + 1;",
+              f"        int32_t *const next = ring + ((b + 1) & 1) * {slot};",
+              f"        const int32_t *const a = ring + (b & 1) * {slot};",
+              f"        int8_t *const o0 = out + (size_t)b * {2 * OW * C};",
+              f"        ecx_dw_pack_pair(next + {2 * PL}, r0 >= 0 && r0 < {H} ? in0 + (size_t)r0 * {W * C} : zrow,",
+              f"                         r1 >= 0 && r1 < {H} ? in0 + (size_t)r1 * {W * C} : zrow, {W}, {C // 4}, {GW}, {C});",
+              f"        for (ox = 0; ox < {OW}; ++ox)",
+              f"            ecx_dw3x3_pair(a + 2 * ox, next + 2 * ox, {GW}, {p}_pblk, {C // 2}, {lo}, {hi}, "
+              f"o0 + ox * {C}, o0 + {OW * C} + ox * {C});",
+              "    }",
+              "#else",
+              plain(inplace).rstrip("\n"),
+              "#endif"]
+        return "\n".join(t for t in s if t) + "\n"
+
+    # in place, band b's outputs must overwrite no input row that pair rows b + 2 on still read
+    if OH % 2 or PT > 1 or any(upto[2 * b + 1] > 2 * b + 4 - PT for b in range(bands)):
+        return None
+    arrays = ["#if ECX_DSP\n" + c_array("int32_t", f"{p}_pblk", blk)
               .replace("static const int32_t", "static const int32_t __attribute__((aligned(8)))") + "#endif\n"]
     return arrays, body, scratch
