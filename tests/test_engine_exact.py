@@ -83,6 +83,23 @@ def _graph_paper_bn(k):
     return k.Model(inp, L.Dense(2, activation="softmax")(x))
 
 
+def _graph_depthwise_wide(k):
+    """3x3 depthwise layers on channels in fours after an expanding stage, so that later, smaller
+    tensors leave the in-place buffer a tail the plan gives their widened ring (the fast DSP
+    variant): dw s2 SAME (right/bottom padding), s1 SAME (all borders), s1 VALID, odd widths."""
+    L = k.layers
+    inp = k.Input((12, 9, 3))
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(inp)
+    x = L.Conv2D(8, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="same")(x)
+    x = L.ReLU(6.0)(x)
+    x = L.Conv2D(16, 1, activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="valid")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return k.Model(inp, L.Dense(3, activation="softmax")(x))
+
+
 # (builder, per-channel weights, calibration range): ranges off zero give extreme zero points
 # (all positive -> -128, all negative -> 127) and tiny ones extreme multipliers
 CASES = {
@@ -93,6 +110,7 @@ CASES = {
     "pools-per-tensor": (_graph_pools, False, (-1.0, 1.0)),
     "residual": (_graph_residual, True, (-2.0, 3.0)),
     "paper-bn": (_graph_paper_bn, True, (0.0, 255.0)),
+    "depthwise-wide": (_graph_depthwise_wide, True, (-1.0, 1.0)),
 }
 
 
@@ -154,6 +172,23 @@ def test_extreme_zero_points_reach_the_engine(converted):
     assert parse(converted["separable-per-tensor-tiny-scale"]).input.zero_point == -128
 
 
+def test_wide_depthwise_only_where_it_costs_no_arena(converted):
+    """The fast 3x3 depthwise variant (its widened ring is larger than the plain line buffer) is
+    taken where the ring fits in the tail of the in-place buffer, so the arena is the one the
+    plain kernels get; a depth multiplier of 2 has no such variant."""
+    import dataclasses
+
+    from edgecxr.engine import generate
+    from edgecxr.engine.plan import make_plan
+
+    gen = generate(converted["depthwise-wide"])
+    dw = {i for i, k in enumerate(gen.kernels) if k.op.code == "DEPTHWISE_CONV_2D"}
+    assert len(dw) == 3 and gen.plan.fast == dw
+    plain = make_plan(gen.graph, [dataclasses.replace(k, fast=None) for k in gen.kernels])
+    assert not plain.fast and plain.arena == gen.plan.arena
+    assert all(k.fast is None for k in generate(converted["residual"]).kernels)
+
+
 def test_generated_c_compiles_warning_free(converted, tmp_path):
     """-Wall -Wextra -Werror -std=c99 with the host compiler, and for a Cortex-M4 when the ARM
     toolchain is installed (the DSP intrinsics path)."""
@@ -203,7 +238,8 @@ int main(void) {
 
 def test_cortex_m4_dsp_path_equals_the_host_build(converted, engine_cache, tmp_path):
     """The ACLE (SXTB16/SMLAD/SMLABB) kernels, built for a Cortex-M4 and run on QEMU's mps2-an386,
-    give the same int8 outputs as the portable C the host runs (which equals the reference)."""
+    give the same int8 outputs as the portable C the host runs (which equals the reference);
+    depthwise-wide runs the widened-ring depthwise variant on every depthwise layer."""
     import shutil
     import subprocess
 
@@ -215,7 +251,7 @@ def test_cortex_m4_dsp_path_equals_the_host_build(converted, engine_cache, tmp_p
         pytest.skip("the ARM toolchain or qemu-system-arm is not installed")
     board = resource("firmware_bundle/firmware/boards/qemu")
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-    for case in ("separable-per-channel", "residual", "pointwise"):
+    for case in ("separable-per-channel", "residual", "pointwise", "depthwise-wide"):
         folder = tmp_path / case
         generate(converted[case]).write(folder)
         host = HostEngine(converted[case], cache=engine_cache)

@@ -84,9 +84,9 @@ def source(graph: Graph, plan: Plan, kernels: list[Kernel], sha256: str) -> str:
         parts.append(f"/* operator {i}: {k.op.code}{' (' + k.note + ')' if k.note else ''} */")
         parts += k.arrays
         inplace = i in plan.inplace
-        parts.append(f"static void layer_{i}(const int8_t *in0, const int8_t *in1, int8_t *out, int8_t *scratch)")
+        parts.append(f"ECX_LAYER void layer_{i}(const int8_t *in0, const int8_t *in1, int8_t *out, int8_t *scratch)")
         parts.append("{")
-        parts.append(k.body(inplace).rstrip("\n"))
+        parts.append((k.fast if i in plan.fast else k.body)(inplace).rstrip("\n"))
         parts.append("}")
         parts.append("")
         ins = [_pointer(graph, plan, t, False) for t in k.reads] + ["0"] * (2 - len(k.reads))

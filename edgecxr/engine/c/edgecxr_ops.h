@@ -29,8 +29,12 @@
 
 #if defined(__GNUC__)
 #define ECX_INLINE static inline __attribute__((always_inline))
+/* each layer its own function: inlined into edgecxr_invoke (gcc decides by size, so a change in
+ * one layer could move another) it loses registers to its neighbours */
+#define ECX_LAYER static __attribute__((noinline))
 #else
 #define ECX_INLINE static inline
+#define ECX_LAYER static
 #endif
 
 /* gemmlowp SaturatingRoundingDoublingHighMul for b >= 0 (every multiplier the generator emits):
@@ -399,5 +403,186 @@ ECX_INLINE void ecx_dw3x3_pixel(const int8_t *r0, const int8_t *r1, const int8_t
     ecx_dw_pixel(rows, 3, 3, step, w16, w, ch, c4, biasf, mult, shift, may_left, zp, lo, hi, out);
 #endif
 }
+
+#if ECX_DSP
+/* The fast 3x3 depthwise path (the generator chooses it where its ring of rows fits in memory
+ * the arena already has). Input rows are widened once into a ring of padded rows: group-major
+ * (for each group of four channels, every padded column as the int16 pairs (c0, c2), (c1, c3)
+ * that SXTB16 gives), the padding columns and a row of the input zero point filled once, so
+ * every output pixel, border or not, is nine taps at constant offsets: per tap and group one
+ * LDRD of input pairs, one LDRD of weight pairs and four 16x16 multiply-accumulates, no
+ * sign extension and no bounds test. Each group's constants are one block of ECX_DW_BLOCK words:
+ * the weights (doubled) of the nine taps, the doubled folded bias of c0..c3, then per channel
+ * the multiplier and R = ((2 zp + 1) << e) >> 1, then the four right shifts e as bytes. */
+#define ECX_DW_BLOCK 32
+
+/* input row src (w pixels of cstep channels, groups of four) widened into a ring row whose
+ * group g starts at dst + g * gwords (dst at the first unpadded column) */
+ECX_INLINE void ecx_dw_widen(int32_t *dst, const int8_t *src, int w, int groups, int gwords, int cstep)
+{
+    int g, x;
+    for (g = 0; g < groups; ++g, src += 4, dst += gwords) {
+        const int8_t *s = src;
+        int32_t *d = dst;
+        for (x = 0; x < w; ++x, s += cstep, d += 2) {
+            const uint32_t v = ecx_ld32(s);
+            d[0] = __sxtb16((int32_t)v);
+            d[1] = ecx_sxtb16_ror8(v);
+        }
+    }
+}
+
+/* RIGHT1S requantization of a doubled sum a2 = 2 acc (ecx_out's RIGHT1S: y = SMMULR(2 acc, m)
+ * = ecx_srdhm(acc, m), then (y + R + (y >> 31)) >> e with the zero point inside R): SMMLAR
+ * adds R to y in the same instruction, and acc's sign stands in for y's (they differ only when
+ * y == 0, where -1 changes nothing since R's low e bits are 2^(e-1)). */
+ECX_INLINE int8_t ecx_out2(int32_t a2, int32_t m, int32_t r, int e, int32_t lo, int32_t hi)
+{
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(a2), "r"(m), "r"(r));
+    t = (t + (a2 >> 31)) >> e;
+    if (lo == -128 && hi == 127) {
+        return (int8_t)__ssat(t, 8);
+    }
+    return (int8_t)(t < lo ? lo : (t > hi ? hi : t));
+}
+
+/* tap t: the input pairs at p + off bytes and the weight pairs of tap t of the block */
+#define ECX_DWX_TAP(p, off, t)                                                                      \
+    {                                                                                               \
+        int32_t x02, x13, wa, wb;                                                                   \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(x02), "=r"(x13) : "r"(p), "i"(off),       \
+                         "m"(*(const int32_t(*)[2])((p) + (off) / 4)));                             \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(wa), "=r"(wb) : "r"(blk), "i"(8 * (t)),   \
+                         "m"(*(const int32_t(*)[2])(blk + 2 * (t))));                               \
+        a0 = __smlabb(x02, wa, a0);                                                                 \
+        a2 = __smlatt(x02, wa, a2);                                                                 \
+        a1 = __smlabb(x13, wb, a1);                                                                 \
+        a3 = __smlatt(x13, wb, a3);                                                                 \
+    }
+
+/* one output pixel of a 3x3 depthwise layer from three widened ring rows (each at the pixel's
+ * first column of group 0; groups gwords words apart), all groups: out[4g..4g+3] */
+ECX_INLINE void ecx_dw3x3_wide(const int32_t *r0, const int32_t *r1, const int32_t *r2, int gwords,
+                               const int32_t *blk, int groups, int32_t lo, int32_t hi, int8_t *out)
+{
+    const int32_t *const end = blk + ECX_DW_BLOCK * groups;
+    do {
+        const uint8_t *e = (const uint8_t *)(blk + 30);
+        int32_t a0 = blk[18], a1 = blk[19], a2 = blk[20], a3 = blk[21];
+        ECX_DWX_TAP(r0, 0, 0)
+        ECX_DWX_TAP(r0, 8, 1)
+        ECX_DWX_TAP(r0, 16, 2)
+        ECX_DWX_TAP(r1, 0, 3)
+        ECX_DWX_TAP(r1, 8, 4)
+        ECX_DWX_TAP(r1, 16, 5)
+        ECX_DWX_TAP(r2, 0, 6)
+        ECX_DWX_TAP(r2, 8, 7)
+        ECX_DWX_TAP(r2, 16, 8)
+        out[0] = ecx_out2(a0, blk[22], blk[23], e[0], lo, hi);
+        out[1] = ecx_out2(a1, blk[24], blk[25], e[1], lo, hi);
+        out[2] = ecx_out2(a2, blk[26], blk[27], e[2], lo, hi);
+        out[3] = ecx_out2(a3, blk[28], blk[29], e[3], lo, hi);
+        r0 += gwords;
+        r1 += gwords;
+        r2 += gwords;
+        out += 4;
+        blk += ECX_DW_BLOCK;
+    } while (blk != end);
+}
+#endif
+
+#if ECX_DSP
+/* Stride-1 3x3 depthwise, two output rows at a time (the generator's choice over ecx_dw3x3_wide
+ * where the band fits): input rows r and r + 1 are packed once into a "pair row" whose word per
+ * column and channel is (x[r][c], x[r + 1][c]) as int16 halves, so one SMLAD multiplies two
+ * taps of one column. Output rows y and y + 1 read pair rows A = (y - 1, y) and B = (y + 1, y + 2):
+ *   out y     += SMLAD(A, (w0, w1)) + SMLABT(B, (w1, w2))   (x[y + 1] w2)
+ *   out y + 1 += SMLATB(A, (w0, w1)) + SMLAD(B, (w1, w2))   (x[y] w0)
+ * four multiply instructions for six MACs, each loaded word serving two outputs. Pair rows are
+ * channel-pair-major: pair p (channels 2p, 2p + 1) of column x at 2 (p gwords + x) words. A
+ * block of ECX_DWP_BLOCK words per channel pair: (w0, w1) of kx = 0..2 for both channels, then
+ * (w1, w2), all doubled; the doubled folded biases; (multiplier, R) of both; the shifts e. */
+#define ECX_DWP_BLOCK 20
+
+ECX_INLINE int32_t ecx_pkhbt16(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+ECX_INLINE int32_t ecx_pkhtb16(int32_t hi, int32_t lo)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* rows r0 and r1 (w pixels of cstep channels, quads groups of four) packed into a pair row
+ * (dst at its first unpadded column; channel pair p at dst + p * gwords) */
+ECX_INLINE void ecx_dw_pack_pair(int32_t *dst, const int8_t *r0, const int8_t *r1, int w, int quads, int gwords,
+                                 int cstep)
+{
+    int q, x;
+    for (q = 0; q < quads; ++q, r0 += 4, r1 += 4, dst += 2 * gwords) {
+        int32_t *d01 = dst, *d23 = dst + gwords;
+        const int8_t *s0 = r0, *s1 = r1;
+        for (x = 0; x < w; ++x, s0 += cstep, s1 += cstep, d01 += 2, d23 += 2) {
+            const uint32_t v0 = ecx_ld32(s0), v1 = ecx_ld32(s1);
+            const int32_t a02 = __sxtb16((int32_t)v0), a13 = ecx_sxtb16_ror8(v0);
+            const int32_t b02 = __sxtb16((int32_t)v1), b13 = ecx_sxtb16_ror8(v1);
+            d01[0] = ecx_pkhbt16(a02, b02);
+            d01[1] = ecx_pkhbt16(a13, b13);
+            d23[0] = ecx_pkhtb16(b02, a02);
+            d23[1] = ecx_pkhtb16(b13, a13);
+        }
+    }
+}
+
+/* column kx of a band: the A and B words of both channels, then (w0, w1) and (w1, w2) */
+#define ECX_DWP_COL(kx)                                                                             \
+    {                                                                                               \
+        int32_t x0, x1, w0, w1;                                                                     \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(x0), "=r"(x1) : "r"(a), "i"(8 * (kx)),    \
+                         "m"(*(const int32_t(*)[2])(a + 2 * (kx))));                                \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(w0), "=r"(w1) : "r"(blk), "i"(8 * (kx)),  \
+                         "m"(*(const int32_t(*)[2])(blk + 2 * (kx))));                              \
+        s0 = __smlad(x0, w0, s0);                                                                   \
+        t0 = __smlatb(x0, w0, t0);                                                                  \
+        s1 = __smlad(x1, w1, s1);                                                                   \
+        t1 = __smlatb(x1, w1, t1);                                                                  \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(x0), "=r"(x1) : "r"(b), "i"(8 * (kx)),    \
+                         "m"(*(const int32_t(*)[2])(b + 2 * (kx))));                                \
+        __asm__ volatile("ldrd %0, %1, [%2, #%c3]" : "=r"(w0), "=r"(w1) : "r"(blk), "i"(24 + 8 * (kx)), \
+                         "m"(*(const int32_t(*)[2])(blk + 6 + 2 * (kx))));                          \
+        s0 = __smlabt(x0, w0, s0);                                                                  \
+        t0 = __smlad(x0, w0, t0);                                                                   \
+        s1 = __smlabt(x1, w1, s1);                                                                  \
+        t1 = __smlad(x1, w1, t1);                                                                   \
+    }
+
+/* one column position of a band: outputs o0 (row y) and o1 (row y + 1), all channel pairs */
+ECX_INLINE void ecx_dw3x3_pair(const int32_t *a, const int32_t *b, int gwords, const int32_t *blk, int pairs,
+                               int32_t lo, int32_t hi, int8_t *o0, int8_t *o1)
+{
+    do {
+        const uint32_t e = (uint32_t)blk[18];
+        int32_t s0 = blk[12], s1 = blk[13], t0 = s0, t1 = s1;
+        ECX_DWP_COL(0)
+        ECX_DWP_COL(1)
+        ECX_DWP_COL(2)
+        o0[0] = ecx_out2(s0, blk[14], blk[15], e & 255u, lo, hi);
+        o1[0] = ecx_out2(t0, blk[14], blk[15], e & 255u, lo, hi);
+        o0[1] = ecx_out2(s1, blk[16], blk[17], e >> 8, lo, hi);
+        o1[1] = ecx_out2(t1, blk[16], blk[17], e >> 8, lo, hi);
+        a += gwords;
+        b += gwords;
+        o0 += 2;
+        o1 += 2;
+        blk += ECX_DWP_BLOCK;
+    } while (--pairs);
+}
+#endif
 
 #endif /* EDGECXR_OPS_H */

@@ -25,7 +25,9 @@ class Kernel:
     ``body(inplace)`` returns the statements of ``static void layer_N(const int8_t *in0,
     const int8_t *in1, int8_t *out, int8_t *scratch)``; ``inplace_input`` is the activation
     input the output may overwrite (same start address), and ``scratch(inplace)`` the bytes of
-    working memory the body needs either way."""
+    working memory the body needs either way. ``fast`` / ``fast_scratch``: an optional faster
+    body whose larger scratch the plan grants only where it costs no arena (it fits in the
+    unused tail of the output's buffer at that operator)."""
 
     op: Operator
     reads: tuple[int, ...]  # activation tensors read, in1 second (constants are baked in)
@@ -34,6 +36,8 @@ class Kernel:
     body: Callable[[bool], str] = lambda inplace: ""
     scratch: Callable[[bool], int] = lambda inplace: 0
     inplace_input: int | None = None
+    fast: Callable[[bool], str] | None = None
+    fast_scratch: Callable[[bool], int] = lambda inplace: 0
     alias: bool = False  # the output IS the input's memory (RESHAPE)
     macs: int = 0
     note: str = ""  # what the plan prints about the layer (e.g. "in place, backwards")

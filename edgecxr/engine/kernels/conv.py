@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgecxr.engine import quant
+from edgecxr.engine.kernels import dw_wide
 from edgecxr.engine.kernels.base import (
     Kernel,
     activation_of,
@@ -271,10 +272,32 @@ def depthwise(graph: Graph, op: Operator) -> Kernel:
               "            }", "        }", "    }"]
         return "\n".join(s) + "\n"
 
-    return Kernel(op, (inp.index,), out.index, arrays, body,
-                  scratch=lambda inplace: ring * ROW if inplace else 0,
+    def plain_scratch(inplace: bool) -> int:
+        return ring * ROW if inplace else 0
+
+    fast = fast_scratch = None
+    if M == 1 and KH == KW == 3 and DH == DW == 1 and CIN % 4 == 0 and left == "ECX_SHIFT_RIGHT1S":
+        mult, shift = quant.conv_multipliers(inp.scale, w.quant.scale, out.scale, COUT)
+        shape = {"H": H, "W": W, "C": CIN, "OH": OH, "OW": OW, "SH": SH, "SW": SW, "PT": PT, "PL": PL}
+        plain_arrays = tuple(f"{p}_{a}" for a in ("w", "mult", "shift", "biasf", "pad", "w16"))
+        variant = dw_wide.pair_variant(
+            p, shape, inp.zero_point, lo, hi, body, plain_scratch, upto,
+            dw_wide.pair_blocks(w.data.reshape(9, COUT), biasf, mult, shift, OUT_ZP),
+            plain_arrays) if SH == SW == 1 else None
+        wide, fast, fast_scratch = variant or dw_wide.wide_variant(
+            p, shape, inp.zero_point, lo, hi, body, plain_scratch, upto,
+            dw_wide.blocks(_dw_pairs(2 * w.data.reshape(9, COUT).astype(np.int64)).reshape(-1, 18),
+                           biasf, mult, shift, OUT_ZP), plain_arrays)
+        arrays += wide
+        plain = body
+
+        def body(inplace: bool) -> str:  # the variant's constants unused by the plain path
+            return f"#if ECX_DSP\n    (void){p}_{'pblk' if variant else 'blk'};\n#endif\n" + plain(inplace)
+
+    return Kernel(op, (inp.index,), out.index, arrays, body, scratch=plain_scratch,
                   inplace_input=inp.index if inplace_ok else None,
-                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "")
+                  macs=OH * OW * COUT * KH * KW, note=f"{ring}-row line buffer" if inplace_ok else "",
+                  fast=fast, fast_scratch=fast_scratch or (lambda inplace: 0))
 
 
 def fully_connected(graph: Graph, op: Operator) -> Kernel:
